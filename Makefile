@@ -1,0 +1,65 @@
+# Entry points. `make demo` and `make test` work on a fresh Debian machine: each installs the
+# missing Debian packages first (apt-get, idempotent), then configures and builds.
+BUILD      ?= build
+BUILD_SAN  ?= build-san
+JOBS       ?= $(shell nproc)
+MOZART     := $(BUILD)/apps/mozart/mozart
+
+# Debian packages the build, the tests and the formatter need.
+DEB_PACKAGES := cmake make g++ pkg-config clang-format \
+  libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev \
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+
+.PHONY: all deps build demo test test-sanitize format format-check bench clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:" $$missing; \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The most complete pipeline that exists so far: the zoo, the hardware, and a training step's
+# analytic cost.
+demo: build
+	$(MOZART) model list
+	$(MOZART) hw list
+	$(MOZART) model show qwen3-30b-a3b
+	$(MOZART) hw show mozart-nop-tree
+	$(MOZART) hw check configs/hw/wsc-mesh-8x8.yaml
+	$(MOZART) model cost qwen3-30b-a3b --seq-len 256 --sequences 8 --micro-batches 4
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DMOZART_SANITIZE=ON
+	cmake --build $(BUILD_SAN) -j $(JOBS)
+	cd $(BUILD_SAN) && ctest --output-on-failure -j $(JOBS)
+
+SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
+
+format: deps
+	clang-format -i $(SOURCES)
+
+format-check: deps
+	clang-format --dry-run -Werror $(SOURCES)
+
+bench: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DMOZART_BUILD_BENCH=ON
+	cmake --build $(BUILD) -j $(JOBS)
+	@for b in $(BUILD)/bench/*_bench; do [ -x "$$b" ] && "$$b"; done; true
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)

@@ -1,0 +1,12 @@
+// Subcommand registration for the `mozart` command. Each command module adds its subcommands
+// to the CLI11 app; main() runs them and maps errors to exit codes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace mozart::cli {
+
+void add_model_commands(CLI::App& app);
+void add_hw_commands(CLI::App& app);
+
+}  // namespace mozart::cli

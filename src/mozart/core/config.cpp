@@ -1,0 +1,224 @@
+#include "mozart/core/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/core/io.hpp"
+
+namespace mozart::core {
+namespace {
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string join(std::initializer_list<std::string_view> words) {
+  std::string out;
+  for (std::string_view w : words) {
+    if (!out.empty())
+      out += ", ";
+    out += w;
+  }
+  return out;
+}
+
+}  // namespace
+
+ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> source, std::string path)
+    : node_(std::move(node)), source_(std::move(source)), path_(std::move(path)) {}
+
+ConfigNode ConfigNode::parse(std::string_view text, std::string source) {
+  auto shared_source = std::make_shared<const std::string>(std::move(source));
+  try {
+    YAML::Node root = YAML::Load(std::string(text));
+    return ConfigNode(root, shared_source, "");
+  } catch (const YAML::Exception& e) {
+    throw InputError(InputLocation{*shared_source, "", e.mark.line + 1}, "malformed document",
+                     fmt::format("valid YAML or JSON ({})", e.msg));
+  }
+}
+
+ConfigNode ConfigNode::load_file(const std::string& path) {
+  return parse(read_text_file(path), path);
+}
+
+int ConfigNode::line() const {
+  YAML::Mark mark = node_.Mark();
+  return mark.is_null() ? 0 : mark.line + 1;
+}
+
+ConfigNode ConfigNode::child(const YAML::Node& node, std::string_view name) const {
+  std::string path = path_.empty() ? std::string(name) : fmt::format("{}.{}", path_, name);
+  return ConfigNode(node, source_, std::move(path));
+}
+
+bool ConfigNode::has(std::string_view key) const {
+  return node_.IsMap() && node_[std::string(key)].IsDefined();
+}
+
+std::optional<ConfigNode> ConfigNode::find(std::string_view key) const {
+  if (!node_.IsMap())
+    fail("a map");
+  YAML::Node value = node_[std::string(key)];
+  if (!value.IsDefined())
+    return std::nullopt;
+  return child(value, key);
+}
+
+ConfigNode ConfigNode::at(std::string_view key) const {
+  std::optional<ConfigNode> value = find(key);
+  if (!value) {
+    std::string path = path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
+    throw InputError(InputLocation{*source_, path, line()}, "nothing",
+                     "this required field to be present");
+  }
+  return *value;
+}
+
+void ConfigNode::expect_keys(std::initializer_list<std::string_view> allowed) const {
+  if (!node_.IsMap())
+    fail("a map with keys: " + join(allowed));
+  for (const auto& entry : node_) {
+    std::string key = entry.first.as<std::string>();
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end())
+      continue;
+    std::string_view closest;
+    size_t best = 3;  // suggest only near misses
+    for (std::string_view candidate : allowed) {
+      size_t d = edit_distance(key, candidate);
+      if (d < best) {
+        best = d;
+        closest = candidate;
+      }
+    }
+    std::string expected = closest.empty()
+                               ? "one of: " + join(allowed)
+                               : fmt::format("'{}' (one of: {})", closest, join(allowed));
+    throw InputError(InputLocation{*source_, path_, entry.first.Mark().line + 1},
+                     fmt::format("unknown key '{}'", key), expected);
+  }
+}
+
+std::vector<ConfigNode> ConfigNode::items() const {
+  if (!node_.IsSequence())
+    fail("a list");
+  std::vector<ConfigNode> out;
+  size_t index = 0;
+  for (const auto& item : node_) {
+    out.push_back(ConfigNode(item, source_, fmt::format("{}[{}]", path_, index++)));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, ConfigNode>> ConfigNode::entries() const {
+  if (!node_.IsMap())
+    fail("a map");
+  std::vector<std::pair<std::string, ConfigNode>> out;
+  for (const auto& entry : node_) {
+    std::string key = entry.first.as<std::string>();
+    out.emplace_back(key, child(entry.second, key));
+  }
+  return out;
+}
+
+std::string ConfigNode::text() const {
+  if (node_.IsScalar())
+    return node_.Scalar();
+  if (node_.IsNull())
+    return "null";
+  if (node_.IsSequence())
+    return "a list";
+  if (node_.IsMap())
+    return "a map";
+  return "nothing";
+}
+
+void ConfigNode::fail(std::string_view expected) const {
+  fail(text(), expected);
+}
+
+void ConfigNode::fail(std::string_view value, std::string_view expected) const {
+  throw InputError(InputLocation{*source_, path_, line()}, std::string(value),
+                   std::string(expected));
+}
+
+std::string ConfigNode::as_string() const {
+  if (!node_.IsScalar())
+    fail("a string");
+  return node_.Scalar();
+}
+
+bool ConfigNode::as_bool() const {
+  if (node_.IsScalar()) {
+    const std::string& s = node_.Scalar();
+    if (s == "true")
+      return true;
+    if (s == "false")
+      return false;
+  }
+  fail("true or false");
+}
+
+long long ConfigNode::as_int(long long min, long long max) const {
+  std::string expected = fmt::format("an integer in [{}, {}]", min, max);
+  if (!node_.IsScalar())
+    fail(expected);
+  const std::string& s = node_.Scalar();
+  long long value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size() || value < min || value > max) {
+    fail(expected);
+  }
+  return value;
+}
+
+double ConfigNode::as_quantity(Dimension dimension, bool allow_zero) const {
+  std::string expected = fmt::format("a {} number, optionally with a unit ({})",
+                                     allow_zero ? "non-negative" : "positive", units_of(dimension));
+  if (!node_.IsScalar())
+    fail(expected);
+  std::optional<double> value = parse_quantity(node_.Scalar(), dimension);
+  if (!value || *value < 0 || (*value == 0 && !allow_zero))
+    fail(expected);
+  return *value;
+}
+
+std::string ConfigNode::get_string(std::string_view key, std::string fallback) const {
+  std::optional<ConfigNode> value = find(key);
+  return value ? value->as_string() : std::move(fallback);
+}
+
+bool ConfigNode::get_bool(std::string_view key, bool fallback) const {
+  std::optional<ConfigNode> value = find(key);
+  return value ? value->as_bool() : fallback;
+}
+
+long long ConfigNode::get_int(std::string_view key, long long fallback, long long min,
+                              long long max) const {
+  std::optional<ConfigNode> value = find(key);
+  return value ? value->as_int(min, max) : fallback;
+}
+
+double ConfigNode::get_quantity(std::string_view key, Dimension dimension, double fallback,
+                                bool allow_zero) const {
+  std::optional<ConfigNode> value = find(key);
+  return value ? value->as_quantity(dimension, allow_zero) : fallback;
+}
+
+}  // namespace mozart::core

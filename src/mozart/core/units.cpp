@@ -1,0 +1,167 @@
+#include "mozart/core/units.hpp"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace mozart::core {
+namespace {
+
+struct Unit {
+  std::string_view symbol;
+  double scale;
+};
+
+const std::vector<Unit>& table(Dimension dimension) {
+  static const std::vector<Unit> bytes = {
+      {"B", 1},           {"KB", 1e3},           {"MB", 1e6},
+      {"GB", 1e9},        {"TB", 1e12},          {"KiB", 1024.0},
+      {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+  static const std::vector<Unit> bandwidth = {
+      {"B/s", 1}, {"KB/s", 1e3}, {"MB/s", 1e6}, {"GB/s", 1e9}, {"TB/s", 1e12}};
+  static const std::vector<Unit> flops = {
+      {"FLOP/s", 1}, {"GFLOP/s", 1e9}, {"TFLOP/s", 1e12}, {"PFLOP/s", 1e15}};
+  static const std::vector<Unit> seconds = {
+      {"s", 1}, {"ms", 1e-3}, {"us", 1e-6}, {"ns", 1e-9}, {"ps", 1e-12}};
+  static const std::vector<Unit> hertz = {{"Hz", 1}, {"kHz", 1e3}, {"MHz", 1e6}, {"GHz", 1e9}};
+  static const std::vector<Unit> joules = {{"J", 1}, {"mJ", 1e-3}, {"nJ", 1e-9}, {"pJ", 1e-12}};
+  static const std::vector<Unit> count = {{"", 1}};
+  switch (dimension) {
+    case Dimension::bytes:
+      return bytes;
+    case Dimension::bytes_per_s:
+      return bandwidth;
+    case Dimension::flops_per_s:
+      return flops;
+    case Dimension::seconds:
+      return seconds;
+    case Dimension::hertz:
+      return hertz;
+    case Dimension::joules:
+      return joules;
+    case Dimension::count:
+      return count;
+  }
+  return count;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::optional<double> parse_quantity(std::string_view text, Dimension dimension) {
+  text = trim(text);
+  double number = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || !std::isfinite(number))
+    return std::nullopt;
+  std::string_view unit = trim(std::string_view(end, text.data() + text.size() - end));
+  if (unit.empty())
+    return number;
+  for (const Unit& u : table(dimension)) {
+    if (u.symbol == unit)
+      return number * u.scale;
+  }
+  return std::nullopt;
+}
+
+std::string units_of(Dimension dimension) {
+  std::string out;
+  for (const Unit& u : table(dimension)) {
+    if (u.symbol.empty())
+      continue;
+    if (!out.empty())
+      out += ", ";
+    out += u.symbol;
+  }
+  return out.empty() ? "a plain number" : out;
+}
+
+std::string format_quantity(double value, Dimension dimension) {
+  // The largest decimal unit not above the value ("16.384 TFLOP/s", "0.4 pJ" below the
+  // smallest unit); a binary unit instead when it gives a whole number and the decimal one
+  // does not ("24 GiB"), so that the text reads back to the same value.
+  const std::vector<Unit>& units = table(dimension);
+  const Unit* decimal = nullptr;
+  const Unit* binary = nullptr;
+  const Unit* smallest = &units.front();
+  const double magnitude = std::fabs(value);
+  auto whole = [&](const Unit* u) {
+    return u != nullptr && magnitude / u->scale == std::floor(magnitude / u->scale);
+  };
+  for (const Unit& u : units) {
+    if (u.scale < smallest->scale)
+      smallest = &u;
+    if (magnitude < u.scale)
+      continue;
+    bool is_binary = u.symbol.find("iB") != std::string_view::npos;
+    const Unit*& best = is_binary ? binary : decimal;
+    if (best == nullptr || u.scale > best->scale)
+      best = &u;
+  }
+  const Unit* chosen = decimal;
+  if (whole(binary) && !whole(decimal))
+    chosen = binary;
+  if (chosen == nullptr)
+    chosen = value == 0 ? &units.front() : smallest;
+  double scaled = value / chosen->scale;
+  if (chosen->symbol.empty())
+    return fmt::format("{:g}", scaled);
+  return fmt::format("{:g} {}", scaled, chosen->symbol);
+}
+
+double bytes_per_element(DataType type) {
+  switch (type) {
+    case DataType::fp32:
+      return 4;
+    case DataType::bf16:
+    case DataType::fp16:
+      return 2;
+    case DataType::fp8:
+      return 1;
+  }
+  return 0;
+}
+
+std::string_view to_string(DataType type) {
+  switch (type) {
+    case DataType::fp32:
+      return "fp32";
+    case DataType::bf16:
+      return "bf16";
+    case DataType::fp16:
+      return "fp16";
+    case DataType::fp8:
+      return "fp8";
+  }
+  return "?";
+}
+
+std::optional<DataType> parse_data_type(std::string_view text) {
+  static constexpr std::array<std::pair<std::string_view, DataType>, 8> names = {{
+      {"fp32", DataType::fp32},
+      {"float32", DataType::fp32},
+      {"bf16", DataType::bf16},
+      {"bfloat16", DataType::bf16},
+      {"fp16", DataType::fp16},
+      {"float16", DataType::fp16},
+      {"fp8", DataType::fp8},
+      {"float8", DataType::fp8},
+  }};
+  for (const auto& [name, type] : names) {
+    if (name == text)
+      return type;
+  }
+  return std::nullopt;
+}
+
+}  // namespace mozart::core

@@ -1,0 +1,622 @@
+#include "mozart/hw/spec.hpp"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <queue>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+
+namespace mozart::hw {
+namespace {
+
+using core::ConfigNode;
+using core::Dimension;
+
+constexpr long long kMaxCount = 1 << 20;
+
+LinkSpec read_link(const ConfigNode& node, const LinkSpec& fallback) {
+  node.expect_keys({"bandwidth", "latency", "energy_per_bit"});
+  LinkSpec link;
+  link.bytes_per_s = node.get_quantity("bandwidth", Dimension::bytes_per_s, fallback.bytes_per_s);
+  link.latency_s = node.get_quantity("latency", Dimension::seconds, fallback.latency_s, true);
+  link.energy_per_bit_j =
+      node.get_quantity("energy_per_bit", Dimension::joules, fallback.energy_per_bit_j, true);
+  if (link.bytes_per_s <= 0)
+    node.at("bandwidth");  // required when there is no fallback
+  return link;
+}
+
+Switch read_switch(const ConfigNode& node, std::string name) {
+  node.expect_keys({"name", "ports", "multicast", "aggregate", "hop_latency"});
+  Switch s;
+  s.name = std::move(name);
+  s.ports = static_cast<int>(node.get_int("ports", 0, 0, kMaxCount));
+  s.multicast = node.get_bool("multicast", false);
+  s.aggregate = node.get_bool("aggregate", false);
+  s.hop_latency_s = node.get_quantity("hop_latency", Dimension::seconds, 0, true);
+  return s;
+}
+
+ChipletKind read_kind(const std::string& name, const ConfigNode& node) {
+  node.expect_keys({"peak_flops", "array", "sram", "energy_per_flop"});
+  ChipletKind kind;
+  kind.name = name;
+  for (const auto& [type_name, value] : node.at("peak_flops").entries()) {
+    auto type = core::parse_data_type(type_name);
+    if (!type)
+      value.fail(type_name, "a data type key: fp32, bf16, fp16 or fp8");
+    kind.peak_flops_per_s.emplace_back(*type, value.as_quantity(Dimension::flops_per_s));
+  }
+  if (kind.peak_flops_per_s.empty())
+    node.at("peak_flops").fail("at least one data type");
+  ConfigNode array = node.at("array");
+  array.expect_keys({"rows", "cols", "count"});
+  kind.array.rows = static_cast<int>(array.at("rows").as_int(1, kMaxCount));
+  kind.array.cols = static_cast<int>(array.at("cols").as_int(1, kMaxCount));
+  kind.array.count = static_cast<int>(array.at("count").as_int(1, kMaxCount));
+  ConfigNode sram = node.at("sram");
+  sram.expect_keys({"capacity", "bandwidth", "stacked_3d", "energy_per_bit"});
+  kind.sram.bytes = sram.at("capacity").as_quantity(Dimension::bytes);
+  kind.sram.bytes_per_s = sram.at("bandwidth").as_quantity(Dimension::bytes_per_s);
+  kind.sram.stacked_3d = sram.get_bool("stacked_3d", false);
+  kind.sram.energy_per_bit_j = sram.get_quantity("energy_per_bit", Dimension::joules, 0, true);
+  kind.energy_per_flop_j = node.get_quantity("energy_per_flop", Dimension::joules, 0, true);
+  return kind;
+}
+
+Role read_role(const ConfigNode& node) {
+  std::string s = node.as_string();
+  if (s == "attention")
+    return Role::attention;
+  if (s == "expert")
+    return Role::expert;
+  if (s == "any")
+    return Role::any;
+  node.fail("one of: attention, expert, any");
+}
+
+void read_chiplets(const ConfigNode& list, HwSpec& hw) {
+  std::set<std::string> groups;
+  for (const ConfigNode& item : list.items()) {
+    item.expect_keys({"name", "kind", "count", "role", "holds_weights"});
+    std::string group = item.at("name").as_string();
+    if (!groups.insert(group).second)
+      item.at("name").fail("a name not used by another entry");
+    ConfigNode kind_node = item.at("kind");
+    std::string kind_name = kind_node.as_string();
+    auto kind = std::find_if(hw.kinds.begin(), hw.kinds.end(),
+                             [&](const ChipletKind& k) { return k.name == kind_name; });
+    if (kind == hw.kinds.end())
+      kind_node.fail("the name of an entry in chiplet_kinds");
+    long long count = item.get_int("count", 1, 1, kMaxCount);
+    Role role = item.has("role") ? read_role(item.at("role")) : Role::any;
+    bool holds_weights = item.get_bool("holds_weights", true);
+    for (long long i = 0; i < count; ++i) {
+      Chiplet c;
+      c.name = item.has("count") ? fmt::format("{}{}", group, i) : group;
+      c.group = group;
+      c.index_in_group = static_cast<int>(i);
+      c.kind = static_cast<int>(kind - hw.kinds.begin());
+      c.role = role;
+      c.holds_weights = holds_weights;
+      hw.chiplets.push_back(std::move(c));
+    }
+  }
+  if (hw.chiplets.empty())
+    list.fail("at least one chiplet");
+}
+
+// Chiplets named by a selector: a chiplet name, a group name, or "group[i:j]" (i inclusive,
+// j exclusive).
+std::vector<int> select_chiplets(const ConfigNode& node, const HwSpec& hw) {
+  std::string text = node.as_string();
+  std::string group = text;
+  long long first = 0, last = kMaxCount;
+  if (size_t open = text.find('['); open != std::string::npos) {
+    size_t colon = text.find(':', open);
+    size_t close = text.find(']', open);
+    if (colon == std::string::npos || close != text.size() - 1 || close < colon) {
+      node.fail("a chiplet, a group, or group[first:end]");
+    }
+    group = text.substr(0, open);
+    try {
+      first = std::stoll(text.substr(open + 1, colon - open - 1));
+      last = std::stoll(text.substr(colon + 1, close - colon - 1));
+    } catch (const std::exception&) {
+      node.fail("a chiplet, a group, or group[first:end] with integer bounds");
+    }
+  }
+  std::vector<int> out;
+  for (int i = 0; i < int(hw.chiplets.size()); ++i) {
+    const Chiplet& c = hw.chiplets[i];
+    bool in_group = c.group == group && c.index_in_group >= first && c.index_in_group < last;
+    if (in_group || (c.name == text && group == text))
+      out.push_back(i);
+  }
+  if (out.empty())
+    node.fail("a chiplet or group name declared in `chiplets` (slices must be non-empty)");
+  return out;
+}
+
+std::vector<int> select_all(const ConfigNode& list, const HwSpec& hw) {
+  std::vector<int> out;
+  for (const ConfigNode& item : list.items()) {
+    for (int c : select_chiplets(item, hw)) {
+      if (std::find(out.begin(), out.end(), c) == out.end())
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+MemoryKind read_memory_kind(const ConfigNode& node) {
+  std::string s = node.as_string();
+  if (s == "hbm")
+    return MemoryKind::hbm;
+  if (s == "dram")
+    return MemoryKind::dram;
+  if (s == "ssd")
+    return MemoryKind::ssd;
+  node.fail("one of: hbm, dram, ssd");
+}
+
+void read_memories(const ConfigNode& list, HwSpec& hw) {
+  for (const ConfigNode& item : list.items()) {
+    item.expect_keys({"name", "kind", "count", "per_chiplet", "capacity", "bandwidth",
+                      "energy_per_bit", "attach"});
+    MemoryStack base;
+    base.name = item.at("name").as_string();
+    base.kind = read_memory_kind(item.at("kind"));
+    base.bytes = item.at("capacity").as_quantity(Dimension::bytes);
+    base.bytes_per_s = item.at("bandwidth").as_quantity(Dimension::bytes_per_s);
+    base.energy_per_bit_j = item.get_quantity("energy_per_bit", Dimension::joules, 0, true);
+    std::vector<int> attached = select_all(item.at("attach"), hw);
+    long long count = item.get_int("count", 1, 1, kMaxCount);
+    bool per_chiplet = item.get_bool("per_chiplet", false);
+    if (per_chiplet && item.has("count")) {
+      item.at("count").fail("no count together with per_chiplet (one stack per chiplet)");
+    }
+    if (per_chiplet) {
+      for (int c : attached) {
+        MemoryStack m = base;
+        m.name = fmt::format("{}.{}", base.name, hw.chiplets[c].name);
+        m.chiplets = {c};
+        hw.memories.push_back(std::move(m));
+      }
+      continue;
+    }
+    for (long long i = 0; i < count; ++i) {
+      MemoryStack m = base;
+      if (count > 1)
+        m.name = fmt::format("{}{}", base.name, i);
+      m.chiplets = attached;
+      hw.memories.push_back(std::move(m));
+    }
+  }
+}
+
+// Expands a topology description into switches and links.
+class TopologyBuilder {
+ public:
+  TopologyBuilder(const ConfigNode& node, HwSpec& hw) : node_(node), hw_(hw) {}
+
+  void build() {
+    ConfigNode kind = node_.at("kind");
+    hw_.topology.kind = kind.as_string();
+    const std::string& k = hw_.topology.kind;
+    if (k == "tree") {
+      node_.expect_keys({"kind", "root", "fanouts", "leaves", "switch", "link", "extra_links"});
+      build_tree();
+    } else if (k == "mesh" || k == "torus") {
+      node_.expect_keys({"kind", "rows", "cols", "nodes", "link", "extra_links"});
+      build_grid(k == "torus");
+    } else if (k == "star") {
+      node_.expect_keys({"kind", "nodes", "switch", "link", "extra_links"});
+      build_star();
+    } else if (k == "cluster") {
+      node_.expect_keys({"kind", "nodes", "per_node", "switch", "link", "inter_node_switch",
+                         "inter_node_link", "extra_links"});
+      build_cluster();
+    } else if (k == "explicit") {
+      node_.expect_keys({"kind", "switches", "link", "links"});
+      build_explicit();
+    } else {
+      kind.fail("one of: tree, mesh, torus, star, cluster, explicit");
+    }
+    if (auto extra = node_.find("extra_links"))
+      add_link_list(*extra, "extra");
+  }
+
+ private:
+  LinkSpec default_link() const {
+    return node_.has("link") ? read_link(node_.at("link"), LinkSpec{}) : LinkSpec{};
+  }
+
+  int add_switch(const std::string& name, const char* key) {
+    Switch s = node_.has(key) ? read_switch(node_.at(key), name) : Switch{name, 0, false, false, 0};
+    hw_.switches.push_back(std::move(s));
+    return int(hw_.chiplets.size() + hw_.switches.size()) - 1;
+  }
+
+  void add_link(int a, int b, const LinkSpec& spec, std::string label) {
+    hw_.links.push_back(Link{a, b, spec, std::move(label)});
+  }
+
+  std::vector<int> group(const char* key) const { return select_chiplets(node_.at(key), hw_); }
+
+  int single_chiplet(const char* key) const {
+    std::vector<int> c = group(key);
+    if (c.size() != 1)
+      node_.at(key).fail("exactly one chiplet");
+    return c.front();
+  }
+
+  void build_tree() {
+    int root = single_chiplet("root");
+    std::vector<int> leaves = group("leaves");
+    for (const ConfigNode& f : node_.at("fanouts").items()) {
+      hw_.topology.fanouts.push_back(static_cast<int>(f.as_int(1, kMaxCount)));
+    }
+    if (hw_.topology.fanouts.empty())
+      node_.at("fanouts").fail("at least one fan-out");
+    long long capacity = 1;
+    for (int f : hw_.topology.fanouts)
+      capacity *= f;
+    if (capacity != static_cast<long long>(leaves.size())) {
+      node_.at("fanouts").fail(
+          fmt::format("fan-outs whose product equals the number of leaves ({})", leaves.size()));
+    }
+    LinkSpec link = default_link();
+    std::vector<int> parents = {root};
+    const auto& fanouts = hw_.topology.fanouts;
+    for (size_t level = 0; level + 1 < fanouts.size(); ++level) {
+      std::vector<int> next;
+      for (int parent : parents) {
+        for (int i = 0; i < fanouts[level]; ++i) {
+          int s = add_switch(fmt::format("sw{}_{}", level + 1, next.size()), "switch");
+          add_link(parent, s, link, "nop");
+          next.push_back(s);
+        }
+      }
+      parents = std::move(next);
+    }
+    size_t leaf = 0;
+    for (int parent : parents) {
+      for (int i = 0; i < fanouts.back(); ++i)
+        add_link(parent, leaves[leaf++], link, "nop");
+    }
+  }
+
+  void build_grid(bool torus) {
+    const int rows = static_cast<int>(node_.at("rows").as_int(1, kMaxCount));
+    const int cols = static_cast<int>(node_.at("cols").as_int(1, kMaxCount));
+    hw_.topology.rows = rows;
+    hw_.topology.cols = cols;
+    std::vector<int> nodes = group("nodes");
+    if (int(nodes.size()) != rows * cols) {
+      node_.at("nodes").fail(
+          fmt::format("a group of rows x cols = {} chiplets, not {}", rows * cols, nodes.size()));
+    }
+    LinkSpec link = default_link();
+    auto at = [&](int x, int y) { return nodes[y * cols + x]; };
+    for (int y = 0; y < rows; ++y) {
+      for (int x = 0; x < cols; ++x) {
+        hw_.chiplets[at(x, y)].coord = Coord{x, y};
+        if (x + 1 < cols)
+          add_link(at(x, y), at(x + 1, y), link, "mesh");
+        if (y + 1 < rows)
+          add_link(at(x, y), at(x, y + 1), link, "mesh");
+      }
+    }
+    if (!torus)
+      return;
+    // Wrap-around links; a ring of two already has its only link.
+    for (int y = 0; y < rows && cols > 2; ++y)
+      add_link(at(cols - 1, y), at(0, y), link, "wrap");
+    for (int x = 0; x < cols && rows > 2; ++x)
+      add_link(at(x, rows - 1), at(x, 0), link, "wrap");
+  }
+
+  void build_star() {
+    int s = add_switch("switch", "switch");
+    LinkSpec link = default_link();
+    for (int c : group("nodes"))
+      add_link(c, s, link, "switch");
+  }
+
+  void build_cluster() {
+    std::vector<int> nodes = group("nodes");
+    const int per_node = static_cast<int>(node_.at("per_node").as_int(1, kMaxCount));
+    if (nodes.size() % per_node != 0) {
+      node_.at("per_node").fail(fmt::format("a divisor of the group size ({})", nodes.size()));
+    }
+    hw_.topology.nodes_per_group = per_node;
+    LinkSpec intra = default_link();
+    LinkSpec inter = read_link(node_.at("inter_node_link"), LinkSpec{});
+    int fabric = add_switch("fabric", "inter_node_switch");
+    for (size_t first = 0; first < nodes.size(); first += per_node) {
+      int s = add_switch(fmt::format("node{}.switch", first / per_node), "switch");
+      for (size_t i = first; i < first + per_node; ++i) {
+        add_link(nodes[i], s, intra, "intra_node");
+        add_link(nodes[i], fabric, inter, "inter_node");
+      }
+    }
+  }
+
+  void build_explicit() {
+    if (auto list = node_.find("switches")) {
+      for (const ConfigNode& item : list->items()) {
+        hw_.switches.push_back(read_switch(item, item.at("name").as_string()));
+      }
+    }
+    add_link_list(node_.at("links"), "explicit");
+  }
+
+  void add_link_list(const ConfigNode& list, const std::string& label) {
+    LinkSpec fallback = default_link();
+    for (const ConfigNode& item : list.items()) {
+      item.expect_keys({"a", "b", "bandwidth", "latency", "energy_per_bit"});
+      int a = endpoint(item.at("a"));
+      int b = endpoint(item.at("b"));
+      LinkSpec spec;
+      spec.bytes_per_s =
+          item.get_quantity("bandwidth", Dimension::bytes_per_s, fallback.bytes_per_s);
+      spec.latency_s = item.get_quantity("latency", Dimension::seconds, fallback.latency_s, true);
+      spec.energy_per_bit_j =
+          item.get_quantity("energy_per_bit", Dimension::joules, fallback.energy_per_bit_j, true);
+      if (spec.bytes_per_s <= 0)
+        item.at("bandwidth");
+      add_link(a, b, spec, label);
+    }
+  }
+
+  int endpoint(const ConfigNode& node) const {
+    std::optional<int> id = hw_.find_node(node.as_string());
+    if (!id)
+      node.fail("the name of a chiplet or switch");
+    return *id;
+  }
+
+  const ConfigNode& node_;
+  HwSpec& hw_;
+};
+
+[[noreturn]] void reject(const std::string& source, const std::string& field,
+                         const std::string& value, const std::string& expected) {
+  throw core::InputError(core::InputLocation{source, field, 0}, value, expected);
+}
+
+void require_positive(const std::string& source, const std::string& field, double value) {
+  if (!(value > 0))
+    reject(source, field, fmt::format("{:g}", value), "a positive number");
+}
+
+}  // namespace
+
+double ChipletKind::peak(core::DataType type) const {
+  for (const auto& [t, flops] : peak_flops_per_s) {
+    if (t == type)
+      return flops;
+  }
+  return 0;
+}
+
+const std::string& HwSpec::node_name(int node) const {
+  return is_switch(node) ? switches[node - chiplets.size()].name : chiplets[node].name;
+}
+
+std::optional<int> HwSpec::find_node(const std::string& node) const {
+  for (int n = 0; n < node_count(); ++n) {
+    if (node_name(n) == node)
+      return n;
+  }
+  return std::nullopt;
+}
+
+std::vector<int> HwSpec::chiplets_with_role(Role role) const {
+  std::vector<int> out;
+  for (int i = 0; i < int(chiplets.size()); ++i) {
+    if (chiplets[i].role == role || chiplets[i].role == Role::any)
+      out.push_back(i);
+  }
+  return out;
+}
+
+std::string_view to_string(Role role) {
+  switch (role) {
+    case Role::attention:
+      return "attention";
+    case Role::expert:
+      return "expert";
+    case Role::any:
+      return "any";
+  }
+  return "?";
+}
+
+std::string_view to_string(MemoryKind kind) {
+  switch (kind) {
+    case MemoryKind::hbm:
+      return "hbm";
+    case MemoryKind::dram:
+      return "dram";
+    case MemoryKind::ssd:
+      return "ssd";
+  }
+  return "?";
+}
+
+HwSpec read_hw(const ConfigNode& root) {
+  root.expect_keys(
+      {"name", "description", "clock", "chiplet_kinds", "chiplets", "memories", "topology"});
+  HwSpec hw;
+  hw.name = root.at("name").as_string();
+  hw.description = root.get_string("description", "");
+  hw.clock_hz = root.at("clock").as_quantity(Dimension::hertz);
+  for (const auto& [name, node] : root.at("chiplet_kinds").entries()) {
+    hw.kinds.push_back(read_kind(name, node));
+  }
+  read_chiplets(root.at("chiplets"), hw);
+  if (auto memories = root.find("memories"))
+    read_memories(*memories, hw);
+  ConfigNode topology = root.at("topology");
+  TopologyBuilder(topology, hw).build();
+  check(hw, root.source());
+  return hw;
+}
+
+void check(const HwSpec& hw, const std::string& source) {
+  require_positive(source, "clock", hw.clock_hz);
+  for (const ChipletKind& k : hw.kinds) {
+    std::string at = "chiplet_kinds." + k.name;
+    for (const auto& [type, flops] : k.peak_flops_per_s) {
+      require_positive(source, fmt::format("{}.peak_flops.{}", at, core::to_string(type)), flops);
+    }
+    require_positive(source, at + ".sram.capacity", k.sram.bytes);
+    require_positive(source, at + ".sram.bandwidth", k.sram.bytes_per_s);
+  }
+  std::set<std::string> names;
+  for (int n = 0; n < hw.node_count(); ++n) {
+    if (!names.insert(hw.node_name(n)).second) {
+      reject(source, "chiplets", hw.node_name(n), "unique chiplet and switch names");
+    }
+  }
+  for (const MemoryStack& m : hw.memories) {
+    require_positive(source, fmt::format("memories.{}.capacity", m.name), m.bytes);
+    require_positive(source, fmt::format("memories.{}.bandwidth", m.name), m.bytes_per_s);
+  }
+  std::vector<std::vector<int>> adjacent(hw.node_count());
+  std::set<std::pair<int, int>> seen;
+  for (const Link& l : hw.links) {
+    std::string field = fmt::format("topology.link {}-{}", hw.node_name(l.a), hw.node_name(l.b));
+    require_positive(source, field + ".bandwidth", l.spec.bytes_per_s);
+    if (l.a == l.b)
+      reject(source, field, hw.node_name(l.a), "a link between two different nodes");
+    if (!seen.insert(std::minmax(l.a, l.b)).second) {
+      reject(source, field, "a second link", "at most one link per pair of nodes");
+    }
+    adjacent[l.a].push_back(l.b);
+    adjacent[l.b].push_back(l.a);
+  }
+  for (size_t s = 0; s < hw.switches.size(); ++s) {
+    const Switch& sw = hw.switches[s];
+    size_t degree = adjacent[hw.chiplets.size() + s].size();
+    if (sw.ports > 0 && degree > size_t(sw.ports)) {
+      reject(source, fmt::format("switch {}.ports", sw.name), std::to_string(sw.ports),
+             fmt::format("at least its {} links", degree));
+    }
+  }
+  // Connectivity: breadth-first search from node 0.
+  std::vector<bool> reached(hw.node_count(), false);
+  std::queue<int> frontier;
+  frontier.push(0);
+  reached[0] = true;
+  while (!frontier.empty()) {
+    int n = frontier.front();
+    frontier.pop();
+    for (int m : adjacent[n]) {
+      if (!reached[m]) {
+        reached[m] = true;
+        frontier.push(m);
+      }
+    }
+  }
+  for (int n = 0; n < hw.node_count(); ++n) {
+    if (!reached[n]) {
+      reject(source, "topology",
+             fmt::format("{} unreachable from {}", hw.node_name(n), hw.node_name(0)),
+             "a connected topology");
+    }
+  }
+  for (int c = 0; c < int(hw.chiplets.size()); ++c) {
+    if (!hw.chiplets[c].holds_weights)
+      continue;
+    bool attached = std::any_of(hw.memories.begin(), hw.memories.end(), [&](const MemoryStack& m) {
+      return std::find(m.chiplets.begin(), m.chiplets.end(), c) != m.chiplets.end();
+    });
+    if (!attached) {
+      reject(source, "memories", fmt::format("no stack attached to {}", hw.chiplets[c].name),
+             "every chiplet that holds weights attached to a memory (or holds_weights: false)");
+    }
+  }
+}
+
+nlohmann::ordered_json to_json(const HwSpec& hw) {
+  using nlohmann::ordered_json;
+  ordered_json kinds = ordered_json::array();
+  for (const ChipletKind& k : hw.kinds) {
+    ordered_json peak = ordered_json::object();
+    for (const auto& [type, flops] : k.peak_flops_per_s)
+      peak[std::string(core::to_string(type))] = flops;
+    kinds.push_back(
+        {{"name", k.name},
+         {"peak_flops_per_s", peak},
+         {"array", {{"rows", k.array.rows}, {"cols", k.array.cols}, {"count", k.array.count}}},
+         {"sram",
+          {{"bytes", k.sram.bytes},
+           {"bytes_per_s", k.sram.bytes_per_s},
+           {"stacked_3d", k.sram.stacked_3d},
+           {"energy_per_bit_j", k.sram.energy_per_bit_j}}},
+         {"energy_per_flop_j", k.energy_per_flop_j}});
+  }
+  ordered_json chiplets = ordered_json::array();
+  for (const Chiplet& c : hw.chiplets) {
+    ordered_json j = {{"name", c.name},
+                      {"group", c.group},
+                      {"kind", hw.kinds[c.kind].name},
+                      {"role", to_string(c.role)},
+                      {"holds_weights", c.holds_weights}};
+    if (c.coord)
+      j["coord"] = {c.coord->x, c.coord->y};
+    chiplets.push_back(std::move(j));
+  }
+  ordered_json memories = ordered_json::array();
+  for (const MemoryStack& m : hw.memories) {
+    ordered_json attached = ordered_json::array();
+    for (int c : m.chiplets)
+      attached.push_back(hw.chiplets[c].name);
+    memories.push_back({{"name", m.name},
+                        {"kind", to_string(m.kind)},
+                        {"bytes", m.bytes},
+                        {"bytes_per_s", m.bytes_per_s},
+                        {"energy_per_bit_j", m.energy_per_bit_j},
+                        {"attach", attached}});
+  }
+  ordered_json switches = ordered_json::array();
+  for (const Switch& s : hw.switches) {
+    switches.push_back({{"name", s.name},
+                        {"ports", s.ports},
+                        {"multicast", s.multicast},
+                        {"aggregate", s.aggregate},
+                        {"hop_latency_s", s.hop_latency_s}});
+  }
+  ordered_json links = ordered_json::array();
+  for (const Link& l : hw.links) {
+    links.push_back({{"a", hw.node_name(l.a)},
+                     {"b", hw.node_name(l.b)},
+                     {"label", l.label},
+                     {"bytes_per_s", l.spec.bytes_per_s},
+                     {"latency_s", l.spec.latency_s},
+                     {"energy_per_bit_j", l.spec.energy_per_bit_j}});
+  }
+  ordered_json topology = {{"kind", hw.topology.kind}};
+  if (!hw.topology.fanouts.empty())
+    topology["fanouts"] = hw.topology.fanouts;
+  if (hw.topology.rows > 0) {
+    topology["rows"] = hw.topology.rows;
+    topology["cols"] = hw.topology.cols;
+  }
+  if (hw.topology.nodes_per_group > 0)
+    topology["per_node"] = hw.topology.nodes_per_group;
+  return ordered_json{{"name", hw.name},         {"description", hw.description},
+                      {"clock_hz", hw.clock_hz}, {"chiplet_kinds", kinds},
+                      {"chiplets", chiplets},    {"memories", memories},
+                      {"switches", switches},    {"links", links},
+                      {"topology", topology}};
+}
+
+}  // namespace mozart::hw

@@ -1,0 +1,132 @@
+// The hardware specification: chiplets and their kinds, memory stacks, switches, links and the
+// topology that joins them, as read from a YAML file (configs/hw/*.yaml are the presets).
+//
+// Nodes of the network graph are numbered chiplets first (0 .. chiplets-1), then switches.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mozart/core/config.hpp"
+#include "mozart/core/units.hpp"
+
+namespace mozart::hw {
+
+// Compute engines as systolic arrays: a GEMM is cut into rows x cols output tiles shared by
+// `count` arrays, so small GEMMs leave arrays idle (see compute.hpp).
+struct ComputeArray {
+  int rows = 0;
+  int cols = 0;
+  int count = 0;
+};
+
+struct SramSpec {
+  double bytes = 0;
+  double bytes_per_s = 0;
+  bool stacked_3d = false;  // hybrid-bonded on the compute die
+  double energy_per_bit_j = 0;
+};
+
+struct ChipletKind {
+  std::string name;
+  std::vector<std::pair<core::DataType, double>> peak_flops_per_s;
+  ComputeArray array;
+  SramSpec sram;
+  double energy_per_flop_j = 0;
+
+  // Peak for a data type; 0 when the kind cannot compute in it.
+  double peak(core::DataType type) const;
+};
+
+enum class Role { attention, expert, any };
+
+struct Coord {
+  int x = 0;  // column
+  int y = 0;  // row
+};
+
+struct Chiplet {
+  std::string name;   // "expert3"
+  std::string group;  // "expert": the entry of `chiplets` it came from
+  int index_in_group = 0;
+  int kind = 0;  // index into HwSpec::kinds
+  Role role = Role::any;
+  bool holds_weights = true;
+  std::optional<Coord> coord;  // on a mesh or torus
+};
+
+enum class MemoryKind { hbm, dram, ssd };
+
+struct MemoryStack {
+  std::string name;
+  MemoryKind kind = MemoryKind::hbm;
+  double bytes = 0;
+  double bytes_per_s = 0;
+  double energy_per_bit_j = 0;
+  std::vector<int> chiplets;  // chiplets that share this stack's bandwidth
+};
+
+struct Switch {
+  std::string name;
+  int ports = 0;  // 0: as many as it has links
+  bool multicast = false;
+  bool aggregate = false;  // sums partial results in the network
+  double hop_latency_s = 0;
+};
+
+struct LinkSpec {
+  double bytes_per_s = 0;  // per direction
+  double latency_s = 0;
+  double energy_per_bit_j = 0;
+};
+
+struct Link {
+  int a = 0;  // node ids
+  int b = 0;
+  LinkSpec spec;
+  std::string label;  // "nop", "nvlink", "infiniband" ...
+};
+
+struct Topology {
+  std::string kind;  // tree, mesh, torus, star, cluster, explicit
+  std::vector<int> fanouts;
+  int rows = 0;
+  int cols = 0;
+  int nodes_per_group = 0;  // cluster: chiplets per node
+};
+
+struct HwSpec {
+  std::string name;
+  std::string description;
+  double clock_hz = 0;
+  std::vector<ChipletKind> kinds;
+  std::vector<Chiplet> chiplets;
+  std::vector<MemoryStack> memories;
+  std::vector<Switch> switches;
+  std::vector<Link> links;
+  Topology topology;
+
+  int node_count() const { return int(chiplets.size() + switches.size()); }
+  bool is_switch(int node) const { return node >= int(chiplets.size()); }
+  const std::string& node_name(int node) const;
+  std::optional<int> find_node(const std::string& node) const;
+  std::vector<int> chiplets_with_role(Role role) const;
+};
+
+std::string_view to_string(Role role);
+std::string_view to_string(MemoryKind kind);
+
+// Reads and checks a hardware spec; every problem is an InputError naming the field.
+HwSpec read_hw(const core::ConfigNode& root);
+
+// The checks `mozart hw check` reports: connected topology, positive sizes and bandwidths,
+// every weight-holding chiplet attached to a memory, switch port counts.
+void check(const HwSpec& hw, const std::string& source);
+
+nlohmann::ordered_json to_json(const HwSpec& hw);
+
+}  // namespace mozart::hw

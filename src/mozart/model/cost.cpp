@@ -1,0 +1,347 @@
+#include "mozart/model/cost.hpp"
+
+#include <fmt/format.h>
+
+#include "mozart/model/params.hpp"
+
+namespace mozart::model {
+namespace {
+
+constexpr double kNormFlops = 4;
+constexpr double kSwigluActFlops = 5;
+constexpr double kSoftmaxFlops = 5;
+constexpr double kCombineFlops = 2;
+constexpr double kNormWeightGradFlops = 2;
+
+// Builds forward ops of one micro-batch in the model's data type.
+class OpBuilder {
+ public:
+  explicit OpBuilder(const MoeModel& m) : b_(core::bytes_per_element(m.dtype)) {}
+
+  void gemm(std::string name, double tokens, int64_t k, int64_t n, int expert = -1) {
+    if (tokens <= 0)
+      return;
+    OpCost op = base(std::move(name), OpKind::gemm, expert);
+    op.gemm = Gemm{tokens, k, n};
+    op.flops = 2 * tokens * double(k) * double(n);
+    op.weight_bytes = double(k) * double(n) * b_;
+    op.input_bytes = tokens * double(k) * b_;
+    op.output_bytes = tokens * double(n) * b_;
+    ops_.push_back(std::move(op));
+  }
+
+  // An element-wise op over `elements` outputs that reads `inputs_per_element` inputs each.
+  void elementwise(std::string name, double elements, double flops_per_element,
+                   double inputs_per_element = 1, double weight_elements = 0, int expert = -1) {
+    if (elements <= 0)
+      return;
+    OpCost op = base(std::move(name), OpKind::elementwise, expert);
+    op.elements = elements;
+    op.flops = elements * flops_per_element;
+    op.weight_bytes = weight_elements * b_;
+    op.input_bytes = elements * inputs_per_element * b_;
+    op.output_bytes = elements * b_;
+    ops_.push_back(std::move(op));
+  }
+
+  void norm(std::string name, double tokens, int64_t width, int64_t weight_elements) {
+    elementwise(std::move(name), tokens * double(width), kNormFlops, 1, double(weight_elements));
+  }
+
+  void attention_core(std::string name, double flops, double input_elements,
+                      double output_elements) {
+    OpCost op = base(std::move(name), OpKind::attention_core, -1);
+    op.flops = flops;
+    op.input_bytes = input_elements * b_;
+    op.output_bytes = output_elements * b_;
+    ops_.push_back(std::move(op));
+  }
+
+  void gather(std::string name, double tokens, int64_t width) {
+    OpCost op = base(std::move(name), OpKind::gather, -1);
+    op.weight_bytes = tokens * double(width) * b_;  // the rows looked up
+    op.output_bytes = tokens * double(width) * b_;
+    op.elements = tokens * double(width);
+    ops_.push_back(std::move(op));
+  }
+
+  std::vector<OpCost> take() { return std::move(ops_); }
+
+ private:
+  OpCost base(std::string name, OpKind kind, int expert) const {
+    OpCost op;
+    op.name = std::move(name);
+    op.kind = kind;
+    op.pass = Pass::forward;
+    op.expert = expert;
+    op.element_bytes = b_;
+    return op;
+  }
+
+  double b_;
+  std::vector<OpCost> ops_;
+};
+
+void add_attention(OpBuilder& ops, const MoeModel& m, const Batch& batch) {
+  const double t = batch.tokens();
+  const int64_t h = m.hidden;
+  ops.norm("attn.norm", t, h, h);
+  int64_t k_width = m.kv_dim();  // keys as the score kernel reads them
+  int64_t v_width = m.kv_dim();
+  if (m.attention == AttentionKind::mla) {
+    const MlaSpec& a = m.mla;
+    if (a.q_lora_rank > 0) {
+      ops.gemm("attn.q_a", t, h, a.q_lora_rank);
+      ops.norm("attn.q_a_norm", t, a.q_lora_rank, a.q_lora_rank);
+      ops.gemm("attn.q_b", t, a.q_lora_rank, m.q_dim());
+    } else {
+      ops.gemm("attn.q", t, h, m.q_dim());
+    }
+    ops.gemm("attn.kv_a", t, h, a.kv_lora_rank + a.qk_rope_head_dim);
+    ops.norm("attn.kv_a_norm", t, a.kv_lora_rank, a.kv_lora_rank);
+    ops.gemm("attn.kv_b", t, a.kv_lora_rank,
+             int64_t{m.heads} * (a.qk_nope_head_dim + a.v_head_dim));
+    k_width = m.q_dim();
+    v_width = int64_t{m.heads} * a.v_head_dim;
+  } else {
+    ops.gemm("attn.qkv", t, h, m.q_dim() + 2 * m.kv_dim());
+    if (m.qk_norm == QkNorm::per_head) {
+      ops.norm("attn.qk_norm", t, m.q_dim() + m.kv_dim(), 2 * int64_t{m.head_dim});
+    } else if (m.qk_norm == QkNorm::full) {
+      ops.norm("attn.qk_norm", t, m.q_dim() + m.kv_dim(), m.q_dim() + m.kv_dim());
+    }
+  }
+  const double head_pairs = double(m.heads) * batch.attention_pairs();
+  ops.attention_core("attn.scores", head_pairs * (2.0 * m.qk_head_dim() + kSoftmaxFlops),
+                     t * double(m.q_dim() + k_width), 0);
+  ops.attention_core("attn.context", head_pairs * 2.0 * m.v_head_dim(), t * double(v_width),
+                     t * double(m.heads) * m.v_head_dim());
+  ops.gemm("attn.out", t, int64_t{m.heads} * m.v_head_dim(), h);
+}
+
+void add_swiglu(OpBuilder& ops, const std::string& prefix, double tokens, int64_t hidden,
+                int64_t ffn, int expert = -1) {
+  ops.gemm(prefix + ".gate_up", tokens, hidden, 2 * ffn, expert);
+  ops.elementwise(prefix + ".act", tokens * double(ffn), kSwigluActFlops, 2, 0, expert);
+  ops.gemm(prefix + ".down", tokens, ffn, hidden, expert);
+}
+
+void add_moe(OpBuilder& ops, const MoeModel& m, const Batch& batch,
+             std::span<const double> expert_tokens) {
+  const double t = batch.tokens();
+  const int64_t h = m.hidden;
+  ops.gemm("moe.router", t, h, m.routed_experts);
+  ops.elementwise("moe.router_softmax", t * m.routed_experts, kSoftmaxFlops);
+  const double uniform = t * m.top_k / m.routed_experts;
+  for (int e = 0; e < m.routed_experts; ++e) {
+    double tokens = expert_tokens.empty() ? uniform : expert_tokens[e];
+    add_swiglu(ops, "expert", tokens, h, m.expert_ffn, e);
+  }
+  if (m.shared_experts > 0) {
+    // Shared experts see every token: together they act as one wider SwiGLU.
+    add_swiglu(ops, "shared", t, h, int64_t{m.shared_experts} * m.shared_expert_ffn);
+    if (m.shared_expert_gate)
+      ops.gemm("shared.gate", t, h, 1);
+  }
+  ops.elementwise("moe.combine", t * h, kCombineFlops * m.top_k, m.top_k);
+}
+
+OpCost derive_backward(const OpCost& f, Pass pass) {
+  OpCost op = f;
+  op.pass = pass;
+  const double b = f.element_bytes;
+  if (f.kind == OpKind::gemm) {
+    const Gemm& g = *f.gemm;
+    if (pass == Pass::backward_input) {
+      op.input_bytes = g.m * double(g.n) * b;
+      op.output_bytes = g.m * double(g.k) * b;
+    } else {
+      op.input_bytes = g.m * double(g.k + g.n) * b;
+      op.output_bytes = 0;
+    }
+    return op;
+  }
+  if (pass == Pass::backward_input) {
+    op.flops = 2 * f.flops;
+    op.input_bytes = f.input_bytes + f.output_bytes;
+    op.output_bytes = f.input_bytes;
+  } else {
+    op.flops = kNormWeightGradFlops * f.elements;
+    op.input_bytes = f.input_bytes + f.output_bytes;
+    op.output_bytes = 0;
+  }
+  return op;
+}
+
+bool has_backward(const OpCost& f, Pass pass) {
+  if (pass == Pass::backward_weight) {
+    return f.kind == OpKind::gemm || (f.weight_bytes > 0 && f.kind != OpKind::optimizer);
+  }
+  return f.kind != OpKind::gather && f.kind != OpKind::optimizer;  // token ids have no gradient
+}
+
+OpCost optimizer_op(std::string name, int64_t params, const OptimizerSpec& opt, double b,
+                    int expert = -1) {
+  OpCost op;
+  op.name = std::move(name);
+  op.kind = OpKind::optimizer;
+  op.pass = Pass::optimizer;
+  op.expert = expert;
+  op.element_bytes = b;
+  op.elements = double(params);
+  op.flops = double(params) * opt.flops_per_param;
+  op.weight_bytes = double(params) * (2 * b + 2 * opt.state_bytes_per_param);
+  return op;
+}
+
+}  // namespace
+
+std::string_view to_string(Pass pass) {
+  switch (pass) {
+    case Pass::forward:
+      return "forward";
+    case Pass::backward_input:
+      return "backward_input";
+    case Pass::backward_weight:
+      return "backward_weight";
+    case Pass::optimizer:
+      return "optimizer";
+  }
+  return "?";
+}
+
+std::string_view to_string(OpKind kind) {
+  switch (kind) {
+    case OpKind::gemm:
+      return "gemm";
+    case OpKind::attention_core:
+      return "attention_core";
+    case OpKind::elementwise:
+      return "elementwise";
+    case OpKind::gather:
+      return "gather";
+    case OpKind::optimizer:
+      return "optimizer";
+  }
+  return "?";
+}
+
+double Batch::attention_pairs() const {
+  const double s = seq_len;
+  return double(sequences) * (causal ? s * (s + 1) / 2 : s * s);
+}
+
+std::vector<OpCost> layer_forward_ops(const MoeModel& m, int layer, const Batch& batch,
+                                      std::span<const double> expert_tokens) {
+  OpBuilder ops(m);
+  add_attention(ops, m, batch);
+  ops.norm("ffn.norm", batch.tokens(), m.hidden, m.hidden);
+  if (m.is_moe_layer(layer)) {
+    add_moe(ops, m, batch, expert_tokens);
+  } else {
+    add_swiglu(ops, "ffn", batch.tokens(), m.hidden, m.dense_ffn);
+  }
+  return ops.take();
+}
+
+std::vector<OpCost> io_forward_ops(const MoeModel& m, const Batch& batch) {
+  OpBuilder ops(m);
+  const double t = batch.tokens();
+  ops.gather("embed", t, m.hidden);
+  ops.norm("final_norm", t, m.hidden, m.hidden);
+  ops.gemm("lm_head", t, m.hidden, m.vocab);
+  ops.elementwise("loss", t * m.vocab, kSoftmaxFlops);
+  return ops.take();
+}
+
+std::vector<OpCost> backward_ops(std::span<const OpCost> forward, Pass pass) {
+  std::vector<OpCost> out;
+  for (const OpCost& f : forward) {
+    if (has_backward(f, pass))
+      out.push_back(derive_backward(f, pass));
+  }
+  return out;
+}
+
+std::vector<OpCost> layer_optimizer_ops(const MoeModel& m, int layer, const OptimizerSpec& opt) {
+  const double b = core::bytes_per_element(m.dtype);
+  std::vector<OpCost> ops;
+  ops.push_back(optimizer_op("optimizer.attention", attention_params(m), opt, b));
+  ops.push_back(optimizer_op("optimizer.norms", layer_norm_params(m), opt, b));
+  if (m.is_moe_layer(layer)) {
+    ops.push_back(optimizer_op("optimizer.router", router_params(m), opt, b));
+    for (int e = 0; e < m.routed_experts; ++e) {
+      ops.push_back(optimizer_op("optimizer.expert", routed_expert_params(m), opt, b, e));
+    }
+    if (m.shared_experts > 0) {
+      ops.push_back(optimizer_op("optimizer.shared", shared_expert_params(m), opt, b));
+    }
+  } else {
+    ops.push_back(optimizer_op("optimizer.ffn", dense_ffn_params(m), opt, b));
+  }
+  return ops;
+}
+
+std::vector<OpCost> io_optimizer_ops(const MoeModel& m, const OptimizerSpec& opt) {
+  const double b = core::bytes_per_element(m.dtype);
+  const int64_t table = int64_t{m.vocab} * m.hidden;
+  std::vector<OpCost> ops;
+  ops.push_back(optimizer_op("optimizer.embedding", table, opt, b));
+  if (!m.tied_embeddings)
+    ops.push_back(optimizer_op("optimizer.lm_head", table, opt, b));
+  ops.push_back(optimizer_op("optimizer.final_norm", m.hidden, opt, b));
+  return ops;
+}
+
+CostTotals& CostTotals::operator+=(const CostTotals& other) {
+  flops += other.flops;
+  gemm_flops += other.gemm_flops;
+  weight_bytes += other.weight_bytes;
+  activation_bytes += other.activation_bytes;
+  return *this;
+}
+
+CostTotals sum(std::span<const OpCost> ops) {
+  CostTotals t;
+  for (const OpCost& op : ops) {
+    t.flops += op.flops;
+    if (op.kind == OpKind::gemm)
+      t.gemm_flops += op.flops;
+    t.weight_bytes += op.weight_bytes;
+    t.activation_bytes += op.input_bytes + op.output_bytes;
+  }
+  return t;
+}
+
+CostTotals StepCost::total() const {
+  CostTotals t = forward;
+  t += backward_input;
+  t += backward_weight;
+  t += optimizer;
+  return t;
+}
+
+StepCost training_step_cost(const MoeModel& m, const Batch& micro_batch, int micro_batches,
+                            const OptimizerSpec& opt) {
+  StepCost step;
+  step.tokens = micro_batch.tokens() * micro_batches;
+  auto add_pass = [&](std::span<const OpCost> forward) {
+    CostTotals f = sum(forward);
+    CostTotals bi = sum(backward_ops(forward, Pass::backward_input));
+    CostTotals bw = sum(backward_ops(forward, Pass::backward_weight));
+    for (int i = 0; i < micro_batches; ++i) {
+      step.forward += f;
+      step.backward_input += bi;
+      step.backward_weight += bw;
+    }
+  };
+  for (int layer = 0; layer < m.layers; ++layer) {
+    add_pass(layer_forward_ops(m, layer, micro_batch));
+    step.optimizer += sum(layer_optimizer_ops(m, layer, opt));
+  }
+  add_pass(io_forward_ops(m, micro_batch));
+  step.optimizer += sum(io_optimizer_ops(m, opt));
+  return step;
+}
+
+}  // namespace mozart::model

@@ -1,0 +1,151 @@
+// Runs the real `mozart` binary: exit codes, one-line errors, and outputs that parse.
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string slurp(const std::string& path) {
+  std::string text;
+  if (FILE* f = std::fopen(path.c_str(), "rb")) {
+    std::array<char, 4096> buffer;
+    size_t n;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), f)) > 0)
+      text.append(buffer.data(), n);
+    std::fclose(f);
+  }
+  return text;
+}
+
+std::string fmt_stem() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return "mozart_cli_" + std::to_string(::getpid()) + "_" + (info ? info->name() : "none");
+}
+
+Result run(const std::string& args) {
+  namespace fs = std::filesystem;
+  // Unique per process and test: ctest runs the tests of this binary in parallel.
+  const std::string stem = fmt_stem();
+  fs::path dir = fs::temp_directory_path();
+  std::string out = (dir / (stem + ".out")).string();
+  std::string err = (dir / (stem + ".err")).string();
+  std::string command = std::string(MOZART_BINARY) + " " + args + " >" + out + " 2>" + err;
+  int status = std::system(command.c_str());
+  Result r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  fs::remove(out);
+  fs::remove(err);
+  return r;
+}
+
+std::string data(const std::string& name) {
+  return std::string(MOZART_TEST_DATA) + "/" + name;
+}
+
+int lines(const std::string& text) {
+  return int(std::count(text.begin(), text.end(), '\n'));
+}
+
+TEST(Cli, ModelShowJsonPrintsTheFullSpec) {
+  Result r = run("model show deepseek-v3 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["attention"]["kind"], "mla");
+  EXPECT_EQ(j["experts"]["routed"], 256);
+  EXPECT_EQ(j["dense_layers"].size(), 3u);
+  EXPECT_GT(j["params"]["total"].get<double>(), 6.5e11);
+}
+
+TEST(Cli, HwShowPrintsEveryPart) {
+  Result r = run("hw show mozart-nop-tree");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* part : {"expert15", "hbm_g3", "sw1_3", "multicast yes", "256 GB/s", "tree"}) {
+    EXPECT_NE(r.out.find(part), std::string::npos) << part;
+  }
+  Result j = run("hw show wsc-mesh-8x8 --json");
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  EXPECT_EQ(nlohmann::json::parse(j.out)["links"].size(), 112u);
+}
+
+TEST(Cli, ListsPresets) {
+  EXPECT_EQ(nlohmann::json::parse(run("model list --json").out).size(), 10u);
+  EXPECT_EQ(nlohmann::json::parse(run("hw list --json").out).size(), 5u);
+}
+
+TEST(Cli, HwCheckAcceptsAValidFile) {
+  Result r = run("hw check " + data("hw/valid.yaml"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("ok"), std::string::npos);
+}
+
+TEST(Cli, BadHardwareFilesGetOneLineAndExitTwo) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"hw/malformed.yaml", "malformed"},
+      {"hw/unknown_key.yaml", "unknown key 'rowz'"},
+      {"hw/zero_bandwidth.yaml", "topology.link.bandwidth"},
+      {"hw/disconnected.yaml", "connected topology"},
+      {"hw/unattached.yaml", "no stack attached to n1"},
+      {"hw/missing.yaml", "a preset"},
+  };
+  for (const auto& [file, expect] : cases) {
+    Result r = run("hw check " + data(file));
+    EXPECT_EQ(r.exit_code, 2) << file;
+    EXPECT_EQ(lines(r.err), 1) << file << ": " << r.err;
+    EXPECT_NE(r.err.find(expect), std::string::npos) << file << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << file;
+  }
+}
+
+TEST(Cli, ImportWritesAModelThatShowReads) {
+  std::string out = (std::filesystem::temp_directory_path() /
+                     ("mozart_cli_model_" + std::to_string(::getpid()) + ".yaml"))
+                        .string();
+  Result import = run("model import " + data("hf/qwen3_moe.json") + " -o " + out);
+  ASSERT_EQ(import.exit_code, 0) << import.err;
+  Result show = run("model show " + out + " --json");
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  Result preset = run("model show qwen3-30b-a3b --json");
+  EXPECT_EQ(nlohmann::json::parse(show.out)["params"], nlohmann::json::parse(preset.out)["params"]);
+}
+
+TEST(Cli, BadModelsExitTwo) {
+  for (const std::string& args : std::vector<std::string>{
+           "model show no-such-model", "model import " + data("hf/llama_dense.json"),
+           "model import " + data("hf/topk_too_large.json"),
+           "model import " + data("hf/truncated.json"), "model cost olmoe-1b-7b --layer 99",
+           "model cost olmoe-1b-7b --seq-len 0", "model frobnicate", "hw show"}) {
+    Result r = run(args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.err;
+    EXPECT_FALSE(r.err.empty()) << args;
+  }
+}
+
+TEST(Cli, CostJsonHasStepTotals) {
+  Result r = run("model cost olmoe-1b-7b --seq-len 128 --sequences 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["step"]["total"]["flops"].get<double>(), 0);
+  EXPECT_EQ(j["step"]["tokens"].get<double>(), 4 * 2 * 128);
+}
+
+TEST(Cli, HelpAndVersionExitZero) {
+  EXPECT_EQ(run("--help").exit_code, 0);
+  EXPECT_EQ(run("--version").exit_code, 0);
+  EXPECT_EQ(run("model cost --help").exit_code, 0);
+}
+
+}  // namespace

@@ -1,0 +1,59 @@
+#include "mozart/core/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include "mozart/core/error.hpp"
+
+namespace mozart::core {
+namespace {
+
+// The message of the InputError thrown by f, or "" if none was thrown.
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, ReadsTypedValuesWithPaths) {
+  ConfigNode root = ConfigNode::parse("a:\n  b: 3\n  c: 2 GB/s\n  d: [1, 2]\n", "f.yaml");
+  EXPECT_EQ(root.at("a").at("b").as_int(0, 10), 3);
+  EXPECT_DOUBLE_EQ(root.at("a").at("c").as_quantity(Dimension::bytes_per_s), 2e9);
+  EXPECT_EQ(root.at("a").at("d").items()[1].path(), "a.d[1]");
+  EXPECT_EQ(root.at("a").get_int("missing", 7, 0, 10), 7);
+}
+
+TEST(Config, UnknownKeyNamesTheKeyAndSuggestsTheNearest) {
+  ConfigNode root = ConfigNode::parse("topology:\n  fanout: [4, 4]\n", "hw.yaml");
+  std::string message = error_of([&] {
+    root.at("topology").expect_keys({"kind", "fanouts", "root"});
+  });
+  EXPECT_NE(message.find("hw.yaml:2"), std::string::npos) << message;
+  EXPECT_NE(message.find("unknown key 'fanout'"), std::string::npos) << message;
+  EXPECT_NE(message.find("'fanouts'"), std::string::npos) << message;
+}
+
+TEST(Config, MalformedYamlIsAnInputErrorWithLine) {
+  std::string message = error_of([] { ConfigNode::parse("a: [1, 2\nb: 3\n", "bad.yaml"); });
+  EXPECT_NE(message.find("bad.yaml"), std::string::npos) << message;
+  EXPECT_NE(message.find("malformed"), std::string::npos) << message;
+}
+
+TEST(Config, OutOfRangeAndWrongTypesNameFieldValueAndExpectation) {
+  ConfigNode root = ConfigNode::parse("n: -3\nq: 0 GB\nb: maybe\ns: [1]\n", "x.yaml");
+  std::string message = error_of([&] { root.at("n").as_int(1, 100); });
+  EXPECT_NE(message.find("field 'n'"), std::string::npos) << message;
+  EXPECT_NE(message.find("'-3'"), std::string::npos) << message;
+  EXPECT_NE(message.find("[1, 100]"), std::string::npos) << message;
+  EXPECT_NE(error_of([&] { root.at("q").as_quantity(Dimension::bytes); }).find("positive"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { root.at("b").as_bool(); }).find("true or false"), std::string::npos);
+  EXPECT_NE(error_of([&] { root.at("s").as_string(); }).find("a string"), std::string::npos);
+  EXPECT_NE(error_of([&] { root.at("missing"); }).find("required"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mozart::core

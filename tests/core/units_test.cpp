@@ -1,0 +1,52 @@
+#include "mozart/core/units.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mozart::core {
+namespace {
+
+TEST(Units, ParsesQuantitiesInTheirDimension) {
+  EXPECT_DOUBLE_EQ(*parse_quantity("256 GB/s", Dimension::bytes_per_s), 256e9);
+  EXPECT_DOUBLE_EQ(*parse_quantity("8 GiB", Dimension::bytes), 8.0 * (1ULL << 30));
+  EXPECT_DOUBLE_EQ(*parse_quantity("20 ns", Dimension::seconds), 20e-9);
+  EXPECT_DOUBLE_EQ(*parse_quantity("2.25 PFLOP/s", Dimension::flops_per_s), 2.25e15);
+  EXPECT_DOUBLE_EQ(*parse_quantity("1 GHz", Dimension::hertz), 1e9);
+  EXPECT_DOUBLE_EQ(*parse_quantity("0.5 pJ", Dimension::joules), 0.5e-12);
+  EXPECT_DOUBLE_EQ(*parse_quantity("1e9", Dimension::bytes), 1e9);  // bare: base unit
+}
+
+TEST(Units, RejectsWrongDimensionAndGarbage) {
+  EXPECT_FALSE(parse_quantity("256 GB", Dimension::bytes_per_s));
+  EXPECT_FALSE(parse_quantity("fast", Dimension::bytes_per_s));
+  EXPECT_FALSE(parse_quantity("12 parsecs", Dimension::seconds));
+  EXPECT_FALSE(parse_quantity("", Dimension::bytes));
+  EXPECT_FALSE(parse_quantity("nan", Dimension::bytes));
+  EXPECT_FALSE(parse_quantity("inf GB", Dimension::bytes));
+}
+
+TEST(Units, FormatReadsBackToTheSameValue) {
+  for (auto [value, dim] : {std::pair{256e9, Dimension::bytes_per_s},
+                            {24.0 * (1ULL << 30), Dimension::bytes},
+                            {180e9, Dimension::bytes},
+                            {16.384e12, Dimension::flops_per_s},
+                            {20e-9, Dimension::seconds},
+                            {0.4e-12, Dimension::joules},
+                            {1.98e9, Dimension::hertz}}) {
+    std::string text = format_quantity(value, dim);
+    ASSERT_TRUE(parse_quantity(text, dim)) << text;
+    EXPECT_NEAR(*parse_quantity(text, dim), value, value * 1e-12) << text;
+  }
+  EXPECT_EQ(format_quantity(24.0 * (1ULL << 30), Dimension::bytes), "24 GiB");
+  EXPECT_EQ(format_quantity(16.384e12, Dimension::flops_per_s), "16.384 TFLOP/s");
+}
+
+TEST(Units, DataTypes) {
+  EXPECT_EQ(bytes_per_element(DataType::bf16), 2);
+  EXPECT_EQ(bytes_per_element(DataType::fp32), 4);
+  EXPECT_EQ(bytes_per_element(DataType::fp8), 1);
+  EXPECT_EQ(*parse_data_type("bfloat16"), DataType::bf16);
+  EXPECT_FALSE(parse_data_type("int4"));
+}
+
+}  // namespace
+}  // namespace mozart::core

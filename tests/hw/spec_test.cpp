@@ -1,0 +1,185 @@
+#include "mozart/hw/spec.hpp"
+
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/hw/zoo.hpp"
+
+namespace mozart::hw {
+namespace {
+
+const char* kSmall = R"(
+name: small
+clock: 1 GHz
+chiplet_kinds:
+  core:
+    peak_flops: {fp16: 1 TFLOP/s}
+    array: {rows: 8, cols: 8, count: 2}
+    sram: {capacity: 1 MiB, bandwidth: 100 GB/s}
+chiplets:
+  - {name: root, kind: core, role: attention}
+  - {name: leaf, kind: core, count: 4, role: expert}
+memories:
+  - {name: mem, kind: hbm, capacity: 1 GiB, bandwidth: 10 GB/s, attach: [root, leaf]}
+topology:
+  kind: tree
+  root: root
+  fanouts: [2, 2]
+  leaves: leaf
+  switch: {multicast: true, aggregate: true, hop_latency: 5 ns}
+  link: {bandwidth: 10 GB/s, latency: 1 ns}
+)";
+
+std::string with(const std::string& from, const std::string& to) {
+  std::string s = kSmall;
+  size_t at = s.find(from);
+  if (at == std::string::npos)
+    throw std::runtime_error("fixture has no " + from);
+  s.replace(at, from.size(), to);
+  return s;
+}
+
+HwSpec parse(const std::string& yaml) {
+  return read_hw(core::ConfigNode::parse(yaml, "hw.yaml"));
+}
+
+std::string error_of(const std::string& yaml) {
+  try {
+    parse(yaml);
+  } catch (const core::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(HwSpec, TreeExpandsToSwitchesAndLinks) {
+  HwSpec hw = parse(kSmall);
+  EXPECT_EQ(hw.chiplets.size(), 5u);
+  EXPECT_EQ(hw.switches.size(), 2u);
+  EXPECT_EQ(hw.links.size(), 6u);  // root-2 switches, 2 x 2 leaves
+  EXPECT_EQ(hw.node_name(hw.links[2].a), "sw1_0");
+  EXPECT_EQ(hw.node_name(hw.links[2].b), "leaf0");
+  EXPECT_TRUE(hw.switches[0].multicast);
+  EXPECT_DOUBLE_EQ(hw.links[0].spec.bytes_per_s, 10e9);
+  EXPECT_EQ(hw.chiplets_with_role(Role::expert).size(), 4u);
+}
+
+TEST(HwSpec, EveryPresetLoadsAndChecks) {
+  for (const std::string& name : preset_names()) {
+    HwSpec hw = *find_preset(name);
+    EXPECT_NO_THROW(check(hw, name)) << name;
+    EXPECT_EQ(hw.name, name);
+  }
+}
+
+TEST(HwSpec, MozartNopTreeHasThePapersStructure) {
+  HwSpec hw = *find_preset("mozart-nop-tree");
+  EXPECT_EQ(hw.chiplets_with_role(Role::attention).size(), 1u);
+  EXPECT_EQ(hw.chiplets_with_role(Role::expert).size(), 16u);
+  EXPECT_EQ(hw.switches.size(), 4u);
+  EXPECT_EQ(hw.memories.size(), 6u);
+  for (const Switch& s : hw.switches) {
+    EXPECT_TRUE(s.multicast && s.aggregate);
+  }
+  double expert_hbm = 0;
+  for (const MemoryStack& m : hw.memories) {
+    EXPECT_DOUBLE_EQ(m.bytes_per_s, 256e9);
+    if (hw.chiplets[m.chiplets.front()].role == Role::expert) {
+      EXPECT_EQ(m.chiplets.size(), 4u);
+      expert_hbm += 1;
+    }
+  }
+  EXPECT_EQ(expert_hbm, 4);
+  EXPECT_DOUBLE_EQ(hw.clock_hz, 1e9);
+}
+
+TEST(HwSpec, MeshesCarryCoordinatesAndTheRightLinkCount) {
+  HwSpec wafer = *find_preset("wsc-mesh-8x8");
+  EXPECT_EQ(wafer.links.size(), 2u * 8 * 7);
+  EXPECT_EQ(wafer.chiplets[9].coord->x, 1);
+  EXPECT_EQ(wafer.chiplets[9].coord->y, 1);
+  EXPECT_EQ(wafer.memories.size(), 64u);
+  std::string torus = R"(
+name: t
+clock: 1 GHz
+chiplet_kinds: {c: {peak_flops: {bf16: 1 TFLOP/s}, array: {rows: 1, cols: 1, count: 1}, sram: {capacity: 1 MB, bandwidth: 1 GB/s}}}
+chiplets: [{name: n, kind: c, count: 12, holds_weights: false}]
+topology: {kind: torus, rows: 3, cols: 4, nodes: n, link: {bandwidth: 1 GB/s}}
+)";
+  EXPECT_EQ(parse(torus).links.size(), 2u * 12);
+}
+
+TEST(HwSpec, ClusterHasNodeSwitchesAndAFabric) {
+  HwSpec dgx = *find_preset("dgx-h100");
+  EXPECT_EQ(dgx.chiplets.size(), 64u);
+  EXPECT_EQ(dgx.switches.size(), 9u);
+  int inter = 0;
+  for (const Link& l : dgx.links)
+    inter += l.label == "inter_node" ? 1 : 0;
+  EXPECT_EQ(inter, 64);
+}
+
+TEST(HwSpec, BadInputIsNamed) {
+  struct Case {
+    std::string yaml;
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {with("fanouts: [2, 2]", "fanout: [2, 2]"), "unknown key 'fanout'"},
+      {with("bandwidth: 10 GB/s, latency", "bandwidth: 0 GB/s, latency"),
+       "topology.link.bandwidth"},
+      {with("capacity: 1 GiB", "capacity: -1 GiB"), "memories[0].capacity"},
+      {with("kind: core, count: 4", "kind: cpu, count: 4"), "chiplet_kinds"},
+      {with("fanouts: [2, 2]", "fanouts: [2, 3]"), "product equals the number of leaves (4)"},
+      {with("attach: [root, leaf]", "attach: [root]"), "no stack attached to leaf0"},
+      {with("attach: [root, leaf]", "attach: [root, leef]"), "chiplet or group name"},
+      {with("switch: {", "switch: {ports: 2, "), "at least its 3 links"},
+      {with("kind: tree", "kind: ring"), "tree, mesh, torus, star, cluster, explicit"},
+      {with("clock: 1 GHz", "clock: 1 GB"), "field 'clock'"},
+      {with("name: small", "name: [small"), "malformed"},
+  };
+  for (const Case& c : cases) {
+    std::string message = error_of(c.yaml);
+    EXPECT_NE(message.find(c.expect), std::string::npos)
+        << "expected '" << c.expect << "' in: " << message;
+  }
+}
+
+TEST(HwSpec, DisconnectedTopologyIsRejected) {
+  std::string yaml = R"(
+name: split
+clock: 1 GHz
+chiplet_kinds: {c: {peak_flops: {bf16: 1 TFLOP/s}, array: {rows: 1, cols: 1, count: 1}, sram: {capacity: 1 MB, bandwidth: 1 GB/s}}}
+chiplets: [{name: n, kind: c, count: 4, holds_weights: false}]
+topology:
+  kind: explicit
+  link: {bandwidth: 1 GB/s}
+  links: [{a: n0, b: n1}, {a: n2, b: n3}]
+)";
+  std::string message = error_of(yaml);
+  EXPECT_NE(message.find("n2 unreachable from n0"), std::string::npos) << message;
+  EXPECT_NE(message.find("connected"), std::string::npos) << message;
+}
+
+TEST(HwSpec, DuplicateAndSelfLinksAreRejected) {
+  std::string base = R"(
+name: dup
+clock: 1 GHz
+chiplet_kinds: {c: {peak_flops: {bf16: 1 TFLOP/s}, array: {rows: 1, cols: 1, count: 1}, sram: {capacity: 1 MB, bandwidth: 1 GB/s}}}
+chiplets: [{name: n, kind: c, count: 2, holds_weights: false}]
+topology:
+  kind: explicit
+  link: {bandwidth: 1 GB/s}
+)";
+  EXPECT_NE(error_of(base + "  links: [{a: n0, b: n1}, {a: n1, b: n0}]\n").find("at most one link"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "  links: [{a: n0, b: n0}, {a: n0, b: n1}]\n").find("two different"),
+            std::string::npos);
+  EXPECT_NE(error_of(base + "  links: [{a: n0, b: n9}]\n").find("chiplet or switch"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace mozart::hw
