@@ -8,7 +8,7 @@ MOZART     := $(BUILD)/apps/mozart/mozart
 # Debian packages the build, the tests and the formatter need.
 DEB_PACKAGES := cmake make g++ pkg-config clang-format \
   libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev \
-  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev libsimgrid-dev
 
 .PHONY: all deps build demo test test-sanitize format format-check bench clean
 

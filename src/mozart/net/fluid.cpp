@@ -1,0 +1,444 @@
+#include "mozart/net/fluid.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace mozart::net {
+namespace {
+
+constexpr double kTimeTolerance = 1e-9;    // relative: finishing times this close coincide
+constexpr double kShareTolerance = 1e-12;  // relative: channels this close saturate together
+constexpr double kRateTolerance = 1e-9;    // relative: rates this close count as equal
+
+// Sorts uses by channel and merges repeats, so each channel appears once per flow.
+void normalise(std::vector<ChannelUse>& uses) {
+  std::sort(uses.begin(), uses.end(),
+            [](const ChannelUse& a, const ChannelUse& b) { return a.channel < b.channel; });
+  size_t out = 0;
+  for (size_t i = 0; i < uses.size(); ++i) {
+    if (out > 0 && uses[out - 1].channel == uses[i].channel) {
+      uses[out - 1].coefficient += uses[i].coefficient;
+    } else {
+      uses[out++] = uses[i];
+    }
+  }
+  uses.resize(out);
+}
+
+}  // namespace
+
+FluidNetwork::FluidNetwork(std::vector<double> capacity_bytes_per_s)
+    : capacity_(std::move(capacity_bytes_per_s)),
+      stats_(capacity_.size()),
+      load_since_(capacity_.size(), 0),
+      load_(capacity_.size(), 0),
+      channel_flows_(capacity_.size()),
+      channel_mark_(capacity_.size(), 0),
+      residual_(capacity_.size(), 0),
+      demand_(capacity_.size(), 0),
+      unfrozen_(capacity_.size(), 0) {
+  for (size_t c = 0; c < capacity_.size(); ++c) {
+    if (!(capacity_[c] > 0) || !std::isfinite(capacity_[c])) {
+      throw std::invalid_argument("channel " + std::to_string(c) + " needs a positive capacity");
+    }
+  }
+}
+
+// --- the event heap ----------------------------------------------------------------------
+
+bool FluidNetwork::heap_less(FlowId a, FlowId b) const {
+  const double ta = flows_[a].next_time, tb = flows_[b].next_time;
+  return ta != tb ? ta < tb : a < b;
+}
+
+void FluidNetwork::heap_swap(size_t i, size_t j) {
+  std::swap(heap_[i], heap_[j]);
+  flows_[heap_[i]].heap_pos = int32_t(i);
+  flows_[heap_[j]].heap_pos = int32_t(j);
+}
+
+void FluidNetwork::heap_sift_up(size_t i) {
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (!heap_less(heap_[i], heap_[parent]))
+      break;
+    heap_swap(i, parent);
+    i = parent;
+  }
+}
+
+void FluidNetwork::heap_sift_down(size_t i) {
+  while (true) {
+    size_t best = i, left = 2 * i + 1, right = left + 1;
+    if (left < heap_.size() && heap_less(heap_[left], heap_[best]))
+      best = left;
+    if (right < heap_.size() && heap_less(heap_[right], heap_[best]))
+      best = right;
+    if (best == i)
+      return;
+    heap_swap(i, best);
+    i = best;
+  }
+}
+
+void FluidNetwork::heap_set(FlowId f, double time) {
+  Flow& flow = flows_[f];
+  flow.next_time = time;
+  if (flow.heap_pos < 0) {
+    flow.heap_pos = int32_t(heap_.size());
+    heap_.push_back(f);
+  }
+  heap_sift_up(size_t(flow.heap_pos));
+  heap_sift_down(size_t(flow.heap_pos));
+}
+
+void FluidNetwork::heap_remove(FlowId f) {
+  Flow& flow = flows_[f];
+  if (flow.heap_pos < 0)
+    return;
+  const size_t i = size_t(flow.heap_pos);
+  heap_swap(i, heap_.size() - 1);
+  heap_.pop_back();
+  flow.heap_pos = -1;
+  if (i < heap_.size()) {
+    heap_sift_up(i);
+    heap_sift_down(i);
+  }
+}
+
+// --- flows --------------------------------------------------------------------------------
+
+FlowId FluidNetwork::start(FlowSpec spec) {
+  if (!(spec.bytes >= 0) || !(spec.latency_s >= 0) || !(spec.weight > 0)) {
+    throw std::invalid_argument("flow needs bytes >= 0, latency >= 0 and weight > 0");
+  }
+  for (const ChannelUse& u : spec.uses) {
+    if (u.channel < 0 || u.channel >= channel_count() || !(u.coefficient > 0)) {
+      throw std::invalid_argument("flow uses an unknown channel or a non-positive coefficient");
+    }
+  }
+  normalise(spec.uses);
+  const FlowId id = FlowId(flows_.size());
+  Flow& f = flows_.emplace_back();
+  f.spec = std::move(spec);
+  f.remaining = f.spec.bytes;
+  f.settled_at = now_;
+  f.slot.resize(f.spec.uses.size());
+  if (f.spec.latency_s > 0) {
+    heap_set(id, now_ + f.spec.latency_s);
+  } else {
+    activate(id);
+  }
+  return id;
+}
+
+void FluidNetwork::activate(FlowId id) {
+  Flow& f = flows_[id];
+  f.phase = Phase::active;
+  f.settled_at = now_;
+  ++active_count_;
+  if (f.spec.uses.empty() || f.remaining <= 0) {
+    heap_set(id, now_);  // nothing to share: done at once
+    return;
+  }
+  heap_remove(id);  // queued again once the solve gives it a rate
+  f.active_pos = int32_t(listed_.size());
+  listed_.push_back(id);
+  listed_rate_.push_back(0);
+  for (size_t i = 0; i < f.spec.uses.size(); ++i) {
+    ChannelId c = f.spec.uses[i].channel;
+    f.slot[i] = uint32_t(channel_flows_[c].size());
+    channel_flows_[c].push_back(id);
+    dirty_.push_back(c);
+  }
+}
+
+void FluidNetwork::settle_flow(Flow& f) {
+  const double dt = now_ - f.settled_at;
+  if (dt > 0 && f.rate > 0) {
+    const double moved = std::min(f.rate * dt, f.remaining);
+    f.remaining -= moved;
+    for (const ChannelUse& u : f.spec.uses) {
+      stats_[u.channel].bytes += moved * f.spec.weight * u.coefficient;
+    }
+  }
+  f.settled_at = now_;
+}
+
+void FluidNetwork::add_contribution(const Flow& f, double sign) {
+  for (const ChannelUse& u : f.spec.uses) {
+    load_[u.channel] += sign * f.rate * f.spec.weight * u.coefficient;
+  }
+}
+
+void FluidNetwork::finish(FlowId id) {
+  Flow& f = flows_[id];
+  settle_flow(f);
+  for (const ChannelUse& u : f.spec.uses) {  // whatever rounding left is delivered now
+    stats_[u.channel].bytes += f.remaining * f.spec.weight * u.coefficient;
+  }
+  heap_remove(id);
+  f.remaining = 0;
+  f.phase = Phase::done;
+  f.finish_time = now_;
+  --active_count_;
+  if (f.active_pos < 0)
+    return;
+  finished_rate_ = std::min(finished_rate_, f.rate);
+  add_contribution(f, -1);
+  f.rate = 0;
+  const FlowId last = listed_.back();
+  listed_[size_t(f.active_pos)] = last;
+  listed_rate_[size_t(f.active_pos)] = listed_rate_.back();
+  flows_[last].active_pos = f.active_pos;
+  listed_.pop_back();
+  listed_rate_.pop_back();
+  f.active_pos = -1;
+  for (size_t i = 0; i < f.spec.uses.size(); ++i) {
+    ChannelId c = f.spec.uses[i].channel;
+    if (std::fabs(load_[c]) < 1e-12 * capacity_[c])
+      load_[c] = 0;  // rounding of the sums
+    update_load(c, load_[c]);
+    std::vector<FlowId>& list = channel_flows_[c];
+    const uint32_t pos = f.slot[i];
+    const FlowId moved = list.back();
+    list[pos] = moved;
+    list.pop_back();
+    if (moved != id) {
+      Flow& m = flows_[moved];
+      for (size_t j = 0; j < m.spec.uses.size(); ++j) {
+        if (m.spec.uses[j].channel == c)
+          m.slot[j] = pos;
+      }
+    }
+  }
+}
+
+double FluidNetwork::next_event_time() {
+  resolve();
+  return heap_.empty() ? kNever : flows_[heap_.front()].next_time;
+}
+
+std::vector<FlowId> FluidNetwork::advance_to(double t) {
+  if (t < now_)
+    throw std::invalid_argument("advance_to: time goes backwards");
+  resolve();  // rates changed at the old time hold until t
+  now_ = t;
+  const double horizon = t + kTimeTolerance * std::fabs(t);
+  std::vector<FlowId> done;
+  while (!heap_.empty() && flows_[heap_.front()].next_time <= horizon) {
+    const FlowId id = heap_.front();
+    if (flows_[id].phase == Phase::latency) {
+      activate(id);
+    } else {
+      finish(id);
+      done.push_back(id);
+    }
+  }
+  std::sort(done.begin(), done.end());
+  return done;
+}
+
+// --- solving ------------------------------------------------------------------------------
+
+void FluidNetwork::resolve() {
+  if (!dirty_.empty()) {
+    solve_component();
+  } else if (finished_rate_ != kNever) {
+    solve_above(finished_rate_);
+  }
+  dirty_.clear();
+  finished_rate_ = kNever;
+}
+
+void FluidNetwork::solve_component() {
+  ++solves_;
+  ++stamp_;
+  std::vector<ChannelId> channels;
+  std::vector<FlowId> flows;
+  std::vector<ChannelId> frontier;
+  for (ChannelId c : dirty_) {
+    if (channel_mark_[c] != stamp_) {
+      channel_mark_[c] = stamp_;
+      frontier.push_back(c);
+    }
+  }
+  while (!frontier.empty()) {
+    ChannelId c = frontier.back();
+    frontier.pop_back();
+    channels.push_back(c);
+    for (FlowId id : channel_flows_[c]) {
+      Flow& f = flows_[id];
+      if (f.mark == stamp_)
+        continue;
+      f.mark = stamp_;
+      flows.push_back(id);
+      for (const ChannelUse& u : f.spec.uses) {
+        if (channel_mark_[u.channel] != stamp_) {
+          channel_mark_[u.channel] = stamp_;
+          frontier.push_back(u.channel);
+        }
+      }
+    }
+  }
+  for (ChannelId c : channels)
+    residual_[c] = capacity_[c];
+  apply(channels, flows);
+}
+
+void FluidNetwork::solve_above(double rate) {
+  ++solves_;
+  ++stamp_;
+  const double floor = rate * (1 - kRateTolerance);
+  std::vector<FlowId> flows;
+  std::vector<ChannelId> channels;
+  for (size_t i = 0; i < listed_.size(); ++i) {
+    if (listed_rate_[i] < floor)
+      continue;  // contiguous: the scan stays in cache
+    const FlowId id = listed_[i];
+    Flow& f = flows_[id];
+    f.mark = stamp_;
+    flows.push_back(id);
+    for (const ChannelUse& u : f.spec.uses) {
+      if (channel_mark_[u.channel] != stamp_) {
+        channel_mark_[u.channel] = stamp_;
+        channels.push_back(u.channel);
+      }
+    }
+  }
+  // Capacity left by the flows that keep their rates.
+  for (ChannelId c : channels)
+    residual_[c] = capacity_[c] - load_[c];
+  for (FlowId id : flows) {
+    const Flow& f = flows_[id];
+    for (const ChannelUse& u : f.spec.uses) {
+      residual_[u.channel] += f.rate * f.spec.weight * u.coefficient;
+    }
+  }
+  apply(channels, flows);
+}
+
+// Settles `flows`, fills them into the residual capacities, and updates loads and events.
+void FluidNetwork::apply(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
+  resolved_flows_ += flows.size();
+  for (FlowId id : flows) {
+    Flow& f = flows_[id];
+    settle_flow(f);
+    add_contribution(f, -1);
+  }
+  fill(channels, flows);
+  for (FlowId id : flows) {
+    Flow& f = flows_[id];
+    add_contribution(f, +1);
+    listed_rate_[size_t(f.active_pos)] = f.rate;
+    heap_set(id, f.rate > 0 ? now_ + f.remaining / f.rate : kNever);
+  }
+  for (ChannelId c : channels) {
+    if (std::fabs(load_[c]) < 1e-12 * capacity_[c])
+      load_[c] = 0;  // rounding of the sums
+    update_load(c, load_[c]);
+  }
+}
+
+// Progressive filling of `flows` into residual_ (set by the caller for `channels`): each
+// round, the channels with the smallest fair share saturate and freeze their flows at it.
+// Channels without unfrozen flows drop out of the scan.
+void FluidNetwork::fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
+  for (ChannelId c : channels) {
+    demand_[c] = 0;
+    unfrozen_[c] = 0;
+  }
+  for (FlowId id : flows) {
+    Flow& f = flows_[id];
+    f.rate = -1;  // unfrozen
+    for (const ChannelUse& u : f.spec.uses) {
+      demand_[u.channel] += f.spec.weight * u.coefficient;
+      unfrozen_[u.channel] += 1;
+    }
+  }
+  std::vector<ChannelId>& open = open_channels_;
+  open.assign(channels.begin(), channels.end());
+  size_t left = flows.size();
+  while (left > 0) {
+    double share = kNever;
+    size_t kept = 0;
+    for (ChannelId c : open) {
+      if (unfrozen_[c] == 0)
+        continue;
+      open[kept++] = c;
+      share = std::min(share, std::max(residual_[c], 0.0) / demand_[c]);
+    }
+    open.resize(kept);
+    const double threshold = share * (1 + kShareTolerance);
+    for (ChannelId c : open) {
+      if (unfrozen_[c] == 0 || std::max(residual_[c], 0.0) > threshold * demand_[c])
+        continue;
+      for (FlowId id : channel_flows_[c]) {
+        Flow& f = flows_[id];
+        if (f.rate >= 0 || f.mark != stamp_)
+          continue;
+        f.rate = share;
+        --left;
+        for (const ChannelUse& u : f.spec.uses) {
+          residual_[u.channel] -= f.spec.weight * u.coefficient * share;
+          demand_[u.channel] -= f.spec.weight * u.coefficient;
+          unfrozen_[u.channel] -= 1;
+        }
+      }
+    }
+  }
+}
+
+void FluidNetwork::update_load(ChannelId c, double load) {
+  ChannelStats& s = stats_[c];
+  if (load == s.load)
+    return;
+  if (s.load > 0)
+    s.busy_s += now_ - load_since_[c];
+  load_since_[c] = now_;
+  s.load = load;
+  s.peak_load = std::max(s.peak_load, load);
+  if (observer_)
+    observer_(c, now_, load);
+}
+
+void FluidNetwork::settle() {
+  for (FlowId id : listed_)
+    settle_flow(flows_[id]);
+  for (size_t c = 0; c < stats_.size(); ++c) {
+    if (stats_[c].load > 0)
+      stats_[c].busy_s += now_ - load_since_[c];
+    load_since_[c] = now_;
+  }
+}
+
+std::vector<double> run_flows(FluidNetwork& net, const std::vector<TimedFlow>& flows) {
+  std::vector<size_t> order(flows.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return flows[a].start_s < flows[b].start_s; });
+  std::vector<FlowId> id(flows.size());
+  size_t next = 0;
+  while (true) {
+    while (next < order.size() && flows[order[next]].start_s <= net.now()) {
+      id[order[next]] = net.start(flows[order[next]].spec);
+      ++next;
+    }
+    double t = net.next_event_time();
+    if (next < order.size())
+      t = std::min(t, flows[order[next]].start_s);
+    if (t == kNever)
+      break;
+    net.advance_to(t);
+  }
+  std::vector<double> out;
+  out.reserve(flows.size());
+  for (FlowId f : id)
+    out.push_back(net.finish_time(f));
+  return out;
+}
+
+}  // namespace mozart::net

@@ -1,0 +1,150 @@
+// A flow-level (fluid) network: transfers share channel bandwidth by max-min fairness.
+//
+// A channel is one direction of a link (or any other shared bandwidth: a memory stack, an SRAM
+// port). A flow streams `bytes` through a set of channels; on each it consumes `coefficient`
+// bytes per byte of its stream: 1 for a unicast route, the share of the stream a branch
+// carries for a multicast tree or an in-network aggregation, 1 + header/payload with
+// packetisation. A flow of weight w stands for w identical flows (exact aggregation).
+//
+// Rates are the weighted max-min fair allocation (progressive filling), kept current
+// incrementally and exactly:
+//  * a start re-solves the connected component of flows and channels it joins (max-min
+//    allocations of disjoint components are independent);
+//  * a finish re-solves only the flows whose rate is at least the finished flow's: a flow frozen
+//    at rate r crosses no channel that saturates below r, and removing it only lowers demand on
+//    channels that saturate at r or above, so every flow below r keeps its rate. A flow first waits
+//    out its latency, then joins the sharing (as SimGrid's CM02
+// model does), and finishes when its last byte is delivered.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <vector>
+
+namespace mozart::net {
+
+using ChannelId = int32_t;
+using FlowId = int32_t;
+
+inline constexpr double kNever = std::numeric_limits<double>::infinity();
+
+struct ChannelUse {
+  ChannelId channel = 0;
+  double coefficient = 1;
+};
+
+struct FlowSpec {
+  std::vector<ChannelUse> uses;  // empty: only the latency applies
+  double bytes = 0;
+  double latency_s = 0;
+  double weight = 1;
+};
+
+struct ChannelStats {
+  double bytes = 0;   // carried so far
+  double busy_s = 0;  // time with a non-zero load
+  double load = 0;    // current bytes/s
+  double peak_load = 0;
+};
+
+class FluidNetwork {
+ public:
+  explicit FluidNetwork(std::vector<double> capacity_bytes_per_s);
+
+  // Starts a flow now; ids are dense, in start order.
+  FlowId start(FlowSpec spec);
+  // The time of the next latency end or completion; kNever when idle.
+  double next_event_time();
+  // Moves the clock to t (at most next_event_time()) and returns the flows finished by then,
+  // in id order. Flows whose finishing times agree to 1e-9 relative finish together.
+  std::vector<FlowId> advance_to(double t);
+
+  double now() const { return now_; }
+  double rate(FlowId f) const { return flows_[f].rate; }  // per member of the flow
+  bool finished(FlowId f) const { return flows_[f].phase == Phase::done; }
+  double finish_time(FlowId f) const { return flows_[f].finish_time; }
+  const FlowSpec& spec(FlowId f) const { return flows_[f].spec; }
+  size_t flow_count() const { return flows_.size(); }
+  size_t active_flows() const { return active_count_; }
+  int channel_count() const { return int(capacity_.size()); }
+  // Bytes carried are settled lazily; settle() brings every channel up to now.
+  const ChannelStats& channel(ChannelId c) const { return stats_[c]; }
+  void settle();
+  // Called whenever a channel's load changes: (channel, time, bytes per second).
+  void on_load_change(std::function<void(ChannelId, double, double)> observer) {
+    observer_ = std::move(observer);
+  }
+  uint64_t solves() const { return solves_; }
+  uint64_t resolved_flows() const { return resolved_flows_; }  // summed over solves
+
+ private:
+  enum class Phase : uint8_t { latency, active, done };
+  struct Flow {
+    FlowSpec spec;
+    Phase phase = Phase::latency;
+    double remaining = 0;
+    double rate = 0;
+    double settled_at = 0;
+    double next_time = kNever;  // latency end or finishing time: the heap key
+    double finish_time = kNever;
+    std::vector<uint32_t> slot;  // position in channel_flows_ for each use
+    uint32_t mark = 0;           // search stamp
+    int32_t heap_pos = -1;       // position in heap_, -1 when not queued
+    int32_t active_pos = -1;     // position in listed_, -1 when not on channels
+  };
+
+  void activate(FlowId f);
+  void finish(FlowId f);
+  void settle_flow(Flow& f);
+  void resolve();
+  void solve_component();
+  void solve_above(double rate);
+  void fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
+  void apply(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
+  void update_load(ChannelId c, double load);
+  void add_contribution(const Flow& f, double sign);
+
+  // Indexed min-heap of flows by next_time (ties by id), updated in place.
+  bool heap_less(FlowId a, FlowId b) const;
+  void heap_set(FlowId f, double time);
+  void heap_remove(FlowId f);
+  void heap_sift_up(size_t i);
+  void heap_sift_down(size_t i);
+  void heap_swap(size_t i, size_t j);
+
+  std::vector<double> capacity_;
+  std::vector<ChannelStats> stats_;
+  std::vector<double> load_since_;  // when the current load started (busy time)
+  std::vector<double> load_;        // bytes per second on each channel, kept current
+  std::vector<std::vector<FlowId>> channel_flows_;
+  std::vector<uint32_t> channel_mark_;
+  std::vector<Flow> flows_;
+  std::vector<FlowId> heap_;
+  std::vector<FlowId> listed_;       // flows on channels
+  std::vector<double> listed_rate_;  // their rates, in the same order
+  std::vector<ChannelId> dirty_;     // channels that gained a flow
+  double finished_rate_ = kNever;    // lowest rate among flows finished since the last solve
+  uint32_t stamp_ = 0;
+  double now_ = 0;
+  size_t active_count_ = 0;
+  uint64_t solves_ = 0;
+  uint64_t resolved_flows_ = 0;
+  std::function<void(ChannelId, double, double)> observer_;
+
+  // Scratch buffers of the filling, reused across solves.
+  std::vector<double> residual_;
+  std::vector<double> demand_;
+  std::vector<int32_t> unfrozen_;
+  std::vector<ChannelId> open_channels_;
+};
+
+// Flows that start at given times, run on `net` until all finish; returns each flow's finishing
+// time, in input order. (The engine does the same for flows inside a task graph.)
+struct TimedFlow {
+  FlowSpec spec;
+  double start_s = 0;
+};
+std::vector<double> run_flows(FluidNetwork& net, const std::vector<TimedFlow>& flows);
+
+}  // namespace mozart::net

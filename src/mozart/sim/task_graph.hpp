@@ -1,0 +1,58 @@
+// A task graph: compute tasks on exclusive resources (a chiplet's engine runs one task at a
+// time, in ready order), fixed delays, and network flows that share channels in the fluid
+// model. A task starts when all its dependencies have finished.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mozart/net/collectives.hpp"
+#include "mozart/net/fluid.hpp"
+
+namespace mozart::sim {
+
+using TaskId = int32_t;
+
+enum class TaskKind { compute, delay, flow };
+
+struct Task {
+  std::string name;
+  TaskKind kind = TaskKind::delay;
+  int resource = -1;      // compute: which resource
+  double duration_s = 0;  // compute and delay
+  net::FlowSpec flow;     // flow
+  std::vector<TaskId> deps;
+  int track = -1;  // timeline track; compute tasks default to their resource's
+};
+
+class TaskGraph {
+ public:
+  // Names of the exclusive resources, in id order.
+  explicit TaskGraph(std::vector<std::string> resources = {}) : resources_(std::move(resources)) {}
+
+  TaskId add_compute(std::string name, int resource, double duration_s,
+                     std::vector<TaskId> deps = {});
+  TaskId add_delay(std::string name, double duration_s, std::vector<TaskId> deps = {});
+  TaskId add_flow(std::string name, net::FlowSpec flow, std::vector<TaskId> deps = {});
+  // Adds a collective's flows; each also waits for `deps`. Returns their task ids in plan order.
+  std::vector<TaskId> add_collective(const net::CollectivePlan& plan,
+                                     const std::vector<TaskId>& deps = {});
+
+  // A dependency on any task, earlier or later: graphs built this way may have cycles, which
+  // topological_order() reports.
+  void add_dependency(TaskId task, TaskId on);
+
+  const std::vector<Task>& tasks() const { return tasks_; }
+  const std::vector<std::string>& resources() const { return resources_; }
+
+  // Dependency order; an InputError naming a task on a cycle when there is one.
+  std::vector<TaskId> topological_order() const;
+
+ private:
+  TaskId add(Task task);
+
+  std::vector<std::string> resources_;
+  std::vector<Task> tasks_;
+};
+
+}  // namespace mozart::sim

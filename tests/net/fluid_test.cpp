@@ -1,0 +1,297 @@
+#include "mozart/net/fluid.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include <gtest/gtest.h>
+
+namespace mozart::net {
+namespace {
+
+FlowSpec on(std::vector<ChannelId> channels, double bytes, double latency = 0) {
+  FlowSpec f;
+  for (ChannelId c : channels)
+    f.uses.push_back({c, 1});
+  f.bytes = bytes;
+  f.latency_s = latency;
+  return f;
+}
+
+// Runs until idle; returns each flow's finishing time.
+std::vector<double> drain(FluidNetwork& net) {
+  for (double t = net.next_event_time(); t != kNever; t = net.next_event_time())
+    net.advance_to(t);
+  std::vector<double> out;
+  for (size_t f = 0; f < net.flow_count(); ++f)
+    out.push_back(net.finish_time(FlowId(f)));
+  return out;
+}
+
+TEST(Fluid, OneFlowTakesLatencyPlusSizeOverBandwidth) {
+  FluidNetwork net({4.0});
+  net.start(on({0}, 10, 0.5));
+  EXPECT_DOUBLE_EQ(drain(net)[0], 0.5 + 10 / 4.0);
+}
+
+TEST(Fluid, NFlowsOnOneLinkShareItEqually) {
+  for (int n : {1, 2, 3, 7, 64}) {
+    FluidNetwork net({2.0});
+    for (int i = 0; i < n; ++i)
+      net.start(on({0}, 3));
+    net.next_event_time();
+    EXPECT_DOUBLE_EQ(net.rate(0), 2.0 / n);
+    for (double t : drain(net))
+      EXPECT_NEAR(t, 3.0 * n / 2.0, 1e-12);
+  }
+}
+
+TEST(Fluid, ProgressiveFillingClassicCase) {
+  // Link 0 (capacity 1) carries flows 0 and 1; link 1 (capacity 2) carries flows 1 and 2.
+  FluidNetwork net({1.0, 2.0});
+  net.start(on({0}, 1));
+  net.start(on({0, 1}, 1));
+  net.start(on({1}, 1));
+  net.next_event_time();
+  EXPECT_DOUBLE_EQ(net.rate(0), 0.5);
+  EXPECT_DOUBLE_EQ(net.rate(1), 0.5);
+  EXPECT_DOUBLE_EQ(net.rate(2), 1.5);
+}
+
+TEST(Fluid, LaterArrivalSharesWhatIsLeft) {
+  FluidNetwork net({1.0});
+  net.start(on({0}, 2));
+  net.advance_to(1.0);
+  net.start(on({0}, 1));
+  std::vector<double> t = drain(net);
+  EXPECT_DOUBLE_EQ(t[0], 3.0);
+  EXPECT_DOUBLE_EQ(t[1], 3.0);
+}
+
+TEST(Fluid, WeightAndCoefficientScaleTheShare) {
+  FluidNetwork net({1.0, 1.0});
+  FlowSpec heavy = on({0}, 1);
+  heavy.weight = 3;  // three identical flows
+  net.start(heavy);
+  net.start(on({0}, 1));
+  FlowSpec wide = on({1}, 1);
+  wide.uses[0].coefficient = 2;  // two bytes on the wire per byte delivered
+  net.start(wide);
+  net.next_event_time();
+  EXPECT_DOUBLE_EQ(net.rate(0), 0.25);
+  EXPECT_DOUBLE_EQ(net.rate(1), 0.25);
+  EXPECT_DOUBLE_EQ(net.rate(2), 0.5);
+}
+
+TEST(Fluid, EmptyRouteAndZeroBytesFinishAfterLatencyOnly) {
+  FluidNetwork net({1.0});
+  net.start(on({}, 100, 0.25));
+  net.start(on({0}, 0, 0.5));
+  std::vector<double> t = drain(net);
+  EXPECT_DOUBLE_EQ(t[0], 0.25);
+  EXPECT_DOUBLE_EQ(t[1], 0.5);
+}
+
+struct Instance {
+  std::vector<double> capacity;
+  std::vector<FlowSpec> flows;
+  std::vector<double> start;
+};
+
+Instance random_instance(std::mt19937& rng, int channels, int flows) {
+  Instance in;
+  std::uniform_real_distribution<double> cap(0.5, 4), size(0.1, 10), when(0, 5), coeff(0.25, 1);
+  std::uniform_int_distribution<int> pick(0, channels - 1), length(1, std::min(4, channels));
+  for (int c = 0; c < channels; ++c)
+    in.capacity.push_back(cap(rng));
+  for (int f = 0; f < flows; ++f) {
+    FlowSpec spec;
+    int n = length(rng);
+    std::vector<ChannelId> used;
+    while (int(used.size()) < n) {
+      ChannelId c = pick(rng);
+      if (std::find(used.begin(), used.end(), c) == used.end())
+        used.push_back(c);
+    }
+    for (ChannelId c : used)
+      spec.uses.push_back({c, (f % 3 == 0) ? coeff(rng) : 1.0});
+    spec.bytes = size(rng);
+    spec.weight = f % 5 == 0 ? 2 : 1;
+    in.flows.push_back(spec);
+    in.start.push_back(f % 2 == 0 ? 0 : when(rng));
+  }
+  return in;
+}
+
+// Reference: re-solves every flow at every event with a plain progressive filling.
+std::vector<double> reference(const Instance& in) {
+  const size_t n = in.flows.size();
+  std::vector<double> remaining(n), finish(n, kNever);
+  for (size_t f = 0; f < n; ++f)
+    remaining[f] = in.flows[f].bytes;
+  double now = 0;
+  while (true) {
+    std::vector<size_t> active;
+    for (size_t f = 0; f < n; ++f) {
+      if (in.start[f] <= now + 1e-12 && finish[f] == kNever)
+        active.push_back(f);
+    }
+    std::vector<double> rate(n, -1), residual = in.capacity;
+    size_t left = active.size();
+    while (left > 0) {
+      double share = kNever;
+      for (size_t c = 0; c < residual.size(); ++c) {
+        double demand = 0;
+        for (size_t f : active) {
+          if (rate[f] >= 0)
+            continue;
+          for (const ChannelUse& u : in.flows[f].uses) {
+            if (u.channel == ChannelId(c))
+              demand += u.coefficient * in.flows[f].weight;
+          }
+        }
+        if (demand > 0)
+          share = std::min(share, residual[c] / demand);
+      }
+      for (size_t c = 0; c < residual.size(); ++c) {
+        double demand = 0;
+        for (size_t f : active) {
+          if (rate[f] >= 0)
+            continue;
+          for (const ChannelUse& u : in.flows[f].uses) {
+            if (u.channel == ChannelId(c))
+              demand += u.coefficient * in.flows[f].weight;
+          }
+        }
+        if (demand == 0 || residual[c] > share * demand * (1 + 1e-12))
+          continue;
+        for (size_t f : active) {
+          if (rate[f] >= 0)
+            continue;
+          bool uses = false;
+          for (const ChannelUse& u : in.flows[f].uses)
+            uses |= u.channel == ChannelId(c);
+          if (!uses)
+            continue;
+          rate[f] = share;
+          --left;
+          for (const ChannelUse& u : in.flows[f].uses) {
+            residual[u.channel] -= u.coefficient * in.flows[f].weight * share;
+          }
+        }
+      }
+    }
+    double next = kNever;
+    for (size_t f : active)
+      next = std::min(next, now + remaining[f] / rate[f]);
+    for (size_t f = 0; f < n; ++f) {
+      if (in.start[f] > now + 1e-12)
+        next = std::min(next, in.start[f]);
+    }
+    if (next == kNever)
+      break;
+    for (size_t f : active) {
+      remaining[f] -= rate[f] * (next - now);
+      if (remaining[f] <= 1e-9 * in.flows[f].bytes)
+        finish[f] = next;
+    }
+    now = next;
+  }
+  return finish;
+}
+
+std::vector<double> incremental(const Instance& in, FluidNetwork& net) {
+  std::vector<TimedFlow> flows;
+  for (size_t f = 0; f < in.flows.size(); ++f)
+    flows.push_back({in.flows[f], in.start[f]});
+  return run_flows(net, flows);
+}
+
+TEST(Fluid, IncrementalResolvingMatchesFullResolving) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 40; ++trial) {
+    Instance in = random_instance(rng, 3 + trial % 6, 4 + trial % 13);
+    FluidNetwork net(in.capacity);
+    std::vector<double> got = incremental(in, net);
+    std::vector<double> want = reference(in);
+    for (size_t f = 0; f < got.size(); ++f) {
+      EXPECT_NEAR(got[f], want[f], 1e-7 * std::max(1.0, want[f]))
+          << "trial " << trial << " flow " << f;
+    }
+    // Bytes are conserved on every channel.
+    net.settle();
+    std::vector<double> expected(in.capacity.size(), 0);
+    for (const FlowSpec& f : in.flows) {
+      for (const ChannelUse& u : f.uses)
+        expected[u.channel] += f.bytes * f.weight * u.coefficient;
+    }
+    for (size_t c = 0; c < expected.size(); ++c) {
+      EXPECT_NEAR(net.channel(ChannelId(c)).bytes, expected[c], 1e-9 * expected[c] + 1e-12);
+    }
+  }
+}
+
+TEST(Fluid, RatesAreMaxMinFair) {
+  // Max-min optimality: feasible, and every flow crosses a saturated channel on which no flow
+  // gets more than it does.
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 50; ++trial) {
+    Instance in = random_instance(rng, 2 + trial % 8, 2 + trial % 20);
+    FluidNetwork net(in.capacity);
+    for (const FlowSpec& f : in.flows)
+      net.start(f);
+    net.next_event_time();
+    std::vector<double> load(in.capacity.size(), 0);
+    for (size_t f = 0; f < in.flows.size(); ++f) {
+      for (const ChannelUse& u : in.flows[f].uses) {
+        load[u.channel] += net.rate(FlowId(f)) * in.flows[f].weight * u.coefficient;
+      }
+    }
+    for (size_t c = 0; c < load.size(); ++c)
+      EXPECT_LE(load[c], in.capacity[c] * (1 + 1e-9));
+    for (size_t f = 0; f < in.flows.size(); ++f) {
+      bool has_bottleneck = false;
+      for (const ChannelUse& u : in.flows[f].uses) {
+        if (load[u.channel] < in.capacity[u.channel] * (1 - 1e-9))
+          continue;
+        bool largest = true;
+        for (size_t g = 0; g < in.flows.size(); ++g) {
+          for (const ChannelUse& v : in.flows[g].uses) {
+            if (v.channel == u.channel && net.rate(FlowId(g)) > net.rate(FlowId(f)) * (1 + 1e-9)) {
+              largest = false;
+            }
+          }
+        }
+        has_bottleneck |= largest;
+      }
+      EXPECT_TRUE(has_bottleneck) << "trial " << trial << " flow " << f;
+    }
+  }
+}
+
+TEST(Fluid, MoreCapacityIsNeverSlower) {
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 20; ++trial) {
+    Instance in = random_instance(rng, 4, 10);
+    FluidNetwork slow(in.capacity);
+    double slow_end = 0;
+    for (double t : incremental(in, slow))
+      slow_end = std::max(slow_end, t);
+    for (double& c : in.capacity)
+      c *= 1.5;
+    FluidNetwork fast(in.capacity);
+    double fast_end = 0;
+    for (double t : incremental(in, fast))
+      fast_end = std::max(fast_end, t);
+    EXPECT_LE(fast_end, slow_end * (1 + 1e-12));
+  }
+}
+
+TEST(Fluid, BadFlowsAreRejected) {
+  FluidNetwork net({1.0});
+  EXPECT_THROW(net.start(on({3}, 1)), std::invalid_argument);
+  EXPECT_THROW(net.start(on({0}, -1)), std::invalid_argument);
+  EXPECT_THROW(FluidNetwork({0.0}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace mozart::net
