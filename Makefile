@@ -29,8 +29,8 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The most complete pipeline that exists so far: the zoo, the hardware, and a training step's
-# analytic cost.
+# The most complete pipeline that exists so far: the zoo, the hardware, a training step's
+# analytic cost, and collectives through the flow-level network.
 demo: build
 	$(MOZART) model list
 	$(MOZART) hw list
@@ -38,6 +38,9 @@ demo: build
 	$(MOZART) hw show mozart-nop-tree
 	$(MOZART) hw check configs/hw/wsc-mesh-8x8.yaml
 	$(MOZART) model cost qwen3-30b-a3b --seq-len 256 --sequences 8 --micro-batches 4
+	$(MOZART) net collective mozart-nop-tree --kind all-reduce-in-network --bytes '64 MB'
+	$(MOZART) net collective mozart-nop-tree --kind all-reduce-ring --bytes '64 MB'
+	$(MOZART) net collective wsc-mesh-8x8 --kind all-to-all --bytes '1 MB' --timeline $(BUILD)/a2a-timeline.json
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

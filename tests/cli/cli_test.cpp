@@ -142,6 +142,34 @@ TEST(Cli, CostJsonHasStepTotals) {
   EXPECT_EQ(j["step"]["tokens"].get<double>(), 4 * 2 * 128);
 }
 
+TEST(Cli, NetCollectiveReportsTimeAndWritesATimeline) {
+  std::string trace = (std::filesystem::temp_directory_path() /
+                       ("mozart_cli_trace_" + std::to_string(::getpid()) + ".json"))
+                          .string();
+  Result r =
+      run("net collective mozart-nop-tree --kind all-reduce-ring --bytes '4 MB' --json "
+          "--timeline " +
+          trace);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["time_s"].get<double>(), 0);
+  EXPECT_EQ(j["flows"], 2 * 16 * 17);  // 2(n-1) steps of n flows, n = 17
+  EXPECT_GT(nlohmann::json::parse(slurp(trace))["traceEvents"].size(), 100u);
+  std::filesystem::remove(trace);
+}
+
+TEST(Cli, NetCollectiveRejectsBadInput) {
+  for (const std::string& args :
+       std::vector<std::string>{"net collective mozart-nop-tree --bytes lots",
+                                "net collective mozart-nop-tree --kind gossip",
+                                "net collective dgx-h100 --kind all-reduce-in-network",
+                                "net collective mozart-nop-tree --efficiency 0"}) {
+    Result r = run(args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.err;
+    EXPECT_EQ(lines(r.err), args.find("gossip") != std::string::npos ? 2 : 1) << args << r.err;
+  }
+}
+
 TEST(Cli, HelpAndVersionExitZero) {
   EXPECT_EQ(run("--help").exit_code, 0);
   EXPECT_EQ(run("--version").exit_code, 0);
