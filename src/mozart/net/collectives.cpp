@@ -297,6 +297,16 @@ CollectivePlan mesh_all_reduce(const Network& net, const std::vector<int>& nodes
   return plan;
 }
 
+// One pass round a ring, n - 1 steps of S / n: the traffic of an all-gather and of a
+// reduce-scatter alike (they differ in what a node does with a chunk, not in what moves).
+CollectivePlan ring_pass(const Network& net, const std::vector<int>& nodes, double bytes,
+                         const char* what) {
+  require_nodes(nodes, 2);
+  CollectivePlan plan;
+  ring_phase(net, nodes, bytes / double(nodes.size()), int(nodes.size()) - 1, {}, what, plan);
+  return plan;
+}
+
 }  // namespace
 
 CollectivePlan dispatch(const Network& net, const TokenRoutes& tokens, double bytes_per_token,
@@ -355,19 +365,11 @@ CollectivePlan all_reduce(const Network& net, const std::vector<int>& nodes, dou
 }
 
 CollectivePlan all_gather(const Network& net, const std::vector<int>& nodes, double bytes) {
-  require_nodes(nodes, 2);
-  CollectivePlan plan;
-  ring_phase(net, nodes, bytes / double(nodes.size()), int(nodes.size()) - 1, {}, "all-gather",
-             plan);
-  return plan;
+  return ring_pass(net, nodes, bytes, "all-gather");
 }
 
 CollectivePlan reduce_scatter(const Network& net, const std::vector<int>& nodes, double bytes) {
-  require_nodes(nodes, 2);
-  CollectivePlan plan;
-  ring_phase(net, nodes, bytes / double(nodes.size()), int(nodes.size()) - 1, {}, "reduce-scatter",
-             plan);
-  return plan;
+  return ring_pass(net, nodes, bytes, "reduce-scatter");
 }
 
 CollectivePlan broadcast(const Network& net, const std::vector<int>& nodes, double bytes) {
