@@ -189,7 +189,6 @@ void require_nodes(const std::vector<int>& nodes, size_t at_least) {
 // as one pipelined flow; throws when a branch or merge point cannot copy or sum.
 PlannedFlow in_network_flow(const Network& net, int root, const std::vector<int>& nodes,
                             double bytes, bool reduce, bool spread) {
-  std::map<ChannelId, TreeGroup> up, down;
   std::vector<Route> to_root, from_root;
   for (int n : distinct_remote(nodes, root)) {
     to_root.push_back(net.route(n, root));
@@ -200,24 +199,22 @@ PlannedFlow in_network_flow(const Network& net, int root, const std::vector<int>
   f.spec.bytes = bytes;
   std::set<ChannelId> channels;
   double latency = 0;
-  if (reduce) {
-    add_tree(net, root, to_root, true, up);
+  // One direction of the flow: check its merge or branch points, take its channels, and wait
+  // for its deepest path.
+  auto add_side = [&](const std::vector<Route>& routes, bool toward_root) {
+    std::map<ChannelId, TreeGroup> groups;
+    add_tree(net, root, routes, toward_root, groups);
     double deepest = 0;
-    for (const Route& r : to_root) {
+    for (const Route& r : routes) {
       deepest = std::max(deepest, net.latency(r));
       channels.insert(r.begin(), r.end());
     }
     latency += deepest;
-  }
-  if (spread) {
-    add_tree(net, root, from_root, false, down);
-    double deepest = 0;
-    for (const Route& r : from_root) {
-      deepest = std::max(deepest, net.latency(r));
-      channels.insert(r.begin(), r.end());
-    }
-    latency += deepest;
-  }
+  };
+  if (reduce)
+    add_side(to_root, true);
+  if (spread)
+    add_side(from_root, false);
   f.spec.latency_s = latency;
   for (ChannelId c : channels)
     f.spec.uses.push_back(ChannelUse{c, net.wire_factor()});

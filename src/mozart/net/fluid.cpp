@@ -198,9 +198,7 @@ void FluidNetwork::finish(FlowId id) {
   f.active_pos = -1;
   for (size_t i = 0; i < f.spec.uses.size(); ++i) {
     ChannelId c = f.spec.uses[i].channel;
-    if (std::fabs(load_[c]) < 1e-12 * capacity_[c])
-      load_[c] = 0;  // rounding of the sums
-    update_load(c, load_[c]);
+    refresh_load(c);
     std::vector<FlowId>& list = channel_flows_[c];
     const uint32_t pos = f.slot[i];
     const FlowId moved = list.back();
@@ -335,11 +333,8 @@ void FluidNetwork::apply(const std::vector<ChannelId>& channels, const std::vect
     listed_rate_[size_t(f.active_pos)] = f.rate;
     heap_set(id, f.rate > 0 ? now_ + f.remaining / f.rate : kNever);
   }
-  for (ChannelId c : channels) {
-    if (std::fabs(load_[c]) < 1e-12 * capacity_[c])
-      load_[c] = 0;  // rounding of the sums
-    update_load(c, load_[c]);
-  }
+  for (ChannelId c : channels)
+    refresh_load(c);
 }
 
 // Progressive filling of `flows` into residual_ (set by the caller for `channels`): each
@@ -391,7 +386,10 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels, const std::vecto
   }
 }
 
-void FluidNetwork::update_load(ChannelId c, double load) {
+void FluidNetwork::refresh_load(ChannelId c) {
+  if (std::fabs(load_[c]) < 1e-12 * capacity_[c])
+    load_[c] = 0;  // what is left of adding and removing the same contributions
+  const double load = load_[c];
   ChannelStats& s = stats_[c];
   if (load == s.load)
     return;

@@ -102,7 +102,8 @@ class FluidNetwork {
   void solve_above(double rate);
   void fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
   void apply(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
-  void update_load(ChannelId c, double load);
+  // Records load_[c] in the statistics and tells the observer when it changed.
+  void refresh_load(ChannelId c);
   void add_contribution(const Flow& f, double sign);
 
   // Indexed min-heap of flows by next_time (ties by id), updated in place.
