@@ -2,15 +2,18 @@
 # missing Debian packages first (apt-get, idempotent), then configures and builds.
 BUILD      ?= build
 BUILD_SAN  ?= build-san
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 20
 JOBS       ?= $(shell nproc)
 MOZART     := $(BUILD)/apps/mozart/mozart
 
 # Debian packages the build, the tests and the formatter need.
 DEB_PACKAGES := cmake make g++ pkg-config clang-format \
   libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev \
-  googletest libgtest-dev libgmock-dev libbenchmark-dev libsimgrid-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev libsimgrid-dev \
+  libsimdjson-dev libxxhash-dev clang
 
-.PHONY: all deps build demo test test-sanitize format format-check bench clean
+.PHONY: all deps build demo test test-sanitize fuzz format format-check bench clean
 
 all: build
 
@@ -41,6 +44,11 @@ demo: build
 	$(MOZART) net collective mozart-nop-tree --kind all-reduce-in-network --bytes '64 MB'
 	$(MOZART) net collective mozart-nop-tree --kind all-reduce-ring --bytes '64 MB'
 	$(MOZART) net collective wsc-mesh-8x8 --kind all-to-all --bytes '1 MB' --timeline $(BUILD)/a2a-timeline.json
+	$(MOZART) trace gen --model olmoe-1b-7b --tokens 8192 --seed 1 -o $(BUILD)/olmoe.mzt
+	$(MOZART) trace stats $(BUILD)/olmoe.mzt
+	$(MOZART) trace gen --token-experts data/routing-counts/token-experts/olmoe-1b-7b-arxiv.json \
+	  --tokens 8192 -o $(BUILD)/olmoe-arxiv.mzt
+	$(MOZART) trace stats $(BUILD)/olmoe-arxiv.mzt
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -50,6 +58,20 @@ test-sanitize: deps
 	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DMOZART_SANITIZE=ON
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 	cd $(BUILD_SAN) && ctest --output-on-failure -j $(JOBS)
+
+# Each trace reader under libFuzzer (clang), from the seed corpus, for FUZZ_SECONDS each.
+FUZZ_TARGETS := native jsonl npy csv
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DMOZART_FUZZ=ON -DMOZART_BUILD_TESTS=OFF
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) $(addprefix --target fuzz_trace_,$(FUZZ_TARGETS))
+	@for f in $(FUZZ_TARGETS); do \
+	  work=$$(mktemp -d); \
+	  echo "fuzzing the $$f reader for $(FUZZ_SECONDS) s"; \
+	  $(BUILD_FUZZ)/fuzz/fuzz_trace_$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	    -max_len=65536 $$work fuzz/corpus/$$f >$$work.log 2>&1; rc=$$?; \
+	  tail -2 $$work.log; rm -rf $$work $$work.log; [ $$rc -eq 0 ] || exit $$rc; \
+	done
 
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
 
@@ -65,4 +87,4 @@ bench: deps
 	@for b in $(BUILD)/bench/*_bench; do [ -x "$$b" ] && "$$b"; done; true
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   mozart::cli::add_model_commands(app);
   mozart::cli::add_hw_commands(app);
+  mozart::cli::add_trace_commands(app);
   mozart::cli::add_net_commands(app);
   try {
     app.parse(argc, argv);

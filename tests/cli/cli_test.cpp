@@ -170,6 +170,44 @@ TEST(Cli, NetCollectiveRejectsBadInput) {
   }
 }
 
+std::string temp_file(const std::string& suffix) {
+  return (std::filesystem::temp_directory_path() / (fmt_stem() + suffix)).string();
+}
+
+TEST(Cli, TraceGenThenStats) {
+  const std::string path = temp_file(".mzt");
+  Result gen = run("trace gen --model olmoe-1b-7b --tokens 2048 --seed 1 -o " + path);
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  Result stats = run("trace stats " + path + " --json");
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  const auto j = nlohmann::json::parse(stats.out);
+  EXPECT_EQ(j["tokens"], 2048);
+  EXPECT_EQ(j["layers"].size(), 16u);
+  const std::string jsonl = temp_file(".jsonl");
+  ASSERT_EQ(run("trace convert " + path + " " + jsonl).exit_code, 0);
+  Result info = run("trace info " + jsonl + " --json");
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_EQ(nlohmann::json::parse(info.out)["experts"], 64);
+  std::filesystem::remove(path);
+  std::filesystem::remove(jsonl);
+}
+
+TEST(Cli, TraceRejectsBadFiles) {
+  const std::string path = temp_file(".jsonl");
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("{\"layer\": 0, \"token_idx\": 0, \"experts\": [1, 1]}\n", f);
+    std::fclose(f);
+  }
+  Result r = run("trace stats " + path + " --experts 4");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("distinct"), std::string::npos) << r.err;
+  Result missing = run("trace info /nonexistent/t.mzt");
+  EXPECT_EQ(missing.exit_code, 2);
+  std::filesystem::remove(path);
+}
+
 TEST(Cli, HelpAndVersionExitZero) {
   EXPECT_EQ(run("--help").exit_code, 0);
   EXPECT_EQ(run("--version").exit_code, 0);

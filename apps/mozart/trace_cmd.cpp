@@ -1,0 +1,396 @@
+// `mozart trace info | stats | convert | gen | calibrate`.
+#include <algorithm>
+#include <memory>
+#include <numeric>
+
+#include "commands.hpp"
+#include "output.hpp"
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/core/io.hpp"
+#include "mozart/model/zoo.hpp"
+#include "mozart/trace/calibrate.hpp"
+#include "mozart/trace/formats.hpp"
+#include "mozart/trace/generator.hpp"
+#include "mozart/trace/priors.hpp"
+
+namespace mozart::cli {
+namespace {
+
+using nlohmann::ordered_json;
+using trace::Trace;
+using trace::TraceShape;
+
+TraceShape model_shape(const model::MoeModel& m) {
+  TraceShape shape;
+  for (int l = 0; l < m.layers; ++l)
+    if (m.is_moe_layer(l))
+      shape.layer_ids.push_back(l);
+  shape.experts = m.routed_experts;
+  shape.top_k = m.top_k;
+  return shape;
+}
+
+// Options every command that reads a trace shares: what foreign formats leave out.
+struct ReadFlags {
+  std::string format;
+  std::string model;
+  int experts = 0;
+
+  void add_to(CLI::App* cmd, bool with_model = true) {
+    cmd->add_option("--format", format,
+                    "Input format: native, jsonl, npy, csv (default: extension)");
+    if (with_model)
+      cmd->add_option("--model", model, "Zoo model or model file: experts, top-k and MoE layers");
+    cmd->add_option("--experts", experts, "Routed experts per layer (for files that omit it)")
+        ->check(CLI::Range(1, 65536));
+  }
+
+  trace::ReadOptions options() const {
+    trace::ReadOptions o;
+    if (!format.empty()) {
+      o.format = trace::parse_format(format);
+      if (!o.format)
+        throw core::InputError({"--format", "format", 0}, format, "native, jsonl, npy or csv");
+    }
+    if (!model.empty()) {
+      const auto m = model::load_model(model);
+      o.hint = model_shape(m);
+      o.model = m.name;
+    }
+    if (experts > 0)
+      o.hint.experts = experts;
+    return o;
+  }
+};
+
+std::string opt(const std::optional<double>& v, const char* spec = "{:.3f}") {
+  return v ? fmt::format(fmt::runtime(spec), *v) : std::string("-");
+}
+
+void run_info(const std::string& path, const ReadFlags& flags, bool json) {
+  const Trace t = trace::read_trace(path, flags.options());
+  const auto sequences =
+      t.sequence.empty() ? 0 : *std::max_element(t.sequence.begin(), t.sequence.end()) + 1;
+  ordered_json out{{"file", path},
+                   {"model", t.model},
+                   {"layers", t.layers()},
+                   {"layer_ids", t.shape.layer_ids},
+                   {"experts", t.num_experts()},
+                   {"top_k", t.top_k()},
+                   {"tokens", t.tokens},
+                   {"records", t.records()},
+                   {"sequences", sequences},
+                   {"gates", !t.gates.empty()},
+                   {"domains", t.domain_names}};
+  if (json)
+    return print_json(out);
+  fmt::print("{}\n", path);
+  fmt::print("  {:<12}{}\n", "model", t.model.empty() ? "-" : t.model);
+  fmt::print("  {:<12}{} MoE layers ({})\n", "layers", t.layers(),
+             fmt::join(t.shape.layer_ids, ","));
+  fmt::print("  {:<12}{} routed, top-{}\n", "experts", t.num_experts(), t.top_k());
+  fmt::print("  {:<12}{} in {} sequences; {} (token, layer) records\n", "tokens", t.tokens,
+             sequences, t.records());
+  fmt::print("  {:<12}{}\n", "gates", t.gates.empty() ? "no" : "yes");
+  fmt::print("  {:<12}{}\n", "domains",
+             t.domain_names.empty() ? "-" : fmt::format("{}", fmt::join(t.domain_names, ", ")));
+}
+
+struct StatsFlags {
+  std::string path;
+  ReadFlags read;
+  std::size_t window = 2048;
+  int groups = 16;
+  bool json = false;
+  bool full = false;
+  std::string output;
+};
+
+void run_stats(const StatsFlags& f) {
+  const Trace t = trace::read_trace(f.path, f.read.options());
+  const auto priors = trace::compute_priors(t, {f.window, true});
+  const int groups = std::min(f.groups, t.num_experts());
+  const auto contiguous = trace::contiguous_groups(t.num_experts(), groups);
+  auto out = trace::to_json(priors, f.full || !f.output.empty());
+  for (int l = 0; l < t.layers(); ++l)
+    out["layers"][static_cast<std::size_t>(l)]["copies_contiguous"] =
+        trace::copies_per_token(t, l, contiguous);
+  out["copies_contiguous_groups"] = groups;
+  out["copies_contiguous"] = trace::copies_per_token(t, contiguous);
+  if (!f.output.empty())
+    core::write_file_atomically(f.output, out.dump(1) + "\n");
+  if (f.json)
+    return print_json(f.output.empty() ? out : trace::to_json(priors, false));
+  fmt::print("{}: {} tokens, {} layers, {} experts, top-{}\n", f.path, t.tokens, t.layers(),
+             t.num_experts(), t.top_k());
+  fmt::print("{:>6}{:>10}{:>9}{:>10}{:>10}{:>10}{:>10}{:>9}{:>8}\n", "layer", "max/mean", "entropy",
+             "min/mean", "coact-lift", "trans-c", "drift", "C_T", "");
+  for (const auto& layer : out["layers"]) {
+    fmt::print(
+        "{:>6}{:>10.2f}{:>9.3f}{:>10.3f}{:>10.3f}{:>10}{:>10}{:>9.2f}\n", layer["layer"].get<int>(),
+        layer["imbalance"].get<double>(), layer["entropy"].get<double>(),
+        layer["min_share_of_mean"].get<double>(), layer["coactivation_lift"].get<double>(),
+        layer.contains("transition_concentration")
+            ? fmt::format("{:.3f}", layer["transition_concentration"].get<double>())
+            : "-",
+        layer.contains("drift_mean") ? fmt::format("{:.3f}", layer["drift_mean"].get<double>())
+                                     : "-",
+        layer["copies_contiguous"].get<double>());
+  }
+  fmt::print("C_T over {} contiguous groups (copies per token): {:.3f} of at most {}\n", groups,
+             out["copies_contiguous"].get<double>(), t.top_k());
+  if (!f.output.empty())
+    fmt::print("priors written to {}\n", f.output);
+}
+
+struct GenFlags {
+  std::string model;
+  std::size_t tokens = 8192;
+  std::uint64_t seed = 1;
+  std::string output;
+  std::string format;
+  std::string params;
+  std::string token_experts;
+  int seq_len = 0;
+  std::vector<std::string> domains;
+  double skew = -1;
+};
+
+void run_gen(const GenFlags& f) {
+  const std::optional<trace::Format> format =
+      f.format.empty() ? std::nullopt : trace::parse_format(f.format);
+  if (!f.format.empty() && !format)
+    throw core::InputError({"--format", "format", 0}, f.format, "native, jsonl, npy or csv");
+  Trace t;
+  if (!f.token_experts.empty()) {
+    const auto counts = trace::read_token_expert_counts(f.token_experts);
+    t = trace::sample_token_experts(counts, f.tokens, f.seq_len > 0 ? f.seq_len : 256, f.seed);
+  } else {
+    if (f.model.empty())
+      throw core::InputError({"mozart trace gen", "--model", 0}, "(none)",
+                             "a zoo model or model file (or --token-experts)");
+    const auto m = model::load_model(f.model);
+    trace::GeneratorParams p;
+    if (!f.params.empty()) {
+      const auto json = nlohmann::json::parse(core::read_text_file(f.params), nullptr, false);
+      if (json.is_discarded())
+        throw core::InputError({f.params, "", 0}, "(unparseable)", "a JSON object");
+      p = trace::params_from_json(json, f.params);
+    }
+    if (f.seq_len > 0)
+      p.sequence_length = f.seq_len;
+    if (!f.domains.empty())
+      p.domains = f.domains;
+    if (f.skew >= 0)
+      p.skew = f.skew;
+    trace::check_params(p, model_shape(m), f.params.empty() ? "generator options" : f.params);
+    t = trace::generate(model_shape(m), f.tokens, p, f.seed, m.name);
+  }
+  trace::write_trace(t, f.output, format);
+  fmt::print("wrote {} tokens × {} layers (top-{} of {}) to {}\n", t.tokens, t.layers(), t.top_k(),
+             t.num_experts(), f.output);
+}
+
+struct CalibrateFlags {
+  std::string model;
+  std::string counts;
+  std::string counts_key = "olmoe";
+  std::string domain = "arxiv";
+  std::string token_experts;
+  std::string trace_path;
+  ReadFlags read;
+  std::string output;
+  std::string report;
+  std::uint64_t seed = 1;
+  std::size_t tokens = 16384;
+};
+
+trace::CalibrationTarget calibration_target(const CalibrateFlags& f, const TraceShape& shape) {
+  if (!f.trace_path.empty())
+    return trace::target_from_trace(trace::read_trace(f.trace_path, f.read.options()),
+                                    f.trace_path);
+  std::optional<trace::CalibrationTarget> token_target;
+  if (!f.token_experts.empty())
+    token_target = trace::target_from_token_experts(
+        trace::read_token_expert_counts(f.token_experts), f.tokens * 4, f.seed);
+  if (f.counts.empty()) {
+    if (!token_target)
+      throw core::InputError({"mozart trace calibrate", "input", 0}, "(none)",
+                             "--trace, --counts or --token-experts");
+    return *token_target;
+  }
+  auto target = trace::target_from_expert_counts(f.counts, f.counts_key, f.domain, shape.experts,
+                                                 shape.top_k);
+  if (token_target) {  // co-activation is only known from token-level data
+    target.coactivation_lift = token_target->coactivation_lift;
+    target.copies_contiguous16 = token_target->copies_contiguous16;
+    target.label += " + token-experts";
+  }
+  return target;
+}
+
+std::string report_markdown(const trace::CalibrationTarget& real,
+                            const trace::CalibrationTarget& generated,
+                            const trace::Calibration& c) {
+  const auto rs = trace::target_stats(real);
+  const auto gs = trace::target_stats(generated);
+  std::string out = fmt::format(
+      "Real: {}. Generated: {} tokens from the calibrated generator (mean topic strength {:.3f}, "
+      "fitted "
+      "on {}: real {:.4f}, generated {:.4f}).\n\n",
+      real.label,
+      generated.counts.empty() ? 0
+                               : std::accumulate(generated.counts[0].begin(),
+                                                 generated.counts[0].end(), std::uint64_t{0}) /
+                                     static_cast<std::uint64_t>(real.shape.top_k),
+      c.params.topic_strength, c.fitted_on, c.target, c.achieved);
+  out +=
+      "| layer | max/mean | entropy | min/mean | top-10% share | co-act. lift | C_T (16 "
+      "contiguous) | transitions → next |\n";
+  out += "|---|---|---|---|---|---|---|---|\n";
+  for (std::size_t l = 0; l < rs.size(); ++l) {
+    const auto& r = rs[l];
+    const auto& g = gs[l];
+    out += fmt::format(
+        "| {} | {:.2f} / {:.2f} | {:.3f} / {:.3f} | {:.3f} / {:.3f} | {:.3f} / {:.3f} | {} / {} | "
+        "{} / {} | {} / {} |\n",
+        r.layer_id, r.imbalance, g.imbalance, r.entropy, g.entropy, r.min_share, g.min_share,
+        r.top_decile_share, g.top_decile_share, opt(r.coactivation_lift, "{:.4f}"),
+        opt(g.coactivation_lift, "{:.4f}"), opt(r.copies_contiguous16, "{:.2f}"),
+        opt(g.copies_contiguous16, "{:.2f}"), opt(r.transition_concentration),
+        opt(g.transition_concentration));
+  }
+  out += "\nEach cell is real / generated.\n";
+  return out;
+}
+
+void run_calibrate(const CalibrateFlags& f) {
+  const auto m = model::load_model(f.model);
+  const auto shape = model_shape(m);
+  const auto target = calibration_target(f, shape);
+  trace::CalibrationOptions options;
+  options.seed = f.seed;
+  options.tokens_per_round = f.tokens;
+  const auto c = trace::calibrate(target, shape, trace::GeneratorParams{}, options);
+  ordered_json out = trace::to_json(c.params);
+  out["calibration"] = {{"model", m.name},          {"target", target.label},
+                        {"fitted_on", c.fitted_on}, {"target_value", c.target},
+                        {"achieved", c.achieved},   {"seed", f.seed}};
+  core::write_file_atomically(f.output, out.dump(1) + "\n");
+  fmt::print(
+      "calibrated to {}: topic strength {:.3f} ({}: real {:.4f}, generated {:.4f}); "
+      "parameters written to {}\n",
+      target.label, c.params.topic_strength, c.fitted_on, c.target, c.achieved, f.output);
+  if (f.report.empty())
+    return;
+  // The generated side of the report: a fresh trace over the measured layers only.
+  auto params = c.params;
+  params.popularity.clear();
+  params.layer_strength.clear();
+  for (const int id : target.shape.layer_ids) {
+    const auto at = std::find(shape.layer_ids.begin(), shape.layer_ids.end(), id);
+    if (at == shape.layer_ids.end())
+      throw core::InputError({f.model, "layers", 0}, std::to_string(id),
+                             "a model with the measured MoE layers");
+    const auto index = static_cast<std::size_t>(at - shape.layer_ids.begin());
+    params.popularity.push_back(c.params.popularity[index]);
+    params.layer_strength.push_back(c.params.layer_strength[index]);
+  }
+  const auto generated = trace::target_from_trace(
+      trace::generate(target.shape, f.tokens * 4, params, f.seed + 1000), "generated");
+  core::write_file_atomically(f.report, report_markdown(target, generated, c));
+  fmt::print("report written to {}\n", f.report);
+}
+
+}  // namespace
+
+void add_trace_commands(CLI::App& app) {
+  CLI::App* cmd =
+      app.add_subcommand("trace", "Routing traces: info, stats, convert, gen, calibrate");
+  cmd->require_subcommand(1);
+
+  auto* info = cmd->add_subcommand("info", "Dimensions and metadata of a trace");
+  auto info_path = std::make_shared<std::string>();
+  auto info_flags = std::make_shared<ReadFlags>();
+  auto info_json = std::make_shared<bool>(false);
+  info->add_option("trace", *info_path, "Trace file")->required();
+  info_flags->add_to(info);
+  info->add_flag("--json", *info_json, "Print JSON");
+  info->callback([=] { run_info(*info_path, *info_flags, *info_json); });
+
+  auto* stats = cmd->add_subcommand("stats",
+                                    "Activation priors: frequency, co-activation, "
+                                    "transitions, imbalance, entropy, drift, C_T");
+  auto s = std::make_shared<StatsFlags>();
+  stats->add_option("trace", s->path, "Trace file")->required();
+  s->read.add_to(stats);
+  stats->add_option("--window", s->window, "Tokens per drift window (0: no drift)");
+  stats->add_option("--groups", s->groups, "Contiguous expert groups for C_T")
+      ->check(CLI::Range(1, 65536));
+  stats->add_flag("--json", s->json, "Print JSON");
+  stats->add_flag("--full", s->full, "With --json: include V, C, transitions and drift");
+  stats->add_option("-o,--output", s->output, "Write the full priors as JSON here");
+  stats->callback([s] { run_stats(*s); });
+
+  auto* convert = cmd->add_subcommand("convert", "Convert between native, JSONL, NPY and CSV");
+  auto in = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  auto to = std::make_shared<std::string>();
+  auto convert_flags = std::make_shared<ReadFlags>();
+  convert->add_option("input", *in, "Trace to read")->required();
+  convert->add_option("output", *out, "Trace to write")->required();
+  convert_flags->add_to(convert);
+  convert->add_option("--to", *to, "Output format (default: extension)");
+  convert->callback([=] {
+    const Trace t = trace::read_trace(*in, convert_flags->options());
+    std::optional<trace::Format> format;
+    if (!to->empty() && !(format = trace::parse_format(*to)))
+      throw core::InputError({"--to", "format", 0}, *to, "native, jsonl, npy or csv");
+    trace::write_trace(t, *out, format);
+    fmt::print("wrote {} ({} tokens × {} layers)\n", *out, t.tokens, t.layers());
+  });
+
+  auto* gen = cmd->add_subcommand("gen", "Generate a synthetic trace for a zoo model");
+  auto g = std::make_shared<GenFlags>();
+  gen->add_option("--model", g->model, "Zoo model or model file");
+  gen->add_option("--tokens", g->tokens, "Tokens to generate")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32));
+  gen->add_option("--seed", g->seed, "Random seed");
+  gen->add_option("-o,--output", g->output, "Trace file to write")->required();
+  gen->add_option("--format", g->format, "Output format (default: extension)");
+  gen->add_option("--params", g->params, "Generator parameters (JSON, e.g. from trace calibrate)");
+  gen->add_option(
+      "--token-experts", g->token_experts,
+      "Draw from measured per-token expert counts instead (data/routing-counts/token-experts/)");
+  gen->add_option("--seq-len", g->seq_len, "Tokens per sequence")->check(CLI::Range(1, 1 << 24));
+  gen->add_option("--domains", g->domains, "Domain names (sequences draw one each)")
+      ->delimiter(',');
+  gen->add_option("--skew", g->skew, "Log-normal popularity spread")->check(CLI::Range(0.0, 10.0));
+  gen->callback([g] { run_gen(*g); });
+
+  auto* cal = cmd->add_subcommand("calibrate", "Fit the generator to real routing");
+  auto c = std::make_shared<CalibrateFlags>();
+  cal->add_option("--model", c->model, "Zoo model the generator is for")->required();
+  cal->add_option("--counts", c->counts,
+                  "Expert-counts JSON (data/routing-counts/olmoe-mixtral-expert-counts.json)");
+  cal->add_option("--key", c->counts_key,
+                  "Model key in the counts file: olmoe, mistral, olmoe-sft, olmoe-dpo");
+  cal->add_option("--domain", c->domain,
+                  "Domain in the counts file: arxiv, book, c4, github, wikipedia, tulu");
+  cal->add_option("--token-experts", c->token_experts, "Per-token expert counts (co-activation)");
+  cal->add_option("--trace", c->trace_path, "A real trace to fit instead");
+  c->read.add_to(cal, false);
+  cal->add_option("-o,--output", c->output, "Generator parameters to write (JSON)")->required();
+  cal->add_option("--report", c->report, "Markdown report of real beside generated statistics");
+  cal->add_option("--seed", c->seed, "Random seed");
+  cal->add_option("--tokens", c->tokens, "Tokens per fitting round")
+      ->check(CLI::Range(std::size_t{256}, std::size_t{1} << 24));
+  cal->callback([c] {
+    c->read.model = c->model;
+    run_calibrate(*c);
+  });
+}
+
+}  // namespace mozart::cli

@@ -1,0 +1,91 @@
+// Speed of the trace stage (issue targets: native reads of at least 50M (token, layer) records
+// per second, JSONL of at least 2M, priors for 1M tokens × 48 layers × top-8 in under 10 s).
+#include <filesystem>
+
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include "mozart/core/random.hpp"
+#include "mozart/trace/formats.hpp"
+#include "mozart/trace/generator.hpp"
+#include "mozart/trace/priors.hpp"
+
+namespace {
+
+using namespace mozart::trace;
+
+// A trace filled fast with distinct ids (the generator's realism does not change these costs).
+Trace filled(std::size_t tokens, int layers, int experts, int k) {
+  std::vector<int> ids(static_cast<std::size_t>(layers));
+  for (int l = 0; l < layers; ++l)
+    ids[static_cast<std::size_t>(l)] = l;
+  Trace t = make_trace({ids, experts, k}, tokens, "bench");
+  mozart::core::Rng rng(1);
+  for (std::size_t r = 0; r < t.records(); ++r) {
+    const auto base = rng.below(static_cast<std::uint64_t>(experts));
+    const auto stride = 1 + 2 * rng.below(static_cast<std::uint64_t>(experts / 2 - 1));  // odd
+    for (int j = 0; j < k; ++j)
+      t.experts[r * static_cast<std::size_t>(k) + static_cast<std::size_t>(j)] =
+          static_cast<ExpertId>((base + static_cast<std::uint64_t>(j) * stride) %
+                                static_cast<std::uint64_t>(experts));
+  }
+  return t;
+}
+
+std::string temp_path(const char* suffix) {
+  return (std::filesystem::temp_directory_path() /
+          ("mozart_bench_" + std::to_string(::getpid()) + suffix))
+      .string();
+}
+
+void BM_NativeRead(benchmark::State& state) {
+  const Trace t = filled(200'000, 48, 128, 8);
+  const std::string path = temp_path(".mzt");
+  write_trace(t, path);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(read_trace(path).experts.data());
+  state.counters["records/s"] = benchmark::Counter(static_cast<double>(t.records()),
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+  std::filesystem::remove(path);
+}
+BENCHMARK(BM_NativeRead)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+
+void BM_JsonlRead(benchmark::State& state) {
+  mozart::trace::GeneratorParams p;
+  p.gates = state.range(0) != 0;
+  const Trace t =
+      generate({{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, 64, 8}, 50'000, p, 1);
+  const std::string path = temp_path(".jsonl");
+  write_trace(t, path);
+  ReadOptions options;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(read_trace(path, options).experts.data());
+  state.counters["records/s"] = benchmark::Counter(static_cast<double>(t.records()),
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["MB"] = static_cast<double>(std::filesystem::file_size(path)) / 1e6;
+  std::filesystem::remove(path);
+}
+BENCHMARK(BM_JsonlRead)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+
+void BM_Priors(benchmark::State& state) {
+  const auto tokens = static_cast<std::size_t>(state.range(0));
+  const Trace t = filled(tokens, 48, 128, 8);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(compute_priors(t).layers.data());
+  state.counters["records/s"] = benchmark::Counter(static_cast<double>(t.records()),
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Priors)->Arg(1'000'000)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
+
+void BM_Generate(benchmark::State& state) {
+  std::vector<int> layers(48);
+  for (int l = 0; l < 48; ++l)
+    layers[static_cast<std::size_t>(l)] = l;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(generate({layers, 128, 8}, 100'000, {}, 1).experts.data());
+  state.counters["records/s"] =
+      benchmark::Counter(100'000.0 * 48, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Generate)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace

@@ -1,0 +1,154 @@
+#include "mozart/trace/formats.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/core/io.hpp"
+#include "mozart/trace/format_detail.hpp"
+
+namespace mozart::trace {
+namespace {
+
+using core::InputError;
+
+constexpr std::pair<std::string_view, Format> kExtensions[] = {
+    {".mzt", Format::native},   {".bin", Format::native}, {".jsonl", Format::jsonl},
+    {".ndjson", Format::jsonl}, {".npy", Format::npy},    {".csv", Format::csv}};
+
+}  // namespace
+
+std::string_view to_string(Format format) {
+  switch (format) {
+    case Format::native:
+      return "native";
+    case Format::jsonl:
+      return "jsonl";
+    case Format::npy:
+      return "npy";
+    case Format::csv:
+      return "csv";
+  }
+  return "?";
+}
+
+std::optional<Format> parse_format(std::string_view name) {
+  for (auto format : {Format::native, Format::jsonl, Format::npy, Format::csv})
+    if (name == to_string(format))
+      return format;
+  return std::nullopt;
+}
+
+Format format_of_path(const std::string& path) {
+  const auto extension = std::filesystem::path(path).extension().string();
+  for (const auto& [suffix, format] : kExtensions)
+    if (extension == suffix)
+      return format;
+  throw InputError({path, "format", 0}, extension.empty() ? "(no extension)" : extension,
+                   "an extension .mzt, .bin, .jsonl, .ndjson, .npy or .csv, or --format");
+}
+
+Trace parse_trace(std::string_view bytes, Format format, const ReadOptions& options,
+                  const std::string& source) {
+  Trace trace;
+  switch (format) {
+    case Format::native:
+      trace = detail::parse_native(bytes, source);
+      break;
+    case Format::jsonl:
+      trace = detail::parse_jsonl(bytes, options, source);
+      break;
+    case Format::npy:
+      trace = detail::parse_npy(bytes, options, source);
+      break;
+    case Format::csv:
+      trace = detail::parse_csv(bytes, options, source);
+      break;
+  }
+  if (!options.model.empty() && trace.model.empty())
+    trace.model = options.model;
+  validate(trace, source);
+  return trace;
+}
+
+Trace read_trace(const std::string& path, const ReadOptions& options) {
+  const Format format = options.format ? *options.format : format_of_path(path);
+  const core::MappedFile file(path);
+  return parse_trace(file.bytes(), format, options, path);
+}
+
+std::string serialise_trace(const Trace& trace, Format format) {
+  switch (format) {
+    case Format::native:
+      return detail::write_native(trace);
+    case Format::jsonl:
+      return detail::write_jsonl(trace);
+    case Format::npy:
+      return detail::write_npy(trace);
+    case Format::csv:
+      return detail::write_csv(trace);
+  }
+  return {};
+}
+
+void write_trace(const Trace& trace, const std::string& path, std::optional<Format> format) {
+  core::write_file_atomically(path,
+                              serialise_trace(trace, format ? *format : format_of_path(path)));
+}
+
+NativeHeader read_native_header(const std::string& path) {
+  const core::MappedFile file(path);
+  return detail::parse_native_header(file.bytes(), path);
+}
+
+namespace detail {
+
+nlohmann::json metadata(const Trace& trace) {
+  return {{"mozart_trace", kNativeVersion},     {"model", trace.model},
+          {"experts", trace.num_experts()},     {"top_k", trace.top_k()},
+          {"layer_ids", trace.shape.layer_ids}, {"domains", trace.domain_names}};
+}
+
+void apply_metadata(const nlohmann::json& meta, Trace& trace, const std::string& source) {
+  const auto field = [&](const char* key) -> const nlohmann::json& {
+    if (!meta.is_object() || !meta.contains(key))
+      throw InputError({source, fmt::format("metadata.{}", key), 0}, "(missing)",
+                       "mozart's trace metadata");
+    return meta.at(key);
+  };
+  try {
+    trace.model = field("model").get<std::string>();
+    trace.shape.experts = field("experts").get<int>();
+    trace.shape.top_k = field("top_k").get<int>();
+    trace.shape.layer_ids = field("layer_ids").get<std::vector<int>>();
+    trace.domain_names = field("domains").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError({source, "metadata", 0}, meta.dump().substr(0, 120),
+                     fmt::format("fields of the right types ({})", e.what()));
+  }
+  validate_shape(trace.shape, source);
+}
+
+TraceShape resolve_shape(const TraceShape& observed, const TraceShape& hint,
+                         const std::string& source) {
+  TraceShape shape = observed;
+  if (hint.top_k > 0 && observed.top_k > 0 && hint.top_k != observed.top_k)
+    throw InputError({source, "top_k", 0}, std::to_string(observed.top_k),
+                     fmt::format("{} experts per token, as given", hint.top_k));
+  if (shape.top_k == 0)
+    shape.top_k = hint.top_k;
+  if (hint.experts > 0 && observed.experts > 0 && hint.experts != observed.experts)
+    throw InputError({source, "experts", 0}, std::to_string(observed.experts),
+                     fmt::format("{} routed experts, as given", hint.experts));
+  if (shape.experts == 0)
+    shape.experts = hint.experts;
+  if (shape.experts == 0)
+    throw InputError({source, "experts", 0}, "(not recorded in this file)",
+                     "the routed expert count from --experts or --model");
+  return shape;
+}
+
+}  // namespace detail
+}  // namespace mozart::trace

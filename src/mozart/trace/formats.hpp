@@ -1,0 +1,67 @@
+// Reading and writing routing traces.
+//
+//   native  mozart's binary format (.mzt): a 64-byte header with magic, version, dimensions and
+//           an XXH3 checksum, then 64-byte-aligned columns that can be mapped straight from disk;
+//   jsonl   one record per token and layer, as routing loggers write them:
+//           {"layer": 3, "token_idx": 17, "experts": [7, 0], "gating_probs": [0.8, 0.2]}
+//           plus optional "seq_id", "position" and "domain"; mozart's writer adds a first line
+//           {"mozart_trace": 1, ...} with what the records cannot say (expert count, model);
+//   npy     an integer array [tokens, layers, k] of expert ids;
+//   csv     a header row, then one row per token and layer: token, layer, sequence, position,
+//           domain, e0..e{k-1}, optionally g0..g{k-1}.
+//
+// Every reader validates what it read (trace.hpp's validate) and reports the first fault with
+// its record or line number; a missing (token, layer) record is reported, not guessed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mozart/trace/trace.hpp"
+
+namespace mozart::trace {
+
+enum class Format { native, jsonl, npy, csv };
+
+std::string_view to_string(Format format);
+std::optional<Format> parse_format(std::string_view name);
+// By extension: .mzt/.bin, .jsonl/.ndjson, .npy, .csv. An unknown one is an InputError.
+Format format_of_path(const std::string& path);
+
+// What the foreign formats do not record. `experts` is required for JSONL, NPY and CSV files
+// that lack mozart's metadata line; `layer_ids` names the model layers of an NPY file's layer
+// axis (default 0, 1, ...); a `top_k` or `experts` that disagrees with the file is an error.
+struct ReadOptions {
+  std::optional<Format> format;  // default: from the file's extension
+  TraceShape hint;               // zeros and empty vectors mean "not given"
+  std::string model;
+};
+
+Trace read_trace(const std::string& path, const ReadOptions& options = {});
+// The same from bytes in memory; `source` names them in errors.
+Trace parse_trace(std::string_view bytes, Format format, const ReadOptions& options,
+                  const std::string& source);
+
+std::string serialise_trace(const Trace& trace, Format format);
+// Written whole or not at all.
+void write_trace(const Trace& trace, const std::string& path,
+                 std::optional<Format> format = std::nullopt);
+
+// The header of a native file, read without the columns.
+struct NativeHeader {
+  std::uint32_t version = 0;
+  bool has_gates = false;
+  bool has_domains = false;
+  std::uint32_t layers = 0;
+  std::uint32_t top_k = 0;
+  std::uint32_t experts = 0;
+  std::uint64_t tokens = 0;
+  std::uint64_t checksum = 0;
+  std::uint64_t file_bytes = 0;
+};
+NativeHeader read_native_header(const std::string& path);
+
+inline constexpr std::uint32_t kNativeVersion = 1;
+
+}  // namespace mozart::trace

@@ -1,0 +1,347 @@
+#include "mozart/trace/generator.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/core/io.hpp"
+#include "mozart/core/random.hpp"
+
+namespace mozart::trace {
+namespace {
+
+using core::AliasTable;
+using core::InputError;
+using core::Rng;
+
+// One layer's sampling tables: a weight vector and an alias table per topic.
+struct LayerTables {
+  std::vector<std::vector<double>> weights;  // [topic][expert]
+  std::vector<AliasTable> tables;            // [topic]
+};
+
+std::vector<double> drawn_popularity(int experts, double skew, Rng& rng) {
+  std::vector<double> log_weights(static_cast<std::size_t>(experts));
+  for (auto& w : log_weights)
+    w = skew * rng.normal();
+  return log_weights;
+}
+
+std::vector<int> random_subset(int experts, int size, Rng& rng) {
+  std::vector<int> all(static_cast<std::size_t>(experts));
+  std::iota(all.begin(), all.end(), 0);
+  for (int i = 0; i < size; ++i)
+    std::swap(
+        all[static_cast<std::size_t>(i)],
+        all[static_cast<std::size_t>(i) + rng.below(static_cast<std::uint64_t>(experts - i))]);
+  all.resize(static_cast<std::size_t>(size));
+  return all;
+}
+
+LayerTables layer_tables(const std::vector<double>& log_weights, const GeneratorParams& p,
+                         double strength, Rng& rng) {
+  const int experts = static_cast<int>(log_weights.size());
+  const int favoured =
+      std::clamp(static_cast<int>(std::lround(p.topic_share * experts)), 1, experts);
+  LayerTables out;
+  for (int t = 0; t < p.topics; ++t) {
+    std::vector<double> boost(log_weights);
+    for (const int e : random_subset(experts, favoured, rng))
+      boost[static_cast<std::size_t>(e)] += strength;
+    const double top = *std::max_element(boost.begin(), boost.end());
+    for (auto& w : boost)
+      w = std::exp(w - top);  // scaled so the largest is 1: no overflow
+    out.tables.emplace_back(boost);
+    out.weights.push_back(std::move(boost));
+  }
+  return out;
+}
+
+// k distinct experts by repeated draws: the same law, and order, as drawing without replacement.
+void draw_distinct(const AliasTable& table, const std::vector<double>& weights, int k, Rng& rng,
+                   ExpertId* out, float* gates) {
+  int chosen = 0;
+  for (int attempt = 0; chosen < k && attempt < 1000 * k; ++attempt) {
+    const auto e = static_cast<ExpertId>(table.draw(rng));
+    if (std::find(out, out + chosen, e) == out + chosen)
+      out[chosen++] = e;
+  }
+  // Weights so concentrated that rejection stalls: complete with the heaviest remaining.
+  std::vector<ExpertId> order;
+  if (chosen < k) {
+    order.resize(weights.size());
+    std::iota(order.begin(), order.end(), ExpertId{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](ExpertId a, ExpertId b) { return weights[a] > weights[b]; });
+    for (const ExpertId e : order)
+      if (chosen < k && std::find(out, out + chosen, e) == out + chosen)
+        out[chosen++] = e;
+  }
+  // The draw order is the rank: a router's top choice is the token's, not the globally most
+  // popular expert. Gates fall with rank.
+  if (gates != nullptr) {
+    double total = 0;
+    for (int j = 0; j < k; ++j)
+      total += weights[out[j]];
+    for (int j = 0; j < k; ++j)
+      gates[j] = static_cast<float>(weights[out[j]] / total);
+    std::sort(gates, gates + k, std::greater<>());
+  }
+}
+
+std::vector<AliasTable> domain_mixtures(const GeneratorParams& p, Rng& rng) {
+  std::vector<AliasTable> out;
+  for (std::size_t d = 0; d < p.domains.size(); ++d) {
+    std::vector<double> mix(static_cast<std::size_t>(p.topics));
+    for (auto& m : mix)
+      m = std::exp(p.domain_spread * rng.normal());
+    out.emplace_back(mix);
+  }
+  return out;
+}
+
+void require(bool ok, const std::string& source, const std::string& field, double value,
+             const std::string& expected) {
+  if (!ok)
+    throw InputError({source, field, 0}, fmt::format("{}", value), expected);
+}
+
+}  // namespace
+
+double strength_at(const GeneratorParams& params, std::size_t layer) {
+  return params.layer_strength.empty() ? params.topic_strength : params.layer_strength[layer];
+}
+
+void check_params(const GeneratorParams& p, const TraceShape& shape, const std::string& source) {
+  require(std::isfinite(p.skew) && p.skew >= 0 && p.skew <= 10, source, "skew", p.skew,
+          "a spread in [0, 10]");
+  require(p.topics >= 1 && p.topics <= 4096, source, "topics", p.topics, "1 to 4096 topics");
+  require(p.topic_share > 0 && p.topic_share <= 1, source, "topic_share", p.topic_share,
+          "a share in (0, 1]");
+  require(std::isfinite(p.topic_strength) && std::abs(p.topic_strength) <= 20, source,
+          "topic_strength", p.topic_strength, "a log-boost in [-20, 20]");
+  require(p.stickiness >= 0 && p.stickiness <= 1, source, "stickiness", p.stickiness,
+          "a probability in [0, 1]");
+  require(std::isfinite(p.domain_spread) && p.domain_spread >= 0 && p.domain_spread <= 10, source,
+          "domain_spread", p.domain_spread, "a spread in [0, 10]");
+  require(p.sequence_length >= 1, source, "sequence_length", p.sequence_length,
+          "at least 1 token per sequence");
+  require(!p.domains.empty() && p.domains.size() < 65536, source, "domains",
+          static_cast<double>(p.domains.size()), "1 to 65535 domain names");
+  if (!p.layer_strength.empty())
+    require(p.layer_strength.size() == shape.layer_ids.size(), source, "layer_strength",
+            static_cast<double>(p.layer_strength.size()),
+            fmt::format("one strength per MoE layer ({})", shape.layer_ids.size()));
+  for (const double b : p.layer_strength)
+    require(std::isfinite(b) && std::abs(b) <= 20, source, "layer_strength[]", b,
+            "a log-boost in [-20, 20]");
+  if (p.popularity.empty())
+    return;
+  require(p.popularity.size() == shape.layer_ids.size(), source, "popularity",
+          static_cast<double>(p.popularity.size()),
+          fmt::format("one vector per MoE layer ({})", shape.layer_ids.size()));
+  for (std::size_t l = 0; l < p.popularity.size(); ++l) {
+    const auto& v = p.popularity[l];
+    require(v.size() == static_cast<std::size_t>(shape.experts), source,
+            fmt::format("popularity[{}]", l), static_cast<double>(v.size()),
+            fmt::format("{} log-weights, one per expert (calibrated for another model?)",
+                        shape.experts));
+    for (const double w : v)
+      require(std::isfinite(w) && std::abs(w) < 100, source, fmt::format("popularity[{}][]", l), w,
+              "a finite log-weight");
+  }
+}
+
+Trace generate(const TraceShape& shape, std::size_t tokens, const GeneratorParams& p,
+               std::uint64_t seed, const std::string& model) {
+  validate_shape(shape, "generator");
+  check_params(p, shape, "generator");
+  Rng setup(p.structure_seed);
+  Rng draws(seed);
+  std::vector<LayerTables> layers;
+  for (std::size_t l = 0; l < shape.layer_ids.size(); ++l) {
+    const auto log_weights =
+        p.popularity.empty() ? drawn_popularity(shape.experts, p.skew, setup) : p.popularity[l];
+    layers.push_back(layer_tables(log_weights, p, strength_at(p, l), setup));
+  }
+  const auto mixtures = domain_mixtures(p, setup);
+
+  Trace trace = make_trace(shape, tokens, model);
+  trace.domain_names = p.domains;
+  trace.domain.assign(tokens, 0);
+  if (p.gates)
+    trace.gates.assign(trace.experts.size(), 0.0f);
+  const auto seq_len = static_cast<std::size_t>(p.sequence_length);
+  std::uint32_t topic = 0;
+  std::uint16_t domain = 0;
+  for (std::size_t t = 0; t < tokens; ++t) {
+    trace.sequence[t] = static_cast<std::uint32_t>(t / seq_len);
+    trace.position[t] = static_cast<std::uint32_t>(t % seq_len);
+    if (trace.position[t] == 0) {
+      domain = static_cast<std::uint16_t>(draws.below(p.domains.size()));
+      topic = mixtures[domain].draw(draws);
+    } else if (draws.uniform() >= p.stickiness) {
+      topic = mixtures[domain].draw(draws);
+    }
+    trace.domain[t] = domain;
+    for (int l = 0; l < trace.layers(); ++l) {
+      const auto& tables = layers[static_cast<std::size_t>(l)];
+      const auto at = trace.offset(l, t);
+      draw_distinct(tables.tables[topic], tables.weights[topic], shape.top_k, draws,
+                    trace.experts.data() + at, p.gates ? trace.gates.data() + at : nullptr);
+    }
+  }
+  return trace;
+}
+
+nlohmann::ordered_json to_json(const GeneratorParams& p) {
+  nlohmann::ordered_json j;
+  j["skew"] = p.skew;
+  j["topics"] = p.topics;
+  j["topic_share"] = p.topic_share;
+  j["topic_strength"] = p.topic_strength;
+  j["stickiness"] = p.stickiness;
+  j["domain_spread"] = p.domain_spread;
+  j["sequence_length"] = p.sequence_length;
+  j["domains"] = p.domains;
+  j["gates"] = p.gates;
+  j["structure_seed"] = p.structure_seed;
+  j["layer_strength"] = p.layer_strength;
+  j["popularity"] = p.popularity;
+  return j;
+}
+
+GeneratorParams params_from_json(const nlohmann::json& j, const std::string& source) {
+  static const std::vector<std::string> known = {
+      "skew",           "topics",          "topic_share", "topic_strength", "stickiness",
+      "domain_spread",  "sequence_length", "domains",     "gates",          "layer_strength",
+      "structure_seed", "popularity",      "calibration"};
+  if (!j.is_object())
+    throw InputError({source, "", 0}, j.dump().substr(0, 60),
+                     "a JSON object of generator parameters");
+  GeneratorParams p;
+  for (const auto& [key, value] : j.items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      throw InputError({source, key, 0}, key, fmt::format("one of {}", fmt::join(known, ", ")));
+    try {
+      if (key == "skew")
+        p.skew = value.get<double>();
+      else if (key == "topics")
+        p.topics = value.get<int>();
+      else if (key == "topic_share")
+        p.topic_share = value.get<double>();
+      else if (key == "topic_strength")
+        p.topic_strength = value.get<double>();
+      else if (key == "stickiness")
+        p.stickiness = value.get<double>();
+      else if (key == "domain_spread")
+        p.domain_spread = value.get<double>();
+      else if (key == "sequence_length")
+        p.sequence_length = value.get<int>();
+      else if (key == "domains")
+        p.domains = value.get<std::vector<std::string>>();
+      else if (key == "gates")
+        p.gates = value.get<bool>();
+      else if (key == "structure_seed")
+        p.structure_seed = value.get<std::uint64_t>();
+      else if (key == "layer_strength")
+        p.layer_strength = value.get<std::vector<double>>();
+      else if (key == "popularity")
+        p.popularity = value.get<std::vector<std::vector<double>>>();
+    } catch (const nlohmann::json::exception&) {
+      throw InputError({source, key, 0}, value.dump().substr(0, 60),
+                       "a value of the documented type");
+    }
+  }
+  return p;
+}
+
+TokenExpertCounts read_token_expert_counts(const std::string& path) {
+  const auto json = nlohmann::json::parse(core::read_text_file(path), nullptr, false);
+  if (json.is_discarded() || !json.is_object())
+    throw InputError({path, "", 0}, "(unparseable)", "a token-experts JSON object");
+  TokenExpertCounts out;
+  try {
+    out.model = json.at("model").get<std::string>();
+    out.domain = json.at("domain").get<std::string>();
+    out.experts = json.at("num_experts").get<int>();
+    out.top_k = json.at("top_k").get<int>();
+    out.layer_ids = json.at("layers").get<std::vector<int>>();
+    for (const auto& layer : json.at("token_expert_counts")) {
+      auto& counts = out.counts.emplace_back();
+      for (const auto& [token, experts] : layer.items()) {
+        auto& items = counts[std::stoll(token)];
+        for (const auto& [expert, n] : experts.items()) {
+          const int e = std::stoi(expert);
+          if (e < 0 || e >= out.experts)
+            throw InputError({path, fmt::format("token {}: expert", token), 0}, expert,
+                             fmt::format("an id in [0, {}]", out.experts - 1));
+          if (const auto count = n.get<std::uint32_t>(); count > 0)
+            items.emplace_back(e, count);
+        }
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError({path, "", 0}, e.what(),
+                     "fields model, domain, num_experts, top_k, layers, token_expert_counts");
+  } catch (const std::logic_error& e) {
+    throw InputError({path, "token_expert_counts", 0}, e.what(), "integer token and expert ids");
+  }
+  if (out.counts.size() != out.layer_ids.size() || out.counts.empty())
+    throw InputError({path, "token_expert_counts", 0}, std::to_string(out.counts.size()),
+                     fmt::format("one map per layer ({})", out.layer_ids.size()));
+  validate_shape({out.layer_ids, out.experts, out.top_k}, path);
+  return out;
+}
+
+Trace sample_token_experts(const TokenExpertCounts& counts, std::size_t tokens, int sequence_length,
+                           std::uint64_t seed) {
+  // Tokens counted at every layer with at least k experts each; frequency from the first layer.
+  std::vector<std::int64_t> ids;
+  std::vector<double> frequency;
+  for (const auto& [token, items] : counts.counts.front()) {
+    bool usable = true;
+    for (const auto& layer : counts.counts) {
+      const auto it = layer.find(token);
+      usable = usable && it != layer.end() &&
+               it->second.size() >= static_cast<std::size_t>(counts.top_k);
+    }
+    if (!usable)
+      continue;
+    std::uint64_t slots = 0;
+    for (const auto& [expert, n] : items)
+      slots += n;
+    ids.push_back(token);
+    frequency.push_back(static_cast<double>(slots));
+  }
+  if (ids.empty())
+    throw InputError(counts.model + "/" + counts.domain, "no token is counted at every layer");
+  const AliasTable by_frequency(frequency);
+  Rng rng(seed);
+  Trace trace = make_trace({counts.layer_ids, counts.experts, counts.top_k}, tokens, counts.model);
+  trace.domain_names = {counts.domain};
+  trace.domain.assign(tokens, 0);
+  const auto k = static_cast<std::size_t>(counts.top_k);
+  std::vector<std::pair<double, int>> keys;
+  for (std::size_t t = 0; t < tokens; ++t) {
+    trace.sequence[t] = static_cast<std::uint32_t>(t / static_cast<std::size_t>(sequence_length));
+    trace.position[t] = static_cast<std::uint32_t>(t % static_cast<std::size_t>(sequence_length));
+    const auto token = ids[by_frequency.draw(rng)];
+    for (int l = 0; l < trace.layers(); ++l) {
+      keys.clear();
+      for (const auto& [expert, n] : counts.counts[static_cast<std::size_t>(l)].at(token))
+        keys.emplace_back(std::log(static_cast<double>(n)) + rng.gumbel(), expert);
+      std::partial_sort(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(k), keys.end(),
+                        std::greater<>());
+      auto* out = trace.experts.data() + trace.offset(l, t);
+      for (std::size_t j = 0; j < k; ++j)
+        out[j] = static_cast<ExpertId>(keys[j].second);
+    }
+  }
+  return trace;
+}
+
+}  // namespace mozart::trace

@@ -1,0 +1,188 @@
+// mozart's native trace format, version 1 (all integers little-endian):
+//
+//   0  magic "MOZTRACE"        32  u64 tokens
+//   8  u32 version             40  u64 XXH3-64 of every byte after the header
+//   12 u32 flags (1 gates, 2 domains)
+//   16 u32 layers              48  16 bytes reserved (zero)
+//   20 u32 top_k
+//   24 u32 experts
+//   28 u32 metadata bytes
+//   64 metadata JSON (model, layer ids, domain names), then the columns experts (u16),
+//      gates (f32, if flagged), sequence (u32), position (u32), domain (u16, if flagged),
+//      each starting on a 64-byte boundary.
+#include <bit>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/trace/format_detail.hpp"
+
+static_assert(std::endian::native == std::endian::little,
+              "the native trace format is read in place on little-endian hosts");
+
+namespace mozart::trace::detail {
+namespace {
+
+using core::InputError;
+
+constexpr std::string_view kMagic = "MOZTRACE";
+constexpr std::size_t kHeaderBytes = 64;
+constexpr std::size_t kAlign = 64;
+constexpr std::uint32_t kGatesFlag = 1;
+constexpr std::uint32_t kDomainsFlag = 2;
+
+std::size_t aligned(std::size_t n) {
+  return (n + kAlign - 1) / kAlign * kAlign;
+}
+
+template <typename T>
+T load(std::string_view bytes, std::size_t at) {
+  T value;
+  std::memcpy(&value, bytes.data() + at, sizeof(T));
+  return value;
+}
+
+template <typename T>
+void store(std::string& out, std::size_t at, T value) {
+  std::memcpy(out.data() + at, &value, sizeof(T));
+}
+
+// The byte ranges of the columns, from the header's dimensions; nullopt on overflow.
+struct Layout {
+  std::size_t meta_at = kHeaderBytes;
+  std::size_t experts_at = 0, gates_at = 0, sequence_at = 0, position_at = 0, domain_at = 0;
+  std::size_t total = 0;
+};
+
+std::optional<Layout> layout(const NativeHeader& h, std::uint32_t meta_bytes) {
+  constexpr std::uint64_t kMaxIds = std::uint64_t{1} << 60;
+  const std::uint64_t per_token = std::uint64_t{h.layers} * h.top_k;  // below 2^64
+  if (h.tokens > (std::uint64_t{1} << 56) || (per_token > 0 && h.tokens > kMaxIds / per_token))
+    return std::nullopt;
+  const auto n = static_cast<std::size_t>(per_token * h.tokens);
+  const auto tokens = static_cast<std::size_t>(h.tokens);
+  Layout l;
+  l.experts_at = aligned(l.meta_at + meta_bytes);
+  l.gates_at = aligned(l.experts_at + n * sizeof(ExpertId));
+  l.sequence_at = h.has_gates ? aligned(l.gates_at + n * sizeof(float)) : l.gates_at;
+  l.position_at = aligned(l.sequence_at + tokens * sizeof(std::uint32_t));
+  l.domain_at = aligned(l.position_at + tokens * sizeof(std::uint32_t));
+  l.total = h.has_domains ? l.domain_at + tokens * sizeof(std::uint16_t) : l.domain_at;
+  return l;
+}
+
+template <typename T>
+void copy_column(std::string_view bytes, std::size_t at, Column<T>& column, std::size_t n) {
+  column.resize(n);
+  if (n > 0)
+    std::memcpy(column.data(), bytes.data() + at, n * sizeof(T));
+}
+
+template <typename T>
+void write_column(std::string& out, std::size_t at, const Column<T>& column) {
+  if (!column.empty())
+    std::memcpy(out.data() + at, column.data(), column.size() * sizeof(T));
+}
+
+}  // namespace
+
+NativeHeader parse_native_header(std::string_view bytes, const std::string& source) {
+  if (bytes.size() < kHeaderBytes)
+    throw InputError({source, "header", 0}, fmt::format("{} bytes", bytes.size()),
+                     fmt::format("a {}-byte native trace header (file truncated?)", kHeaderBytes));
+  if (bytes.substr(0, kMagic.size()) != kMagic)
+    throw InputError({source, "magic", 0}, fmt::format("{:?}", bytes.substr(0, kMagic.size())),
+                     "\"MOZTRACE\" (is this a native mozart trace?)");
+  NativeHeader h;
+  h.version = load<std::uint32_t>(bytes, 8);
+  if (h.version != kNativeVersion)
+    throw InputError({source, "version", 0}, std::to_string(h.version),
+                     fmt::format("version {}", kNativeVersion));
+  const auto flags = load<std::uint32_t>(bytes, 12);
+  if ((flags & ~(kGatesFlag | kDomainsFlag)) != 0)
+    throw InputError({source, "flags", 0}, fmt::format("{:#x}", flags),
+                     "a combination of 0x1, 0x2");
+  h.has_gates = (flags & kGatesFlag) != 0;
+  h.has_domains = (flags & kDomainsFlag) != 0;
+  h.layers = load<std::uint32_t>(bytes, 16);
+  h.top_k = load<std::uint32_t>(bytes, 20);
+  h.experts = load<std::uint32_t>(bytes, 24);
+  h.tokens = load<std::uint64_t>(bytes, 32);
+  h.checksum = load<std::uint64_t>(bytes, 40);
+  h.file_bytes = bytes.size();
+  return h;
+}
+
+Trace parse_native(std::string_view bytes, const std::string& source) {
+  const NativeHeader h = parse_native_header(bytes, source);
+  const auto meta_bytes = load<std::uint32_t>(bytes, 28);
+  const auto l = layout(h, meta_bytes);
+  if (!l)
+    throw InputError({source, "dimensions", 0},
+                     fmt::format("{} layers × {} tokens × top-{}", h.layers, h.tokens, h.top_k),
+                     "dimensions below 2^60 expert ids");
+  if (bytes.size() != l->total)
+    throw InputError({source, "size", 0}, fmt::format("{} bytes", bytes.size()),
+                     fmt::format("{} bytes for {} layers × {} tokens × top-{} ({})", l->total,
+                                 h.layers, h.tokens, h.top_k,
+                                 bytes.size() < l->total ? "file truncated" : "trailing bytes"));
+  const auto checksum = XXH3_64bits(bytes.data() + kHeaderBytes, bytes.size() - kHeaderBytes);
+  if (checksum != h.checksum)
+    throw InputError({source, "checksum", 0}, fmt::format("{:016x}", checksum),
+                     fmt::format("{:016x} as recorded in the header (file corrupted)", h.checksum));
+
+  Trace trace;
+  nlohmann::json meta = nlohmann::json::parse(bytes.substr(l->meta_at, meta_bytes), nullptr, false);
+  if (meta.is_discarded())
+    throw InputError({source, "metadata", 0}, "(unparseable)", "a JSON object");
+  apply_metadata(meta, trace, source);
+  if (trace.shape.layer_ids.size() != h.layers ||
+      static_cast<std::uint32_t>(trace.shape.top_k) != h.top_k ||
+      static_cast<std::uint32_t>(trace.shape.experts) != h.experts)
+    throw InputError({source, "metadata", 0}, meta.dump().substr(0, 120),
+                     "layer ids, top_k and experts that agree with the header");
+  trace.tokens = static_cast<std::size_t>(h.tokens);
+  const std::size_t n = trace.records() * h.top_k;
+  copy_column(bytes, l->experts_at, trace.experts, n);
+  if (h.has_gates)
+    copy_column(bytes, l->gates_at, trace.gates, n);
+  copy_column(bytes, l->sequence_at, trace.sequence, trace.tokens);
+  copy_column(bytes, l->position_at, trace.position, trace.tokens);
+  if (h.has_domains)
+    copy_column(bytes, l->domain_at, trace.domain, trace.tokens);
+  return trace;
+}
+
+std::string write_native(const Trace& trace) {
+  NativeHeader h;
+  h.has_gates = !trace.gates.empty();
+  h.has_domains = !trace.domain.empty();
+  h.layers = static_cast<std::uint32_t>(trace.layers());
+  h.top_k = static_cast<std::uint32_t>(trace.top_k());
+  h.experts = static_cast<std::uint32_t>(trace.num_experts());
+  h.tokens = trace.tokens;
+  const std::string meta = metadata(trace).dump();
+  const auto l = layout(h, static_cast<std::uint32_t>(meta.size()));
+  std::string out(l->total, '\0');
+  out.replace(0, kMagic.size(), kMagic);
+  store<std::uint32_t>(out, 8, kNativeVersion);
+  store<std::uint32_t>(out, 12,
+                       (h.has_gates ? kGatesFlag : 0) | (h.has_domains ? kDomainsFlag : 0));
+  store<std::uint32_t>(out, 16, h.layers);
+  store<std::uint32_t>(out, 20, h.top_k);
+  store<std::uint32_t>(out, 24, h.experts);
+  store<std::uint32_t>(out, 28, static_cast<std::uint32_t>(meta.size()));
+  store<std::uint64_t>(out, 32, h.tokens);
+  out.replace(l->meta_at, meta.size(), meta);
+  write_column(out, l->experts_at, trace.experts);
+  write_column(out, l->gates_at, trace.gates);
+  write_column(out, l->sequence_at, trace.sequence);
+  write_column(out, l->position_at, trace.position);
+  write_column(out, l->domain_at, trace.domain);
+  store<std::uint64_t>(out, 40, XXH3_64bits(out.data() + kHeaderBytes, out.size() - kHeaderBytes));
+  return out;
+}
+
+}  // namespace mozart::trace::detail

@@ -1,0 +1,177 @@
+// NPY traces: a C-order integer array [tokens, layers, k] of expert ids (NumPy format 1.0-3.0).
+#include <cstring>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/trace/format_detail.hpp"
+
+namespace mozart::trace::detail {
+namespace {
+
+using core::InputError;
+
+constexpr std::string_view kMagic = "\x93NUMPY";
+
+struct NpyHeader {
+  char kind = 'i';  // 'i' signed, 'u' unsigned
+  int width = 0;    // bytes per element
+  std::vector<std::uint64_t> shape;
+  std::size_t data_at = 0;
+};
+
+std::string dict_entry(std::string_view dict, const std::string& key, const std::string& pattern,
+                       const std::string& source) {
+  const std::regex re("'" + key + "'\\s*:\\s*" + pattern);
+  std::match_results<std::string_view::const_iterator> match;
+  if (!std::regex_search(dict.begin(), dict.end(), match, re))
+    throw InputError({source, "npy header." + key, 0}, std::string(dict.substr(0, 120)),
+                     "a NumPy header with '" + key + "'");
+  return match[1].str();
+}
+
+NpyHeader parse_header(std::string_view bytes, const std::string& source) {
+  if (bytes.size() < 10 || bytes.substr(0, kMagic.size()) != kMagic)
+    throw InputError({source, "magic", 0}, fmt::format("{:?}", bytes.substr(0, 6)),
+                     "\"\\x93NUMPY\" (is this a .npy file?)");
+  const int major = static_cast<unsigned char>(bytes[6]);
+  if (major < 1 || major > 3)
+    throw InputError({source, "npy version", 0}, std::to_string(major), "1, 2 or 3");
+  std::size_t length = 0;
+  std::size_t start = 10;
+  if (major == 1) {
+    length = static_cast<unsigned char>(bytes[8]) |
+             static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8;
+  } else {
+    if (bytes.size() < 12)
+      throw InputError({source, "npy header", 0}, "(truncated)", "a complete header");
+    std::uint32_t n = 0;
+    std::memcpy(&n, bytes.data() + 8, 4);
+    length = n;
+    start = 12;
+  }
+  if (start + length > bytes.size())
+    throw InputError(
+        {source, "npy header", 0}, fmt::format("{} header bytes", length),
+        fmt::format("at most the {} bytes left in the file (truncated?)", bytes.size() - start));
+  const auto dict = bytes.substr(start, length);
+  NpyHeader h;
+  h.data_at = start + length;
+  std::match_results<std::string_view::const_iterator> m;
+  if (!std::regex_search(dict.begin(), dict.end(), m,
+                         std::regex("'descr'\\s*:\\s*'([<>|=]?)([iu])([1248])'")))
+    throw InputError({source, "npy header.descr", 0}, std::string(dict.substr(0, 120)),
+                     "an integer dtype such as '<i2', '<i4', '<i8' or '|u1'");
+  if (m[1].str() == ">" && m[3].str() != "1")
+    throw InputError({source, "npy header.descr", 0}, m[0].str(), "little-endian integers");
+  h.kind = m[2].str()[0];
+  h.width = m[3].str()[0] - '0';
+  if (dict_entry(dict, "fortran_order", "(True|False)", source) == "True")
+    throw InputError({source, "npy header.fortran_order", 0}, "True", "C order (False)");
+  const auto shape = dict_entry(dict, "shape", "\\(([^)]*)\\)", source);
+  const std::regex number("\\d+");
+  for (std::sregex_iterator it(shape.begin(), shape.end(), number), end; it != end; ++it)
+    h.shape.push_back(std::stoull(it->str()));
+  if (h.shape.size() != 3)
+    throw InputError({source, "npy header.shape", 0}, "(" + shape + ")",
+                     "three dimensions [tokens, layers, k]");
+  return h;
+}
+
+std::int64_t element(const char* p, const NpyHeader& h) {
+  switch (h.width) {
+    case 1:
+      return h.kind == 'i' ? static_cast<std::int64_t>(static_cast<std::int8_t>(*p))
+                           : static_cast<std::int64_t>(static_cast<std::uint8_t>(*p));
+    case 2: {
+      std::uint16_t v;
+      std::memcpy(&v, p, 2);
+      return h.kind == 'i' ? static_cast<std::int16_t>(v) : static_cast<std::int64_t>(v);
+    }
+    case 4: {
+      std::uint32_t v;
+      std::memcpy(&v, p, 4);
+      return h.kind == 'i' ? static_cast<std::int32_t>(v) : static_cast<std::int64_t>(v);
+    }
+    default: {
+      std::uint64_t v;
+      std::memcpy(&v, p, 8);
+      return h.kind == 'i' || v < (std::uint64_t{1} << 63) ? static_cast<std::int64_t>(v) : -1;
+    }
+  }
+}
+
+}  // namespace
+
+Trace parse_npy(std::string_view bytes, const ReadOptions& options, const std::string& source) {
+  const NpyHeader h = parse_header(bytes, source);
+  const auto tokens = h.shape[0], layers = h.shape[1], k = h.shape[2];
+  if (layers == 0 || k == 0 || layers > (1u << 20) || k > 65536 ||
+      tokens > (std::uint64_t{1} << 40))
+    throw InputError({source, "npy header.shape", 0},
+                     fmt::format("({}, {}, {})", tokens, layers, k),
+                     "at least one layer and one expert per token");
+  const auto count = tokens * layers * k;
+  const auto available = (bytes.size() - h.data_at) / static_cast<std::size_t>(h.width);
+  if (available != count)
+    throw InputError({source, "npy data", 0}, fmt::format("{} elements", available),
+                     fmt::format("{} elements for shape ({}, {}, {}){}", count, tokens, layers, k,
+                                 available < count ? " (file truncated)" : ""));
+  TraceShape observed;
+  observed.top_k = static_cast<int>(k);
+  if (options.hint.layer_ids.empty()) {
+    for (std::uint64_t l = 0; l < layers; ++l)
+      observed.layer_ids.push_back(static_cast<int>(l));
+  } else if (options.hint.layer_ids.size() == layers) {
+    observed.layer_ids = options.hint.layer_ids;
+  } else {
+    throw InputError(
+        {source, "npy header.shape[1]", 0}, std::to_string(layers),
+        fmt::format("{} layers, as the model has MoE layers", options.hint.layer_ids.size()));
+  }
+  Trace trace = make_trace(resolve_shape(observed, options.hint, source), tokens, options.model);
+  const char* data = bytes.data() + h.data_at;
+  for (std::size_t t = 0; t < tokens; ++t) {
+    for (std::size_t l = 0; l < layers; ++l) {
+      for (std::size_t j = 0; j < k; ++j, data += h.width) {
+        const auto id = element(data, h);
+        if (id < 0 || id >= trace.shape.experts)
+          throw InputError({source, fmt::format("[{}, {}, {}]", t, l, j), 0}, std::to_string(id),
+                           fmt::format("an expert id in [0, {}] (record {})",
+                                       trace.shape.experts - 1, t * layers + l + 1));
+        trace.experts[trace.offset(static_cast<int>(l), t) + j] = static_cast<ExpertId>(id);
+      }
+    }
+  }
+  return trace;
+}
+
+std::string write_npy(const Trace& trace) {
+  const bool narrow = trace.num_experts() <= 32768;
+  std::string header =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}, {}, {}), }}",
+                  narrow ? "<i2" : "<i4", trace.tokens, trace.layers(), trace.top_k());
+  const std::size_t unpadded = 10 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string out(kMagic);
+  out.push_back('\x01');
+  out.push_back('\x00');
+  out.push_back(static_cast<char>(header.size() & 0xFF));
+  out.push_back(static_cast<char>(header.size() >> 8));
+  out += header;
+  const int width = narrow ? 2 : 4;
+  out.reserve(out.size() + trace.experts.size() * static_cast<std::size_t>(width));
+  for (std::size_t t = 0; t < trace.tokens; ++t) {
+    for (int l = 0; l < trace.layers(); ++l) {
+      for (const ExpertId id : trace.choices(l, t)) {
+        const std::uint32_t v = id;
+        out.append(reinterpret_cast<const char*>(&v), static_cast<std::size_t>(width));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace mozart::trace::detail

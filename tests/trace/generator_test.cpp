@@ -1,0 +1,114 @@
+// The generator, the token-experts sampler and calibration.
+#include "mozart/trace/generator.hpp"
+
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/trace/calibrate.hpp"
+#include "mozart/trace/formats.hpp"
+
+namespace mozart::trace {
+namespace {
+
+const std::string kData = MOZART_DATA_DIR;
+
+TEST(Generator, SameSeedSameBytesOtherSeedOtherTokens) {
+  const TraceShape shape{{0, 2, 4}, 64, 8};
+  const auto a = serialise_trace(generate(shape, 500, {}, 11), Format::native);
+  EXPECT_EQ(a, serialise_trace(generate(shape, 500, {}, 11), Format::native));
+  EXPECT_NE(a, serialise_trace(generate(shape, 500, {}, 12), Format::native));
+}
+
+TEST(Generator, TracesAreValidAndRanked) {
+  const Trace t = generate({{0, 1}, 16, 4}, 300, {}, 5);
+  EXPECT_NO_THROW(validate(t, "generated"));
+  for (std::size_t i = 0; i < t.gates.size(); i += 4) {
+    EXPECT_GE(t.gates[i], t.gates[i + 3]);
+    EXPECT_NEAR(t.gates[i] + t.gates[i + 1] + t.gates[i + 2] + t.gates[i + 3], 1.0f, 1e-5);
+  }
+}
+
+TEST(Generator, StickinessGivesTemporalLocality) {
+  // With sticky topics, consecutive tokens share more experts than tokens far apart.
+  GeneratorParams p;
+  p.stickiness = 0.95;
+  const Trace t = generate({{0}, 64, 8}, 4000, p, 9);
+  const auto shared = [&](std::size_t gap) {
+    double overlap = 0;
+    for (std::size_t i = 0; i + gap < t.tokens; ++i) {
+      const auto a = t.choices(0, i), b = t.choices(0, i + gap);
+      for (auto e : a)
+        overlap += std::count(b.begin(), b.end(), e);
+    }
+    return overlap / static_cast<double>(t.tokens - gap);
+  };
+  EXPECT_GT(shared(1), shared(200) + 0.3);
+}
+
+TEST(Generator, BadParametersAreErrors) {
+  GeneratorParams p;
+  p.stickiness = 1.5;
+  EXPECT_THROW(check_params(p, {{0}, 8, 2}, "params.json"), core::InputError);
+  p = {};
+  p.popularity = {{0.0, 1.0}};
+  EXPECT_THROW(check_params(p, {{0}, 8, 2}, "params.json"), core::InputError);
+  EXPECT_THROW(params_from_json(nlohmann::json{{"skwe", 1}}, "p.json"), core::InputError);
+}
+
+TEST(Generator, ParamsRoundTripThroughJson) {
+  GeneratorParams p;
+  p.skew = 1.25;
+  p.layer_strength = {1, 2};
+  p.domains = {"a", "b"};
+  const auto back = params_from_json(nlohmann::json::parse(to_json(p).dump()), "p");
+  EXPECT_EQ(to_json(back), to_json(p));
+}
+
+TEST(TokenExperts, SampledExpertsWereCountedForTheToken) {
+  const auto counts = read_token_expert_counts(kData + "/token-experts/olmoe-1b-7b-arxiv.json");
+  EXPECT_EQ(counts.experts, 64);
+  EXPECT_EQ(counts.top_k, 8);
+  const Trace t = sample_token_experts(counts, 3000, 256, 4);
+  EXPECT_NO_THROW(validate(t, "sampled"));
+  // Contiguous placement on 16 chiplets: the data's README gives C_T ≈ 6.8-7.0.
+  const double ct = copies_per_token(t, contiguous_groups(64, 16));
+  EXPECT_GT(ct, 6.5);
+  EXPECT_LT(ct, 7.3);
+}
+
+TEST(Calibration, RecoversAPlantedLaw) {
+  GeneratorParams planted;
+  planted.skew = 1.0;
+  planted.topic_strength = 3.0;
+  planted.structure_seed = 77;
+  const TraceShape shape{{0, 1}, 32, 4};
+  const Trace real = generate(shape, 20000, planted, 3);
+  const auto target = target_from_trace(real, "planted");
+  CalibrationOptions options;
+  options.tokens_per_round = 8000;
+  const Calibration c = calibrate(target, shape, {}, options);
+  EXPECT_EQ(c.fitted_on, "coactivation lift");
+  EXPECT_NEAR(c.achieved, c.target, 0.03);
+  const auto fitted = target_stats(target_from_trace(generate(shape, 20000, c.params, 8), "fit"));
+  const auto truth = target_stats(target);
+  for (std::size_t l = 0; l < truth.size(); ++l) {
+    EXPECT_NEAR(fitted[l].imbalance, truth[l].imbalance, 0.15 * truth[l].imbalance);
+    EXPECT_NEAR(fitted[l].entropy, truth[l].entropy, 0.02);
+  }
+}
+
+TEST(Calibration, ReadsTheSharedExpertCounts) {
+  const auto target = target_from_expert_counts(kData + "/olmoe-mixtral-expert-counts.json",
+                                                "olmoe", "github", 64, 8);
+  ASSERT_EQ(target.counts.size(), 3u);
+  ASSERT_EQ(target.transitions.size(), 2u);
+  EXPECT_GT(imbalance_of(target.counts[0]), 2.0);  // OLMoE's popularity is skewed (README: 3-8x)
+  EXPECT_THROW(target_from_expert_counts(kData + "/olmoe-mixtral-expert-counts.json", "olmoe",
+                                         "poetry", 64, 8),
+               core::InputError);
+}
+
+}  // namespace
+}  // namespace mozart::trace
