@@ -11,7 +11,7 @@ MOZART     := $(BUILD)/apps/mozart/mozart
 DEB_PACKAGES := cmake make g++ pkg-config clang-format \
   libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev \
   googletest libgtest-dev libgmock-dev libbenchmark-dev libsimgrid-dev \
-  libsimdjson-dev libxxhash-dev clang
+  libsimdjson-dev libxxhash-dev clang coinor-libcbc-dev libmetis-dev
 
 .PHONY: all deps build demo test test-sanitize fuzz format format-check bench clean
 
@@ -49,6 +49,12 @@ demo: build
 	$(MOZART) trace gen --token-experts data/routing-counts/token-experts/olmoe-1b-7b-arxiv.json \
 	  --tokens 8192 -o $(BUILD)/olmoe-arxiv.mzt
 	$(MOZART) trace stats $(BUILD)/olmoe-arxiv.mzt
+	$(MOZART) trace gen --token-experts data/routing-counts/token-experts/olmoe-1b-7b-arxiv.json \
+	  --tokens 8192 --seed 2 -o $(BUILD)/olmoe-arxiv-heldout.mzt
+	$(MOZART) place compare --trace $(BUILD)/olmoe-arxiv.mzt --eval $(BUILD)/olmoe-arxiv-heldout.mzt \
+	  --hw mozart-nop-tree --model olmoe-1b-7b
+	$(MOZART) place --trace $(BUILD)/olmoe-arxiv.mzt --eval $(BUILD)/olmoe-arxiv-heldout.mzt \
+	  --hw mozart-nop-tree --model olmoe-1b-7b --placer mozart --refine -o $(BUILD)/olmoe-placement.json
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

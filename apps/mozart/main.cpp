@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   mozart::cli::add_model_commands(app);
   mozart::cli::add_hw_commands(app);
   mozart::cli::add_trace_commands(app);
+  mozart::cli::add_place_commands(app);
   mozart::cli::add_net_commands(app);
   try {
     app.parse(argc, argv);

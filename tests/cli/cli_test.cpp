@@ -208,6 +208,39 @@ TEST(Cli, TraceRejectsBadFiles) {
   std::filesystem::remove(path);
 }
 
+TEST(Cli, PlaceWritesAPlacementAndCompareListsEveryPlacer) {
+  const std::string trace = temp_file(".mzt");
+  const std::string placement = temp_file(".json");
+  ASSERT_EQ(run("trace gen --model olmoe-1b-7b --tokens 1024 -o " + trace).exit_code, 0);
+  Result place = run("place --trace " + trace +
+                     " --hw mozart-nop-tree --placer mozart --refine -o " + placement + " --json");
+  ASSERT_EQ(place.exit_code, 0) << place.err;
+  const auto j = nlohmann::json::parse(place.out);
+  EXPECT_LT(j["on_trace"]["copies_chiplets"].get<double>(), 8.0);
+  Result eval = run("place eval --placement " + placement + " --trace " + trace + " --json");
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(eval.out)["copies_chiplets"].get<double>(),
+                   j["on_trace"]["copies_chiplets"].get<double>());
+  Result compare = run("place compare --trace " + trace + " --hw mozart-nop-tree --json");
+  ASSERT_EQ(compare.exit_code, 0) << compare.err;
+  EXPECT_EQ(nlohmann::json::parse(compare.out).size(), 7u);
+  for (const std::string& args :
+       {"place --trace " + trace + " --hw mozart-nop-tree --placer best -o " + placement,
+        "place --trace " + trace + " --hw mozart-nop-tree --slots 2 -o " + placement,
+        "place --trace " + trace + " --hw mozart-nop-tree"}) {
+    Result bad = run(args);
+    EXPECT_EQ(bad.exit_code, 2) << args << ": " << bad.err;
+    EXPECT_EQ(lines(bad.err), 1) << bad.err;
+  }
+  // DeepSeek-V3's experts cannot fit the NoP-Tree's HBM: bad input, not a number.
+  ASSERT_EQ(run("trace gen --model deepseek-v3 --tokens 16 -o " + trace).exit_code, 0);
+  Result memory = run("place --trace " + trace + " --hw mozart-nop-tree -o " + placement);
+  EXPECT_EQ(memory.exit_code, 2);
+  EXPECT_NE(memory.err.find("expert weights"), std::string::npos) << memory.err;
+  std::filesystem::remove(trace);
+  std::filesystem::remove(placement);
+}
+
 TEST(Cli, HelpAndVersionExitZero) {
   EXPECT_EQ(run("--help").exit_code, 0);
   EXPECT_EQ(run("--version").exit_code, 0);

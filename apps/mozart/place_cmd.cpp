@@ -1,0 +1,230 @@
+// `mozart place`, `mozart place compare`, `mozart place eval`.
+#include <chrono>
+#include <memory>
+
+#include "commands.hpp"
+#include "output.hpp"
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/core/units.hpp"
+#include "mozart/hw/zoo.hpp"
+#include "mozart/model/zoo.hpp"
+#include "mozart/placement/metrics.hpp"
+#include "mozart/placement/placers.hpp"
+#include "mozart/trace/formats.hpp"
+
+namespace mozart::cli {
+namespace {
+
+using nlohmann::ordered_json;
+
+struct PlaceFlags {
+  std::string trace;
+  std::string eval;
+  std::string hw;
+  std::string model;
+  std::string placer = "mozart";
+  std::vector<std::string> placers;
+  std::string output;
+  int slots = 0;
+  int group_size = 0;
+  placement::PlacerOptions options;
+  bool json = false;
+};
+
+std::optional<model::MoeModel> model_of(const PlaceFlags& f, const trace::Trace& t) {
+  if (!f.model.empty())
+    return model::load_model(f.model);
+  return model::find_preset(t.model);
+}
+
+trace::Trace load_trace(const std::string& path, const PlaceFlags& f) {
+  trace::ReadOptions options;
+  if (!f.model.empty()) {
+    const auto m = model::load_model(f.model);
+    options.hint.experts = m.routed_experts;
+    options.hint.top_k = m.top_k;
+    options.model = m.name;
+  }
+  return trace::read_trace(path, options);
+}
+
+double expert_bytes(const std::optional<model::MoeModel>& m) {
+  if (!m)
+    return 0;
+  return 3.0 * m->hidden * m->expert_ffn * core::bytes_per_element(m->dtype);
+}
+
+// Expert weights that cannot fit a chiplet's memory are bad input, not a number to report.
+void check_memory(const placement::Metrics& metrics, const placement::Placement& p) {
+  if (metrics.expert_bytes <= 0 || metrics.memory_bytes <= 0 ||
+      metrics.max_weight_bytes <= metrics.memory_bytes)
+    return;
+  throw core::InputError(
+      {p.layout.hardware, "memory per expert chiplet", 0},
+      core::format_quantity(metrics.memory_bytes, core::Dimension::bytes),
+      fmt::format("room for {} of expert weights on the fullest chiplet ({} per expert)",
+                  core::format_quantity(metrics.max_weight_bytes, core::Dimension::bytes),
+                  core::format_quantity(metrics.expert_bytes, core::Dimension::bytes)));
+}
+
+placement::DeviceLayout layout_for(const PlaceFlags& f, const trace::Trace& t) {
+  const auto hw = hw::load_hw(f.hw);
+  return placement::layout_from_hw(hw, t.num_experts(), f.slots, f.group_size);
+}
+
+void print_metrics(const std::string& label, const placement::Metrics& m) {
+  fmt::print(
+      "{}: C_T {:.3f} chiplets, {:.3f} groups; load max/mean {:.3f} chiplets, {:.3f} groups; "
+      "hop-weighted copies {:.3f}\n",
+      label, m.copies_chiplets, m.copies_groups, m.chiplet_imbalance, m.group_imbalance,
+      m.hop_copies);
+}
+
+void run_place(const PlaceFlags& f) {
+  const auto t = load_trace(f.trace, f);
+  const auto layout = layout_for(f, t);
+  const auto start = std::chrono::steady_clock::now();
+  const auto p = placement::place(t, layout, f.placer, f.options);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto m = model_of(f, t);
+  const auto on_trace = placement::evaluate(p, t, expert_bytes(m));
+  check_memory(on_trace, p);
+  placement::write_placement(p, f.output);
+  std::optional<placement::Metrics> held_out;
+  if (!f.eval.empty())
+    held_out = placement::evaluate(p, load_trace(f.eval, f), expert_bytes(m));
+  if (f.json) {
+    ordered_json out{{"placement", f.output},
+                     {"placer", p.placer},
+                     {"seconds", seconds},
+                     {"on_trace", placement::to_json(on_trace, true)}};
+    if (held_out)
+      out["held_out"] = placement::to_json(*held_out, true);
+    return print_json(out);
+  }
+  fmt::print(
+      "{} placement of {} ({} layers) on {}: {} chiplets in {} groups, {} slots each; {:.3f} s\n",
+      p.placer, t.model.empty() ? "the trace" : t.model, p.layers.size(), layout.hardware,
+      layout.chiplet_count(), layout.group_count(), layout.slots, seconds);
+  print_metrics("on the placement trace", on_trace);
+  if (held_out)
+    print_metrics("on " + f.eval, *held_out);
+  for (std::size_t l = 0; l < p.solver.size(); ++l)
+    if (p.solver[l] && l < 3)
+      fmt::print(
+          "  layer {} solver: {}, largest group load {:.0f}, bound {:.0f}, gap {:.2g}, {:.3f} s\n",
+          p.layers[l].layer_id, p.solver[l]->status, p.solver[l]->objective, p.solver[l]->bound,
+          p.solver[l]->gap, p.solver[l]->seconds);
+  fmt::print("written to {}\n", f.output);
+}
+
+void run_compare(const PlaceFlags& f) {
+  const auto t = load_trace(f.trace, f);
+  const auto layout = layout_for(f, t);
+  const auto eval_trace = f.eval.empty() ? std::optional<trace::Trace>() : load_trace(f.eval, f);
+  const auto& measured = eval_trace ? *eval_trace : t;
+  const auto names = f.placers.empty() ? placement::placer_names() : f.placers;
+  ordered_json rows = ordered_json::array();
+  if (!f.json)
+    fmt::print(
+        "{} on {} ({} chiplets, {} groups); measured on "
+        "{}\n{:<18}{:>10}{:>10}{:>12}{:>12}{:>10}{:>10}\n",
+        t.model.empty() ? f.trace : t.model, layout.hardware, layout.chiplet_count(),
+        layout.group_count(), f.eval.empty() ? f.trace : f.eval, "placer", "C_T chip", "C_T grp",
+        "chip max/mn", "grp max/mn", "hops", "seconds");
+  for (const auto& name : names) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto p = placement::place(t, layout, name, f.options);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto m = placement::evaluate(p, measured);
+    rows.push_back({{"placer", p.placer},
+                    {"copies_chiplets", m.copies_chiplets},
+                    {"copies_groups", m.copies_groups},
+                    {"chiplet_imbalance", m.chiplet_imbalance},
+                    {"group_imbalance", m.group_imbalance},
+                    {"hop_copies", m.hop_copies},
+                    {"seconds", seconds}});
+    if (!f.json)
+      fmt::print("{:<18}{:>10.3f}{:>10.3f}{:>12.3f}{:>12.3f}{:>10.3f}{:>10.3f}\n", p.placer,
+                 m.copies_chiplets, m.copies_groups, m.chiplet_imbalance, m.group_imbalance,
+                 m.hop_copies, seconds);
+  }
+  if (f.json)
+    print_json(rows);
+}
+
+void add_common(CLI::App* cmd, PlaceFlags& f, bool required) {
+  cmd->add_option("--trace", f.trace, "Trace whose priors drive the placement")->required(required);
+  cmd->add_option("--hw", f.hw, "Hardware preset or file")->required(required);
+  cmd->add_option("--model", f.model, "Zoo model or file (default: the trace's model)");
+  cmd->add_option("--eval", f.eval, "Also measure on this (held-out) trace");
+  cmd->add_option("--slots", f.slots, "Experts one chiplet may hold per layer (default: ceil(E/C))")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--group-size", f.group_size,
+                  "Group chiplets contiguously in groups of N instead")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--replicas", f.options.replicas, "balanced: redundant copies of hot experts")
+      ->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("--group-balance", f.options.group_balance, "Bound on group max/mean load")
+      ->check(CLI::Range(1.0, 100.0));
+  cmd->add_option("--chiplet-balance", f.options.chiplet_balance,
+                  "mozart: bound on a cluster's load over the mean")
+      ->check(CLI::Range(1.0, 100.0));
+  cmd->add_option("--time-limit", f.options.solver.seconds,
+                  "Seconds per integer program (safety net)")
+      ->check(CLI::Range(0.001, 3600.0));
+  cmd->add_option("--nodes", f.options.solver.nodes, "Branch-and-bound nodes per integer program")
+      ->check(CLI::Range(0, 100000000));
+  cmd->add_flag("--refine", f.options.refine, "Swap experts to lower C_T + lambda * imbalance");
+  cmd->add_option("--lambda", f.options.lambda, "Weight of chiplet imbalance in --refine")
+      ->check(CLI::Range(0.0, 1000.0));
+  cmd->add_option("--seed", f.options.seed, "Seed (random, metis)");
+  cmd->add_flag("--json", f.json, "Print JSON");
+}
+
+}  // namespace
+
+void add_place_commands(CLI::App& app) {
+  auto f = std::make_shared<PlaceFlags>();
+  CLI::App* cmd = app.add_subcommand("place", "Place experts on chiplets from a trace's priors");
+  add_common(cmd, *f, false);  // required only without a subcommand, checked below
+  cmd->add_option("--placer", f->placer,
+                  "contiguous, round-robin, random, balanced, occult, mozart, metis");
+  cmd->add_option("-o,--output", f->output, "Placement to write (.json or .csv)");
+  cmd->callback([cmd, f] {
+    if (cmd->get_subcommands().empty()) {
+      for (const auto& [value, flag] :
+           {std::pair{f->trace, "--trace"}, {f->hw, "--hw"}, {f->output, "-o"}})
+        if (value.empty())
+          throw core::InputError({"mozart place", flag, 0}, "(none)", "a value (see --help)");
+      run_place(*f);
+    }
+  });
+
+  auto c = std::make_shared<PlaceFlags>();
+  auto* compare = cmd->add_subcommand("compare", "Every placer on one trace and hardware: a table");
+  add_common(compare, *c, true);
+  compare->add_option("--placers", c->placers, "Placers to compare (default: all)")->delimiter(',');
+  compare->callback([c] { run_compare(*c); });
+
+  auto e = std::make_shared<std::pair<std::string, std::string>>();
+  auto e_json = std::make_shared<bool>(false);
+  auto* eval = cmd->add_subcommand("eval", "Measure a placement file on a trace");
+  eval->add_option("--placement", e->first, "Placement (.json or .csv)")->required();
+  eval->add_option("--trace", e->second, "Trace")->required();
+  eval->add_flag("--json", *e_json, "Print JSON");
+  eval->callback([e, e_json] {
+    const auto p = placement::read_placement(e->first);
+    const auto t = trace::read_trace(e->second);
+    const auto m = placement::evaluate(p, t);
+    if (*e_json)
+      return print_json(placement::to_json(m, true));
+    print_metrics(e->first + " on " + e->second, m);
+  });
+}
+
+}  // namespace mozart::cli

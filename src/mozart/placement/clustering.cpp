@@ -1,0 +1,226 @@
+// Co-activation clustering: Occult's greedy collaboration clustering and Mozart's
+// farthest-point-sampling clustering followed by the integer-programming allocation.
+#include <algorithm>
+#include <numeric>
+
+#include "mozart/placement/placer_detail.hpp"
+
+namespace mozart::placement::detail {
+namespace {
+
+double coact(const LayerInput& in, int a, int b) {
+  return in.coactivation[static_cast<std::size_t>(a) * static_cast<std::size_t>(in.experts) +
+                         static_cast<std::size_t>(b)];
+}
+
+double load_of(const LayerInput& in, int e) {
+  return in.load[static_cast<std::size_t>(e)];
+}
+
+// The unplaced expert with the most affinity to `members`; ties go to the heavier, then lower id.
+int best_joiner(const LayerInput& in, const std::vector<bool>& placed,
+                const std::vector<int>& members, double load_room) {
+  int best = -1;
+  double best_affinity = -1;
+  for (int e = 0; e < in.experts; ++e) {
+    if (placed[static_cast<std::size_t>(e)] || load_of(in, e) > load_room)
+      continue;
+    const double a = affinity(in, e, members);
+    if (a > best_affinity || (a == best_affinity && load_of(in, e) > load_of(in, best))) {
+      best = e;
+      best_affinity = a;
+    }
+  }
+  return best;
+}
+
+LayerPlacement from_clusters(int layer_id, int experts,
+                             const std::vector<std::vector<int>>& clusters,
+                             const std::vector<int>& chiplet_of_cluster) {
+  LayerPlacement out{layer_id, std::vector<std::vector<int>>(static_cast<std::size_t>(experts))};
+  for (std::size_t c = 0; c < clusters.size(); ++c)
+    for (const int e : clusters[c])
+      out.chiplets_of[static_cast<std::size_t>(e)] = {chiplet_of_cluster[c]};
+  return out;
+}
+
+class Occult final : public Placer {
+ public:
+  std::string name() const override { return "occult"; }
+  LayerPlacement place(const LayerInput& in, const DeviceLayout& layout, const PlacerOptions&,
+                       std::optional<SolverReport>&) const override {
+    const auto sizes = even_sizes(in.experts, layout.chiplet_count());
+    std::vector<std::vector<int>> clusters(sizes.size());
+    std::vector<bool> placed(static_cast<std::size_t>(in.experts), false);
+    std::vector<int> all_placed;
+    for (std::size_t c = 0; c < clusters.size() && sizes[c] > 0; ++c) {
+      auto& cluster = clusters[c];
+      for (const int seed : seeds(in, placed, all_placed, c == 0)) {
+        if (static_cast<int>(cluster.size()) < sizes[c]) {
+          cluster.push_back(seed);
+          placed[static_cast<std::size_t>(seed)] = true;
+        }
+      }
+      while (static_cast<int>(cluster.size()) < sizes[c]) {
+        const int e = best_joiner(in, placed, cluster, 1e300);
+        cluster.push_back(e);
+        placed[static_cast<std::size_t>(e)] = true;
+      }
+      all_placed.insert(all_placed.end(), cluster.begin(), cluster.end());
+    }
+    std::vector<int> chiplet(clusters.size());
+    std::iota(chiplet.begin(), chiplet.end(), 0);
+    return from_clusters(in.layer_id, in.experts, clusters, chiplet);
+  }
+
+ private:
+  // The first cluster starts from the most co-activated pair; later ones from the expert least
+  // co-activated with everything placed so far.
+  static std::vector<int> seeds(const LayerInput& in, const std::vector<bool>& placed,
+                                const std::vector<int>& all_placed, bool first) {
+    if (first && in.experts >= 2) {
+      int a = 0, b = 1;
+      for (int i = 0; i < in.experts; ++i)
+        for (int j = i + 1; j < in.experts; ++j)
+          if (coact(in, i, j) > coact(in, a, b))
+            a = i, b = j;
+      return {a, b};
+    }
+    int seed = -1;
+    double least = 0;
+    for (int e = 0; e < in.experts; ++e) {
+      if (placed[static_cast<std::size_t>(e)])
+        continue;
+      const double a = affinity(in, e, all_placed);
+      if (seed < 0 || a < least || (a == least && load_of(in, e) > load_of(in, seed))) {
+        seed = e;
+        least = a;
+      }
+    }
+    return {seed};
+  }
+};
+
+class Mozart final : public Placer {
+ public:
+  std::string name() const override { return "mozart"; }
+  LayerPlacement place(const LayerInput& in, const DeviceLayout& layout,
+                       const PlacerOptions& options,
+                       std::optional<SolverReport>& report) const override {
+    const auto clusters =
+        farthest_point_clusters(in, layout.chiplet_count(), options.chiplet_balance);
+    std::vector<double> cluster_load;
+    for (const auto& cluster : clusters) {
+      double load = 0;
+      for (const int e : cluster)
+        load += load_of(in, e);
+      cluster_load.push_back(load);
+    }
+    std::vector<int> capacity;
+    for (int g = 0; g < layout.group_count(); ++g)
+      capacity.push_back(static_cast<int>(layout.chiplets_in_group(g).size()));
+    const Allocation allocation = allocate_clusters(cluster_load, capacity, options.solver);
+    report = allocation.report;
+    // Within a group, clusters take its chiplets in order.
+    std::vector<int> chiplet(clusters.size());
+    std::vector<std::size_t> next(capacity.size(), 0);
+    for (std::size_t c = 0; c < clusters.size(); ++c) {
+      const int g = allocation.group_of_cluster[c];
+      chiplet[c] = layout.chiplets_in_group(g)[next[static_cast<std::size_t>(g)]++];
+    }
+    return from_clusters(in.layer_id, in.experts, clusters, chiplet);
+  }
+
+ private:
+  // Seeds: the heaviest expert, then repeatedly the expert whose strongest co-activation with a
+  // seed is weakest (farthest point). Growth: the smallest cluster takes the unplaced expert
+  // with the most co-activation with it, among those that keep its load within the bound
+  // (any expert when none does).
+  static std::vector<std::vector<int>> farthest_point_clusters(const LayerInput& in, int count,
+                                                               double balance) {
+    const auto sizes = even_sizes(in.experts, count);
+    const int used =
+        static_cast<int>(std::count_if(sizes.begin(), sizes.end(), [](int s) { return s > 0; }));
+    std::vector<std::vector<int>> clusters(sizes.size());
+    std::vector<bool> placed(static_cast<std::size_t>(in.experts), false);
+    std::vector<double> load(sizes.size(), 0.0);
+    const double bound =
+        balance * std::accumulate(in.load.begin(), in.load.end(), 0.0) / std::max(1, used);
+    for (int c = 0; c < used; ++c) {
+      const int seed = farthest(in, placed, clusters, c);
+      clusters[static_cast<std::size_t>(c)].push_back(seed);
+      placed[static_cast<std::size_t>(seed)] = true;
+      load[static_cast<std::size_t>(c)] += load_of(in, seed);
+    }
+    // The smallest cluster (then the lightest) grows next: clusters grow side by side, so the
+    // load bound can keep co-activated hot experts apart.
+    for (int left = in.experts - used; left > 0; --left) {
+      std::size_t c = 0;
+      for (std::size_t i = 1; i < clusters.size(); ++i) {
+        const bool room_i = static_cast<int>(clusters[i].size()) < sizes[i];
+        const bool room_c = static_cast<int>(clusters[c].size()) < sizes[c];
+        if (room_i && (!room_c || clusters[i].size() < clusters[c].size() ||
+                       (clusters[i].size() == clusters[c].size() && load[i] < load[c])))
+          c = i;
+      }
+      int e = best_joiner(in, placed, clusters[c], bound - load[c]);
+      if (e < 0)
+        e = best_joiner(in, placed, clusters[c], 1e300);
+      clusters[c].push_back(e);
+      placed[static_cast<std::size_t>(e)] = true;
+      load[c] += load_of(in, e);
+    }
+    return clusters;
+  }
+
+  static int farthest(const LayerInput& in, const std::vector<bool>& placed,
+                      const std::vector<std::vector<int>>& clusters, int seeded) {
+    int best = -1;
+    double best_closeness = 0;
+    for (int e = 0; e < in.experts; ++e) {
+      if (placed[static_cast<std::size_t>(e)])
+        continue;
+      double closeness = 0;
+      for (int s = 0; s < seeded; ++s)
+        closeness =
+            std::max(closeness, coact(in, e, clusters[static_cast<std::size_t>(s)].front()));
+      const bool better =
+          best < 0 ||
+          (seeded == 0 ? load_of(in, e) > load_of(in, best)
+                       : closeness < best_closeness ||
+                             (closeness == best_closeness && load_of(in, e) > load_of(in, best)));
+      if (better) {
+        best = e;
+        best_closeness = closeness;
+      }
+    }
+    return best;
+  }
+};
+
+}  // namespace
+
+std::vector<int> even_sizes(int items, int clusters) {
+  std::vector<int> sizes(static_cast<std::size_t>(clusters));
+  for (int c = 0; c < clusters; ++c)
+    sizes[static_cast<std::size_t>(c)] = (c + 1) * items / clusters - c * items / clusters;
+  std::sort(sizes.begin(), sizes.end(), std::greater<>());  // empty clusters last
+  return sizes;
+}
+
+double affinity(const LayerInput& in, int e, const std::vector<int>& members) {
+  double a = 0;
+  for (const int m : members)
+    a += coact(in, e, m);
+  return a;
+}
+
+std::unique_ptr<Placer> make_occult() {
+  return std::make_unique<Occult>();
+}
+
+std::unique_ptr<Placer> make_mozart() {
+  return std::make_unique<Mozart>();
+}
+
+}  // namespace mozart::placement::detail

@@ -1,0 +1,333 @@
+#include "mozart/placement/placement.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <filesystem>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/core/io.hpp"
+
+namespace mozart::placement {
+namespace {
+
+using core::InputError;
+
+std::vector<int> expert_chiplets(const hw::HwSpec& hw) {
+  auto chiplets = hw.chiplets_with_role(hw::Role::expert);
+  if (chiplets.empty())
+    for (int c = 0; c < static_cast<int>(hw.chiplets.size()); ++c)
+      if (hw.chiplets[static_cast<std::size_t>(c)].holds_weights)
+        chiplets.push_back(c);
+  return chiplets;
+}
+
+std::vector<std::vector<int>> adjacency(const hw::HwSpec& hw) {
+  std::vector<std::vector<int>> next(static_cast<std::size_t>(hw.node_count()));
+  for (const auto& link : hw.links) {
+    next[static_cast<std::size_t>(link.a)].push_back(link.b);
+    next[static_cast<std::size_t>(link.b)].push_back(link.a);
+  }
+  return next;
+}
+
+std::vector<int> hops_from(const std::vector<std::vector<int>>& next, int source) {
+  std::vector<int> hops(next.size(), -1);
+  std::deque<int> queue{source};
+  hops[static_cast<std::size_t>(source)] = 0;
+  while (!queue.empty()) {
+    const int node = queue.front();
+    queue.pop_front();
+    for (const int n : next[static_cast<std::size_t>(node)])
+      if (hops[static_cast<std::size_t>(n)] < 0) {
+        hops[static_cast<std::size_t>(n)] = hops[static_cast<std::size_t>(node)] + 1;
+        queue.push_back(n);
+      }
+  }
+  return hops;
+}
+
+// The name of the group a chiplet belongs to: its switch, else a shared memory stack, else itself.
+std::string group_name(const hw::HwSpec& hw, const std::vector<std::vector<int>>& next,
+                       int chiplet) {
+  for (const int n : next[static_cast<std::size_t>(chiplet)])
+    if (hw.is_switch(n))
+      return hw.node_name(n);
+  for (const auto& memory : hw.memories)
+    if (memory.chiplets.size() > 1 &&
+        std::find(memory.chiplets.begin(), memory.chiplets.end(), chiplet) != memory.chiplets.end())
+      return memory.name;
+  return hw.chiplets[static_cast<std::size_t>(chiplet)].name;
+}
+
+double memory_per_chiplet(const hw::HwSpec& hw, int chiplet) {
+  double bytes = 0;
+  for (const auto& memory : hw.memories)
+    if (std::find(memory.chiplets.begin(), memory.chiplets.end(), chiplet) != memory.chiplets.end())
+      bytes += memory.bytes / static_cast<double>(memory.chiplets.size());
+  return bytes;
+}
+
+void group_contiguously(DeviceLayout& layout, int group_size) {
+  layout.group.clear();
+  layout.group_names.clear();
+  for (int c = 0; c < layout.chiplet_count(); ++c) {
+    if (c % group_size == 0)
+      layout.group_names.push_back(fmt::format("group{}", c / group_size));
+    layout.group.push_back(c / group_size);
+  }
+}
+
+[[noreturn]] void fail(const std::string& source, std::size_t layer, const std::string& field,
+                       const std::string& value, const std::string& expected) {
+  throw InputError({source, fmt::format("layers[{}].{}", layer, field), 0}, value, expected);
+}
+
+}  // namespace
+
+std::vector<int> DeviceLayout::chiplets_in_group(int g) const {
+  std::vector<int> out;
+  for (int c = 0; c < chiplet_count(); ++c)
+    if (group[static_cast<std::size_t>(c)] == g)
+      out.push_back(c);
+  return out;
+}
+
+DeviceLayout layout_from_hw(const hw::HwSpec& hw, int experts, int slots, int group_size) {
+  DeviceLayout layout;
+  layout.hardware = hw.name;
+  const auto chiplets = expert_chiplets(hw);
+  if (chiplets.empty())
+    throw InputError(hw.name, "has no chiplet that holds expert weights");
+  const auto next = adjacency(hw);
+  std::map<std::string, int> groups;
+  for (const int c : chiplets) {
+    layout.chiplets.push_back(hw.chiplets[static_cast<std::size_t>(c)].name);
+    const auto name = group_name(hw, next, c);
+    auto [it, inserted] = groups.emplace(name, static_cast<int>(layout.group_names.size()));
+    if (inserted)
+      layout.group_names.push_back(name);
+    layout.group.push_back(it->second);
+  }
+  if (group_size > 0)
+    group_contiguously(layout, group_size);
+  auto sources = hw.chiplets_with_role(hw::Role::attention);
+  if (sources.empty())
+    sources = chiplets;
+  layout.hops.assign(chiplets.size(), 0.0);
+  for (const int s : sources) {
+    const auto hops = hops_from(next, s);
+    for (std::size_t i = 0; i < chiplets.size(); ++i)
+      layout.hops[i] +=
+          hops[static_cast<std::size_t>(chiplets[i])] / static_cast<double>(sources.size());
+  }
+  layout.memory_bytes = memory_per_chiplet(hw, chiplets.front());
+  for (const int c : chiplets)
+    layout.memory_bytes = std::min(layout.memory_bytes, memory_per_chiplet(hw, c));
+  const int count = layout.chiplet_count();
+  layout.slots = slots > 0 ? slots : (experts + count - 1) / count;
+  return layout;
+}
+
+DeviceLayout uniform_layout(int chiplets, int group_size, int slots, const std::string& name) {
+  DeviceLayout layout;
+  layout.hardware = name;
+  for (int c = 0; c < chiplets; ++c)
+    layout.chiplets.push_back(fmt::format("device{}", c));
+  group_contiguously(layout, std::max(1, group_size));
+  layout.slots = slots;
+  layout.hops.assign(static_cast<std::size_t>(chiplets), 1.0);
+  return layout;
+}
+
+std::vector<std::vector<int>> Placement::experts_on(std::size_t layer) const {
+  std::vector<std::vector<int>> out(static_cast<std::size_t>(layout.chiplet_count()));
+  const auto& chiplets_of = layers[layer].chiplets_of;
+  for (std::size_t e = 0; e < chiplets_of.size(); ++e)
+    for (const int c : chiplets_of[e])
+      out[static_cast<std::size_t>(c)].push_back(static_cast<int>(e));
+  return out;
+}
+
+void validate(const Placement& p, const std::string& source) {
+  const int chiplets = p.layout.chiplet_count();
+  if (chiplets == 0 || p.layout.group.size() != static_cast<std::size_t>(chiplets))
+    throw InputError({source, "layout", 0}, std::to_string(chiplets),
+                     "chiplets, each with a group");
+  for (const int g : p.layout.group)
+    if (g < 0 || g >= p.layout.group_count())
+      throw InputError({source, "layout.group", 0}, std::to_string(g),
+                       fmt::format("a group in [0, {}]", p.layout.group_count() - 1));
+  for (std::size_t l = 0; l < p.layers.size(); ++l) {
+    const auto& layer = p.layers[l];
+    if (layer.chiplets_of.size() != static_cast<std::size_t>(p.experts))
+      fail(source, l, "experts", std::to_string(layer.chiplets_of.size()),
+           fmt::format("all {} experts of the model", p.experts));
+    std::vector<int> used(static_cast<std::size_t>(chiplets), 0);
+    for (std::size_t e = 0; e < layer.chiplets_of.size(); ++e) {
+      const auto& homes = layer.chiplets_of[e];
+      if (homes.empty())
+        fail(source, l, fmt::format("expert {}", e), "(nowhere)", "at least one chiplet");
+      for (std::size_t i = 0; i < homes.size(); ++i) {
+        const int c = homes[i];
+        if (c < 0 || c >= chiplets)
+          fail(source, l, fmt::format("expert {}", e), std::to_string(c),
+               fmt::format("a chiplet in [0, {}]", chiplets - 1));
+        if (std::find(homes.begin(), homes.begin() + static_cast<std::ptrdiff_t>(i), c) !=
+            homes.begin() + static_cast<std::ptrdiff_t>(i))
+          fail(source, l, fmt::format("expert {}", e), std::to_string(c),
+               "distinct chiplets per expert");
+        ++used[static_cast<std::size_t>(c)];
+      }
+    }
+    for (int c = 0; c < chiplets; ++c)
+      if (used[static_cast<std::size_t>(c)] > p.layout.slots)
+        fail(source, l, fmt::format("chiplet {}", p.layout.chiplets[static_cast<std::size_t>(c)]),
+             fmt::format("{} experts", used[static_cast<std::size_t>(c)]),
+             fmt::format("at most {} slots", p.layout.slots));
+  }
+}
+
+nlohmann::ordered_json to_json(const Placement& p) {
+  nlohmann::ordered_json out;
+  out["model"] = p.model;
+  out["experts"] = p.experts;
+  out["placer"] = p.placer;
+  out["layout"] = {{"hardware", p.layout.hardware},
+                   {"chiplets", p.layout.chiplets},
+                   {"group", p.layout.group},
+                   {"group_names", p.layout.group_names},
+                   {"slots", p.layout.slots},
+                   {"hops", p.layout.hops},
+                   {"memory_bytes", p.layout.memory_bytes}};
+  auto& layers = out["layers"] = nlohmann::ordered_json::array();
+  for (std::size_t l = 0; l < p.layers.size(); ++l) {
+    nlohmann::ordered_json layer{{"layer", p.layers[l].layer_id},
+                                 {"chiplets_of", p.layers[l].chiplets_of}};
+    if (l < p.solver.size() && p.solver[l]) {
+      const auto& s = *p.solver[l];
+      // No solve time here: a placement file depends only on its inputs.
+      layer["solver"] = {
+          {"status", s.status}, {"objective", s.objective}, {"bound", s.bound}, {"gap", s.gap}};
+    }
+    layers.push_back(std::move(layer));
+  }
+  return out;
+}
+
+Placement placement_from_json(const nlohmann::json& j, const std::string& source) {
+  Placement p;
+  try {
+    p.model = j.at("model").get<std::string>();
+    p.experts = j.at("experts").get<int>();
+    p.placer = j.value("placer", std::string());
+    const auto& l = j.at("layout");
+    p.layout.hardware = l.value("hardware", std::string());
+    p.layout.chiplets = l.at("chiplets").get<std::vector<std::string>>();
+    p.layout.group = l.at("group").get<std::vector<int>>();
+    p.layout.group_names = l.at("group_names").get<std::vector<std::string>>();
+    p.layout.slots = l.at("slots").get<int>();
+    p.layout.hops = l.value("hops", std::vector<double>(p.layout.chiplets.size(), 1.0));
+    p.layout.memory_bytes = l.value("memory_bytes", 0.0);
+    for (const auto& layer : j.at("layers")) {
+      p.layers.push_back({layer.at("layer").get<int>(),
+                          layer.at("chiplets_of").get<std::vector<std::vector<int>>>()});
+      std::optional<SolverReport> report;
+      if (layer.contains("solver")) {
+        const auto& s = layer.at("solver");
+        report = SolverReport{s.at("status").get<std::string>(), s.at("objective").get<double>(),
+                              s.at("bound").get<double>(), s.at("gap").get<double>(), 0.0};
+      }
+      p.solver.push_back(report);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError({source, "", 0}, e.what(),
+                     "a placement: model, experts, layout{chiplets, group, group_names, slots}, "
+                     "layers[{layer, chiplets_of}]");
+  }
+  if (p.layout.hops.size() != p.layout.chiplets.size())
+    throw InputError({source, "layout.hops", 0}, std::to_string(p.layout.hops.size()),
+                     "one entry per chiplet");
+  validate(p, source);
+  return p;
+}
+
+std::string to_csv(const Placement& p) {
+  auto layout = to_json(p);
+  layout.erase("layers");
+  std::string out = "# " + layout.dump() + "\nlayer,expert,chiplet,group,replica\n";
+  for (const auto& layer : p.layers)
+    for (std::size_t e = 0; e < layer.chiplets_of.size(); ++e)
+      for (std::size_t r = 0; r < layer.chiplets_of[e].size(); ++r) {
+        const int c = layer.chiplets_of[e][r];
+        out += fmt::format(
+            "{},{},{},{},{}\n", layer.layer_id, e, p.layout.chiplets[static_cast<std::size_t>(c)],
+            p.layout
+                .group_names[static_cast<std::size_t>(p.layout.group[static_cast<std::size_t>(c)])],
+            r);
+      }
+  return out;
+}
+
+Placement placement_from_csv(std::string_view text, const std::string& source) {
+  const auto first_end = text.find('\n');
+  if (!text.starts_with("# ") || first_end == std::string_view::npos)
+    throw InputError({source, "", 1}, std::string(text.substr(0, 40)),
+                     "a '# {layout JSON}' first line");
+  auto head = nlohmann::json::parse(text.substr(2, first_end - 2), nullptr, false);
+  if (head.is_discarded())
+    throw InputError({source, "layout", 1}, "(unparseable)", "a JSON object");
+  head["layers"] = nlohmann::json::array();
+  Placement p = placement_from_json(head, source);
+  std::map<int, std::size_t> layer_index;
+  std::size_t at = first_end + 1;
+  int line = 1;
+  while (at < text.size()) {
+    const auto end = std::min(text.find('\n', at), text.size());
+    const std::string row(text.substr(at, end - at));
+    at = end + 1;
+    ++line;
+    if (row.empty() || row.starts_with("layer,"))
+      continue;
+    int layer = 0, expert = 0, replica = 0;
+    char chiplet[256] = {0}, group[256] = {0};
+    if (std::sscanf(row.c_str(), "%d,%d,%255[^,],%255[^,],%d", &layer, &expert, chiplet, group,
+                    &replica) != 5)
+      throw InputError({source, "row", line}, row, "layer,expert,chiplet,group,replica");
+    const auto c = std::find(p.layout.chiplets.begin(), p.layout.chiplets.end(), chiplet);
+    if (c == p.layout.chiplets.end())
+      throw InputError({source, "chiplet", line}, chiplet, "a chiplet of the layout");
+    if (expert < 0 || expert >= p.experts)
+      throw InputError({source, "expert", line}, std::to_string(expert),
+                       fmt::format("an expert in [0, {}]", p.experts - 1));
+    auto [it, inserted] = layer_index.emplace(layer, p.layers.size());
+    if (inserted)
+      p.layers.push_back(
+          {layer, std::vector<std::vector<int>>(static_cast<std::size_t>(p.experts))});
+    p.layers[it->second].chiplets_of[static_cast<std::size_t>(expert)].push_back(
+        static_cast<int>(c - p.layout.chiplets.begin()));
+  }
+  validate(p, source);
+  return p;
+}
+
+Placement read_placement(const std::string& path) {
+  const std::string text = core::read_text_file(path);
+  if (std::filesystem::path(path).extension() == ".csv")
+    return placement_from_csv(text, path);
+  const auto json = nlohmann::json::parse(text, nullptr, false);
+  if (json.is_discarded())
+    throw InputError({path, "", 0}, "(unparseable)", "a placement JSON object");
+  return placement_from_json(json, path);
+}
+
+void write_placement(const Placement& placement, const std::string& path) {
+  if (std::filesystem::path(path).extension() == ".csv")
+    core::write_file_atomically(path, to_csv(placement));
+  else
+    core::write_file_atomically(path, to_json(placement).dump(1) + "\n");
+}
+
+}  // namespace mozart::placement

@@ -1,0 +1,189 @@
+// The simple placers, the registry and the per-layer driver.
+#include "mozart/placement/placers.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/core/random.hpp"
+#include "mozart/placement/placer_detail.hpp"
+#include "mozart/trace/priors.hpp"
+
+namespace mozart::placement {
+namespace {
+
+LayerPlacement from_order(int layer_id, const std::vector<int>& order, int chiplets) {
+  LayerPlacement out{layer_id, std::vector<std::vector<int>>(order.size())};
+  const auto n = static_cast<long long>(order.size());
+  for (long long i = 0; i < n; ++i)
+    out.chiplets_of[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])] = {
+        static_cast<int>(i * chiplets / n)};
+  return out;
+}
+
+std::vector<int> identity(int n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+class Contiguous final : public Placer {
+ public:
+  std::string name() const override { return "contiguous"; }
+  LayerPlacement place(const LayerInput& in, const DeviceLayout& layout, const PlacerOptions&,
+                       std::optional<SolverReport>&) const override {
+    return from_order(in.layer_id, identity(in.experts), layout.chiplet_count());
+  }
+};
+
+class RoundRobin final : public Placer {
+ public:
+  std::string name() const override { return "round-robin"; }
+  LayerPlacement place(const LayerInput& in, const DeviceLayout& layout, const PlacerOptions&,
+                       std::optional<SolverReport>&) const override {
+    LayerPlacement out{in.layer_id,
+                       std::vector<std::vector<int>>(static_cast<std::size_t>(in.experts))};
+    for (int e = 0; e < in.experts; ++e)
+      out.chiplets_of[static_cast<std::size_t>(e)] = {e % layout.chiplet_count()};
+    return out;
+  }
+};
+
+class Random final : public Placer {
+ public:
+  std::string name() const override { return "random"; }
+  LayerPlacement place(const LayerInput& in, const DeviceLayout& layout,
+                       const PlacerOptions& options, std::optional<SolverReport>&) const override {
+    auto order = identity(in.experts);
+    core::Rng rng(options.seed ^ (static_cast<std::uint64_t>(in.layer_id) * 0x9E3779B97F4A7C15ull));
+    for (std::size_t i = order.size(); i > 1; --i)
+      std::swap(order[i - 1], order[rng.below(i)]);
+    return from_order(in.layer_id, order, layout.chiplet_count());
+  }
+};
+
+// EPLB: replicas to the expert with the largest load per replica, then each replica, heaviest
+// first, onto the lightest chiplet with a free slot that does not hold the expert yet.
+class Balanced final : public Placer {
+ public:
+  std::string name() const override { return "balanced"; }
+  LayerPlacement place(const LayerInput& in, const DeviceLayout& layout,
+                       const PlacerOptions& options, std::optional<SolverReport>&) const override {
+    const int chiplets = layout.chiplet_count();
+    const int spare = chiplets * layout.slots - in.experts;
+    std::vector<int> copies(static_cast<std::size_t>(in.experts), 1);
+    for (int r = 0; r < std::min(options.replicas, spare); ++r) {
+      int hot = 0;
+      for (int e = 1; e < in.experts; ++e)
+        if (in.load[static_cast<std::size_t>(e)] / copies[static_cast<std::size_t>(e)] >
+            in.load[static_cast<std::size_t>(hot)] / copies[static_cast<std::size_t>(hot)])
+          hot = e;
+      ++copies[static_cast<std::size_t>(hot)];
+    }
+    struct Item {
+      double load;
+      int expert;
+    };
+    std::vector<Item> items;
+    for (int e = 0; e < in.experts; ++e)
+      for (int r = 0; r < copies[static_cast<std::size_t>(e)]; ++r)
+        items.push_back(
+            {in.load[static_cast<std::size_t>(e)] / copies[static_cast<std::size_t>(e)], e});
+    std::stable_sort(items.begin(), items.end(),
+                     [](const Item& a, const Item& b) { return a.load > b.load; });
+    std::vector<double> load(static_cast<std::size_t>(chiplets), 0.0);
+    std::vector<int> used(static_cast<std::size_t>(chiplets), 0);
+    LayerPlacement out{in.layer_id,
+                       std::vector<std::vector<int>>(static_cast<std::size_t>(in.experts))};
+    for (const auto& item : items) {
+      auto& homes = out.chiplets_of[static_cast<std::size_t>(item.expert)];
+      int best = -1;
+      for (int c = 0; c < chiplets; ++c) {
+        const auto ci = static_cast<std::size_t>(c);
+        if (used[ci] >= layout.slots || std::find(homes.begin(), homes.end(), c) != homes.end())
+          continue;
+        if (best < 0 || load[ci] < load[static_cast<std::size_t>(best)])
+          best = c;
+      }
+      if (best < 0)
+        continue;  // only a replica can find no chiplet: every free slot is beside a copy
+      homes.push_back(best);
+      load[static_cast<std::size_t>(best)] += item.load;
+      ++used[static_cast<std::size_t>(best)];
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+std::vector<std::string> placer_names() {
+  return {"contiguous", "round-robin", "random", "balanced", "occult", "mozart", "metis"};
+}
+
+std::unique_ptr<Placer> make_placer(const std::string& name) {
+  if (name == "contiguous")
+    return std::make_unique<Contiguous>();
+  if (name == "round-robin")
+    return std::make_unique<RoundRobin>();
+  if (name == "random")
+    return std::make_unique<Random>();
+  if (name == "balanced")
+    return std::make_unique<Balanced>();
+  if (name == "occult")
+    return detail::make_occult();
+  if (name == "mozart")
+    return detail::make_mozart();
+  if (name == "metis")
+    return detail::make_metis();
+  throw core::InputError({"--placer", "placer", 0}, name,
+                         fmt::format("one of {}", fmt::join(placer_names(), ", ")));
+}
+
+std::vector<LayerInput> layer_inputs(const trace::Trace& trace) {
+  const auto priors = trace::compute_priors(trace, {0, true});
+  std::vector<LayerInput> out;
+  for (int l = 0; l < trace.layers(); ++l) {
+    const auto& p = priors.layers[static_cast<std::size_t>(l)];
+    LayerInput in;
+    in.layer_id = p.layer_id;
+    in.experts = trace.num_experts();
+    in.top_k = trace.top_k();
+    in.load.assign(p.counts.begin(), p.counts.end());
+    in.coactivation.assign(p.coactivation.begin(), p.coactivation.end());
+    in.trace = &trace;
+    in.trace_layer = l;
+    out.push_back(std::move(in));
+  }
+  return out;
+}
+
+Placement place(const trace::Trace& trace, const DeviceLayout& layout,
+                const std::string& placer_name, const PlacerOptions& options) {
+  if (static_cast<long long>(layout.chiplet_count()) * layout.slots < trace.num_experts())
+    throw core::InputError(
+        {layout.hardware, "slots", 0},
+        fmt::format("{} chiplets × {} slots", layout.chiplet_count(), layout.slots),
+        fmt::format("room for the {} experts of a layer", trace.num_experts()));
+  const auto placer = make_placer(placer_name);
+  Placement out;
+  out.model = trace.model;
+  out.experts = trace.num_experts();
+  out.placer = placer_name + (options.refine ? "+refine" : "");
+  out.layout = layout;
+  for (const auto& input : layer_inputs(trace)) {
+    std::optional<SolverReport> report;
+    auto layer = placer->place(input, layout, options, report);
+    if (options.refine)
+      layer = refine(input, layout, std::move(layer), options);
+    out.layers.push_back(std::move(layer));
+    out.solver.push_back(report);
+  }
+  validate(out, "placer " + placer_name);
+  return out;
+}
+
+}  // namespace mozart::placement

@@ -1,0 +1,99 @@
+// Placers behind one interface, chosen by name:
+//
+//   contiguous   standard expert parallelism: experts in order, an equal run per chiplet;
+//   round-robin  expert e on chiplet e mod C;
+//   random       a seeded shuffle, then contiguous;
+//   balanced     EPLB: optional redundant replicas, each to the expert with the largest load per
+//                replica, then balanced packing: replicas by load, each onto the lightest chiplet
+//                with a free slot;
+//   occult       greedy collaboration clustering: the first cluster seeded with the most
+//                co-activated pair, each next seed the expert least co-activated with those
+//                placed, clusters filled greedily by co-activation;
+//   mozart       farthest-point-sampling clustering on co-activation (seeds that collaborate
+//                least with earlier seeds; clusters grown with the experts that collaborate most,
+//                within a load bound), then a binary integer program, solved by COIN-OR CBC,
+//                that allocates clusters to groups minimising the largest group load within
+//                each group's capacity;
+//   metis        a k-way partition of the co-activation graph (METIS) balancing load and count.
+//
+// refine() can follow any of them: swaps of experts between chiplets that lower
+// C_T + λ · (chiplet max/mean load − 1), measured on a sample of the trace's tokens, with the
+// group max/mean load brought within its bound first where it is not (a large penalty).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mozart/placement/placement.hpp"
+#include "mozart/trace/trace.hpp"
+
+namespace mozart::placement {
+
+// What a placer knows of one layer: priors and, for refinement, the tokens.
+struct LayerInput {
+  int layer_id = 0;
+  int experts = 0;
+  int top_k = 0;
+  std::vector<double> load;          // routed slots per expert (V × slots)
+  std::vector<double> coactivation;  // experts × experts
+  const trace::Trace* trace = nullptr;
+  int trace_layer = 0;
+};
+
+// One per MoE layer of the trace, from its priors.
+std::vector<LayerInput> layer_inputs(const trace::Trace& trace);
+
+// Limits of one integer program. The node limit keeps results the same on every machine; the
+// time limit is a safety net (a result cut by it depends on the machine's speed).
+struct SolverLimits {
+  int nodes = 5;
+  double seconds = 10.0;
+};
+
+struct PlacerOptions {
+  std::uint64_t seed = 1;
+  int replicas = 0;               // balanced: redundant copies of hot experts
+  double group_balance = 1.10;    // mozart, refine: bound on group max/mean load
+  double chiplet_balance = 1.25;  // mozart: bound on a cluster's load over the mean chiplet load
+  SolverLimits solver;            // per integer program (one per layer): the best found and its gap
+  bool refine = false;
+  double lambda = 0.0;  // weight of chiplet imbalance in the refinement objective
+  std::size_t refine_tokens = 4096;
+  int refine_passes = 4;
+};
+
+class Placer {
+ public:
+  virtual ~Placer() = default;
+  virtual std::string name() const = 0;
+  // Slots are guaranteed: experts ≤ chiplets · slots.
+  virtual LayerPlacement place(const LayerInput& input, const DeviceLayout& layout,
+                               const PlacerOptions& options,
+                               std::optional<SolverReport>& report) const = 0;
+};
+
+std::vector<std::string> placer_names();
+// InputError naming the choices for an unknown name.
+std::unique_ptr<Placer> make_placer(const std::string& name);
+
+// Swaps that lower the joint objective (see above); returns the placement unchanged when it has
+// replicas.
+LayerPlacement refine(const LayerInput& input, const DeviceLayout& layout, LayerPlacement placement,
+                      const PlacerOptions& options);
+
+// Every MoE layer of the trace. InputError when the experts do not fit the slots.
+Placement place(const trace::Trace& trace, const DeviceLayout& layout, const std::string& placer,
+                const PlacerOptions& options);
+
+// The integer program of `mozart`, exposed for tests: clusters (by load) to groups (by
+// capacity in clusters), minimising the largest group load.
+struct Allocation {
+  std::vector<int> group_of_cluster;
+  SolverReport report;
+};
+Allocation allocate_clusters(const std::vector<double>& cluster_load,
+                             const std::vector<int>& group_capacity, const SolverLimits& limits);
+
+}  // namespace mozart::placement
