@@ -67,6 +67,20 @@ TEST(Fluid, LaterArrivalSharesWhatIsLeft) {
   EXPECT_DOUBLE_EQ(t[1], 3.0);
 }
 
+TEST(Fluid, AFinishAndAStartInOtherComponentsAreBothSolved) {
+  // A1 and A2 share channel 0; B is alone on channel 1. When A1 finishes at t = 2, C starts on
+  // channel 1 at the same moment: A2 must still take all of channel 0 from then on.
+  FluidNetwork net({1.0, 1.0});
+  const FlowId a2 = net.start(on({0}, 3));
+  net.start(on({0}, 1));
+  net.start(on({1}, 10));
+  EXPECT_DOUBLE_EQ(net.next_event_time(), 2.0);
+  EXPECT_EQ(net.advance_to(2.0).size(), 1u);
+  net.start(on({1}, 1));
+  const auto done = drain(net);
+  EXPECT_DOUBLE_EQ(done[size_t(a2)], 4.0);  // 2 bytes left at full rate
+}
+
 TEST(Fluid, WeightAndCoefficientScaleTheShare) {
   FluidNetwork net({1.0, 1.0});
   FlowSpec heavy = on({0}, 1);

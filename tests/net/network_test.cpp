@@ -102,6 +102,20 @@ TEST(Network, BadOptionsAndLinksAreInputErrors) {
   EXPECT_THROW(Network{hw}, core::InputError);
 }
 
+TEST(Network, RouteBetweenUnconnectedNodesIsAnInputError) {
+  // Only a spec that skipped `hw check` can be disconnected: cut the tree's link to expert5.
+  hw::HwSpec hw = *hw::find_preset("mozart-nop-tree");
+  const int e5 = *hw.find_node("expert5");
+  std::erase_if(hw.links, [&](const hw::Link& l) { return l.a == e5 || l.b == e5; });
+  Network net(hw);
+  try {
+    net.route(*hw.find_node("attn"), e5);
+    FAIL() << "expected an InputError";
+  } catch (const core::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("expert5"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Network, UniformAllToAllOnAn8x8MeshMeetsItsBisectionBound) {
   // Every node sends 160 units to each of 63 peers over unit links: 128 flows share each
   // middle X channel, so ideal max-min sharing takes exactly 20,480 units.

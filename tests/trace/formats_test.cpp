@@ -142,6 +142,9 @@ TEST(TraceFormats, NpyFaults) {
   dtype.replace(dtype.find("<i2"), 3, "<f4");
   options.hint.experts = 16;
   EXPECT_NE(error_of(dtype, Format::npy, options).find("integer dtype"), std::string::npos);
+  std::string huge = good;
+  huge.replace(huge.find("(100,"), 5, "(99999999999999999999999,");
+  EXPECT_NE(error_of(huge, Format::npy, options).find("below 2^64"), std::string::npos);
 }
 
 TEST(TraceFormats, FormatFromExtension) {

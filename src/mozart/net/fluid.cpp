@@ -146,7 +146,6 @@ void FluidNetwork::activate(FlowId id) {
   heap_remove(id);  // queued again once the solve gives it a rate
   f.active_pos = int32_t(listed_.size());
   listed_.push_back(id);
-  listed_rate_.push_back(0);
   for (size_t i = 0; i < f.spec.uses.size(); ++i) {
     ChannelId c = f.spec.uses[i].channel;
     f.slot[i] = uint32_t(channel_flows_[c].size());
@@ -187,14 +186,14 @@ void FluidNetwork::finish(FlowId id) {
   if (f.active_pos < 0)
     return;
   finished_rate_ = std::min(finished_rate_, f.rate);
+  for (const ChannelUse& u : f.spec.uses)
+    freed_.push_back(u.channel);
   add_contribution(f, -1);
   f.rate = 0;
   const FlowId last = listed_.back();
   listed_[size_t(f.active_pos)] = last;
-  listed_rate_[size_t(f.active_pos)] = listed_rate_.back();
   flows_[last].active_pos = f.active_pos;
   listed_.pop_back();
-  listed_rate_.pop_back();
   f.active_pos = -1;
   for (size_t i = 0; i < f.spec.uses.size(); ++i) {
     ChannelId c = f.spec.uses[i].channel;
@@ -243,33 +242,43 @@ std::vector<FlowId> FluidNetwork::advance_to(double t) {
 
 void FluidNetwork::resolve() {
   if (!dirty_.empty()) {
-    solve_component();
+    // Finished flows may sit in other components than the started ones: seed both.
+    dirty_.insert(dirty_.end(), freed_.begin(), freed_.end());
+    solve_reached(dirty_, -kNever);
   } else if (finished_rate_ != kNever) {
-    solve_above(finished_rate_);
+    solve_reached(freed_, finished_rate_ * (1 - kRateTolerance));
   }
   dirty_.clear();
+  freed_.clear();
   finished_rate_ = kNever;
 }
 
-void FluidNetwork::solve_component() {
+// Re-solves the flows reached from `seeds` through shared channels, passing only flows whose
+// rate is at least `floor`. A start seeds the channels that gained a flow, with no floor: the
+// whole connected component (max-min allocations of disjoint components are independent). A
+// finish seeds the channels the finished flows left, with their lowest rate as the floor:
+// flows below it keep their rates (see the header), and flows above it that share no channel
+// with the reached ones see the same residual capacities as before, so they keep theirs too.
+void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds, double floor) {
   ++solves_;
   ++stamp_;
-  std::vector<ChannelId> channels;
   std::vector<FlowId> flows;
-  std::vector<ChannelId> frontier;
-  for (ChannelId c : dirty_) {
+  std::vector<ChannelId> channels;
+  std::vector<ChannelId>& frontier = frontier_;
+  frontier.clear();
+  for (ChannelId c : seeds) {
     if (channel_mark_[c] != stamp_) {
       channel_mark_[c] = stamp_;
       frontier.push_back(c);
     }
   }
   while (!frontier.empty()) {
-    ChannelId c = frontier.back();
+    const ChannelId c = frontier.back();
     frontier.pop_back();
     channels.push_back(c);
     for (FlowId id : channel_flows_[c]) {
       Flow& f = flows_[id];
-      if (f.mark == stamp_)
+      if (f.mark == stamp_ || f.rate < floor)
         continue;
       f.mark = stamp_;
       flows.push_back(id);
@@ -281,57 +290,34 @@ void FluidNetwork::solve_component() {
       }
     }
   }
-  for (ChannelId c : channels)
-    residual_[c] = capacity_[c];
   apply(channels, flows);
 }
 
-void FluidNetwork::solve_above(double rate) {
-  ++solves_;
-  ++stamp_;
-  const double floor = rate * (1 - kRateTolerance);
-  std::vector<FlowId> flows;
-  std::vector<ChannelId> channels;
-  for (size_t i = 0; i < listed_.size(); ++i) {
-    if (listed_rate_[i] < floor)
-      continue;  // contiguous: the scan stays in cache
-    const FlowId id = listed_[i];
-    Flow& f = flows_[id];
-    f.mark = stamp_;
-    flows.push_back(id);
-    for (const ChannelUse& u : f.spec.uses) {
-      if (channel_mark_[u.channel] != stamp_) {
-        channel_mark_[u.channel] = stamp_;
-        channels.push_back(u.channel);
-      }
-    }
-  }
-  // Capacity left by the flows that keep their rates.
-  for (ChannelId c : channels)
-    residual_[c] = capacity_[c] - load_[c];
-  for (FlowId id : flows) {
-    const Flow& f = flows_[id];
-    for (const ChannelUse& u : f.spec.uses) {
-      residual_[u.channel] += f.rate * f.spec.weight * u.coefficient;
-    }
-  }
-  apply(channels, flows);
-}
-
-// Settles `flows`, fills them into the residual capacities, and updates loads and events.
+// Fills `flows` into what their channels have left once their own contributions are taken
+// out, then updates loads and events. A flow whose rate comes out unchanged needs neither
+// settling nor a new event.
 void FluidNetwork::apply(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
   resolved_flows_ += flows.size();
-  for (FlowId id : flows) {
-    Flow& f = flows_[id];
-    settle_flow(f);
+  old_rate_.resize(flows.size());
+  for (size_t i = 0; i < flows.size(); ++i) {
+    Flow& f = flows_[flows[i]];
+    old_rate_[i] = f.rate;
     add_contribution(f, -1);
   }
+  for (ChannelId c : channels)
+    residual_[c] = capacity_[c] - load_[c];
   fill(channels, flows);
-  for (FlowId id : flows) {
+  for (size_t i = 0; i < flows.size(); ++i) {
+    const FlowId id = flows[i];
     Flow& f = flows_[id];
     add_contribution(f, +1);
-    listed_rate_[size_t(f.active_pos)] = f.rate;
-    heap_set(id, f.rate > 0 ? now_ + f.remaining / f.rate : kNever);
+    const double rate = f.rate;
+    if (rate == old_rate_[i] && f.heap_pos >= 0)
+      continue;
+    f.rate = old_rate_[i];
+    settle_flow(f);
+    f.rate = rate;
+    heap_set(id, rate > 0 ? now_ + f.remaining / rate : kNever);
   }
   for (ChannelId c : channels)
     refresh_load(c);

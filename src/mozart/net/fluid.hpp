@@ -12,8 +12,9 @@
 //    allocations of disjoint components are independent);
 //  * a finish re-solves only the flows whose rate is at least the finished flow's: a flow frozen
 //    at rate r crosses no channel that saturates below r, and removing it only lowers demand on
-//    channels that saturate at r or above, so every flow below r keeps its rate. A flow first waits
-//    out its latency, then joins the sharing (as SimGrid's CM02
+//    channels that saturate at r or above, so every flow below r keeps its rate; and of those,
+//    only the ones connected to the finished flow's channels through channels they share. A flow
+//    first waits out its latency, then joins the sharing (as SimGrid's CM02
 // model does), and finishes when its last byte is delivered.
 #pragma once
 
@@ -98,8 +99,7 @@ class FluidNetwork {
   void finish(FlowId f);
   void settle_flow(Flow& f);
   void resolve();
-  void solve_component();
-  void solve_above(double rate);
+  void solve_reached(const std::vector<ChannelId>& seeds, double floor);
   void fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
   void apply(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
   // Records load_[c] in the statistics and tells the observer when it changed.
@@ -122,10 +122,10 @@ class FluidNetwork {
   std::vector<uint32_t> channel_mark_;
   std::vector<Flow> flows_;
   std::vector<FlowId> heap_;
-  std::vector<FlowId> listed_;       // flows on channels
-  std::vector<double> listed_rate_;  // their rates, in the same order
-  std::vector<ChannelId> dirty_;     // channels that gained a flow
-  double finished_rate_ = kNever;    // lowest rate among flows finished since the last solve
+  std::vector<FlowId> listed_;     // flows on channels
+  std::vector<ChannelId> dirty_;   // channels that gained a flow
+  std::vector<ChannelId> freed_;   // channels that lost a flow since the last solve
+  double finished_rate_ = kNever;  // lowest rate among flows finished since the last solve
   uint32_t stamp_ = 0;
   double now_ = 0;
   size_t active_count_ = 0;
@@ -138,6 +138,8 @@ class FluidNetwork {
   std::vector<double> demand_;
   std::vector<int32_t> unfrozen_;
   std::vector<ChannelId> open_channels_;
+  std::vector<ChannelId> frontier_;
+  std::vector<double> old_rate_;
 };
 
 // Flows that start at given times, run on `net` until all finish; returns each flow's finishing

@@ -1,6 +1,6 @@
 // NPY traces: a C-order integer array [tokens, layers, k] of expert ids (NumPy format 1.0-3.0).
+#include <charconv>
 #include <cstring>
-#include <regex>
 
 #include <fmt/format.h>
 
@@ -21,14 +21,66 @@ struct NpyHeader {
   std::size_t data_at = 0;
 };
 
-std::string dict_entry(std::string_view dict, const std::string& key, const std::string& pattern,
-                       const std::string& source) {
-  const std::regex re("'" + key + "'\\s*:\\s*" + pattern);
-  std::match_results<std::string_view::const_iterator> match;
-  if (!std::regex_search(dict.begin(), dict.end(), match, re))
-    throw InputError({source, "npy header." + key, 0}, std::string(dict.substr(0, 120)),
-                     "a NumPy header with '" + key + "'");
-  return match[1].str();
+// The text after `'key':` in a NumPy header dict.
+std::string_view dict_value(std::string_view dict, std::string_view key,
+                            const std::string& source) {
+  const std::string quoted = fmt::format("'{}'", key);
+  auto at = dict.find(quoted);
+  if (at != std::string_view::npos) {
+    at = dict.find_first_not_of(' ', at + quoted.size());
+    if (at != std::string_view::npos && dict[at] == ':') {
+      at = dict.find_first_not_of(' ', at + 1);
+      if (at != std::string_view::npos)
+        return dict.substr(at);
+    }
+  }
+  throw InputError({source, fmt::format("npy header.{}", key), 0}, std::string(dict.substr(0, 120)),
+                   fmt::format("a NumPy header with '{}'", key));
+}
+
+void parse_descr(std::string_view value, NpyHeader& h, const std::string& source) {
+  const auto end = value.find('\'', 1);
+  std::string_view type = value.substr(0, end == std::string_view::npos ? 0 : end + 1);
+  const auto bad = [&](const char* expected) {
+    return InputError({source, "npy header.descr", 0}, std::string(value.substr(0, 12)), expected);
+  };
+  if (type.size() < 4 || type.front() != '\'')
+    throw bad("an integer dtype such as '<i2', '<i4', '<i8' or '|u1'");
+  type = type.substr(1, type.size() - 2);
+  char order = '=';
+  if (type.size() == 3)
+    order = type[0], type.remove_prefix(1);
+  if (type.size() != 2 || (type[0] != 'i' && type[0] != 'u') ||
+      std::string_view("1248").find(type[1]) == std::string_view::npos ||
+      std::string_view("<>|=").find(order) == std::string_view::npos)
+    throw bad("an integer dtype such as '<i2', '<i4', '<i8' or '|u1'");
+  if (order == '>' && type[1] != '1')
+    throw bad("little-endian integers");
+  h.kind = type[0];
+  h.width = type[1] - '0';
+}
+
+std::vector<std::uint64_t> parse_shape(std::string_view value, const std::string& source) {
+  const auto close = value.find(')');
+  if (value.empty() || value.front() != '(' || close == std::string_view::npos)
+    throw InputError({source, "npy header.shape", 0}, std::string(value.substr(0, 40)), "a tuple");
+  std::vector<std::uint64_t> shape;
+  const char* p = value.data() + 1;
+  const char* end = value.data() + close;
+  while (p < end) {
+    while (p < end && (*p == ' ' || *p == ','))
+      ++p;
+    if (p == end)
+      break;
+    std::uint64_t n = 0;
+    const auto [next, error] = std::from_chars(p, end, n);
+    if (error != std::errc())
+      throw InputError({source, "npy header.shape", 0}, std::string(value.substr(0, close + 1)),
+                       "non-negative integer dimensions below 2^64");
+    shape.push_back(n);
+    p = next;
+  }
+  return shape;
 }
 
 NpyHeader parse_header(std::string_view bytes, const std::string& source) {
@@ -58,23 +110,12 @@ NpyHeader parse_header(std::string_view bytes, const std::string& source) {
   const auto dict = bytes.substr(start, length);
   NpyHeader h;
   h.data_at = start + length;
-  std::match_results<std::string_view::const_iterator> m;
-  if (!std::regex_search(dict.begin(), dict.end(), m,
-                         std::regex("'descr'\\s*:\\s*'([<>|=]?)([iu])([1248])'")))
-    throw InputError({source, "npy header.descr", 0}, std::string(dict.substr(0, 120)),
-                     "an integer dtype such as '<i2', '<i4', '<i8' or '|u1'");
-  if (m[1].str() == ">" && m[3].str() != "1")
-    throw InputError({source, "npy header.descr", 0}, m[0].str(), "little-endian integers");
-  h.kind = m[2].str()[0];
-  h.width = m[3].str()[0] - '0';
-  if (dict_entry(dict, "fortran_order", "(True|False)", source) == "True")
+  parse_descr(dict_value(dict, "descr", source), h, source);
+  if (dict_value(dict, "fortran_order", source).starts_with("True"))
     throw InputError({source, "npy header.fortran_order", 0}, "True", "C order (False)");
-  const auto shape = dict_entry(dict, "shape", "\\(([^)]*)\\)", source);
-  const std::regex number("\\d+");
-  for (std::sregex_iterator it(shape.begin(), shape.end(), number), end; it != end; ++it)
-    h.shape.push_back(std::stoull(it->str()));
+  h.shape = parse_shape(dict_value(dict, "shape", source), source);
   if (h.shape.size() != 3)
-    throw InputError({source, "npy header.shape", 0}, "(" + shape + ")",
+    throw InputError({source, "npy header.shape", 0}, fmt::format("{} dimensions", h.shape.size()),
                      "three dimensions [tokens, layers, k]");
   return h;
 }
