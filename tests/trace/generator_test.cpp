@@ -108,6 +108,10 @@ TEST(Calibration, ReadsTheSharedExpertCounts) {
   EXPECT_THROW(target_from_expert_counts(kData + "/olmoe-mixtral-expert-counts.json", "olmoe",
                                          "poetry", 64, 8),
                core::InputError);
+  // OLMoE's 64 experts cannot calibrate a 128-expert model.
+  EXPECT_THROW(target_from_expert_counts(kData + "/olmoe-mixtral-expert-counts.json", "olmoe",
+                                         "arxiv", 128, 8),
+               core::InputError);
 }
 
 }  // namespace

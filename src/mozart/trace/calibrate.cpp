@@ -219,6 +219,16 @@ CalibrationTarget target_from_expert_counts(const std::string& path, const std::
   if (target.counts.size() != 3)
     throw InputError({path, counts_key, 0}, std::to_string(target.counts.size()),
                      "3 layers (0, 7 and 15)");
+  // Counts for fewer experts than the model has would calibrate a model they do not describe.
+  int highest = -1;
+  for (const auto& counts : target.counts)
+    for (int e = 0; e < experts; ++e)
+      if (counts[static_cast<std::size_t>(e)] > 0)
+        highest = std::max(highest, e);
+  if (highest + 1 != experts)
+    throw InputError(
+        {path, counts_key, 0}, fmt::format("counts for {} experts", highest + 1),
+        fmt::format("counts for the model's {} experts (another model's data?)", experts));
   validate_shape(target.shape, path);
   return target;
 }
