@@ -126,6 +126,11 @@ FlowId FluidNetwork::start(FlowSpec spec) {
   f.remaining = f.spec.bytes;
   f.settled_at = now_;
   f.slot.resize(f.spec.uses.size());
+  Hot& h = hot_.emplace_back();
+  h.weight = f.spec.weight;
+  h.first_use = uint32_t(uses_.size());
+  h.use_count = uint32_t(f.spec.uses.size());
+  uses_.insert(uses_.end(), f.spec.uses.begin(), f.spec.uses.end());
   if (f.spec.latency_s > 0) {
     heap_set(id, now_ + f.spec.latency_s);
   } else {
@@ -146,6 +151,7 @@ void FluidNetwork::activate(FlowId id) {
   heap_remove(id);  // queued again once the solve gives it a rate
   f.active_pos = int32_t(listed_.size());
   listed_.push_back(id);
+  listed_rate_.push_back(0);
   for (size_t i = 0; i < f.spec.uses.size(); ++i) {
     ChannelId c = f.spec.uses[i].channel;
     f.slot[i] = uint32_t(channel_flows_[c].size());
@@ -154,27 +160,31 @@ void FluidNetwork::activate(FlowId id) {
   }
 }
 
-void FluidNetwork::settle_flow(Flow& f) {
+void FluidNetwork::settle_flow(FlowId id) {
+  Flow& f = flows_[id];
+  const Hot& h = hot_[id];
   const double dt = now_ - f.settled_at;
-  if (dt > 0 && f.rate > 0) {
-    const double moved = std::min(f.rate * dt, f.remaining);
+  if (dt > 0 && h.rate > 0) {
+    const double moved = std::min(h.rate * dt, f.remaining);
     f.remaining -= moved;
-    for (const ChannelUse& u : f.spec.uses) {
-      stats_[u.channel].bytes += moved * f.spec.weight * u.coefficient;
+    for (const ChannelUse& u : uses(id)) {
+      stats_[u.channel].bytes += moved * h.weight * u.coefficient;
     }
   }
   f.settled_at = now_;
 }
 
-void FluidNetwork::add_contribution(const Flow& f, double sign) {
-  for (const ChannelUse& u : f.spec.uses) {
-    load_[u.channel] += sign * f.rate * f.spec.weight * u.coefficient;
+void FluidNetwork::add_contribution(FlowId id, double sign) {
+  const Hot& h = hot_[id];
+  const double flow = sign * h.rate * h.weight;
+  for (const ChannelUse& u : uses(id)) {
+    load_[u.channel] += flow * u.coefficient;
   }
 }
 
 void FluidNetwork::finish(FlowId id) {
   Flow& f = flows_[id];
-  settle_flow(f);
+  settle_flow(id);
   for (const ChannelUse& u : f.spec.uses) {  // whatever rounding left is delivered now
     stats_[u.channel].bytes += f.remaining * f.spec.weight * u.coefficient;
   }
@@ -185,15 +195,17 @@ void FluidNetwork::finish(FlowId id) {
   --active_count_;
   if (f.active_pos < 0)
     return;
-  finished_rate_ = std::min(finished_rate_, f.rate);
+  finished_rate_ = std::min(finished_rate_, hot_[id].rate);
   for (const ChannelUse& u : f.spec.uses)
     freed_.push_back(u.channel);
-  add_contribution(f, -1);
-  f.rate = 0;
+  add_contribution(id, -1);
+  hot_[id].rate = 0;
   const FlowId last = listed_.back();
   listed_[size_t(f.active_pos)] = last;
+  listed_rate_[size_t(f.active_pos)] = listed_rate_.back();
   flows_[last].active_pos = f.active_pos;
   listed_.pop_back();
+  listed_rate_.pop_back();
   f.active_pos = -1;
   for (size_t i = 0; i < f.spec.uses.size(); ++i) {
     ChannelId c = f.spec.uses[i].channel;
@@ -246,7 +258,7 @@ void FluidNetwork::resolve() {
     dirty_.insert(dirty_.end(), freed_.begin(), freed_.end());
     solve_reached(dirty_, -kNever);
   } else if (finished_rate_ != kNever) {
-    solve_reached(freed_, finished_rate_ * (1 - kRateTolerance));
+    solve_above(finished_rate_ * (1 - kRateTolerance));
   }
   dirty_.clear();
   freed_.clear();
@@ -254,11 +266,9 @@ void FluidNetwork::resolve() {
 }
 
 // Re-solves the flows reached from `seeds` through shared channels, passing only flows whose
-// rate is at least `floor`. A start seeds the channels that gained a flow, with no floor: the
-// whole connected component (max-min allocations of disjoint components are independent). A
-// finish seeds the channels the finished flows left, with their lowest rate as the floor:
-// flows below it keep their rates (see the header), and flows above it that share no channel
-// with the reached ones see the same residual capacities as before, so they keep theirs too.
+// rate is at least `floor`: after starts, the connected component of the channels that gained
+// a flow (and of those finished flows left), since max-min allocations of disjoint components
+// are independent.
 void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds, double floor) {
   ++solves_;
   ++stamp_;
@@ -277,16 +287,41 @@ void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds, double flo
     frontier.pop_back();
     channels.push_back(c);
     for (FlowId id : channel_flows_[c]) {
-      Flow& f = flows_[id];
-      if (f.mark == stamp_ || f.rate < floor)
+      Hot& h = hot_[id];
+      if (h.mark == stamp_ || h.rate < floor)
         continue;
-      f.mark = stamp_;
+      h.mark = stamp_;
       flows.push_back(id);
-      for (const ChannelUse& u : f.spec.uses) {
+      for (const ChannelUse& u : uses(id)) {
         if (channel_mark_[u.channel] != stamp_) {
           channel_mark_[u.channel] = stamp_;
           frontier.push_back(u.channel);
         }
+      }
+    }
+  }
+  apply(channels, flows);
+}
+
+// After finishes only: every flow at or above `floor`, found by a scan of the contiguous rate
+// array (flows below it keep their rates; see the header). Restricting the set further to the
+// flows connected to the freed channels is also exact, but the search costs more than it saves
+// when, as in an all-to-all, the fast flows all share the central links.
+void FluidNetwork::solve_above(double floor) {
+  ++solves_;
+  ++stamp_;
+  std::vector<FlowId> flows;
+  std::vector<ChannelId> channels;
+  for (size_t i = 0; i < listed_.size(); ++i) {
+    if (listed_rate_[i] < floor)
+      continue;
+    const FlowId id = listed_[i];
+    hot_[id].mark = stamp_;
+    flows.push_back(id);
+    for (const ChannelUse& u : uses(id)) {
+      if (channel_mark_[u.channel] != stamp_) {
+        channel_mark_[u.channel] = stamp_;
+        channels.push_back(u.channel);
       }
     }
   }
@@ -300,24 +335,24 @@ void FluidNetwork::apply(const std::vector<ChannelId>& channels, const std::vect
   resolved_flows_ += flows.size();
   old_rate_.resize(flows.size());
   for (size_t i = 0; i < flows.size(); ++i) {
-    Flow& f = flows_[flows[i]];
-    old_rate_[i] = f.rate;
-    add_contribution(f, -1);
+    old_rate_[i] = hot_[flows[i]].rate;
+    add_contribution(flows[i], -1);
   }
   for (ChannelId c : channels)
     residual_[c] = capacity_[c] - load_[c];
   fill(channels, flows);
   for (size_t i = 0; i < flows.size(); ++i) {
     const FlowId id = flows[i];
-    Flow& f = flows_[id];
-    add_contribution(f, +1);
-    const double rate = f.rate;
-    if (rate == old_rate_[i] && f.heap_pos >= 0)
+    add_contribution(id, +1);
+    Hot& h = hot_[id];
+    const double rate = h.rate;
+    if (rate == old_rate_[i] && flows_[id].heap_pos >= 0)
       continue;
-    f.rate = old_rate_[i];
-    settle_flow(f);
-    f.rate = rate;
-    heap_set(id, rate > 0 ? now_ + f.remaining / rate : kNever);
+    h.rate = old_rate_[i];
+    settle_flow(id);
+    h.rate = rate;
+    listed_rate_[size_t(flows_[id].active_pos)] = rate;
+    heap_set(id, rate > 0 ? now_ + flows_[id].remaining / rate : kNever);
   }
   for (ChannelId c : channels)
     refresh_load(c);
@@ -332,10 +367,10 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels, const std::vecto
     unfrozen_[c] = 0;
   }
   for (FlowId id : flows) {
-    Flow& f = flows_[id];
-    f.rate = -1;  // unfrozen
-    for (const ChannelUse& u : f.spec.uses) {
-      demand_[u.channel] += f.spec.weight * u.coefficient;
+    Hot& h = hot_[id];
+    h.rate = -1;  // unfrozen
+    for (const ChannelUse& u : uses(id)) {
+      demand_[u.channel] += h.weight * u.coefficient;
       unfrozen_[u.channel] += 1;
     }
   }
@@ -357,14 +392,14 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels, const std::vecto
       if (unfrozen_[c] == 0 || std::max(residual_[c], 0.0) > threshold * demand_[c])
         continue;
       for (FlowId id : channel_flows_[c]) {
-        Flow& f = flows_[id];
-        if (f.rate >= 0 || f.mark != stamp_)
+        Hot& h = hot_[id];
+        if (h.rate >= 0 || h.mark != stamp_)
           continue;
-        f.rate = share;
+        h.rate = share;
         --left;
-        for (const ChannelUse& u : f.spec.uses) {
-          residual_[u.channel] -= f.spec.weight * u.coefficient * share;
-          demand_[u.channel] -= f.spec.weight * u.coefficient;
+        for (const ChannelUse& u : uses(id)) {
+          residual_[u.channel] -= h.weight * u.coefficient * share;
+          demand_[u.channel] -= h.weight * u.coefficient;
           unfrozen_[u.channel] -= 1;
         }
       }
@@ -390,7 +425,7 @@ void FluidNetwork::refresh_load(ChannelId c) {
 
 void FluidNetwork::settle() {
   for (FlowId id : listed_)
-    settle_flow(flows_[id]);
+    settle_flow(id);
   for (size_t c = 0; c < stats_.size(); ++c) {
     if (stats_[c].load > 0)
       stats_[c].busy_s += now_ - load_since_[c];

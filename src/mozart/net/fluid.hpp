@@ -12,8 +12,7 @@
 //    allocations of disjoint components are independent);
 //  * a finish re-solves only the flows whose rate is at least the finished flow's: a flow frozen
 //    at rate r crosses no channel that saturates below r, and removing it only lowers demand on
-//    channels that saturate at r or above, so every flow below r keeps its rate; and of those,
-//    only the ones connected to the finished flow's channels through channels they share. A flow
+//    channels that saturate at r or above, so every flow below r keeps its rate. A flow
 //    first waits out its latency, then joins the sharing (as SimGrid's CM02
 // model does), and finishes when its last byte is delivered.
 #pragma once
@@ -21,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <span>
 #include <vector>
 
 namespace mozart::net {
@@ -62,7 +62,7 @@ class FluidNetwork {
   std::vector<FlowId> advance_to(double t);
 
   double now() const { return now_; }
-  double rate(FlowId f) const { return flows_[f].rate; }  // per member of the flow
+  double rate(FlowId f) const { return hot_[f].rate; }  // per member of the flow
   bool finished(FlowId f) const { return flows_[f].phase == Phase::done; }
   double finish_time(FlowId f) const { return flows_[f].finish_time; }
   const FlowSpec& spec(FlowId f) const { return flows_[f].spec; }
@@ -85,26 +85,37 @@ class FluidNetwork {
     FlowSpec spec;
     Phase phase = Phase::latency;
     double remaining = 0;
-    double rate = 0;
     double settled_at = 0;
     double next_time = kNever;  // latency end or finishing time: the heap key
     double finish_time = kNever;
     std::vector<uint32_t> slot;  // position in channel_flows_ for each use
-    uint32_t mark = 0;           // search stamp
     int32_t heap_pos = -1;       // position in heap_, -1 when not queued
     int32_t active_pos = -1;     // position in listed_, -1 when not on channels
   };
+  // What the solves touch for every flow they visit, packed in 32 bytes so that visiting a
+  // flow costs one cache line; its channel uses sit contiguously in uses_.
+  struct Hot {
+    double rate = 0;
+    double weight = 1;
+    uint32_t mark = 0;  // search stamp
+    uint32_t first_use = 0;
+    uint32_t use_count = 0;
+  };
+  std::span<const ChannelUse> uses(FlowId f) const {
+    return {uses_.data() + hot_[f].first_use, hot_[f].use_count};
+  }
 
   void activate(FlowId f);
   void finish(FlowId f);
-  void settle_flow(Flow& f);
+  void settle_flow(FlowId f);
   void resolve();
   void solve_reached(const std::vector<ChannelId>& seeds, double floor);
+  void solve_above(double floor);
   void fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
   void apply(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
   // Records load_[c] in the statistics and tells the observer when it changed.
   void refresh_load(ChannelId c);
-  void add_contribution(const Flow& f, double sign);
+  void add_contribution(FlowId f, double sign);
 
   // Indexed min-heap of flows by next_time (ties by id), updated in place.
   bool heap_less(FlowId a, FlowId b) const;
@@ -121,11 +132,14 @@ class FluidNetwork {
   std::vector<std::vector<FlowId>> channel_flows_;
   std::vector<uint32_t> channel_mark_;
   std::vector<Flow> flows_;
+  std::vector<Hot> hot_;
+  std::vector<ChannelUse> uses_;  // every flow's uses, in start order
   std::vector<FlowId> heap_;
-  std::vector<FlowId> listed_;     // flows on channels
-  std::vector<ChannelId> dirty_;   // channels that gained a flow
-  std::vector<ChannelId> freed_;   // channels that lost a flow since the last solve
-  double finished_rate_ = kNever;  // lowest rate among flows finished since the last solve
+  std::vector<FlowId> listed_;       // flows on channels
+  std::vector<double> listed_rate_;  // their rates, in the same order (a cache-friendly scan)
+  std::vector<ChannelId> dirty_;     // channels that gained a flow
+  std::vector<ChannelId> freed_;     // channels that lost a flow since the last solve
+  double finished_rate_ = kNever;    // lowest rate among flows finished since the last solve
   uint32_t stamp_ = 0;
   double now_ = 0;
   size_t active_count_ = 0;
