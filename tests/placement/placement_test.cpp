@@ -180,8 +180,8 @@ TEST(Placers, Deterministic) {
 TEST(Placers, HeldOutOlmoeRoutingCutsCopiesWithinTheGroupBound) {
   const auto counts = trace::read_token_expert_counts(std::string(MOZART_DATA_DIR) +
                                                       "/token-experts/olmoe-1b-7b-arxiv.json");
-  const auto train = trace::sample_token_experts(counts, 12000, 256, 1);
-  const auto test = trace::sample_token_experts(counts, 12000, 256, 2);
+  const auto train = trace::sample_token_experts(counts, 20000, 256, 1);
+  const auto test = trace::sample_token_experts(counts, 20000, 256, 2);
   const auto layout = layout_from_hw(hw::load_hw("mozart-nop-tree"), 64);
   PlacerOptions refine;
   refine.refine = true;

@@ -133,9 +133,9 @@ class Mozart final : public Placer {
 
  private:
   // Seeds: the heaviest expert, then repeatedly the expert whose strongest co-activation with a
-  // seed is weakest (farthest point). Growth: the smallest cluster takes the unplaced expert
-  // with the most co-activation with it, among those that keep its load within the bound
-  // (any expert when none does).
+  // seed is weakest (farthest point). Growth: each cluster in turn takes the unplaced expert
+  // with the most co-activation with it among those that keep its load within the bound, or
+  // the lightest unplaced expert when none does.
   static std::vector<std::vector<int>> farthest_point_clusters(const LayerInput& in, int count,
                                                                double balance) {
     const auto sizes = even_sizes(in.experts, count);
@@ -152,25 +152,28 @@ class Mozart final : public Placer {
       placed[static_cast<std::size_t>(seed)] = true;
       load[static_cast<std::size_t>(c)] += load_of(in, seed);
     }
-    // The smallest cluster (then the lightest) grows next: clusters grow side by side, so the
-    // load bound can keep co-activated hot experts apart.
-    for (int left = in.experts - used; left > 0; --left) {
-      std::size_t c = 0;
-      for (std::size_t i = 1; i < clusters.size(); ++i) {
-        const bool room_i = static_cast<int>(clusters[i].size()) < sizes[i];
-        const bool room_c = static_cast<int>(clusters[c].size()) < sizes[c];
-        if (room_i && (!room_c || clusters[i].size() < clusters[c].size() ||
-                       (clusters[i].size() == clusters[c].size() && load[i] < load[c])))
-          c = i;
+    // Each cluster, in seed order, is filled before the next: grown side by side, clusters
+    // spread a co-activated set thinly over many of them.
+    for (int c = 0; c < used; ++c) {
+      const auto ci = static_cast<std::size_t>(c);
+      while (static_cast<int>(clusters[ci].size()) < sizes[ci]) {
+        int e = best_joiner(in, placed, clusters[ci], bound - load[ci]);
+        if (e < 0)
+          e = lightest(in, placed);
+        clusters[ci].push_back(e);
+        placed[static_cast<std::size_t>(e)] = true;
+        load[ci] += load_of(in, e);
       }
-      int e = best_joiner(in, placed, clusters[c], bound - load[c]);
-      if (e < 0)
-        e = best_joiner(in, placed, clusters[c], 1e300);
-      clusters[c].push_back(e);
-      placed[static_cast<std::size_t>(e)] = true;
-      load[c] += load_of(in, e);
     }
     return clusters;
+  }
+
+  static int lightest(const LayerInput& in, const std::vector<bool>& placed) {
+    int best = -1;
+    for (int e = 0; e < in.experts; ++e)
+      if (!placed[static_cast<std::size_t>(e)] && (best < 0 || load_of(in, e) < load_of(in, best)))
+        best = e;
+    return best;
   }
 
   static int farthest(const LayerInput& in, const std::vector<bool>& placed,

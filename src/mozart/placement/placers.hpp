@@ -10,10 +10,10 @@
 //                co-activated pair, each next seed the expert least co-activated with those
 //                placed, clusters filled greedily by co-activation;
 //   mozart       farthest-point-sampling clustering on co-activation (seeds that collaborate
-//                least with earlier seeds; clusters grown with the experts that collaborate most,
-//                within a load bound), then a binary integer program, solved by COIN-OR CBC,
-//                that allocates clusters to groups minimising the largest group load within
-//                each group's capacity;
+//                least with earlier seeds; each cluster in turn grown with the experts that
+//                collaborate most, within a load bound), then a binary integer program, solved by
+//                COIN-OR CBC, that allocates clusters to groups minimising the largest group load
+//                within each group's capacity;
 //   metis        a k-way partition of the co-activation graph (METIS) balancing load and count.
 //
 // refine() can follow any of them: swaps of experts between chiplets that lower
@@ -54,10 +54,10 @@ struct SolverLimits {
 
 struct PlacerOptions {
   std::uint64_t seed = 1;
-  int replicas = 0;               // balanced: redundant copies of hot experts
-  double group_balance = 1.10;    // mozart, refine: bound on group max/mean load
-  double chiplet_balance = 1.25;  // mozart: bound on a cluster's load over the mean chiplet load
-  SolverLimits solver;            // per integer program (one per layer): the best found and its gap
+  int replicas = 0;              // balanced: redundant copies of hot experts
+  double group_balance = 1.10;   // mozart, refine: bound on group max/mean load
+  double chiplet_balance = 2.0;  // mozart: bound on a cluster's load over the mean chiplet load
+  SolverLimits solver;           // per integer program (one per layer): the best found and its gap
   bool refine = false;
   double lambda = 0.0;  // weight of chiplet imbalance in the refinement objective
   std::size_t refine_tokens = 4096;
