@@ -13,11 +13,7 @@ using namespace mozart;
 
 trace::Trace model_trace(const std::string& name, std::size_t tokens) {
   const auto m = *model::find_preset(name);
-  trace::TraceShape shape{{}, m.routed_experts, m.top_k};
-  for (int l = 0; l < m.layers; ++l)
-    if (m.is_moe_layer(l))
-      shape.layer_ids.push_back(l);
-  return trace::generate(shape, tokens, {}, 1, name);
+  return trace::generate({m.moe_layers(), m.routed_experts, m.top_k}, tokens, {}, 1, name);
 }
 
 // Places every layer with `mozart` per iteration; reports the worst optimality gap.

@@ -3,12 +3,14 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "model_trace.hpp"
 #include "output.hpp"
 #include <fmt/format.h>
 
 #include "mozart/core/error.hpp"
 #include "mozart/core/units.hpp"
 #include "mozart/hw/zoo.hpp"
+#include "mozart/model/params.hpp"
 #include "mozart/model/zoo.hpp"
 #include "mozart/placement/metrics.hpp"
 #include "mozart/placement/placers.hpp"
@@ -40,20 +42,14 @@ std::optional<model::MoeModel> model_of(const PlaceFlags& f, const trace::Trace&
 }
 
 trace::Trace load_trace(const std::string& path, const PlaceFlags& f) {
-  trace::ReadOptions options;
-  if (!f.model.empty()) {
-    const auto m = model::load_model(f.model);
-    options.hint.experts = m.routed_experts;
-    options.hint.top_k = m.top_k;
-    options.model = m.name;
-  }
-  return trace::read_trace(path, options);
+  return trace::read_trace(
+      path, f.model.empty() ? trace::ReadOptions{} : read_options_for(model::load_model(f.model)));
 }
 
 double expert_bytes(const std::optional<model::MoeModel>& m) {
   if (!m)
     return 0;
-  return 3.0 * m->hidden * m->expert_ffn * core::bytes_per_element(m->dtype);
+  return static_cast<double>(model::routed_expert_params(*m)) * core::bytes_per_element(m->dtype);
 }
 
 // Expert weights that cannot fit a chiplet's memory are bad input, not a number to report.

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "commands.hpp"
+#include "model_trace.hpp"
 #include "output.hpp"
 #include <fmt/format.h>
 
@@ -22,16 +23,6 @@ using nlohmann::ordered_json;
 using trace::Trace;
 using trace::TraceShape;
 
-TraceShape model_shape(const model::MoeModel& m) {
-  TraceShape shape;
-  for (int l = 0; l < m.layers; ++l)
-    if (m.is_moe_layer(l))
-      shape.layer_ids.push_back(l);
-  shape.experts = m.routed_experts;
-  shape.top_k = m.top_k;
-  return shape;
-}
-
 // Options every command that reads a trace shares: what foreign formats leave out.
 struct ReadFlags {
   std::string format;
@@ -48,16 +39,12 @@ struct ReadFlags {
   }
 
   trace::ReadOptions options() const {
-    trace::ReadOptions o;
+    trace::ReadOptions o =
+        model.empty() ? trace::ReadOptions{} : read_options_for(model::load_model(model));
     if (!format.empty()) {
       o.format = trace::parse_format(format);
       if (!o.format)
         throw core::InputError({"--format", "format", 0}, format, "native, jsonl, npy or csv");
-    }
-    if (!model.empty()) {
-      const auto m = model::load_model(model);
-      o.hint = model_shape(m);
-      o.model = m.name;
     }
     if (experts > 0)
       o.hint.experts = experts;

@@ -62,6 +62,15 @@ int MoeModel::first_moe_layer() const {
   return -1;
 }
 
+std::vector<int> MoeModel::moe_layers() const {
+  std::vector<int> out;
+  for (int l = 0; l < layers; ++l) {
+    if (is_moe_layer(l))
+      out.push_back(l);
+  }
+  return out;
+}
+
 int MoeModel::qk_head_dim() const {
   return attention == AttentionKind::mla ? mla.qk_nope_head_dim + mla.qk_rope_head_dim : head_dim;
 }

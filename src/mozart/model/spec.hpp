@@ -58,7 +58,8 @@ struct MoeModel {
 
   bool is_moe_layer(int layer) const;
   int moe_layer_count() const { return layers - static_cast<int>(dense_layers.size()); }
-  int first_moe_layer() const;  // -1 when there is none
+  int first_moe_layer() const;          // -1 when there is none
+  std::vector<int> moe_layers() const;  // the MoE layers' indices, ascending
   // Width of the query, key and value projections' outputs.
   int q_dim() const;
   int kv_dim() const;

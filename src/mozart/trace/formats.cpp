@@ -98,11 +98,6 @@ void write_trace(const Trace& trace, const std::string& path, std::optional<Form
                               serialise_trace(trace, format ? *format : format_of_path(path)));
 }
 
-NativeHeader read_native_header(const std::string& path) {
-  const core::MappedFile file(path);
-  return detail::parse_native_header(file.bytes(), path);
-}
-
 namespace detail {
 
 nlohmann::json metadata(const Trace& trace) {

@@ -48,7 +48,7 @@ std::string serialise_trace(const Trace& trace, Format format);
 void write_trace(const Trace& trace, const std::string& path,
                  std::optional<Format> format = std::nullopt);
 
-// The header of a native file, read without the columns.
+// The header of a native file.
 struct NativeHeader {
   std::uint32_t version = 0;
   bool has_gates = false;
@@ -58,9 +58,7 @@ struct NativeHeader {
   std::uint32_t experts = 0;
   std::uint64_t tokens = 0;
   std::uint64_t checksum = 0;
-  std::uint64_t file_bytes = 0;
 };
-NativeHeader read_native_header(const std::string& path);
 
 inline constexpr std::uint32_t kNativeVersion = 1;
 

@@ -111,7 +111,6 @@ NativeHeader parse_native_header(std::string_view bytes, const std::string& sour
   h.experts = load<std::uint32_t>(bytes, 24);
   h.tokens = load<std::uint64_t>(bytes, 32);
   h.checksum = load<std::uint64_t>(bytes, 40);
-  h.file_bytes = bytes.size();
   return h;
 }
 

@@ -119,27 +119,4 @@ void validate(const Trace& trace, const std::string& source) {
   check_gates(trace, source);
 }
 
-Trace slice_tokens(const Trace& trace, std::size_t first, std::size_t count) {
-  count = std::min(count, trace.tokens - std::min(first, trace.tokens));
-  Trace out = make_trace(trace.shape, count, trace.model);
-  const auto k = static_cast<std::size_t>(trace.top_k());
-  if (!trace.gates.empty())
-    out.gates.resize(out.experts.size());
-  for (int layer = 0; layer < trace.layers(); ++layer) {
-    std::copy_n(trace.experts.begin() + static_cast<std::ptrdiff_t>(trace.offset(layer, first)),
-                count * k, out.experts.begin() + static_cast<std::ptrdiff_t>(out.offset(layer, 0)));
-    if (!trace.gates.empty())
-      std::copy_n(trace.gates.begin() + static_cast<std::ptrdiff_t>(trace.offset(layer, first)),
-                  count * k, out.gates.begin() + static_cast<std::ptrdiff_t>(out.offset(layer, 0)));
-  }
-  const auto from = static_cast<std::ptrdiff_t>(first);
-  const auto to = static_cast<std::ptrdiff_t>(first + count);
-  out.sequence.assign(trace.sequence.begin() + from, trace.sequence.begin() + to);
-  out.position.assign(trace.position.begin() + from, trace.position.begin() + to);
-  if (!trace.domain.empty())
-    out.domain.assign(trace.domain.begin() + from, trace.domain.begin() + to);
-  out.domain_names = trace.domain_names;
-  return out;
-}
-
 }  // namespace mozart::trace

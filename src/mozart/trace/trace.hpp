@@ -66,7 +66,4 @@ Trace make_trace(TraceShape shape, std::size_t tokens, std::string model = {});
 void validate(const Trace& trace, const std::string& source);
 void validate_shape(const TraceShape& shape, const std::string& source);
 
-// Tokens [first, first + count) as a new trace (sequences and positions kept).
-Trace slice_tokens(const Trace& trace, std::size_t first, std::size_t count);
-
 }  // namespace mozart::trace
