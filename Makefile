@@ -32,8 +32,7 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The most complete pipeline that exists so far: the zoo, the hardware, a training step's
-# analytic cost, and collectives through the flow-level network.
+# The main job (the Mozart study, simulated), after a tour of the stages that feed it.
 demo: build
 	$(MOZART) model list
 	$(MOZART) hw list
@@ -55,6 +54,9 @@ demo: build
 	  --hw mozart-nop-tree --model olmoe-1b-7b
 	$(MOZART) place --trace $(BUILD)/olmoe-arxiv.mzt --eval $(BUILD)/olmoe-arxiv-heldout.mzt \
 	  --hw mozart-nop-tree --model olmoe-1b-7b --placer mozart --refine -o $(BUILD)/olmoe-placement.json
+	$(MOZART) simulate --model olmoe-1b-7b --hw mozart-nop-tree --policy C \
+	  -o $(BUILD)/olmoe-step.json --timeline $(BUILD)/olmoe-step-trace.json
+	$(MOZART) reproduce mozart --markdown $(BUILD)/mozart-study.md -o $(BUILD)/mozart-study.json
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -11,5 +11,6 @@ void add_hw_commands(CLI::App& app);
 void add_net_commands(CLI::App& app);
 void add_trace_commands(CLI::App& app);
 void add_place_commands(CLI::App& app);
+void add_simulate_commands(CLI::App& app);
 
 }  // namespace mozart::cli

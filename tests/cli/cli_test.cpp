@@ -241,6 +241,64 @@ TEST(Cli, PlaceWritesAPlacementAndCompareListsEveryPlacer) {
   std::filesystem::remove(placement);
 }
 
+TEST(Cli, SimulateWritesASummaryAndATimeline) {
+  const std::string summary = temp_file(".json");
+  const std::string timeline = temp_file(".trace.json");
+  const std::string args =
+      "simulate --model olmoe-1b-7b --hw mozart-nop-tree --policy C --sequences 4 "
+      "--micro-batches 2 --seq-len 64 -o " +
+      summary + " --timeline " + timeline;
+  Result r = run(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("lower bound"), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(slurp(summary));
+  EXPECT_GE(j["step_s"].get<double>(), j["lower_bound"]["bound_s"].get<double>());
+  EXPECT_LT(j["copies_per_token"].get<double>(), 8.0);
+  EXPECT_EQ(j["chiplets"].size(), 17u);
+  EXPECT_TRUE(nlohmann::json::parse(slurp(timeline)).contains("traceEvents"));
+  // Same inputs, same bytes.
+  const std::string first = slurp(summary);
+  ASSERT_EQ(run(args).exit_code, 0);
+  EXPECT_EQ(slurp(summary), first);
+  std::filesystem::remove(summary);
+  std::filesystem::remove(timeline);
+}
+
+TEST(Cli, SimulateRejectsWhatCannotRun) {
+  const std::string placement = temp_file(".json");
+  const std::string trace = temp_file(".mzt");
+  ASSERT_EQ(run("trace gen --model deepseek-moe-16b --tokens 1024 -o " + trace).exit_code, 0);
+  ASSERT_EQ(run("place --trace " + trace + " --hw mozart-nop-tree -o " + placement).exit_code, 0);
+  const std::string small = " --sequences 2 --micro-batches 2 --seq-len 64";
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"simulate --model olmoe-1b-7b --hw mozart-nop-tree --policy D", "policy"},
+           {"simulate --model mixtral-8x22b --hw mozart-nop-tree --policy A" + small,
+            "does not fit"},
+           {"simulate --model olmoe-1b-7b --hw mozart-nop-tree --placement " + placement + small,
+            "olmoe-1b-7b"},
+           {"simulate --model olmoe-1b-7b --hw mozart-mesh --policy B" + small, "switch"},
+           {"simulate --model olmoe-1b-7b --hw mozart-nop-tree --sequences 3", "divisible"}}) {
+    Result bad = run(args);
+    EXPECT_EQ(bad.exit_code, 2) << args << ": " << bad.err;
+    EXPECT_EQ(lines(bad.err), 1) << bad.err;
+    EXPECT_NE(bad.err.find(says), std::string::npos) << bad.err;
+  }
+  std::filesystem::remove(placement);
+  std::filesystem::remove(trace);
+}
+
+TEST(Cli, ReproduceMozartPrintsItsTable) {
+  Result r = run("reproduce mozart --quick --models olmoe-1b-7b --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["rows"].size(), 4u);
+  EXPECT_EQ(j["rows"][0]["policy"], "baseline");
+  for (const auto& row : j["rows"]) {
+    EXPECT_GE(row["step_over_bound"].get<double>(), 1.0);
+    EXPECT_GE(row["speedup"].get<double>(), 1.0);  // no policy is slower than the baseline
+  }
+}
+
 TEST(Cli, HelpAndVersionExitZero) {
   EXPECT_EQ(run("--help").exit_code, 0);
   EXPECT_EQ(run("--version").exit_code, 0);

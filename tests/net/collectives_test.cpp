@@ -202,9 +202,15 @@ TEST(Collectives, InNetworkModeNeedsSwitchesThatCan) {
                         {{*hw.find_node("expert5"), *hw.find_node("expert6")}}};
   EXPECT_THROW(dispatch(mesh, branching, 10, AllToAllMode::in_network), core::InputError);
   EXPECT_NO_THROW(dispatch(mesh, branching, 10, AllToAllMode::copy_per_chiplet));
-  // From the attention chiplet every row is a line: trees branch only at the source.
-  TokenRoutes from_attention = random_tokens(hw, 16, 8, 1);
-  EXPECT_NO_THROW(dispatch(mesh, from_attention, 10, AllToAllMode::in_network));
+  // From the attention chiplet every row is a line: a token bound for two chiplets of one row
+  // needs the nearer one to keep a copy and pass the token on, which a chiplet cannot do.
+  const int attn = *hw.find_node("attn");
+  TokenRoutes one_row{{attn}, {{*hw.find_node("expert1"), *hw.find_node("expert2")}}};
+  EXPECT_THROW(dispatch(mesh, one_row, 10, AllToAllMode::in_network), core::InputError);
+  EXPECT_THROW(combine(mesh, one_row, 10, AllToAllMode::in_network), core::InputError);
+  // One chiplet per row: the tree branches only at its root.
+  TokenRoutes row_heads{{attn}, {{*hw.find_node("expert1"), *hw.find_node("expert5")}}};
+  EXPECT_NO_THROW(dispatch(mesh, row_heads, 10, AllToAllMode::in_network));
 }
 
 }  // namespace

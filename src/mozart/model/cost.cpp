@@ -244,6 +244,12 @@ std::vector<OpCost> layer_forward_ops(const MoeModel& m, int layer, const Batch&
   return ops.take();
 }
 
+std::vector<OpCost> expert_forward_ops(const MoeModel& m, double tokens, int expert) {
+  OpBuilder ops(m);
+  add_swiglu(ops, "expert", tokens, m.hidden, m.expert_ffn, expert);
+  return ops.take();
+}
+
 std::vector<OpCost> io_forward_ops(const MoeModel& m, const Batch& batch) {
   OpBuilder ops(m);
   const double t = batch.tokens();

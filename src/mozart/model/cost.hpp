@@ -77,6 +77,8 @@ struct OptimizerSpec {
 // expert e (summing to tokens * top_k); empty means the uniform average tokens * top_k / E.
 std::vector<OpCost> layer_forward_ops(const MoeModel& m, int layer, const Batch& batch,
                                       std::span<const double> expert_tokens = {});
+// Forward ops of routed expert `expert` alone, for `tokens` tokens: what one chiplet runs for it.
+std::vector<OpCost> expert_forward_ops(const MoeModel& m, double tokens, int expert);
 // Forward ops outside the layers: embedding lookup, final norm, LM head, loss.
 std::vector<OpCost> io_forward_ops(const MoeModel& m, const Batch& batch);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -26,28 +27,73 @@ bool switch_can(const Network& net, int node, bool aggregate) {
   return aggregate ? s.aggregate : s.multicast;
 }
 
+// Routes between node pairs, computed once per collective.
+class RouteCache {
+ public:
+  explicit RouteCache(const Network& net) : net_(net), n_(net.hw().node_count()) {
+    routes_.resize(static_cast<std::size_t>(n_) * static_cast<std::size_t>(n_));
+  }
+  const Route& operator()(int src, int dst) {
+    auto& r = routes_[static_cast<std::size_t>(src) * static_cast<std::size_t>(n_) +
+                      static_cast<std::size_t>(dst)];
+    if (!r)
+      r = net_.route(src, dst);
+    return *r;
+  }
+
+ private:
+  const Network& net_;
+  int n_;
+  std::vector<std::optional<Route>> routes_;
+};
+
+// Buffers reused from token to token.
+struct TreeScratch {
+  std::vector<std::pair<ChannelId, ChannelId>> grouped;  // (group channel, channel)
+  std::vector<ChannelId> channels;
+  std::vector<int> branch_nodes;
+};
+
 // Adds one token's tree (the union of `routes`, all leaving or all entering `root`) to the
 // groups, after checking that it branches only where a switch can copy or sum.
-void add_tree(const Network& net, int root, const std::vector<Route>& routes, bool toward_root,
-              std::map<ChannelId, TreeGroup>& groups) {
-  std::set<ChannelId> channels;
-  std::set<std::pair<ChannelId, ChannelId>> grouped;  // (group channel, channel)
-  for (const Route& r : routes) {
-    ChannelId key = toward_root ? r.back() : r.front();
+void add_tree(const Network& net, int root, const std::vector<const Route*>& routes,
+              bool toward_root, std::map<ChannelId, TreeGroup>& groups, TreeScratch& scratch) {
+  auto& grouped = scratch.grouped;
+  grouped.clear();
+  for (const Route* r : routes) {
+    const ChannelId key = toward_root ? r->back() : r->front();
     TreeGroup& g = groups[key];
-    g.latency_s = std::max(g.latency_s, net.latency(r));
-    for (ChannelId c : r) {
-      channels.insert(c);
-      grouped.emplace(key, c);
-    }
+    g.latency_s = std::max(g.latency_s, net.latency(*r));
+    for (ChannelId c : *r)
+      grouped.emplace_back(key, c);
   }
-  std::map<int, int> degree;  // branching: out-degree (multicast) or in-degree (aggregation)
-  for (ChannelId c : channels) {
-    const Channel& ch = net.channels()[c];
-    ++degree[toward_root ? ch.to : ch.from];
+  std::sort(grouped.begin(), grouped.end());
+  grouped.erase(std::unique(grouped.begin(), grouped.end()), grouped.end());
+  // Branching: a node that a token's channels leave (multicast) or enter (aggregation) by more
+  // than one channel, or that is an end and passes the token on as well.
+  auto& channels = scratch.channels;
+  channels.clear();
+  for (const auto& [key, c] : grouped)
+    channels.push_back(c);
+  std::sort(channels.begin(), channels.end());
+  channels.erase(std::unique(channels.begin(), channels.end()), channels.end());
+  // An end of the tree that also relays (a destination that forwards the token on, a source
+  // that passes others' partials up) copies or sums as much as a branch does.
+  auto& nodes = scratch.branch_nodes;
+  nodes.clear();
+  for (const ChannelId c : channels) {
+    const Channel& ch = net.channels()[static_cast<std::size_t>(c)];
+    nodes.push_back(toward_root ? ch.to : ch.from);
   }
-  for (const auto& [node, d] : degree) {
-    if (d < 2 || node == root || switch_can(net, node, toward_root))
+  for (const Route* r : routes) {
+    const auto& ends = net.channels();
+    nodes.push_back(toward_root ? ends[static_cast<std::size_t>(r->front())].from
+                                : ends[static_cast<std::size_t>(r->back())].to);
+  }
+  std::sort(nodes.begin(), nodes.end());
+  for (std::size_t i = 0; i + 1 < nodes.size(); ++i) {
+    const int node = nodes[i];
+    if (nodes[i + 1] != node || node == root || switch_can(net, node, toward_root))
       continue;
     throw core::InputError(
         net.hw().name,
@@ -109,6 +155,9 @@ CollectivePlan exchange(const Network& net, const TokenRoutes& tokens, double by
   CollectivePlan plan;
   std::map<std::pair<int, int>, double> pairs;
   std::map<int, std::map<ChannelId, TreeGroup>> trees;  // by source node
+  RouteCache route(net);
+  TreeScratch scratch;
+  std::vector<const Route*> routes;
   for (size_t t = 0; t < tokens.source.size(); ++t) {
     const int s = tokens.source[t];
     if (mode == AllToAllMode::copy_per_expert) {
@@ -129,10 +178,10 @@ CollectivePlan exchange(const Network& net, const TokenRoutes& tokens, double by
     }
     if (remote.empty())
       continue;
-    std::vector<Route> routes;
+    routes.clear();
     for (int d : remote)
-      routes.push_back(is_combine ? net.route(d, s) : net.route(s, d));
-    add_tree(net, s, routes, is_combine, trees[s]);
+      routes.push_back(is_combine ? &route(d, s) : &route(s, d));
+    add_tree(net, s, routes, is_combine, trees[s], scratch);
   }
   add_pair_flows(net, pairs, bytes_per_token, what, plan);
   for (const auto& [root, groups] : trees) {
@@ -203,7 +252,11 @@ PlannedFlow in_network_flow(const Network& net, int root, const std::vector<int>
   // for its deepest path.
   auto add_side = [&](const std::vector<Route>& routes, bool toward_root) {
     std::map<ChannelId, TreeGroup> groups;
-    add_tree(net, root, routes, toward_root, groups);
+    std::vector<const Route*> pointers;
+    for (const Route& r : routes)
+      pointers.push_back(&r);
+    TreeScratch scratch;
+    add_tree(net, root, pointers, toward_root, groups, scratch);
     double deepest = 0;
     for (const Route& r : routes) {
       deepest = std::max(deepest, net.latency(r));

@@ -1,6 +1,7 @@
 // Co-activation clustering: Occult's greedy collaboration clustering and Mozart's
 // farthest-point-sampling clustering followed by the integer-programming allocation.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "mozart/placement/placer_detail.hpp"
@@ -107,8 +108,8 @@ class Mozart final : public Placer {
   LayerPlacement place(const LayerInput& in, const DeviceLayout& layout,
                        const PlacerOptions& options,
                        std::optional<SolverReport>& report) const override {
-    const auto clusters =
-        farthest_point_clusters(in, layout.chiplet_count(), options.chiplet_balance);
+    auto clusters = farthest_point_clusters(in, layout.chiplet_count(), options.chiplet_balance);
+    std::erase_if(clusters, [](const auto& c) { return c.empty(); });
     std::vector<double> cluster_load;
     for (const auto& cluster : clusters) {
       double load = 0;
@@ -116,9 +117,15 @@ class Mozart final : public Placer {
         load += load_of(in, e);
       cluster_load.push_back(load);
     }
+    // With fewer experts than chiplets, each group takes its share of the clusters, so that
+    // every group's memory streams as many weights as the others.
     std::vector<int> capacity;
-    for (int g = 0; g < layout.group_count(); ++g)
-      capacity.push_back(static_cast<int>(layout.chiplets_in_group(g).size()));
+    const auto used = static_cast<double>(clusters.size());
+    for (int g = 0; g < layout.group_count(); ++g) {
+      const auto chiplets = static_cast<double>(layout.chiplets_in_group(g).size());
+      capacity.push_back(static_cast<int>(
+          std::min(chiplets, std::ceil(used * chiplets / layout.chiplet_count() - 1e-9))));
+    }
     const Allocation allocation = allocate_clusters(cluster_load, capacity, options.solver);
     report = allocation.report;
     // Within a group, clusters take its chiplets in order.

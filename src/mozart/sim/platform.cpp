@@ -43,4 +43,30 @@ net::FlowSpec memory_transfer(const net::Network& network, const Platform& platf
   return flow;
 }
 
+net::FlowSpec striped_transfer(const net::Network& network, const Platform& platform,
+                               const std::vector<int>& stacks, int chiplet, double bytes) {
+  if (stacks.empty())
+    throw core::InputError(network.hw().name,
+                           fmt::format("chiplet '{}' is attached to no memory stack",
+                                       network.hw().node_name(chiplet)));
+  net::FlowSpec flow;
+  for (int s : stacks) {
+    flow.uses.push_back({memory_transfer(network, platform, s, chiplet, 0).uses[0].channel,
+                         1.0 / double(stacks.size())});
+  }
+  flow.uses.push_back({platform.sram_channel(chiplet), 1.0});
+  flow.bytes = bytes;
+  return flow;
+}
+
+std::vector<int> stacks_of(const hw::HwSpec& hw, int chiplet) {
+  std::vector<int> out;
+  for (std::size_t s = 0; s < hw.memories.size(); ++s) {
+    const auto& attached = hw.memories[s].chiplets;
+    if (std::find(attached.begin(), attached.end(), chiplet) != attached.end())
+      out.push_back(static_cast<int>(s));
+  }
+  return out;
+}
+
 }  // namespace mozart::sim

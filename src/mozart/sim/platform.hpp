@@ -29,5 +29,11 @@ Platform make_platform(const net::Network& network);
 // An InputError when the chiplet is not attached to the stack.
 net::FlowSpec memory_transfer(const net::Network& network, const Platform& platform, int stack,
                               int chiplet, double bytes);
+// `bytes` striped evenly over `stacks` (as interleaved addresses are), in one flow: each stack
+// carries its share, the chiplet's SRAM port all of it.
+net::FlowSpec striped_transfer(const net::Network& network, const Platform& platform,
+                               const std::vector<int>& stacks, int chiplet, double bytes);
+// The stacks a chiplet is attached to, in spec order.
+std::vector<int> stacks_of(const hw::HwSpec& hw, int chiplet);
 
 }  // namespace mozart::sim

@@ -1,0 +1,232 @@
+// `mozart simulate` (one training step) and `mozart reproduce mozart` (the Mozart study).
+#include <chrono>
+#include <optional>
+
+#include "commands.hpp"
+#include "model_trace.hpp"
+#include "output.hpp"
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/core/io.hpp"
+#include "mozart/core/units.hpp"
+#include "mozart/hw/zoo.hpp"
+#include "mozart/model/zoo.hpp"
+#include "mozart/net/network.hpp"
+#include "mozart/placement/placement.hpp"
+#include "mozart/study/mozart_study.hpp"
+#include "mozart/study/setup.hpp"
+#include "mozart/trace/formats.hpp"
+#include "mozart/workload/step_result.hpp"
+
+namespace mozart::cli {
+namespace {
+
+using nlohmann::ordered_json;
+
+struct SimulateFlags {
+  std::string model;
+  std::string hw;
+  std::string trace;
+  std::string priors;
+  std::string placement;
+  std::string policy = "C";
+  int sequences = 32;
+  int seq_len = 256;
+  int micro_batches = 4;
+  std::size_t first_token = 0;
+  std::string optimizer = "adam";
+  std::uint64_t seed = 1;
+  std::string output;
+  std::string timeline;
+  bool json = false;
+};
+
+workload::StepConfig step_config(const SimulateFlags& f) {
+  if (f.micro_batches < 1 || f.sequences < 1 || f.sequences % f.micro_batches != 0)
+    throw core::InputError({"mozart simulate", "--sequences", 0},
+                           fmt::format("{} in {} micro-batches", f.sequences, f.micro_batches),
+                           "a positive number of sequences divisible by --micro-batches");
+  if (f.seq_len < 1)
+    throw core::InputError({"mozart simulate", "--seq-len", 0}, std::to_string(f.seq_len),
+                           "a positive sequence length");
+  workload::StepConfig c;
+  c.micro_batches = f.micro_batches;
+  c.micro_batch.sequences = f.sequences / f.micro_batches;
+  c.micro_batch.seq_len = f.seq_len;
+  c.first_token = f.first_token;
+  c.optimizer = f.optimizer == "adam";
+  return c;
+}
+
+// The step's trace: a file, or a sample of the default generator law.
+trace::Trace step_trace(const SimulateFlags& f, const model::MoeModel& m, std::uint64_t seed,
+                        const std::string& path) {
+  if (!path.empty())
+    return trace::read_trace(path, read_options_for(m));
+  const std::size_t tokens = f.first_token + std::size_t(f.sequences) * std::size_t(f.seq_len);
+  return study::generated_trace(m, tokens, f.seq_len, seed);
+}
+
+void print_summary(const workload::StepResult& r, const std::string& placement_source) {
+  const auto& b = r.breakdown;
+  const auto& lb = r.lower_bound;
+  fmt::print("{} on {}, policy {} ({}), {} tokens ({} micro-batches of {} x {}); placement: {}\n",
+             r.model, r.hardware, r.policy.name, workload::describe(r.policy), r.tokens,
+             r.config.micro_batches, r.config.micro_batch.sequences, r.config.micro_batch.seq_len,
+             placement_source);
+  fmt::print("step {:.4f} s  ({:.0f} tokens/s)\n", r.step_s,
+             r.step_s > 0 ? r.tokens / r.step_s : 0);
+  fmt::print(
+      "  busy: compute {:.4f} s, memory {:.4f} s, communication {:.4f} s; exposed memory "
+      "{:.4f} s, exposed communication {:.4f} s; overlap {:.1f}%\n",
+      b.compute_s, b.memory_s, b.communication_s, b.exposed_memory_s, b.exposed_communication_s,
+      100 * b.overlap_ratio);
+  fmt::print(
+      "  lower bound {:.4f} s ({}; compute {:.4f}, memory {:.4f}, network {:.4f}); step / bound "
+      "{:.2f}\n",
+      lb.bound_s, lb.binding, lb.compute_s, lb.memory_s, lb.network_s,
+      lb.bound_s > 0 ? r.step_s / lb.bound_s : 0);
+  fmt::print("  C_T {:.3f} copies per token; S-MFU {:.2f}%, S-MBU {:.2f}%; energy {:.2f} J\n",
+             r.copies_per_token, 100 * r.s_mfu, 100 * r.s_mbu, r.energy.total_j());
+  double peak_sram = 0;
+  std::string peak_sram_on;
+  for (const auto& c : r.chiplets)
+    if (c.sram_capacity > 0 && c.sram_peak / c.sram_capacity > peak_sram) {
+      peak_sram = c.sram_peak / c.sram_capacity;
+      peak_sram_on = c.name;
+    }
+  fmt::print("  peak SRAM {:.0f}% of capacity (on {}); memory stacks:", 100 * peak_sram,
+             peak_sram_on);
+  for (const auto& s : r.stacks)
+    fmt::print(" {} {:.0f}% busy, needs {} of {}{};", s.name, 100 * s.utilisation,
+               core::format_quantity(s.needed, core::Dimension::bytes),
+               core::format_quantity(s.capacity, core::Dimension::bytes),
+               s.needed > s.capacity ? " (DOES NOT FIT)" : "");
+  fmt::print("\n");
+  if (!r.memory_fits)
+    fmt::print(
+        "  note: weights fit, but weights, gradients, optimizer states and spilled activations "
+        "together exceed a stack's capacity; the step is simulated as if they fit (use "
+        "--optimizer none to leave the update out)\n");
+}
+
+void run_simulate(const SimulateFlags& f) {
+  const auto m = model::load_model(f.model);
+  const auto hw = hw::load_hw(f.hw);
+  const auto policy = workload::parse_policy(f.policy);
+  const auto config = step_config(f);
+  const auto step = step_trace(f, m, f.seed, f.trace);
+  std::string placement_source;
+  placement::Placement placement;
+  if (!f.placement.empty()) {
+    placement = placement::read_placement(f.placement);
+    placement_source = f.placement;
+  } else {
+    // Priors from a trace the step does not run, as a deployment would have them.
+    const auto priors = step_trace(f, m, f.seed + 1, f.priors);
+    placement = study::place_experts(m, hw, priors, policy.placer, f.seed);
+    placement_source =
+        fmt::format("{} from the priors of {}", policy.placer,
+                    f.priors.empty() ? "a generated trace (another seed)" : f.priors);
+  }
+  const net::Network network(hw);
+  const workload::StepInputs inputs{m,
+                                    network,
+                                    placement,
+                                    step,
+                                    f.trace.empty() ? "generated trace" : f.trace,
+                                    f.placement.empty() ? "placement" : f.placement};
+  sim::Timeline timeline;
+  const auto r = workload::simulate_training_step(inputs, policy, config,
+                                                  f.timeline.empty() ? nullptr : &timeline);
+  const ordered_json summary = workload::to_json(r);
+  if (!f.output.empty())
+    core::write_file_atomically(f.output, summary.dump(1) + "\n");
+  if (!f.timeline.empty())
+    timeline.write(f.timeline);
+  if (f.json)
+    return print_json(summary);
+  print_summary(r, placement_source);
+  if (!f.output.empty())
+    fmt::print("summary written to {}\n", f.output);
+  if (!f.timeline.empty())
+    fmt::print("timeline written to {} (open in ui.perfetto.dev)\n", f.timeline);
+}
+
+struct ReproduceFlags {
+  study::StudyOptions options;
+  std::string output;
+  std::string markdown;
+  bool quick = false;
+  bool json = false;
+};
+
+void run_reproduce(const ReproduceFlags& f) {
+  auto options = f.options;
+  if (f.quick)
+    options.ablations = false;
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = study::run_mozart_study(options);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!f.output.empty())
+    core::write_file_atomically(f.output, study::to_json(result).dump(1) + "\n");
+  const std::string table = study::to_markdown(result);
+  if (!f.markdown.empty())
+    core::write_file_atomically(f.markdown, table);
+  if (f.json)
+    return print_json(study::to_json(result));
+  fmt::print(
+      "Mozart study: {} sequences of {} tokens in {} micro-batches per step, on {}; speed-ups "
+      "over each model's baseline. Paper figures are for comparison only (docs/results.md).\n{}",
+      options.sequences, options.seq_len, options.micro_batches, options.hardware, table);
+  fmt::print("\n{} steps simulated in {:.1f} s\n", result.rows.size(), seconds);
+}
+
+}  // namespace
+
+void add_simulate_commands(CLI::App& app) {
+  auto sf = std::make_shared<SimulateFlags>();
+  CLI::App* sim = app.add_subcommand("simulate", "Simulate one training step of an MoE model");
+  sim->add_option("--model", sf->model, "Zoo model or model file")->required();
+  sim->add_option("--hw", sf->hw, "Hardware preset or YAML file")->required();
+  sim->add_option("--trace", sf->trace,
+                  "Routing trace of the step's tokens (default: drawn from the generator)");
+  sim->add_option("--priors", sf->priors,
+                  "Trace the placement's priors come from (default: another generated sample)");
+  sim->add_option("--placement", sf->placement, "Placement file (default: made by the policy)");
+  sim->add_option("--policy", sf->policy,
+                  "baseline, A, B, C, or options: overlap+in-network+streaming+placer=mozart")
+      ->capture_default_str();
+  sim->add_option("--sequences", sf->sequences, "Sequences per step")->capture_default_str();
+  sim->add_option("--seq-len", sf->seq_len, "Tokens per sequence")->capture_default_str();
+  sim->add_option("--micro-batches", sf->micro_batches, "Micro-batches per step")
+      ->capture_default_str();
+  sim->add_option("--first-token", sf->first_token, "Trace token where the step starts")
+      ->capture_default_str();
+  sim->add_option("--optimizer", sf->optimizer, "adam or none")
+      ->check(CLI::IsMember({"adam", "none"}))
+      ->capture_default_str();
+  sim->add_option("--seed", sf->seed, "Seed of generated traces and placers")
+      ->capture_default_str();
+  sim->add_option("-o,--output", sf->output, "Write the JSON summary here");
+  sim->add_option("--timeline", sf->timeline, "Write a Perfetto / Chrome trace here");
+  sim->add_flag("--json", sf->json, "Print the JSON summary");
+  sim->callback([sf] { run_simulate(*sf); });
+
+  auto rf = std::make_shared<ReproduceFlags>();
+  CLI::App* rep = app.add_subcommand("reproduce", "Reproduce a paper's evaluation");
+  rep->require_subcommand(1);
+  CLI::App* moz = rep->add_subcommand(
+      "mozart", "Mozart (NeurIPS 2025): policies baseline/A/B/C on three models, and ablations");
+  moz->add_option("--seed", rf->options.seed, "Seed of the traces")->capture_default_str();
+  moz->add_option("--models", rf->options.models, "Models to run")->capture_default_str();
+  moz->add_flag("--quick", rf->quick, "Main table only, no ablations");
+  moz->add_option("-o,--output", rf->output, "Write the JSON results here");
+  moz->add_option("--markdown", rf->markdown, "Write the tables as Markdown here");
+  moz->add_flag("--json", rf->json, "Print JSON");
+  moz->callback([rf] { run_reproduce(*rf); });
+}
+
+}  // namespace mozart::cli

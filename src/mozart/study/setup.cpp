@@ -1,0 +1,44 @@
+#include "mozart/study/setup.hpp"
+
+#include "mozart/placement/placers.hpp"
+#include "mozart/trace/generator.hpp"
+
+namespace mozart::study {
+
+trace::Trace generated_trace(const model::MoeModel& m, std::size_t tokens, int seq_len,
+                             std::uint64_t seed) {
+  trace::GeneratorParams params;
+  params.sequence_length = seq_len;
+  const trace::TraceShape shape{m.moe_layers(), m.routed_experts, m.top_k};
+  return trace::generate(shape, tokens, params, seed, m.name);
+}
+
+placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& hw,
+                                   const trace::Trace& priors, const std::string& placer,
+                                   std::uint64_t seed) {
+  const auto layout = placement::layout_from_hw(hw, m.routed_experts);
+  placement::PlacerOptions options;
+  options.seed = seed;
+  auto p = placement::place(priors, layout, placer, options);
+  p.model = m.name;
+  return p;
+}
+
+hw::HwSpec with_memory(hw::HwSpec hw, hw::MemoryKind kind, double bytes_per_s, double bytes,
+                       double energy_per_bit_j) {
+  for (hw::MemoryStack& s : hw.memories) {
+    s.kind = kind;
+    s.bytes_per_s = bytes_per_s;
+    s.bytes = bytes;
+    s.energy_per_bit_j = energy_per_bit_j;
+  }
+  return hw;
+}
+
+hw::HwSpec with_link_scale(hw::HwSpec hw, double factor) {
+  for (hw::Link& l : hw.links)
+    l.spec.bytes_per_s *= factor;
+  return hw;
+}
+
+}  // namespace mozart::study

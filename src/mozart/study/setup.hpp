@@ -1,0 +1,34 @@
+// Building blocks of training studies: traces drawn from the generator's default law (the
+// one calibrated on OLMoE's routing, docs/traces.md), placements made from a priors trace, and
+// hardware variants (another memory kind, scaled links) for ablations.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "mozart/hw/spec.hpp"
+#include "mozart/model/spec.hpp"
+#include "mozart/placement/placement.hpp"
+#include "mozart/trace/trace.hpp"
+
+namespace mozart::study {
+
+// `tokens` tokens of sequences `seq_len` long from the default generator law; `seed` draws the
+// tokens, so two seeds give two samples of the same routing.
+trace::Trace generated_trace(const model::MoeModel& m, std::size_t tokens, int seq_len,
+                             std::uint64_t seed);
+
+// Places the model's experts on the hardware's expert chiplets from the priors of `priors`.
+placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& hw,
+                                   const trace::Trace& priors, const std::string& placer,
+                                   std::uint64_t seed = 1);
+
+// Every memory stack replaced by one of `kind` with this bandwidth and capacity (the Mozart
+// memory ablation puts an SSD in place of HBM).
+hw::HwSpec with_memory(hw::HwSpec hw, hw::MemoryKind kind, double bytes_per_s, double bytes,
+                       double energy_per_bit_j);
+
+// Every link's bandwidth multiplied by `factor` (comparisons at an equal link budget).
+hw::HwSpec with_link_scale(hw::HwSpec hw, double factor);
+
+}  // namespace mozart::study

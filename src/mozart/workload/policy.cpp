@@ -1,0 +1,83 @@
+#include "mozart/workload/policy.hpp"
+
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+
+namespace mozart::workload {
+namespace {
+
+Policy named(const std::string& name) {
+  Policy p;
+  p.name = name;
+  if (name == "baseline")
+    return p;
+  p.overlap = true;
+  if (name == "A")
+    return p;
+  p.all_to_all = net::AllToAllMode::in_network;
+  if (name == "B")
+    return p;
+  p.streaming = true;
+  p.placer = "mozart";
+  return p;
+}
+
+}  // namespace
+
+std::string_view to_string(net::AllToAllMode mode) {
+  switch (mode) {
+    case net::AllToAllMode::copy_per_expert:
+      return "per-expert";
+    case net::AllToAllMode::copy_per_chiplet:
+      return "per-chiplet";
+    case net::AllToAllMode::in_network:
+      return "in-network";
+  }
+  return "?";
+}
+
+Policy parse_policy(const std::string& text, const std::string& field) {
+  if (text == "baseline" || text == "A" || text == "B" || text == "C")
+    return named(text);
+  Policy p;
+  p.name = text;
+  std::istringstream words(text);
+  std::string word;
+  bool any = false;
+  while (std::getline(words, word, '+')) {
+    any = true;
+    if (word == "overlap") {
+      p.overlap = true;
+    } else if (word == "streaming") {
+      p.streaming = true;
+    } else if (word == "per-expert") {
+      p.all_to_all = net::AllToAllMode::copy_per_expert;
+    } else if (word == "per-chiplet") {
+      p.all_to_all = net::AllToAllMode::copy_per_chiplet;
+    } else if (word == "in-network") {
+      p.all_to_all = net::AllToAllMode::in_network;
+    } else if (word.rfind("placer=", 0) == 0 && word.size() > 7) {
+      p.placer = word.substr(7);
+    } else {
+      throw core::InputError({field, "policy", 0}, word,
+                             "baseline, A, B, C, or options joined by '+': overlap, streaming, "
+                             "per-expert, per-chiplet, in-network, placer=NAME");
+    }
+  }
+  if (!any)
+    throw core::InputError({field, "policy", 0}, "(empty)", "a policy name or options");
+  return p;
+}
+
+std::string describe(const Policy& p) {
+  std::string out = p.overlap ? "overlap+" : "";
+  out += to_string(p.all_to_all);
+  if (p.streaming)
+    out += "+streaming";
+  return out + "+placer=" + p.placer;
+}
+
+}  // namespace mozart::workload

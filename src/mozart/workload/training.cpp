@@ -1,0 +1,924 @@
+#include "mozart/workload/training.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/model/params.hpp"
+#include "mozart/workload/op_timing.hpp"
+
+namespace mozart::workload {
+namespace {
+
+using sim::TaskId;
+using Deps = std::vector<TaskId>;
+using Bytes = std::array<double, kTrafficKinds>;
+
+Bytes traffic(Traffic kind, double bytes) {
+  Bytes b{};
+  b[static_cast<std::size_t>(kind)] = bytes;
+  return b;
+}
+
+Bytes plus(Bytes a, const Bytes& b) {
+  for (std::size_t i = 0; i < a.size(); ++i)
+    a[i] += b[i];
+  return a;
+}
+
+Bytes scaled(Bytes b, double factor) {
+  for (double& x : b)
+    x *= factor;
+  return b;
+}
+
+double total(const Bytes& b) {
+  return std::accumulate(b.begin(), b.end(), 0.0);
+}
+
+void append(Deps& to, const Deps& from) {
+  to.insert(to.end(), from.begin(), from.end());
+}
+
+OpSum scaled(OpSum s, double factor) {
+  s.seconds *= factor;
+  s.flops *= factor;
+  s.sram_bytes *= factor;
+  return s;
+}
+
+// Room in one chiplet's SRAM for streamed weights. Holds are admitted in program order; a new
+// hold waits for the releases of the oldest ones until it fits. Because a chiplet's loads also
+// start in program order, every hold released to make room ends before the new one begins, so
+// the holds in use never exceed the window.
+class SramWindow {
+ public:
+  explicit SramWindow(double bytes = 0) : capacity_(bytes) {}
+  double capacity() const { return capacity_; }
+
+  Deps admit(double bytes) {
+    Deps wait;
+    while (!held_.empty() && used_ + bytes > capacity_ * (1 + 1e-12)) {
+      used_ -= held_.front().first;
+      wait.push_back(held_.front().second);
+      held_.pop_front();
+    }
+    return wait;
+  }
+  void hold(double bytes, TaskId until) {
+    used_ += bytes;
+    held_.emplace_back(bytes, until);
+  }
+
+ private:
+  double capacity_;
+  double used_ = 0;
+  std::deque<std::pair<double, TaskId>> held_;
+};
+
+// One unit of streamed work on a chiplet: load into SRAM, compute, write results back.
+struct Work {
+  std::string name;
+  int chiplet = 0;
+  Bytes load{};
+  double hold = 0;  // SRAM taken from the load's start until the write (or compute) ends
+  OpSum compute;
+  Bytes write{};
+};
+
+struct Ran {
+  Deps computes;
+};
+
+// The ends of a planned network flow, from its channels: senders are the nodes it leaves and
+// never enters, receivers the nodes it enters and never leaves.
+struct Ends {
+  std::vector<int> senders, receivers;
+};
+
+Ends ends_of(const net::Network& network, const net::FlowSpec& flow) {
+  std::set<int> from, to;
+  for (const net::ChannelUse& u : flow.uses) {
+    const net::Channel& c = network.channels()[static_cast<std::size_t>(u.channel)];
+    from.insert(c.from);
+    to.insert(c.to);
+  }
+  Ends ends;
+  std::set_difference(from.begin(), from.end(), to.begin(), to.end(),
+                      std::back_inserter(ends.senders));
+  std::set_difference(to.begin(), to.end(), from.begin(), from.end(),
+                      std::back_inserter(ends.receivers));
+  return ends;
+}
+
+class StepBuilder {
+ public:
+  StepBuilder(const StepInputs& in, const Policy& policy, const StepConfig& config)
+      : in_(in),
+        m_(in.model),
+        net_(in.network),
+        hw_(in.network.hw()),
+        policy_(policy),
+        cfg_(config),
+        b_(core::bytes_per_element(in.model.dtype)),
+        moe_layers_(in.model.moe_layers()) {}
+
+  StepPlan build() {
+    check_inputs();
+    setup_chiplets();
+    count_tokens();
+    plan_sram();
+    plan_memory();
+    const TaskId end = step();
+    if (cfg_.optimizer)
+      optimizer(end);
+    plan_.info.resize(plan_.graph.tasks().size());
+    return std::move(plan_);
+  }
+
+ private:
+  // ---- inputs ---------------------------------------------------------------------------
+
+  void check_inputs() {
+    const auto& p = in_.placement;
+    const auto& t = in_.trace;
+    if (!p.model.empty() && p.model != m_.name)
+      throw core::InputError({in_.placement_source, "model", 0}, p.model,
+                             fmt::format("a placement of {}", m_.name));
+    if (p.experts != m_.routed_experts)
+      throw core::InputError({in_.placement_source, "experts", 0}, std::to_string(p.experts),
+                             fmt::format("{} routed experts ({})", m_.routed_experts, m_.name));
+    if (p.layout.hardware != hw_.name)
+      throw core::InputError({in_.placement_source, "layout.hardware", 0}, p.layout.hardware,
+                             fmt::format("a placement onto {}", hw_.name));
+    if (!t.model.empty() && t.model != m_.name)
+      throw core::InputError({in_.trace_source, "model", 0}, t.model,
+                             fmt::format("a trace of {}", m_.name));
+    if (t.shape.layer_ids != m_.moe_layers() || t.num_experts() != m_.routed_experts ||
+        t.top_k() != m_.top_k)
+      throw core::InputError(
+          {in_.trace_source, "shape", 0},
+          fmt::format("{} layers, {} experts, top-{}", t.layers(), t.num_experts(), t.top_k()),
+          fmt::format("{}'s {} MoE layers, {} experts, top-{}", m_.name, m_.moe_layer_count(),
+                      m_.routed_experts, m_.top_k));
+    if (cfg_.micro_batches < 1 || cfg_.micro_batch.sequences < 1 || cfg_.micro_batch.seq_len < 1)
+      throw core::InputError({"step", "batch", 0},
+                             fmt::format("{} micro-batches of {} x {}", cfg_.micro_batches,
+                                         cfg_.micro_batch.sequences, cfg_.micro_batch.seq_len),
+                             "at least one micro-batch of at least one token");
+    tokens_per_mb_ = static_cast<std::size_t>(cfg_.micro_batch.tokens());
+    const std::size_t need = cfg_.first_token + tokens_per_mb_ * std::size_t(cfg_.micro_batches);
+    if (t.tokens < need)
+      throw core::InputError(
+          {in_.trace_source, "tokens", 0}, std::to_string(t.tokens),
+          fmt::format("at least {} tokens for {} micro-batches of {} tokens "
+                      "from token {}",
+                      need, cfg_.micro_batches, tokens_per_mb_, cfg_.first_token));
+    for (const int id : m_.moe_layers()) {
+      const auto at = std::find_if(p.layers.begin(), p.layers.end(),
+                                   [id](const auto& l) { return l.layer_id == id; });
+      if (at == p.layers.end())
+        throw core::InputError({in_.placement_source, "layers", 0}, fmt::format("no layer {}", id),
+                               "every MoE layer of the model");
+      for (std::size_t e = 0; e < at->chiplets_of.size(); ++e)
+        if (at->chiplets_of[e].size() != 1)
+          throw core::InputError(
+              {in_.placement_source, fmt::format("layers.{}.expert {}", id, e), 0},
+              fmt::format("{} copies", at->chiplets_of[e].size()),
+              "one copy per expert (training with replicas would need their gradients reduced, "
+              "which the step does not model)");
+      layer_placement_.push_back(&*at);
+    }
+  }
+
+  void setup_chiplets() {
+    plan_.platform = sim::make_platform(net_);
+    plan_.graph = sim::TaskGraph(plan_.platform.engines);
+    const int n = static_cast<int>(hw_.chiplets.size());
+    plan_.attention_chiplets = hw_.chiplets_with_role(hw::Role::attention);
+    if (plan_.attention_chiplets.empty())
+      for (int c = 0; c < n; ++c)
+        plan_.attention_chiplets.push_back(c);
+    for (const std::string& name : in_.placement.layout.chiplets) {
+      const auto node = hw_.find_node(name);
+      if (!node || hw_.is_switch(*node))
+        throw core::InputError({in_.placement_source, "layout.chiplets", 0}, name,
+                               fmt::format("a chiplet of {}", hw_.name));
+      plan_.expert_chiplets.push_back(*node);
+    }
+    for (int c = 0; c < n; ++c)
+      stacks_.push_back(sim::stacks_of(hw_, c));
+    windows_.resize(static_cast<std::size_t>(n));
+    last_load_.assign(static_cast<std::size_t>(n), -1);
+    tail_.assign(static_cast<std::size_t>(n), -1);
+    // Sequences of a micro-batch, shared out among the attention chiplets.
+    const int na = static_cast<int>(plan_.attention_chiplets.size());
+    const int seqs = cfg_.micro_batch.sequences;
+    for (int a = 0; a < na; ++a) {
+      model::Batch share = cfg_.micro_batch;
+      share.sequences = seqs / na + (a < seqs % na ? 1 : 0);
+      for (int s = 0; s < share.sequences; ++s)
+        attention_of_sequence_.push_back(plan_.attention_chiplets[static_cast<std::size_t>(a)]);
+      attention_batch_.push_back(share);
+    }
+  }
+
+  int moe_index(int layer) const {
+    const auto at = std::find(moe_layers_.begin(), moe_layers_.end(), layer);
+    return at == moe_layers_.end() ? -1 : static_cast<int>(at - moe_layers_.begin());
+  }
+
+  int chiplet_of(std::size_t li, int expert) const {
+    const int slot = layer_placement_[li]->chiplets_of[static_cast<std::size_t>(expert)][0];
+    return plan_.expert_chiplets[static_cast<std::size_t>(slot)];
+  }
+
+  // Tokens per expert per micro-batch, from the trace's own tokens; and the whole trace's
+  // counts, the prior that orders streaming.
+  void count_tokens() {
+    const auto& t = in_.trace;
+    const std::size_t layers = layer_placement_.size();
+    const auto experts = static_cast<std::size_t>(m_.routed_experts);
+    counts_.assign(static_cast<std::size_t>(cfg_.micro_batches),
+                   std::vector<std::vector<double>>(layers, std::vector<double>(experts, 0)));
+    prior_.assign(layers, std::vector<double>(experts, 0));
+    for (std::size_t li = 0; li < layers; ++li) {
+      for (const trace::ExpertId e : t.layer_block(static_cast<int>(li)))
+        prior_[li][e] += 1;
+      for (int mb = 0; mb < cfg_.micro_batches; ++mb) {
+        const std::size_t first = cfg_.first_token + std::size_t(mb) * tokens_per_mb_;
+        for (std::size_t tok = first; tok < first + tokens_per_mb_; ++tok)
+          for (const trace::ExpertId e : t.choices(static_cast<int>(li), tok))
+            counts_[static_cast<std::size_t>(mb)][li][e] += 1;
+      }
+    }
+    plan_.tokens = double(tokens_per_mb_) * cfg_.micro_batches;
+    for (const auto& per_mb : counts_)
+      for (const auto& layer : per_mb)
+        plan_.routed_slots += std::accumulate(layer.begin(), layer.end(), 0.0);
+  }
+
+  // ---- what each chiplet computes -------------------------------------------------------
+
+  // Attention, norms, router, shared experts or dense FFN: everything of a layer but the
+  // routed experts.
+  const std::vector<model::OpCost>& attention_ops(int layer, std::size_t a) {
+    auto& cache = attention_ops_[{layer, a}];
+    if (cache.empty())
+      for (model::OpCost& op : model::layer_forward_ops(m_, layer, attention_batch_[a]))
+        if (op.expert < 0)
+          cache.push_back(std::move(op));
+    return cache;
+  }
+
+  const hw::ChipletKind& kind_of(int chiplet) const {
+    return hw_
+        .kinds[static_cast<std::size_t>(hw_.chiplets[static_cast<std::size_t>(chiplet)].kind)];
+  }
+
+  OpSum timed(std::span<const model::OpCost> ops, int chiplet) const {
+    return time_ops(ops, kind_of(chiplet), m_.dtype);
+  }
+
+  OpSum backward_of(std::span<const model::OpCost> forward, int chiplet) const {
+    OpSum s = timed(model::backward_ops(forward, model::Pass::backward_input), chiplet);
+    s += timed(model::backward_ops(forward, model::Pass::backward_weight), chiplet);
+    return s;
+  }
+
+  double expert_bytes() const { return double(model::routed_expert_params(m_)) * b_; }
+
+  double attention_weight_bytes(int layer, std::size_t a) {
+    double w = 0;
+    for (const auto& op : attention_ops(layer, a))
+      w += op.weight_bytes;
+    return w;
+  }
+
+  double lm_head_bytes() const { return double(m_.vocab) * m_.hidden * b_; }
+
+  // ---- SRAM and memory planning ---------------------------------------------------------
+
+  double expert_saved_bytes(double tokens) const {
+    return tokens * (double(m_.hidden) + 3.0 * m_.expert_ffn) * b_;
+  }
+
+  // Per chiplet: working activations, the saved activations of each layer of a micro-batch,
+  // and which stay in SRAM; what is left is the window for streamed weights.
+  void plan_sram() {
+    const std::size_t n = hw_.chiplets.size();
+    const auto mbs = static_cast<std::size_t>(cfg_.micro_batches);
+    std::vector<double> working(n, 0), max_hold(n, 0);
+    saved_.assign(mbs, std::vector<std::vector<double>>(
+                           n, std::vector<double>(static_cast<std::size_t>(m_.layers), 0)));
+    for (std::size_t a = 0; a < plan_.attention_chiplets.size(); ++a) {
+      const int c = plan_.attention_chiplets[a];
+      const double tokens = attention_batch_[a].tokens();
+      // Ops tile over tokens, so only a layer's input, residual and output stay whole.
+      working[c] = std::max(working[c], 3 * tokens * m_.hidden * b_);
+      for (int l = 0; l < m_.layers; ++l) {
+        double saved = 0;
+        for (const auto& op : attention_ops(l, a))
+          saved += op.input_bytes;
+        max_hold[c] = std::max(max_hold[c], 2 * attention_weight_bytes(l, a));
+        for (std::size_t mb = 0; mb < mbs; ++mb)
+          saved_[mb][c][static_cast<std::size_t>(l)] += saved;
+      }
+    }
+    for (std::size_t mb = 0; mb < mbs; ++mb) {
+      for (std::size_t li = 0; li < layer_placement_.size(); ++li) {
+        const int layer = moe_layers_[li];
+        std::vector<double> received(n, 0);
+        for (int e = 0; e < m_.routed_experts; ++e) {
+          const double tokens = counts_[mb][li][static_cast<std::size_t>(e)];
+          const int c = chiplet_of(li, e);
+          received[c] += tokens;
+          saved_[mb][c][static_cast<std::size_t>(layer)] += expert_saved_bytes(tokens);
+          max_hold[c] = std::max(max_hold[c], 2 * expert_bytes());
+        }
+        for (std::size_t c = 0; c < n; ++c)
+          working[c] = std::max(working[c], 2 * received[c] * m_.hidden * b_);  // in and out
+      }
+    }
+    spilled_.assign(mbs, std::vector<std::vector<bool>>(
+                             n, std::vector<bool>(static_cast<std::size_t>(m_.layers), false)));
+    plan_.sram_reserved.assign(n, 0);
+    plan_.sram_window.assign(n, 0);
+    for (std::size_t c = 0; c < n; ++c) {
+      const double sram = kind_of(static_cast<int>(c)).sram.bytes;
+      const double reserve = working[c] + retain(c, sram - working[c] - 2 * max_hold[c]);
+      plan_.sram_reserved[c] = reserve;
+      plan_.sram_window[c] = sram - reserve;
+      if (max_hold[c] > 0 && plan_.sram_window[c] <= 0)
+        throw core::InputError(
+            {hw_.name,
+             fmt::format("chiplet_kinds.{}.sram.capacity", kind_of(static_cast<int>(c)).name), 0},
+            core::format_quantity(sram, core::Dimension::bytes),
+            fmt::format("room beyond the {} of working activations chiplet '{}' needs for a "
+                        "micro-batch of {} tokens (use smaller micro-batches)",
+                        core::format_quantity(working[c], core::Dimension::bytes),
+                        hw_.chiplets[c].name, tokens_per_mb_));
+      windows_[c] = SramWindow(plan_.sram_window[c]);
+    }
+  }
+
+  // Which saved activations stay in SRAM: those backward reaches first (the last layer, first
+  // micro-batch first), as long as `room` lasts; the rest spill to memory and stream back with
+  // their backward work, piece by piece. Returns the SRAM the retained ones take.
+  double retain(std::size_t c, double room) {
+    double kept = 0;
+    bool spilling = false;
+    for (int l = m_.layers - 1; l >= 0; --l) {
+      for (std::size_t mb = 0; mb < saved_.size(); ++mb) {
+        const double s = saved_[mb][c][static_cast<std::size_t>(l)];
+        if (s <= 0)
+          continue;
+        if (!spilling && kept + s <= room) {
+          kept += s;
+        } else {
+          spilling = true;  // once one spills, every later one in backward order does
+          spilled_[mb][c][static_cast<std::size_t>(l)] = true;
+        }
+      }
+    }
+    return kept;
+  }
+
+  // Weights resident on each stack, and what the step needs there in all.
+  void plan_memory() {
+    const std::size_t n = hw_.chiplets.size();
+    std::vector<double> weights(n, 0);
+    for (std::size_t li = 0; li < layer_placement_.size(); ++li)
+      for (int e = 0; e < m_.routed_experts; ++e)
+        weights[static_cast<std::size_t>(chiplet_of(li, e))] += expert_bytes();
+    for (std::size_t a = 0; a < plan_.attention_chiplets.size(); ++a) {
+      double w = lm_head_bytes() * (m_.tied_embeddings ? 1 : 2);
+      for (int l = 0; l < m_.layers; ++l)
+        w += attention_weight_bytes(l, a);
+      weights[static_cast<std::size_t>(plan_.attention_chiplets[a])] += w;
+    }
+    const double per_weight_byte =
+        2.0 + (cfg_.optimizer ? cfg_.adam.state_bytes_per_param / b_ : 0);
+    plan_.memory_weights.assign(hw_.memories.size(), 0);
+    plan_.memory_needed.assign(hw_.memories.size(), 0);
+    for (std::size_t c = 0; c < n; ++c) {
+      if (weights[c] <= 0)
+        continue;
+      if (stacks_[c].empty())
+        throw core::InputError(hw_.name, fmt::format("chiplet '{}' holds weights but is attached "
+                                                     "to no memory stack",
+                                                     hw_.chiplets[c].name));
+      double spill = 0;  // every micro-batch's forward ends before backward begins
+      for (std::size_t mb = 0; mb < spilled_.size(); ++mb)
+        for (int l = 0; l < m_.layers; ++l)
+          if (spilled_[mb][c][static_cast<std::size_t>(l)])
+            spill += saved_[mb][c][static_cast<std::size_t>(l)];
+      const double share = 1.0 / double(stacks_[c].size());
+      for (const int s : stacks_[c]) {
+        plan_.memory_weights[static_cast<std::size_t>(s)] += weights[c] * share;
+        plan_.memory_needed[static_cast<std::size_t>(s)] +=
+            (weights[c] * per_weight_byte + spill) * share;
+      }
+    }
+    for (std::size_t s = 0; s < hw_.memories.size(); ++s) {
+      const auto& stack = hw_.memories[s];
+      if (plan_.memory_weights[s] > stack.bytes)
+        throw core::InputError(
+            {hw_.name, fmt::format("memories.{}.capacity", stack.name), 0},
+            core::format_quantity(stack.bytes, core::Dimension::bytes),
+            fmt::format("room for the {} of {} weights placed on it: the model does not fit",
+                        core::format_quantity(plan_.memory_weights[s], core::Dimension::bytes),
+                        m_.name));
+    }
+  }
+
+  // ---- tasks ----------------------------------------------------------------------------
+
+  TaskId note(TaskId id, TaskInfo info) {
+    if (plan_.info.size() <= static_cast<std::size_t>(id))
+      plan_.info.resize(static_cast<std::size_t>(id) + 1);
+    plan_.info[static_cast<std::size_t>(id)] = info;
+    return id;
+  }
+
+  TaskId barrier(std::string name, Deps deps) {
+    return note(plan_.graph.add_delay(std::move(name), 0, std::move(deps)), {});
+  }
+
+  TaskId transfer(std::string name, int chiplet, const Bytes& bytes, Deps deps) {
+    if (total(bytes) <= 0)
+      return barrier(std::move(name), std::move(deps));
+    TaskInfo info;
+    info.activity = Activity::memory;
+    info.chiplet = chiplet;
+    info.bytes = bytes;
+    const auto flow = sim::striped_transfer(
+        net_, plan_.platform, stacks_[static_cast<std::size_t>(chiplet)], chiplet, total(bytes));
+    return note(plan_.graph.add_flow(std::move(name), flow, std::move(deps)), info);
+  }
+
+  TaskId compute(std::string name, int chiplet, const OpSum& work, Deps deps) {
+    TaskInfo info;
+    info.activity = Activity::compute;
+    info.chiplet = chiplet;
+    info.flops = work.flops;
+    info.sram_bytes = work.sram_bytes;
+    plan_.flops += work.flops;
+    return note(plan_.graph.add_compute(std::move(name), chiplet, work.seconds, std::move(deps)),
+                info);
+  }
+
+  // Streams a work through its chiplet's SRAM window, in pieces small enough that two fit.
+  Ran run(const Work& w, const Deps& gate, const Deps& compute_deps) {
+    const int c = w.chiplet;
+    SramWindow& window = windows_[static_cast<std::size_t>(c)];
+    const int pieces = std::max(1, int(std::ceil(w.hold / (window.capacity() / 2))));
+    const double f = 1.0 / pieces;
+    Ran ran;
+    for (int p = 0; p < pieces; ++p) {
+      const std::string name =
+          pieces == 1 ? w.name : fmt::format("{} [{}/{}]", w.name, p + 1, pieces);
+      Deps load_deps = gate;
+      append(load_deps, window.admit(w.hold * f));
+      if (last_load_[c] >= 0)
+        load_deps.push_back(last_load_[c]);
+      if (!policy_.overlap && tail_[c] >= 0)
+        load_deps.push_back(tail_[c]);
+      const TaskId load = transfer(name + " load", c, scaled(w.load, f), std::move(load_deps));
+      last_load_[c] = load;
+      Deps deps = compute_deps;
+      deps.push_back(load);
+      if (!ran.computes.empty())
+        deps.push_back(ran.computes.back());
+      const TaskId done = compute(name, c, scaled(w.compute, f), std::move(deps));
+      TaskId release = done;
+      if (total(w.write) > 0)
+        release = transfer(name + " write", c, scaled(w.write, f), {done});
+      window.hold(w.hold * f, release);
+      plan_.holds.push_back({c, w.hold * f, load, release});
+      tail_[c] = release;
+      ran.computes.push_back(done);
+    }
+    return ran;
+  }
+
+  // Adds a collective's flows; each waits for what its senders must finish (`ready_of`), or for
+  // `all` when the policy does not overlap. Returns the flows and, per receiver, its flows.
+  struct Exchange {
+    Deps flows;
+    std::map<int, Deps> into;
+  };
+
+  Exchange exchange(const net::CollectivePlan& plan, const std::map<int, Deps>& ready_of,
+                    const Deps& all) {
+    Exchange ex;
+    for (const net::PlannedFlow& f : plan.flows) {
+      const Ends ends = ends_of(net_, f.spec);
+      Deps deps;
+      if (policy_.overlap) {
+        for (const int s : ends.senders)
+          if (const auto it = ready_of.find(s); it != ready_of.end())
+            append(deps, it->second);
+      } else {
+        deps = all;
+      }
+      for (const int after : f.after)
+        deps.push_back(ex.flows[static_cast<std::size_t>(after)]);
+      TaskInfo info;
+      info.activity = Activity::network;
+      const TaskId id = note(plan_.graph.add_flow(f.label, f.spec, std::move(deps)), info);
+      ex.flows.push_back(id);
+      for (const int r : ends.receivers)
+        ex.into[r].push_back(id);
+    }
+    return ex;
+  }
+
+  net::TokenRoutes routes_of(int mb, std::size_t li) const {
+    net::TokenRoutes routes;
+    const std::size_t first = cfg_.first_token + std::size_t(mb) * tokens_per_mb_;
+    routes.source.reserve(tokens_per_mb_);
+    routes.destinations.reserve(tokens_per_mb_);
+    for (std::size_t t = 0; t < tokens_per_mb_; ++t) {
+      const std::size_t seq = t / static_cast<std::size_t>(cfg_.micro_batch.seq_len);
+      routes.source.push_back(attention_of_sequence_[seq]);
+      std::vector<int> dests;
+      for (const trace::ExpertId e : in_.trace.choices(static_cast<int>(li), first + t))
+        dests.push_back(chiplet_of(li, e));
+      routes.destinations.push_back(std::move(dests));
+    }
+    return routes;
+  }
+
+  void count_copies(const net::TokenRoutes& routes) {
+    for (const auto& dests : routes.destinations) {
+      plan_.dispatched_tokens += 1;
+      if (policy_.all_to_all == net::AllToAllMode::copy_per_expert) {
+        plan_.dispatched_copies += double(dests.size());
+      } else {
+        std::vector<int> d = dests;
+        std::sort(d.begin(), d.end());
+        plan_.dispatched_copies += double(std::unique(d.begin(), d.end()) - d.begin());
+      }
+    }
+  }
+
+  std::vector<int> experts_on(std::size_t li, int chiplet) const {
+    std::vector<int> out;
+    for (int e = 0; e < m_.routed_experts; ++e)
+      if (chiplet_of(li, e) == chiplet)
+        out.push_back(e);
+    return out;
+  }
+
+  // Whether the priors make expert e likely (at least even odds) to get a token of a
+  // micro-batch: streaming prefetches those before the router has run.
+  bool likely_used(std::size_t li, int e) const {
+    const double p = prior_[li][static_cast<std::size_t>(e)] / double(in_.trace.tokens);
+    return 1 - std::pow(1 - std::min(p, 1.0), double(tokens_per_mb_)) >= 0.5;
+  }
+
+  struct Streamed {
+    int expert;
+    bool prefetch;  // loaded ahead of need, without waiting for the router
+  };
+
+  // The experts of chiplet c in one layer pass, in the order they stream. Without streaming:
+  // those with tokens, after the router. With streaming: heaviest first by the priors; the
+  // forward prefetches the likely ones and loads any other that got tokens once routed.
+  std::vector<Streamed> stream_order(std::size_t li, int chiplet, int mb, bool forward) const {
+    const auto& counts = counts_[static_cast<std::size_t>(mb)][li];
+    std::vector<Streamed> order;
+    for (const int e : experts_on(li, chiplet)) {
+      const bool used = counts[static_cast<std::size_t>(e)] > 0;
+      const bool prefetch = policy_.streaming && (!forward || likely_used(li, e));
+      if (used || (forward && prefetch))
+        order.push_back({e, prefetch});
+    }
+    if (policy_.streaming)
+      std::stable_sort(order.begin(), order.end(), [&](const Streamed& x, const Streamed& y) {
+        if (x.prefetch != y.prefetch)
+          return x.prefetch;
+        return prior_[li][static_cast<std::size_t>(x.expert)] >
+               prior_[li][static_cast<std::size_t>(y.expert)];
+      });
+    return order;
+  }
+
+  // ---- the step ---------------------------------------------------------------------------
+
+  // Layer by layer, each layer taking the micro-batches in turn: with overlap the attention
+  // chiplets work on the next micro-batch while the experts work on this one; without, each
+  // micro-batch's layer waits for the one before it.
+  TaskId step() {
+    const auto mbs = static_cast<std::size_t>(cfg_.micro_batches);
+    plans_.assign(mbs, std::vector<Plans>(layer_placement_.size()));
+    std::vector<Deps> at(mbs);  // each micro-batch's latest output
+    const auto advance = [&](auto&& stage) {
+      for (std::size_t mb = 0; mb < mbs; ++mb) {
+        Deps in = at[mb];
+        if (!policy_.overlap && mb > 0)
+          append(in, at[mb - 1]);
+        at[mb] = stage(static_cast<int>(mb), in);
+      }
+    };
+    for (int l = 0; l < m_.layers; ++l)
+      advance([&](int mb, const Deps& in) { return forward_layer(mb, l, in); });
+    advance([&](int mb, const Deps& in) { return loss(mb, in); });
+    for (int l = m_.layers - 1; l >= 0; --l)
+      advance([&](int mb, const Deps& in) { return backward_layer(mb, l, in); });
+    Deps all;
+    for (const Deps& d : at)
+      append(all, d);
+    return barrier("step done", std::move(all));
+  }
+
+  // Forward streams in the weights and computes; backward also streams in the gradients
+  // accumulated so far (after the first micro-batch) and any spilled activations, and writes
+  // the gradients back.
+  Work weight_work(std::string name, int c, std::span<const model::OpCost> ops, double w,
+                   double saved, int mb, bool forward) const {
+    Work work;
+    work.name = std::move(name);
+    work.chiplet = c;
+    if (forward) {
+      work.load = traffic(Traffic::weights, w);
+      work.hold = w;
+      work.compute = timed(ops, c);
+      return work;
+    }
+    work.load =
+        plus(plus(traffic(Traffic::weights, w), traffic(Traffic::gradients, mb > 0 ? w : 0)),
+             traffic(Traffic::activations, saved));
+    work.hold = 2 * w + saved;
+    work.compute = backward_of(ops, c);
+    work.write = traffic(Traffic::gradients, w);
+    return work;
+  }
+
+  Work attention_work(int mb, int layer, std::size_t a, bool forward) {
+    const int c = plan_.attention_chiplets[a];
+    return weight_work(fmt::format("mb{} L{} attention {}", mb, layer, forward ? "fwd" : "bwd"), c,
+                       attention_ops(layer, a), attention_weight_bytes(layer, a),
+                       forward ? 0 : unspill_bytes(mb, layer, c), mb, forward);
+  }
+
+  Work expert_work(int mb, std::size_t li, int e, bool forward) {
+    const int c = chiplet_of(li, e);
+    const double tokens = counts_[static_cast<std::size_t>(mb)][li][static_cast<std::size_t>(e)];
+    const int layer = moe_layers_[li];
+    // This expert's share of its chiplet's spilled activations.
+    const double saved =
+        !forward && unspill_bytes(mb, layer, c) > 0 ? expert_saved_bytes(tokens) : 0;
+    return weight_work(fmt::format("mb{} L{} expert{} {} ({} tokens)", mb, layer, e,
+                                   forward ? "fwd" : "bwd", tokens),
+                       c, model::expert_forward_ops(m_, tokens, e), expert_bytes(), saved, mb,
+                       forward);
+  }
+
+  Deps forward_layer(int mb, int layer, const Deps& input) {
+    const Deps gate = policy_.streaming ? Deps{} : input;
+    std::map<int, Deps> attention_done;
+    Deps all_attention;
+    for (std::size_t a = 0; a < plan_.attention_chiplets.size(); ++a) {
+      if (attention_batch_[a].sequences == 0)
+        continue;
+      const Ran ran = run(attention_work(mb, layer, a, true), gate, input);
+      attention_done[plan_.attention_chiplets[a]] = ran.computes;
+      append(all_attention, ran.computes);
+    }
+    spill_after_forward(mb, layer, attention_done);
+    const int li_signed = moe_index(layer);
+    if (li_signed < 0)
+      return all_attention;
+    const auto li = static_cast<std::size_t>(li_signed);
+    {
+      const net::TokenRoutes routes = routes_of(mb, li);
+      count_copies(routes);
+      const double token_bytes = double(m_.hidden) * b_;
+      plans_[static_cast<std::size_t>(mb)][li] = {
+          net::dispatch(net_, routes, token_bytes, policy_.all_to_all),
+          net::combine(net_, routes, token_bytes, policy_.all_to_all)};
+    }
+    const Plans& plans = plans_[static_cast<std::size_t>(mb)][li];
+    const Exchange dispatch = exchange(plans.first, attention_done, all_attention);
+    const std::map<int, Deps> experts_done =
+        expert_pass(mb, li, true,
+                    policy_.streaming ? Deps{} : (policy_.overlap ? all_attention : dispatch.flows),
+                    dispatch, all_attention);
+    spill_after_forward(mb, layer, experts_done);
+    Deps all_experts;
+    for (const auto& [c, d] : experts_done)
+      append(all_experts, d);
+    const Exchange combine = exchange(plans.second, experts_done, all_experts);
+    Deps out = combine.flows;
+    append(out, all_experts);
+    append(out, all_attention);
+    return out;
+  }
+
+  // The routed experts of one layer, on every expert chiplet; returns each chiplet's computes.
+  std::map<int, Deps> expert_pass(int mb, std::size_t li, bool forward, const Deps& gate,
+                                  const Exchange& arrivals, const Deps& before) {
+    const int layer = moe_layers_[li];
+    std::map<int, Deps> done;
+    for (const int c : plan_.expert_chiplets) {
+      Deps deps = before;
+      if (policy_.overlap) {
+        if (const auto it = arrivals.into.find(c); it != arrivals.into.end())
+          append(deps, it->second);
+      } else {
+        append(deps, arrivals.flows);
+      }
+      Deps load_gate = gate;
+      if (!forward)
+        append(load_gate, spill_writes(mb, layer, c));
+      Deps& computes = done[c];
+      for (const Streamed& x : stream_order(li, c, mb, forward)) {
+        Deps expert_gate = load_gate;
+        if (policy_.streaming && !x.prefetch)
+          append(expert_gate, before);  // routed to it against the odds: load once known
+        append(computes, run(expert_work(mb, li, x.expert, forward), expert_gate, deps).computes);
+      }
+    }
+    return done;
+  }
+
+  // Saved activations that do not stay in SRAM go to memory once the layer's forward is done.
+  void spill_after_forward(int mb, int layer, const std::map<int, Deps>& computes) {
+    for (const auto& [c, deps] : computes) {
+      if (deps.empty() || !spilled_[static_cast<std::size_t>(mb)][static_cast<std::size_t>(c)]
+                                   [static_cast<std::size_t>(layer)])
+        continue;
+      const double bytes = saved_[static_cast<std::size_t>(mb)][static_cast<std::size_t>(c)]
+                                 [static_cast<std::size_t>(layer)];
+      plan_.spilled_bytes += bytes;
+      spill_write_[{mb, c, layer}].push_back(transfer(fmt::format("mb{} L{} spill", mb, layer), c,
+                                                      traffic(Traffic::activations, bytes), deps));
+    }
+  }
+
+  // A spilled layer's saved activations, read back with its backward work.
+  double unspill_bytes(int mb, int layer, int c) const {
+    const auto m = static_cast<std::size_t>(mb), cc = static_cast<std::size_t>(c),
+               l = static_cast<std::size_t>(layer);
+    return spilled_[m][cc][l] ? saved_[m][cc][l] : 0;
+  }
+
+  Deps spill_writes(int mb, int layer, int c) const {
+    const auto it = spill_write_.find({mb, c, layer});
+    return it == spill_write_.end() ? Deps{} : it->second;
+  }
+
+  // Final norm, LM head and loss, forward and backward, on the attention chiplets.
+  Deps loss(int mb, const Deps& input) {
+    Deps out;
+    const double w = lm_head_bytes();
+    for (std::size_t a = 0; a < plan_.attention_chiplets.size(); ++a) {
+      if (attention_batch_[a].sequences == 0)
+        continue;
+      const int c = plan_.attention_chiplets[a];
+      const auto ops = model::io_forward_ops(m_, attention_batch_[a]);
+      Work work;
+      work.name = fmt::format("mb{} lm_head", mb);
+      work.chiplet = c;
+      work.load = plus(traffic(Traffic::weights, w), traffic(Traffic::gradients, mb > 0 ? w : 0));
+      work.hold = 2 * w;
+      work.compute = timed(ops, c);
+      work.compute += backward_of(ops, c);
+      work.write = traffic(Traffic::gradients, w);
+      append(out, run(work, policy_.streaming ? Deps{} : input, input).computes);
+    }
+    return out;
+  }
+
+  Deps backward_layer(int mb, int layer, const Deps& grad_in) {
+    const Deps gate = policy_.streaming ? Deps{} : grad_in;
+    Deps attention_in = grad_in;
+    const int li_signed = moe_index(layer);
+    if (li_signed >= 0) {
+      const auto li = static_cast<std::size_t>(li_signed);
+      // Gradients travel the forward's routes: the combine's gradient goes out as a dispatch,
+      // the dispatch's comes back as a combine.
+      std::map<int, Deps> ready;
+      for (const int a : plan_.attention_chiplets)
+        ready[a] = grad_in;
+      const Plans& plans = plans_[static_cast<std::size_t>(mb)][li];
+      const Exchange grads_out = exchange(plans.first, ready, grad_in);
+      const std::map<int, Deps> experts_done = expert_pass(
+          mb, li, false, policy_.streaming ? Deps{} : (policy_.overlap ? grad_in : grads_out.flows),
+          grads_out, grad_in);
+      Deps all_experts;
+      for (const auto& [c, d] : experts_done)
+        append(all_experts, d);
+      const Exchange grads_back = exchange(plans.second, experts_done, all_experts);
+      attention_in = grads_back.flows;
+      append(attention_in, all_experts);
+      append(attention_in, grad_in);
+    }
+    Deps out;
+    for (std::size_t a = 0; a < plan_.attention_chiplets.size(); ++a) {
+      if (attention_batch_[a].sequences == 0)
+        continue;
+      const int c = plan_.attention_chiplets[a];
+      Deps load_gate = gate;
+      append(load_gate, spill_writes(mb, layer, c));
+      append(out, run(attention_work(mb, layer, a, false), load_gate, attention_in).computes);
+    }
+    return out;
+  }
+
+  // Adam over every parameter once all micro-batches are done: gradients and states stream in,
+  // states and weights stream back, layer by layer on each chiplet.
+  void optimizer(TaskId after) {
+    const double state = cfg_.adam.state_bytes_per_param;
+    const auto work_for = [&](int c, double params, std::string name) {
+      model::OpCost op;
+      op.kind = model::OpKind::optimizer;
+      op.flops = params * cfg_.adam.flops_per_param;
+      op.weight_bytes = params * (2 * b_ + 2 * state);
+      Work w;
+      w.name = std::move(name);
+      w.chiplet = c;
+      w.load = plus(traffic(Traffic::gradients, params * b_),
+                    traffic(Traffic::optimizer_states, params * state));
+      w.hold = params * (b_ + state);
+      w.compute = timed(std::span(&op, 1), c);
+      w.write = plus(traffic(Traffic::optimizer_states, params * state),
+                     traffic(Traffic::weights, params * b_));
+      return w;
+    };
+    Deps gate{after};
+    const auto& attn = plan_.attention_chiplets;
+    if (attn.size() > 1) {  // data-parallel attention: its gradients are summed first
+      double bytes = lm_head_bytes() * (m_.tied_embeddings ? 1 : 2);
+      for (int l = 0; l < m_.layers; ++l)
+        bytes += attention_weight_bytes(l, 0);
+      const Exchange reduce =
+          exchange(net::all_reduce(net_, attn, bytes, net::AllReduceAlgorithm::ring), {}, gate);
+      gate = reduce.flows;
+      gate.push_back(after);
+    }
+    const double na = double(attn.size());
+    for (std::size_t a = 0; a < attn.size(); ++a) {
+      for (int l = 0; l < m_.layers; ++l)
+        run(work_for(attn[a], attention_weight_bytes(l, a) / b_ / na,
+                     fmt::format("adam L{} attention", l)),
+            gate, gate);
+      run(work_for(attn[a], lm_head_bytes() * (m_.tied_embeddings ? 1 : 2) / b_ / na,
+                   "adam embeddings"),
+          gate, gate);
+    }
+    for (std::size_t li = 0; li < layer_placement_.size(); ++li)
+      for (const int c : plan_.expert_chiplets) {
+        const double experts = double(experts_on(li, c).size());
+        if (experts > 0)
+          run(work_for(c, experts * double(model::routed_expert_params(m_)),
+                       fmt::format("adam L{} experts", moe_layers_[li])),
+              gate, gate);
+      }
+  }
+
+  const StepInputs& in_;
+  const model::MoeModel& m_;
+  const net::Network& net_;
+  const hw::HwSpec& hw_;
+  const Policy& policy_;
+  const StepConfig& cfg_;
+  const double b_;
+  const std::vector<int> moe_layers_;
+  StepPlan plan_;
+
+  std::size_t tokens_per_mb_ = 0;
+  std::vector<const placement::LayerPlacement*> layer_placement_;  // per MoE layer
+  std::vector<std::vector<int>> stacks_;                           // per chiplet
+  std::vector<int> attention_of_sequence_;  // chiplet of each sequence of a micro-batch
+  std::vector<model::Batch> attention_batch_;
+  std::map<std::pair<int, std::size_t>, std::vector<model::OpCost>> attention_ops_;
+  std::vector<std::vector<std::vector<double>>> counts_;  // [mb][moe layer][expert]
+  std::vector<std::vector<double>> prior_;                // [moe layer][expert]
+  std::vector<std::vector<std::vector<double>>> saved_;   // [mb][chiplet][layer] bytes
+  std::vector<std::vector<std::vector<bool>>> spilled_;   // [mb][chiplet][layer]
+  std::vector<SramWindow> windows_;
+  std::vector<TaskId> last_load_;  // per chiplet: loads start in program order
+  std::vector<TaskId> tail_;       // per chiplet: its last release (no-overlap policies)
+  std::map<std::tuple<int, int, int>, Deps> spill_write_;  // (micro-batch, chiplet, layer)
+  // Dispatch and combine per micro-batch and MoE layer; backward reuses them.
+  using Plans = std::pair<net::CollectivePlan, net::CollectivePlan>;
+  std::vector<std::vector<Plans>> plans_;
+};
+
+}  // namespace
+
+StepPlan build_training_step(const StepInputs& inputs, const Policy& policy,
+                             const StepConfig& config) {
+  return StepBuilder(inputs, policy, config).build();
+}
+
+}  // namespace mozart::workload

@@ -1,0 +1,224 @@
+#include <algorithm>
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/hw/zoo.hpp"
+#include "mozart/model/params.hpp"
+#include "mozart/model/zoo.hpp"
+#include "mozart/net/network.hpp"
+#include "mozart/sim/engine.hpp"
+#include "mozart/study/setup.hpp"
+#include "mozart/workload/step_result.hpp"
+
+namespace mozart::workload {
+namespace {
+
+// The first `layers` layers of a zoo model: the same experts and widths, a shorter stack.
+model::MoeModel truncated(const std::string& name, int layers) {
+  model::MoeModel m = model::load_model(name);
+  m.layers = layers;
+  std::erase_if(m.dense_layers, [layers](int l) { return l >= layers; });
+  return m;
+}
+
+struct Case {
+  model::MoeModel model;
+  hw::HwSpec hw;
+  trace::Trace trace;
+  placement::Placement placement;
+  StepConfig config;
+};
+
+Case make_setup(const std::string& model, int layers, const Policy& policy,
+                hw::HwSpec hw = hw::load_hw("mozart-nop-tree"), int micro_batches = 2,
+                int sequences = 2, int seq_len = 64) {
+  Case s{truncated(model, layers), std::move(hw), {}, {}, {}};
+  s.config.micro_batches = micro_batches;
+  s.config.micro_batch = {sequences, seq_len, true};
+  const std::size_t tokens = std::size_t(micro_batches) * std::size_t(sequences) * seq_len;
+  s.trace = study::generated_trace(s.model, tokens, seq_len, 1);
+  const auto priors = study::generated_trace(s.model, 4096, seq_len, 2);
+  s.placement = study::place_experts(s.model, s.hw, priors, policy.placer);
+  return s;
+}
+
+StepResult simulate(const Case& s, const Policy& policy) {
+  const net::Network network(s.hw);
+  return simulate_training_step({s.model, network, s.placement, s.trace}, policy, s.config);
+}
+
+const std::vector<std::string> kPolicies = {"baseline", "A", "B", "C"};
+
+TEST(Policies, NamedPoliciesComposeTheirOptions) {
+  const Policy c = parse_policy("C");
+  EXPECT_TRUE(c.overlap && c.streaming);
+  EXPECT_EQ(c.all_to_all, net::AllToAllMode::in_network);
+  EXPECT_EQ(c.placer, "mozart");
+  const Policy mix = parse_policy("overlap+per-chiplet+placer=balanced");
+  EXPECT_TRUE(mix.overlap);
+  EXPECT_FALSE(mix.streaming);
+  EXPECT_EQ(mix.all_to_all, net::AllToAllMode::copy_per_chiplet);
+  EXPECT_EQ(mix.placer, "balanced");
+  EXPECT_EQ(parse_policy(describe(mix)).placer, "balanced");
+  EXPECT_THROW(parse_policy("overlap+teleport"), core::InputError);
+  EXPECT_THROW(parse_policy(""), core::InputError);
+}
+
+TEST(TrainingStep, TokensAndBytesAreConserved) {
+  for (const std::string& name : kPolicies) {
+    const Policy policy = parse_policy(name);
+    const Case s = make_setup("olmoe-1b-7b", 2, policy);
+    const net::Network network(s.hw);
+    const StepPlan plan =
+        build_training_step({s.model, network, s.placement, s.trace}, policy, s.config);
+    // Every token chooses top-k experts at every MoE layer of every micro-batch.
+    EXPECT_DOUBLE_EQ(plan.routed_slots, plan.tokens * s.model.top_k * s.model.moe_layer_count());
+    const sim::RunResult run = sim::run(plan.graph, plan.platform.capacities);
+    // The memory stacks carry exactly the bytes the step's transfers asked for.
+    double asked = 0, carried = 0;
+    for (const TaskInfo& info : plan.info)
+      for (const double b : info.bytes)
+        asked += b;
+    for (std::size_t m = 0; m < s.hw.memories.size(); ++m)
+      carried += run.channels[static_cast<std::size_t>(plan.platform.memory_channel(int(m)))].bytes;
+    EXPECT_NEAR(carried, asked, 1e-6 * asked) << name;
+    // Expert gradients: one write per (micro-batch, layer, expert with tokens).
+    double writes = 0;
+    for (int mb = 0; mb < s.config.micro_batches; ++mb)
+      for (int l = 0; l < s.trace.layers(); ++l) {
+        std::vector<bool> used(static_cast<std::size_t>(s.model.routed_experts), false);
+        const std::size_t first = std::size_t(mb) * std::size_t(s.config.micro_batch.tokens());
+        for (std::size_t t = first; t < first + std::size_t(s.config.micro_batch.tokens()); ++t)
+          for (const auto e : s.trace.choices(l, t))
+            used[e] = true;
+        writes += double(std::count(used.begin(), used.end(), true));
+      }
+    const double expert_bytes = double(model::routed_expert_params(s.model)) * 2;
+    const StepResult r = simulate(s, policy);
+    const double attention_grads = r.memory_bytes[std::size_t(Traffic::gradients)] -
+                                   expert_bytes * writes * (2 - 1.0 / s.config.micro_batches);
+    EXPECT_GT(attention_grads, 0) << name;  // the rest: attention and LM-head gradients
+  }
+}
+
+TEST(TrainingStep, NoStepBeatsItsLowerBoundOrOverfillsSram) {
+  for (const char* model : {"olmoe-1b-7b", "deepseek-moe-16b"}) {
+    for (const std::string& name : kPolicies) {
+      const Policy policy = parse_policy(name);
+      const StepResult r = simulate(make_setup(model, 3, policy), policy);
+      EXPECT_GE(r.step_s, r.lower_bound.bound_s * (1 - 1e-9)) << model << " " << name;
+      EXPECT_GT(r.lower_bound.bound_s, 0);
+      for (const ChipletUse& c : r.chiplets)
+        EXPECT_LE(c.sram_peak, c.sram_capacity * (1 + 1e-9)) << model << " " << name << c.name;
+      EXPECT_GE(r.breakdown.overlap_ratio, 0);
+      EXPECT_LE(r.breakdown.overlap_ratio, 1);
+      EXPECT_LE(r.breakdown.exposed_memory_s, r.breakdown.memory_s + 1e-12);
+      EXPECT_LE(r.s_mfu, 1);
+      EXPECT_LE(r.s_mbu, 1);
+    }
+  }
+}
+
+TEST(TrainingStep, BaselineNeverOverlapsMemoryWithComputeOnAChiplet) {
+  const Policy policy = parse_policy("baseline");
+  const Case s = make_setup("olmoe-1b-7b", 2, policy);
+  const net::Network network(s.hw);
+  const StepPlan plan =
+      build_training_step({s.model, network, s.placement, s.trace}, policy, s.config);
+  const sim::RunResult run = sim::run(plan.graph, plan.platform.capacities);
+  std::vector<std::vector<std::pair<double, double>>> compute(s.hw.chiplets.size()),
+      memory(s.hw.chiplets.size());
+  for (std::size_t t = 0; t < plan.info.size(); ++t) {
+    const TaskInfo& info = plan.info[t];
+    if (info.chiplet < 0)
+      continue;
+    auto& list = info.activity == Activity::compute ? compute : memory;
+    if (run.tasks[t].finish_s > run.tasks[t].start_s)
+      list[static_cast<std::size_t>(info.chiplet)].emplace_back(run.tasks[t].start_s,
+                                                                run.tasks[t].finish_s);
+  }
+  for (std::size_t c = 0; c < compute.size(); ++c)
+    for (const auto& [a, b] : compute[c])
+      for (const auto& [x, y] : memory[c])
+        ASSERT_LE(std::min(b, y) - std::max(a, x), 1e-12) << s.hw.chiplets[c].name;
+}
+
+TEST(TrainingStep, MoreBandwidthOrComputeNeverSlowsAStep) {
+  for (const std::string& name : kPolicies) {
+    const Policy policy = parse_policy(name);
+    const Case base = make_setup("olmoe-1b-7b", 2, policy);
+    const double t0 = simulate(base, policy).step_s;
+    hw::HwSpec faster_memory = base.hw;
+    for (auto& m : faster_memory.memories)
+      m.bytes_per_s *= 2;
+    hw::HwSpec faster_links = study::with_link_scale(base.hw, 2);
+    hw::HwSpec faster_compute = base.hw;
+    for (auto& k : faster_compute.kinds)
+      for (auto& [type, peak] : k.peak_flops_per_s)
+        peak *= 2;
+    for (const hw::HwSpec& hw : {faster_memory, faster_links, faster_compute}) {
+      Case s = base;
+      s.hw = hw;
+      EXPECT_LE(simulate(s, policy).step_s, t0 * (1 + 1e-9)) << name;
+    }
+  }
+}
+
+TEST(TrainingStep, PolicyCIsNeverSlowerThanBaselineOnTheZoo) {
+  for (const std::string& name : model::preset_names()) {
+    const model::MoeModel full = model::load_model(name);
+    const int layers = std::min(full.layers, full.first_moe_layer() + 2);
+    const Policy c = parse_policy("C");
+    const Case s = make_setup(name, layers, c, hw::load_hw("mozart-nop-tree"), 2, 1, 64);
+    Case b = make_setup(name, layers, parse_policy("baseline"), s.hw, 2, 1, 64);
+    const double tc = simulate(s, c).step_s;
+    const double tb = simulate(b, parse_policy("baseline")).step_s;
+    EXPECT_LE(tc, tb) << name;
+  }
+}
+
+TEST(TrainingStep, SameInputsGiveTheSameSummary) {
+  const Policy policy = parse_policy("C");
+  const Case s = make_setup("olmoe-1b-7b", 2, policy);
+  EXPECT_EQ(to_json(simulate(s, policy)).dump(), to_json(simulate(s, policy)).dump());
+}
+
+TEST(TrainingStep, CopiesPerTokenFollowTheAllToAll) {
+  const Case s = make_setup("olmoe-1b-7b", 2, parse_policy("baseline"));
+  EXPECT_DOUBLE_EQ(simulate(s, parse_policy("baseline")).copies_per_token, s.model.top_k);
+  const double distinct = simulate(s, parse_policy("B")).copies_per_token;
+  EXPECT_LT(distinct, s.model.top_k);
+  EXPECT_GE(distinct, 1);
+}
+
+TEST(TrainingStepErrors, RefusesWhatItCannotSimulate) {
+  const Policy policy = parse_policy("A");
+  const Case s = make_setup("olmoe-1b-7b", 2, policy);
+  const net::Network network(s.hw);
+  // A placement of another model.
+  Case other = make_setup("deepseek-moe-16b", 2, policy);
+  EXPECT_THROW(build_training_step({s.model, network, other.placement, s.trace}, policy, s.config),
+               core::InputError);
+  // A batch longer than the trace.
+  StepConfig long_batch = s.config;
+  long_batch.micro_batches = 64;
+  EXPECT_THROW(build_training_step({s.model, network, s.placement, s.trace}, policy, long_batch),
+               core::InputError);
+  // Multicast where the hardware has no switches.
+  const Case mesh = make_setup("olmoe-1b-7b", 2, policy, hw::load_hw("mozart-mesh"));
+  const net::Network mesh_network(mesh.hw);
+  EXPECT_THROW(build_training_step({mesh.model, mesh_network, mesh.placement, mesh.trace},
+                                   parse_policy("B"), mesh.config),
+               core::InputError);
+  // A model whose weights do not fit the memory stacks at all.
+  const model::MoeModel big = model::load_model("mixtral-8x22b");
+  const auto big_trace = study::generated_trace(big, 256, 64, 1);
+  const auto big_placement = study::place_experts(big, s.hw, big_trace, "contiguous");
+  EXPECT_THROW(build_training_step({big, network, big_placement, big_trace}, policy, s.config),
+               core::InputError);
+}
+
+}  // namespace
+}  // namespace mozart::workload
