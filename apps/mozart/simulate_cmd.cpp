@@ -181,7 +181,7 @@ void run_reproduce(const ReproduceFlags& f) {
       "Mozart study: {} sequences of {} tokens in {} micro-batches per step, on {}; speed-ups "
       "over each model's baseline. Paper figures are for comparison only (docs/results.md).\n{}",
       options.sequences, options.seq_len, options.micro_batches, options.hardware, table);
-  fmt::print("\n{} steps simulated in {:.1f} s\n", result.rows.size(), seconds);
+  fmt::print("\n{} results in {:.1f} s\n", result.rows.size(), seconds);
 }
 
 }  // namespace

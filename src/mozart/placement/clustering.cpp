@@ -108,7 +108,7 @@ class Mozart final : public Placer {
   LayerPlacement place(const LayerInput& in, const DeviceLayout& layout,
                        const PlacerOptions& options,
                        std::optional<SolverReport>& report) const override {
-    auto clusters = farthest_point_clusters(in, layout.chiplet_count(), options.chiplet_balance);
+    auto clusters = best_clusters(in, layout.chiplet_count(), options.chiplet_balance);
     std::erase_if(clusters, [](const auto& c) { return c.empty(); });
     std::vector<double> cluster_load;
     for (const auto& cluster : clusters) {
@@ -143,8 +143,35 @@ class Mozart final : public Placer {
   // seed is weakest (farthest point). Growth: each cluster in turn takes the unplaced expert
   // with the most co-activation with it among those that keep its load within the bound, or
   // the lightest unplaced expert when none does.
+  // Farthest-point clusterings started from each of the heaviest experts in turn; the one that
+  // keeps the most co-activation inside its clusters wins (ties: the earlier start).
+  static std::vector<std::vector<int>> best_clusters(const LayerInput& in, int count,
+                                                     double balance) {
+    std::vector<int> by_load(static_cast<std::size_t>(in.experts));
+    std::iota(by_load.begin(), by_load.end(), 0);
+    std::stable_sort(by_load.begin(), by_load.end(),
+                     [&](int a, int b) { return load_of(in, a) > load_of(in, b); });
+    std::vector<std::vector<int>> best;
+    double best_inside = -1;
+    for (int start = 0; start < std::min(kStarts, in.experts); ++start) {
+      auto clusters = farthest_point_clusters(in, count, balance, by_load[std::size_t(start)]);
+      double inside = 0;
+      for (const auto& cluster : clusters)
+        for (std::size_t i = 0; i < cluster.size(); ++i)
+          for (std::size_t j = i + 1; j < cluster.size(); ++j)
+            inside += coact(in, cluster[i], cluster[j]);
+      if (inside > best_inside) {
+        best_inside = inside;
+        best = std::move(clusters);
+      }
+    }
+    return best;
+  }
+
+  static constexpr int kStarts = 8;
+
   static std::vector<std::vector<int>> farthest_point_clusters(const LayerInput& in, int count,
-                                                               double balance) {
+                                                               double balance, int first_seed) {
     const auto sizes = even_sizes(in.experts, count);
     const int used =
         static_cast<int>(std::count_if(sizes.begin(), sizes.end(), [](int s) { return s > 0; }));
@@ -153,11 +180,15 @@ class Mozart final : public Placer {
     std::vector<double> load(sizes.size(), 0.0);
     const double bound =
         balance * std::accumulate(in.load.begin(), in.load.end(), 0.0) / std::max(1, used);
+    std::vector<double> closeness(static_cast<std::size_t>(in.experts), 0.0);  // to the seeds
     for (int c = 0; c < used; ++c) {
-      const int seed = farthest(in, placed, clusters, c);
+      const int seed = c == 0 ? first_seed : farthest(in, placed, closeness);
       clusters[static_cast<std::size_t>(c)].push_back(seed);
       placed[static_cast<std::size_t>(seed)] = true;
       load[static_cast<std::size_t>(c)] += load_of(in, seed);
+      for (int e = 0; e < in.experts; ++e)
+        closeness[static_cast<std::size_t>(e)] =
+            std::max(closeness[static_cast<std::size_t>(e)], coact(in, e, seed));
     }
     // Each cluster, in seed order, is filled before the next: grown side by side, clusters
     // spread a co-activated set thinly over many of them.
@@ -172,8 +203,84 @@ class Mozart final : public Placer {
         load[ci] += load_of(in, e);
       }
     }
+    polish(in, clusters, load, bound);
     return clusters;
   }
+
+  // Swaps of experts between clusters that raise the co-activation kept inside clusters (the
+  // pairwise picture of C_T) and keep both clusters within the load bound (or lower the larger
+  // of the two when one is over it), until none helps.
+  static void polish(const LayerInput& in, std::vector<std::vector<int>>& clusters,
+                     std::vector<double>& load, double bound) {
+    const auto n = clusters.size();
+    const auto experts = static_cast<std::size_t>(in.experts);
+    if (n >= experts)
+      return;  // one expert per cluster: no swap changes what stays together
+    std::vector<std::size_t> cluster_of(experts, n);
+    for (std::size_t c = 0; c < n; ++c)
+      for (const int e : clusters[c])
+        cluster_of[static_cast<std::size_t>(e)] = c;
+    // inside[e * n + c]: e's co-activation with the members of cluster c other than itself.
+    std::vector<double> inside(experts * n, 0);
+    for (std::size_t c = 0; c < n; ++c)
+      for (std::size_t e = 0; e < experts; ++e)
+        for (const int m : clusters[c])
+          if (static_cast<std::size_t>(m) != e)
+            inside[e * n + c] += coact(in, static_cast<int>(e), m);
+    // Sweeps: each expert in turn swaps with the partner that gains most, if any does.
+    for (int sweep = 0; sweep < kSweeps; ++sweep) {
+      bool changed = false;
+      for (int a = 0; a < in.experts; ++a) {
+        const std::size_t x = cluster_of[static_cast<std::size_t>(a)];
+        double best_gain = 1e-9;
+        int best_b = -1;
+        for (int b = 0; b < in.experts; ++b) {
+          const std::size_t y = cluster_of[static_cast<std::size_t>(b)];
+          if (x == y)
+            continue;
+          const double shift = load_of(in, b) - load_of(in, a);
+          if (std::max(load[x] + shift, load[y] - shift) >
+              std::max(bound, std::max(load[x], load[y])))
+            continue;
+          const double ab = coact(in, a, b);
+          const double gain = inside[static_cast<std::size_t>(a) * n + y] - ab +
+                              inside[static_cast<std::size_t>(b) * n + x] - ab -
+                              inside[static_cast<std::size_t>(a) * n + x] -
+                              inside[static_cast<std::size_t>(b) * n + y];
+          if (gain > best_gain) {
+            best_gain = gain;
+            best_b = b;
+          }
+        }
+        if (best_b < 0)
+          continue;
+        const std::size_t y = cluster_of[static_cast<std::size_t>(best_b)];
+        std::replace(clusters[x].begin(), clusters[x].end(), a, best_b);
+        std::replace(clusters[y].begin(), clusters[y].end(), best_b, a);
+        const double shift = load_of(in, best_b) - load_of(in, a);
+        load[x] += shift;
+        load[y] -= shift;
+        cluster_of[static_cast<std::size_t>(a)] = y;
+        cluster_of[static_cast<std::size_t>(best_b)] = x;
+        // a left x for y and b the other way; an expert never counts itself.
+        const auto ai = static_cast<std::size_t>(a), bi = static_cast<std::size_t>(best_b);
+        for (std::size_t e = 0; e < experts; ++e) {
+          const double delta = coact(in, int(e), best_b) - coact(in, int(e), a);
+          inside[e * n + x] += delta;
+          inside[e * n + y] -= delta;
+        }
+        inside[ai * n + x] += coact(in, a, a);
+        inside[ai * n + y] -= coact(in, a, a);
+        inside[bi * n + y] += coact(in, best_b, best_b);
+        inside[bi * n + x] -= coact(in, best_b, best_b);
+        changed = true;
+      }
+      if (!changed)
+        return;
+    }
+  }
+
+  static constexpr int kSweeps = 16;
 
   static int lightest(const LayerInput& in, const std::vector<bool>& placed) {
     int best = -1;
@@ -183,26 +290,19 @@ class Mozart final : public Placer {
     return best;
   }
 
+  // The unplaced expert whose strongest co-activation with a seed is weakest; ties go to the
+  // heavier, then the lower id.
   static int farthest(const LayerInput& in, const std::vector<bool>& placed,
-                      const std::vector<std::vector<int>>& clusters, int seeded) {
+                      const std::vector<double>& closeness) {
     int best = -1;
-    double best_closeness = 0;
     for (int e = 0; e < in.experts; ++e) {
-      if (placed[static_cast<std::size_t>(e)])
+      const auto i = static_cast<std::size_t>(e);
+      if (placed[i])
         continue;
-      double closeness = 0;
-      for (int s = 0; s < seeded; ++s)
-        closeness =
-            std::max(closeness, coact(in, e, clusters[static_cast<std::size_t>(s)].front()));
-      const bool better =
-          best < 0 ||
-          (seeded == 0 ? load_of(in, e) > load_of(in, best)
-                       : closeness < best_closeness ||
-                             (closeness == best_closeness && load_of(in, e) > load_of(in, best)));
-      if (better) {
+      if (best < 0 || closeness[i] < closeness[static_cast<std::size_t>(best)] ||
+          (closeness[i] == closeness[static_cast<std::size_t>(best)] &&
+           load_of(in, e) > load_of(in, best)))
         best = e;
-        best_closeness = closeness;
-      }
     }
     return best;
   }

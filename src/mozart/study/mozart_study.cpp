@@ -38,7 +38,17 @@ class ModelRuns {
  public:
   ModelRuns(const StudyOptions& options, const model::MoeModel& m) : options_(options), model_(m) {}
 
-  StepResult run(const hw::HwSpec& hw, const Policy& policy, int seq_len) {
+  // `hw_key` names the hardware variant: runs repeat across sections and are done once.
+  const StepResult& run(const std::string& hw_key, const hw::HwSpec& hw, const Policy& policy,
+                        int seq_len) {
+    auto& done = results_[{hw_key, workload::describe(policy), seq_len}];
+    if (!done)
+      done = simulate(hw, policy, seq_len);
+    return *done;
+  }
+
+ private:
+  StepResult simulate(const hw::HwSpec& hw, const Policy& policy, int seq_len) {
     const auto& step = trace_for(seq_len, options_.seed);
     const auto& priors = trace_for(seq_len, options_.seed + 1);
     const auto& placement = placement_for(hw, policy.placer, priors, seq_len);
@@ -52,7 +62,6 @@ class ModelRuns {
     return workload::simulate_training_step(inputs, policy, config);
   }
 
- private:
   const trace::Trace& trace_for(int seq_len, std::uint64_t seed) {
     auto& t = traces_[{seq_len, seed}];
     if (!t)
@@ -74,6 +83,7 @@ class ModelRuns {
   std::map<std::pair<int, std::uint64_t>, std::optional<trace::Trace>> traces_;
   std::map<std::tuple<std::string, std::string, int>, std::optional<placement::Placement>>
       placements_;
+  std::map<std::tuple<std::string, std::string, int>, std::optional<StepResult>> results_;
 };
 
 StudyRow row_of(const std::string& section, const std::string& setting, const StepResult& r,
@@ -99,12 +109,17 @@ StudyRow row_of(const std::string& section, const std::string& setting, const St
 }
 
 // Runs the policies in order, the first being the baseline the others are measured against.
-void run_policies(ModelRuns& runs, const hw::HwSpec& hw, const std::vector<Policy>& policies,
+struct Hardware {
+  std::string key;
+  hw::HwSpec spec;
+};
+
+void run_policies(ModelRuns& runs, const Hardware& hw, const std::vector<Policy>& policies,
                   int seq_len, const std::string& section, const std::string& setting,
                   std::vector<StudyRow>& rows) {
   double baseline_s = 0;
   for (const Policy& p : policies) {
-    const StepResult r = runs.run(hw, p, seq_len);
+    const StepResult& r = runs.run(hw.key, hw.spec, p, seq_len);
     if (baseline_s == 0)
       baseline_s = r.step_s;
     rows.push_back(row_of(section, setting, r, baseline_s));
@@ -116,16 +131,33 @@ void run_policies(ModelRuns& runs, const hw::HwSpec& hw, const std::vector<Polic
 StudyResult run_mozart_study(const StudyOptions& options) {
   StudyResult result;
   result.options = options;
-  const hw::HwSpec tree = hw::load_hw(options.hardware);
+  const Hardware tree{"tree", hw::load_hw(options.hardware)};
+  // An SSD in place of each HBM2 stack: 15.8 GB/s (PCIe 4.0 x8), 4 TB, 15 pJ/bit (NVMe-class).
+  const Hardware ssd{"ssd", with_memory(tree.spec, hw::MemoryKind::ssd, 15.8e9, 4e12, 15e-12)};
+  const Hardware slow_links{"links/8", with_link_scale(tree.spec, 1.0 / 8)};
+  // The mesh's links scaled so that its total link bandwidth equals the tree's.
+  const hw::HwSpec mesh_spec = hw::load_hw(options.mesh);
+  double tree_links = 0, mesh_links = 0;
+  for (const auto& l : tree.spec.links)
+    tree_links += l.spec.bytes_per_s;
+  for (const auto& l : mesh_spec.links)
+    mesh_links += l.spec.bytes_per_s;
+  const Hardware mesh{"mesh", with_link_scale(mesh_spec, tree_links / mesh_links)};
+
   const std::vector<Policy> all = {workload::parse_policy("baseline"), workload::parse_policy("A"),
                                    workload::parse_policy("B"), workload::parse_policy("C")};
   const std::vector<Policy> ends = {all.front(), all.back()};
+  const std::vector<Policy> placements = {
+      all.front(), workload::parse_policy("overlap+in-network+streaming+placer=contiguous"),
+      workload::parse_policy("overlap+in-network+streaming+placer=balanced")};
+  const std::vector<Policy> best_without_switches = {
+      all.front(), workload::parse_policy("overlap+per-chiplet+streaming+placer=mozart")};
   for (const std::string& name : options.models) {
     const model::MoeModel m = model::load_model(name);
     ModelRuns runs(options, m);
     const std::size_t first = result.rows.size();
-    run_policies(runs, tree, all, options.seq_len, "main", fmt::format("seq {}", options.seq_len),
-                 result.rows);
+    const std::string main_setting = fmt::format("seq {}", options.seq_len);
+    run_policies(runs, tree, all, options.seq_len, "main", main_setting, result.rows);
     if (const auto paper = paper_figures(m.name)) {
       for (std::size_t i = 0; i < 4; ++i) {
         result.rows[first + i].paper_copies = paper->copies[i];
@@ -139,27 +171,12 @@ StudyResult run_mozart_study(const StudyOptions& options) {
       if (len != options.seq_len)
         run_policies(runs, tree, ends, len, "sequence length", fmt::format("seq {}", len),
                      result.rows);
-    // An SSD in place of each HBM2 stack: 15.8 GB/s (PCIe 4.0 x8), 4 TB, 15 pJ/bit (NVMe-class).
-    const hw::HwSpec ssd = with_memory(tree, hw::MemoryKind::ssd, 15.8e9, 4e12, 15e-12);
     run_policies(runs, ssd, ends, options.seq_len, "memory", "SSD 15.8 GB/s", result.rows);
     // C's placement against others under the same schedule: fewer copies against balance.
-    run_policies(runs, tree,
-                 {all[0], workload::parse_policy("overlap+in-network+streaming+placer=contiguous"),
-                  workload::parse_policy("overlap+in-network+streaming+placer=balanced")},
-                 options.seq_len, "placement", "NoP-Tree", result.rows);
+    run_policies(runs, tree, placements, options.seq_len, "placement", "NoP-Tree", result.rows);
     // Slower links, where the efficient all-to-all has more to save.
-    run_policies(runs, with_link_scale(tree, 1.0 / 8), {all[0], all[1], all[2]}, options.seq_len,
-                 "links", "NoP-Tree links / 8 (32 GB/s)", result.rows);
-    // The mesh's links scaled so that its total link bandwidth equals the tree's.
-    const hw::HwSpec mesh_spec = hw::load_hw(options.mesh);
-    double tree_links = 0, mesh_links = 0;
-    for (const auto& l : tree.links)
-      tree_links += l.spec.bytes_per_s;
-    for (const auto& l : mesh_spec.links)
-      mesh_links += l.spec.bytes_per_s;
-    const hw::HwSpec mesh = with_link_scale(mesh_spec, tree_links / mesh_links);
-    const std::vector<Policy> best_without_switches = {
-        all.front(), workload::parse_policy("overlap+per-chiplet+streaming+placer=mozart")};
+    run_policies(runs, slow_links, {all[0], all[1], all[2]}, options.seq_len, "links",
+                 "NoP-Tree links / 8 (32 GB/s)", result.rows);
     run_policies(runs, tree, best_without_switches, options.seq_len, "topology", "NoP-Tree",
                  result.rows);
     run_policies(runs, mesh, best_without_switches, options.seq_len, "topology",

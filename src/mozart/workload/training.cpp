@@ -215,6 +215,7 @@ class StepBuilder {
     for (int c = 0; c < n; ++c)
       stacks_.push_back(sim::stacks_of(hw_, c));
     windows_.resize(static_cast<std::size_t>(n));
+    memory_flow_.resize(static_cast<std::size_t>(n));
     last_load_.assign(static_cast<std::size_t>(n), -1);
     tail_.assign(static_cast<std::size_t>(n), -1);
     // Sequences of a micro-batch, shared out among the attention chiplets.
@@ -458,9 +459,13 @@ class StepBuilder {
     info.activity = Activity::memory;
     info.chiplet = chiplet;
     info.bytes = bytes;
-    const auto flow = sim::striped_transfer(
-        net_, plan_.platform, stacks_[static_cast<std::size_t>(chiplet)], chiplet, total(bytes));
-    return note(plan_.graph.add_flow(std::move(name), flow, std::move(deps)), info);
+    auto& striped = memory_flow_[static_cast<std::size_t>(chiplet)];
+    if (striped.uses.empty())
+      striped = sim::striped_transfer(net_, plan_.platform,
+                                      stacks_[static_cast<std::size_t>(chiplet)], chiplet, 0);
+    net::FlowSpec flow = striped;
+    flow.bytes = total(bytes);
+    return note(plan_.graph.add_flow(std::move(name), std::move(flow), std::move(deps)), info);
   }
 
   TaskId compute(std::string name, int chiplet, const OpSum& work, Deps deps) {
@@ -906,8 +911,9 @@ class StepBuilder {
   std::vector<std::vector<std::vector<double>>> saved_;   // [mb][chiplet][layer] bytes
   std::vector<std::vector<std::vector<bool>>> spilled_;   // [mb][chiplet][layer]
   std::vector<SramWindow> windows_;
-  std::vector<TaskId> last_load_;  // per chiplet: loads start in program order
-  std::vector<TaskId> tail_;       // per chiplet: its last release (no-overlap policies)
+  std::vector<net::FlowSpec> memory_flow_;  // per chiplet: its memory transfers' channels
+  std::vector<TaskId> last_load_;           // per chiplet: loads start in program order
+  std::vector<TaskId> tail_;                // per chiplet: its last release (no-overlap policies)
   std::map<std::tuple<int, int, int>, Deps> spill_write_;  // (micro-batch, chiplet, layer)
   // Dispatch and combine per micro-batch and MoE layer; backward reuses them.
   using Plans = std::pair<net::CollectivePlan, net::CollectivePlan>;
