@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "mozart/core/config.hpp"
 #include "mozart/core/error.hpp"
 #include "mozart/hw/zoo.hpp"
 #include "mozart/model/params.hpp"
@@ -177,6 +178,52 @@ TEST(TrainingStep, PolicyCIsNeverSlowerThanBaselineOnTheZoo) {
     const double tb = simulate(b, parse_policy("baseline")).step_s;
     EXPECT_LE(tc, tb) << name;
   }
+}
+
+// One chiplet that runs attention and experts alike, with SRAM large enough that nothing
+// spills: without overlap every task waits for the one before, so the step is the sum of what
+// each task takes alone (its compute, or its bytes over its tightest channel).
+TEST(TrainingStep, WithoutOverlapAChainTakesTheSumOfItsTasks) {
+  const std::string yaml = R"(
+name: single
+clock: 1 GHz
+chiplet_kinds:
+  k:
+    peak_flops: {bf16: 10 TFLOP/s}
+    array: {rows: 32, cols: 32, count: 4}
+    sram: {capacity: 4 GiB, bandwidth: 1 TB/s}
+chiplets:
+  - {name: die, kind: k}
+memories:
+  - {name: m0, kind: hbm, capacity: 64 GiB, bandwidth: 100 GB/s, attach: [die]}
+  - {name: m1, kind: hbm, capacity: 64 GiB, bandwidth: 50 GB/s, attach: [die]}
+topology:
+  kind: explicit
+  link: {bandwidth: 20 GB/s, latency: 1 us}
+  links: []
+)";
+  hw::HwSpec hw = hw::read_hw(core::ConfigNode::parse(yaml, "single"));
+  const Policy policy = parse_policy("baseline");
+  Case s = make_setup("olmoe-1b-7b", 2, policy, hw, 1, 2, 32);
+  s.config.optimizer = false;
+  const net::Network network(s.hw);
+  const StepPlan plan =
+      build_training_step({s.model, network, s.placement, s.trace}, policy, s.config);
+  EXPECT_EQ(plan.spilled_bytes, 0);
+  ASSERT_GT(plan.graph.tasks().size(), 50u);
+  double alone = 0;
+  for (const sim::Task& t : plan.graph.tasks()) {
+    if (t.kind != sim::TaskKind::flow) {
+      alone += t.duration_s;
+      continue;
+    }
+    double slowest = 0;  // seconds per byte on its tightest channel
+    for (const net::ChannelUse& u : t.flow.uses)
+      slowest = std::max(slowest, u.coefficient / plan.platform.capacities[std::size_t(u.channel)]);
+    alone += t.flow.latency_s + t.flow.bytes * slowest;
+  }
+  const sim::RunResult run = sim::run(plan.graph, plan.platform.capacities);
+  EXPECT_NEAR(run.makespan_s, alone, 1e-9 * alone);
 }
 
 TEST(TrainingStep, SameInputsGiveTheSameSummary) {
