@@ -11,6 +11,7 @@
 
 #include "mozart/core/error.hpp"
 #include "mozart/model/params.hpp"
+#include "mozart/workload/memory_plan.hpp"
 #include "mozart/workload/op_timing.hpp"
 
 namespace mozart::workload {
@@ -133,8 +134,7 @@ class StepBuilder {
     check_inputs();
     setup_chiplets();
     count_tokens();
-    plan_sram();
-    plan_memory();
+    plan_memory_use();
     const TaskId end = step();
     if (cfg_.optimizer)
       optimizer(end);
@@ -306,137 +306,77 @@ class StepBuilder {
 
   // ---- SRAM and memory planning ---------------------------------------------------------
 
-  double expert_saved_bytes(double tokens) const {
-    return tokens * (double(m_.hidden) + 3.0 * m_.expert_ffn) * b_;
-  }
-
-  // Per chiplet: working activations, the saved activations of each layer of a micro-batch,
-  // and which stay in SRAM; what is left is the window for streamed weights.
-  void plan_sram() {
+  // What each chiplet's memory must hold: working activations (ops tile over tokens, so only
+  // a layer's input, residual and output stay whole), the activations each layer of each
+  // micro-batch saves for backward (every op's inputs), the largest streamed work (weights and
+  // their gradients), and the resident weights.
+  std::vector<ChipletDemand> memory_demand() {
     const std::size_t n = hw_.chiplets.size();
     const auto mbs = static_cast<std::size_t>(cfg_.micro_batches);
-    std::vector<double> working(n, 0), max_hold(n, 0);
-    saved_.assign(mbs, std::vector<std::vector<double>>(
-                           n, std::vector<double>(static_cast<std::size_t>(m_.layers), 0)));
+    const auto layers = static_cast<std::size_t>(m_.layers);
+    std::vector<ChipletDemand> demand(n);
+    for (ChipletDemand& d : demand)
+      d.saved.assign(mbs, std::vector<double>(layers, 0));
     for (std::size_t a = 0; a < plan_.attention_chiplets.size(); ++a) {
-      const int c = plan_.attention_chiplets[a];
-      const double tokens = attention_batch_[a].tokens();
-      // Ops tile over tokens, so only a layer's input, residual and output stay whole.
-      working[c] = std::max(working[c], 3 * tokens * m_.hidden * b_);
+      ChipletDemand& d = demand[static_cast<std::size_t>(plan_.attention_chiplets[a])];
+      d.working = std::max(d.working, 3 * attention_batch_[a].tokens() * m_.hidden * b_);
+      d.weights += lm_head_bytes() * (m_.tied_embeddings ? 1 : 2);
       for (int l = 0; l < m_.layers; ++l) {
         double saved = 0;
         for (const auto& op : attention_ops(l, a))
           saved += op.input_bytes;
-        max_hold[c] = std::max(max_hold[c], 2 * attention_weight_bytes(l, a));
-        for (std::size_t mb = 0; mb < mbs; ++mb)
-          saved_[mb][c][static_cast<std::size_t>(l)] += saved;
+        for (auto& per_layer : d.saved)
+          per_layer[static_cast<std::size_t>(l)] += saved;
+        d.largest_hold = std::max(d.largest_hold, 2 * attention_weight_bytes(l, a));
+        d.weights += attention_weight_bytes(l, a);
       }
     }
-    for (std::size_t mb = 0; mb < mbs; ++mb) {
-      for (std::size_t li = 0; li < layer_placement_.size(); ++li) {
-        const int layer = moe_layers_[li];
+    for (std::size_t li = 0; li < layer_placement_.size(); ++li) {
+      const auto layer = static_cast<std::size_t>(moe_layers_[li]);
+      for (int e = 0; e < m_.routed_experts; ++e) {
+        ChipletDemand& d = demand[static_cast<std::size_t>(chiplet_of(li, e))];
+        d.largest_hold = std::max(d.largest_hold, 2 * expert_bytes());
+        d.weights += expert_bytes();
+      }
+      for (std::size_t mb = 0; mb < mbs; ++mb) {
         std::vector<double> received(n, 0);
         for (int e = 0; e < m_.routed_experts; ++e) {
           const double tokens = counts_[mb][li][static_cast<std::size_t>(e)];
-          const int c = chiplet_of(li, e);
+          const auto c = static_cast<std::size_t>(chiplet_of(li, e));
           received[c] += tokens;
-          saved_[mb][c][static_cast<std::size_t>(layer)] += expert_saved_bytes(tokens);
-          max_hold[c] = std::max(max_hold[c], 2 * expert_bytes());
+          demand[c].saved[mb][layer] += expert_saved_bytes(tokens);
         }
-        for (std::size_t c = 0; c < n; ++c)
-          working[c] = std::max(working[c], 2 * received[c] * m_.hidden * b_);  // in and out
+        for (std::size_t c = 0; c < n; ++c)  // tokens in and results out
+          demand[c].working = std::max(demand[c].working, 2 * received[c] * m_.hidden * b_);
       }
     }
-    spilled_.assign(mbs, std::vector<std::vector<bool>>(
-                             n, std::vector<bool>(static_cast<std::size_t>(m_.layers), false)));
-    plan_.sram_reserved.assign(n, 0);
-    plan_.sram_window.assign(n, 0);
-    for (std::size_t c = 0; c < n; ++c) {
-      const double sram = kind_of(static_cast<int>(c)).sram.bytes;
-      const double reserve = working[c] + retain(c, sram - working[c] - 2 * max_hold[c]);
-      plan_.sram_reserved[c] = reserve;
-      plan_.sram_window[c] = sram - reserve;
-      if (max_hold[c] > 0 && plan_.sram_window[c] <= 0)
-        throw core::InputError(
-            {hw_.name,
-             fmt::format("chiplet_kinds.{}.sram.capacity", kind_of(static_cast<int>(c)).name), 0},
-            core::format_quantity(sram, core::Dimension::bytes),
-            fmt::format("room beyond the {} of working activations chiplet '{}' needs for a "
-                        "micro-batch of {} tokens (use smaller micro-batches)",
-                        core::format_quantity(working[c], core::Dimension::bytes),
-                        hw_.chiplets[c].name, tokens_per_mb_));
-      windows_[c] = SramWindow(plan_.sram_window[c]);
-    }
+    return demand;
   }
 
-  // Which saved activations stay in SRAM: those backward reaches first (the last layer, first
-  // micro-batch first), as long as `room` lasts; the rest spill to memory and stream back with
-  // their backward work, piece by piece. Returns the SRAM the retained ones take.
-  double retain(std::size_t c, double room) {
-    double kept = 0;
-    bool spilling = false;
-    for (int l = m_.layers - 1; l >= 0; --l) {
-      for (std::size_t mb = 0; mb < saved_.size(); ++mb) {
-        const double s = saved_[mb][c][static_cast<std::size_t>(l)];
-        if (s <= 0)
-          continue;
-        if (!spilling && kept + s <= room) {
-          kept += s;
-        } else {
-          spilling = true;  // once one spills, every later one in backward order does
-          spilled_[mb][c][static_cast<std::size_t>(l)] = true;
-        }
-      }
-    }
-    return kept;
+  void plan_memory_use() {
+    demand_ = memory_demand();
+    const double resident = 2.0 + (cfg_.optimizer ? cfg_.adam.state_bytes_per_param / b_ : 0);
+    memory_ = plan_memory(hw_, demand_, resident, m_.name, tokens_per_mb_);
+    plan_.sram_reserved = memory_.sram_reserved;
+    plan_.sram_window = memory_.sram_window;
+    plan_.memory_weights = memory_.stack_weights;
+    plan_.memory_needed = memory_.stack_needed;
+    for (std::size_t c = 0; c < windows_.size(); ++c)
+      windows_[c] = SramWindow(memory_.sram_window[c]);
   }
 
-  // Weights resident on each stack, and what the step needs there in all.
-  void plan_memory() {
-    const std::size_t n = hw_.chiplets.size();
-    std::vector<double> weights(n, 0);
-    for (std::size_t li = 0; li < layer_placement_.size(); ++li)
-      for (int e = 0; e < m_.routed_experts; ++e)
-        weights[static_cast<std::size_t>(chiplet_of(li, e))] += expert_bytes();
-    for (std::size_t a = 0; a < plan_.attention_chiplets.size(); ++a) {
-      double w = lm_head_bytes() * (m_.tied_embeddings ? 1 : 2);
-      for (int l = 0; l < m_.layers; ++l)
-        w += attention_weight_bytes(l, a);
-      weights[static_cast<std::size_t>(plan_.attention_chiplets[a])] += w;
-    }
-    const double per_weight_byte =
-        2.0 + (cfg_.optimizer ? cfg_.adam.state_bytes_per_param / b_ : 0);
-    plan_.memory_weights.assign(hw_.memories.size(), 0);
-    plan_.memory_needed.assign(hw_.memories.size(), 0);
-    for (std::size_t c = 0; c < n; ++c) {
-      if (weights[c] <= 0)
-        continue;
-      if (stacks_[c].empty())
-        throw core::InputError(hw_.name, fmt::format("chiplet '{}' holds weights but is attached "
-                                                     "to no memory stack",
-                                                     hw_.chiplets[c].name));
-      double spill = 0;  // every micro-batch's forward ends before backward begins
-      for (std::size_t mb = 0; mb < spilled_.size(); ++mb)
-        for (int l = 0; l < m_.layers; ++l)
-          if (spilled_[mb][c][static_cast<std::size_t>(l)])
-            spill += saved_[mb][c][static_cast<std::size_t>(l)];
-      const double share = 1.0 / double(stacks_[c].size());
-      for (const int s : stacks_[c]) {
-        plan_.memory_weights[static_cast<std::size_t>(s)] += weights[c] * share;
-        plan_.memory_needed[static_cast<std::size_t>(s)] +=
-            (weights[c] * per_weight_byte + spill) * share;
-      }
-    }
-    for (std::size_t s = 0; s < hw_.memories.size(); ++s) {
-      const auto& stack = hw_.memories[s];
-      if (plan_.memory_weights[s] > stack.bytes)
-        throw core::InputError(
-            {hw_.name, fmt::format("memories.{}.capacity", stack.name), 0},
-            core::format_quantity(stack.bytes, core::Dimension::bytes),
-            fmt::format("room for the {} of {} weights placed on it: the model does not fit",
-                        core::format_quantity(plan_.memory_weights[s], core::Dimension::bytes),
-                        m_.name));
-    }
+  double expert_saved_bytes(double tokens) const {
+    return tokens * (double(m_.hidden) + 3.0 * m_.expert_ffn) * b_;
+  }
+
+  double saved_bytes(int mb, int layer, int c) const {
+    return demand_[static_cast<std::size_t>(c)]
+        .saved[static_cast<std::size_t>(mb)][static_cast<std::size_t>(layer)];
+  }
+
+  bool spilled(int mb, int layer, int c) const {
+    return memory_.spilled[static_cast<std::size_t>(c)][static_cast<std::size_t>(mb)]
+                          [static_cast<std::size_t>(layer)];
   }
 
   // ---- tasks ----------------------------------------------------------------------------
@@ -758,11 +698,9 @@ class StepBuilder {
   // Saved activations that do not stay in SRAM go to memory once the layer's forward is done.
   void spill_after_forward(int mb, int layer, const std::map<int, Deps>& computes) {
     for (const auto& [c, deps] : computes) {
-      if (deps.empty() || !spilled_[static_cast<std::size_t>(mb)][static_cast<std::size_t>(c)]
-                                   [static_cast<std::size_t>(layer)])
+      if (deps.empty() || !spilled(mb, layer, c))
         continue;
-      const double bytes = saved_[static_cast<std::size_t>(mb)][static_cast<std::size_t>(c)]
-                                 [static_cast<std::size_t>(layer)];
+      const double bytes = saved_bytes(mb, layer, c);
       plan_.spilled_bytes += bytes;
       spill_write_[{mb, c, layer}].push_back(transfer(fmt::format("mb{} L{} spill", mb, layer), c,
                                                       traffic(Traffic::activations, bytes), deps));
@@ -771,9 +709,7 @@ class StepBuilder {
 
   // A spilled layer's saved activations, read back with its backward work.
   double unspill_bytes(int mb, int layer, int c) const {
-    const auto m = static_cast<std::size_t>(mb), cc = static_cast<std::size_t>(c),
-               l = static_cast<std::size_t>(layer);
-    return spilled_[m][cc][l] ? saved_[m][cc][l] : 0;
+    return spilled(mb, layer, c) ? saved_bytes(mb, layer, c) : 0;
   }
 
   Deps spill_writes(int mb, int layer, int c) const {
@@ -908,8 +844,8 @@ class StepBuilder {
   std::map<std::pair<int, std::size_t>, std::vector<model::OpCost>> attention_ops_;
   std::vector<std::vector<std::vector<double>>> counts_;  // [mb][moe layer][expert]
   std::vector<std::vector<double>> prior_;                // [moe layer][expert]
-  std::vector<std::vector<std::vector<double>>> saved_;   // [mb][chiplet][layer] bytes
-  std::vector<std::vector<std::vector<bool>>> spilled_;   // [mb][chiplet][layer]
+  std::vector<ChipletDemand> demand_;                     // per chiplet
+  MemoryPlan memory_;
   std::vector<SramWindow> windows_;
   std::vector<net::FlowSpec> memory_flow_;  // per chiplet: its memory transfers' channels
   std::vector<TaskId> last_load_;           // per chiplet: loads start in program order

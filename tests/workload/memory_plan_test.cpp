@@ -1,0 +1,61 @@
+#include "mozart/workload/memory_plan.hpp"
+
+#include <gtest/gtest.h>
+
+#include "mozart/core/config.hpp"
+#include "mozart/core/error.hpp"
+
+namespace mozart::workload {
+namespace {
+
+hw::HwSpec one_chiplet() {
+  return hw::read_hw(core::ConfigNode::parse(R"(
+name: one
+clock: 1 GHz
+chiplet_kinds:
+  k: {peak_flops: {bf16: 1 TFLOP/s}, array: {rows: 8, cols: 8, count: 1}, sram: {capacity: 100 MB, bandwidth: 1 TB/s}}
+chiplets: [{name: die, kind: k}]
+memories: [{name: m, kind: hbm, capacity: 1 GB, bandwidth: 100 GB/s, attach: [die]}]
+topology: {kind: explicit, link: {bandwidth: 1 GB/s}, links: []}
+)",
+                                             "one"));
+}
+
+constexpr double MB = 1e6;
+
+ChipletDemand demand() {
+  ChipletDemand d;
+  d.working = 10 * MB;
+  d.largest_hold = 20 * MB;
+  d.weights = 100 * MB;
+  d.saved.assign(2, std::vector<double>(3, 10 * MB));  // 2 micro-batches x 3 layers
+  return d;
+}
+
+TEST(MemoryPlan, KeepsWhatBackwardNeedsFirstAndLeavesTheRestAWindow) {
+  const hw::HwSpec hw = one_chiplet();
+  const MemoryPlan plan = plan_memory(hw, {demand()}, 2.0, "m", 512);
+  // Room for saved activations: 100 - 10 working - 2 x 20 for two works = 50 MB: layers 2 and
+  // 1 of both micro-batches, then layer 0 of the first; the last one spills.
+  EXPECT_DOUBLE_EQ(plan.sram_reserved[0], 60 * MB);
+  EXPECT_DOUBLE_EQ(plan.sram_window[0], 40 * MB);
+  const auto& spilled = plan.spilled[0];
+  EXPECT_TRUE(spilled[1][0]);
+  EXPECT_FALSE(spilled[0][0]);
+  EXPECT_FALSE(spilled[0][2] || spilled[1][2] || spilled[0][1] || spilled[1][1]);
+  EXPECT_DOUBLE_EQ(plan.stack_weights[0], 100 * MB);
+  EXPECT_DOUBLE_EQ(plan.stack_needed[0], 2 * 100 * MB + 10 * MB);  // weights x 2 + the spill
+}
+
+TEST(MemoryPlan, RefusesWhatCannotFit) {
+  const hw::HwSpec hw = one_chiplet();
+  ChipletDemand big = demand();
+  big.weights = 2e9;  // a 1 GB stack
+  EXPECT_THROW(plan_memory(hw, {big}, 2.0, "m", 512), core::InputError);
+  ChipletDemand crowded = demand();
+  crowded.working = 100 * MB;  // nothing left for weights
+  EXPECT_THROW(plan_memory(hw, {crowded}, 2.0, "m", 512), core::InputError);
+}
+
+}  // namespace
+}  // namespace mozart::workload
