@@ -152,6 +152,7 @@ void FluidNetwork::activate(FlowId id) {
   f.active_pos = int32_t(listed_.size());
   listed_.push_back(id);
   listed_rate_.push_back(0);
+  listed_time_.push_back(kNever);
   for (size_t i = 0; i < f.spec.uses.size(); ++i) {
     ChannelId c = f.spec.uses[i].channel;
     f.slot[i] = uint32_t(channel_flows_[c].size());
@@ -160,17 +161,12 @@ void FluidNetwork::activate(FlowId id) {
   }
 }
 
+// Channels count their bytes from their load (refresh_load), so settling a flow is O(1).
 void FluidNetwork::settle_flow(FlowId id) {
   Flow& f = flows_[id];
-  const Hot& h = hot_[id];
   const double dt = now_ - f.settled_at;
-  if (dt > 0 && h.rate > 0) {
-    const double moved = std::min(h.rate * dt, f.remaining);
-    f.remaining -= moved;
-    for (const ChannelUse& u : uses(id)) {
-      stats_[u.channel].bytes += moved * h.weight * u.coefficient;
-    }
-  }
+  if (dt > 0 && hot_[id].rate > 0)
+    f.remaining -= std::min(hot_[id].rate * dt, f.remaining);
   f.settled_at = now_;
 }
 
@@ -185,9 +181,6 @@ void FluidNetwork::add_contribution(FlowId id, double sign) {
 void FluidNetwork::finish(FlowId id) {
   Flow& f = flows_[id];
   settle_flow(id);
-  for (const ChannelUse& u : f.spec.uses) {  // whatever rounding left is delivered now
-    stats_[u.channel].bytes += f.remaining * f.spec.weight * u.coefficient;
-  }
   heap_remove(id);
   f.remaining = 0;
   f.phase = Phase::done;
@@ -203,9 +196,11 @@ void FluidNetwork::finish(FlowId id) {
   const FlowId last = listed_.back();
   listed_[size_t(f.active_pos)] = last;
   listed_rate_[size_t(f.active_pos)] = listed_rate_.back();
+  listed_time_[size_t(f.active_pos)] = listed_time_.back();
   flows_[last].active_pos = f.active_pos;
   listed_.pop_back();
   listed_rate_.pop_back();
+  listed_time_.pop_back();
   f.active_pos = -1;
   for (size_t i = 0; i < f.spec.uses.size(); ++i) {
     ChannelId c = f.spec.uses[i].channel;
@@ -227,7 +222,10 @@ void FluidNetwork::finish(FlowId id) {
 
 double FluidNetwork::next_event_time() {
   resolve();
-  return heap_.empty() ? kNever : flows_[heap_.front()].next_time;
+  double t = heap_.empty() ? kNever : flows_[heap_.front()].next_time;
+  for (const double finish : listed_time_)  // a contiguous scan beats a heap of changing keys
+    t = std::min(t, finish);
+  return t;
 }
 
 std::vector<FlowId> FluidNetwork::advance_to(double t) {
@@ -246,6 +244,13 @@ std::vector<FlowId> FluidNetwork::advance_to(double t) {
       done.push_back(id);
     }
   }
+  const size_t instant = done.size();
+  for (size_t i = 0; i < listed_.size(); ++i)
+    if (listed_time_[i] <= horizon)
+      done.push_back(listed_[i]);
+  std::sort(done.begin() + std::ptrdiff_t(instant), done.end());
+  for (size_t i = instant; i < done.size(); ++i)
+    finish(done[i]);
   std::sort(done.begin(), done.end());
   return done;
 }
@@ -318,13 +323,16 @@ void FluidNetwork::solve_above(double floor) {
     const FlowId id = listed_[i];
     hot_[id].mark = stamp_;
     flows.push_back(id);
+  }
+  // In start order, each flow's channel uses are read from memory in sequence.
+  std::sort(flows.begin(), flows.end());
+  for (const FlowId id : flows)
     for (const ChannelUse& u : uses(id)) {
       if (channel_mark_[u.channel] != stamp_) {
         channel_mark_[u.channel] = stamp_;
         channels.push_back(u.channel);
       }
     }
-  }
   apply(channels, flows);
 }
 
@@ -346,13 +354,15 @@ void FluidNetwork::apply(const std::vector<ChannelId>& channels, const std::vect
     add_contribution(id, +1);
     Hot& h = hot_[id];
     const double rate = h.rate;
-    if (rate == old_rate_[i] && flows_[id].heap_pos >= 0)
+    const auto pos = size_t(flows_[id].active_pos);
+    if (rate == old_rate_[i] && listed_time_[pos] != kNever)
       continue;
     h.rate = old_rate_[i];
     settle_flow(id);
     h.rate = rate;
-    listed_rate_[size_t(flows_[id].active_pos)] = rate;
-    heap_set(id, rate > 0 ? now_ + flows_[id].remaining / rate : kNever);
+    listed_rate_[pos] = rate;
+    flows_[id].next_time = rate > 0 ? now_ + flows_[id].remaining / rate : kNever;
+    listed_time_[pos] = flows_[id].next_time;
   }
   for (ChannelId c : channels)
     refresh_load(c);
@@ -414,8 +424,10 @@ void FluidNetwork::refresh_load(ChannelId c) {
   ChannelStats& s = stats_[c];
   if (load == s.load)
     return;
-  if (s.load > 0)
+  if (s.load > 0) {
     s.busy_s += now_ - load_since_[c];
+    s.bytes += s.load * (now_ - load_since_[c]);
+  }
   load_since_[c] = now_;
   s.load = load;
   s.peak_load = std::max(s.peak_load, load);
@@ -427,8 +439,10 @@ void FluidNetwork::settle() {
   for (FlowId id : listed_)
     settle_flow(id);
   for (size_t c = 0; c < stats_.size(); ++c) {
-    if (stats_[c].load > 0)
+    if (stats_[c].load > 0) {
       stats_[c].busy_s += now_ - load_since_[c];
+      stats_[c].bytes += stats_[c].load * (now_ - load_since_[c]);
+    }
     load_since_[c] = now_;
   }
 }

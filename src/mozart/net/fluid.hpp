@@ -86,7 +86,7 @@ class FluidNetwork {
     Phase phase = Phase::latency;
     double remaining = 0;
     double settled_at = 0;
-    double next_time = kNever;  // latency end or finishing time: the heap key
+    double next_time = kNever;  // latency end (the heap's key) or finishing time
     double finish_time = kNever;
     std::vector<uint32_t> slot;  // position in channel_flows_ for each use
     int32_t heap_pos = -1;       // position in heap_, -1 when not queued
@@ -117,7 +117,9 @@ class FluidNetwork {
   void refresh_load(ChannelId c);
   void add_contribution(FlowId f, double sign);
 
-  // Indexed min-heap of flows by next_time (ties by id), updated in place.
+  // Indexed min-heap by next_time (ties by id) of the flows not on channels: those waiting out
+  // their latency and those with nothing to share. Flows on channels keep their finishing
+  // times in listed_time_ instead.
   bool heap_less(FlowId a, FlowId b) const;
   void heap_set(FlowId f, double time);
   void heap_remove(FlowId f);
@@ -137,6 +139,7 @@ class FluidNetwork {
   std::vector<FlowId> heap_;
   std::vector<FlowId> listed_;       // flows on channels
   std::vector<double> listed_rate_;  // their rates, in the same order (a cache-friendly scan)
+  std::vector<double> listed_time_;  // and their finishing times
   std::vector<ChannelId> dirty_;     // channels that gained a flow
   std::vector<ChannelId> freed_;     // channels that lost a flow since the last solve
   double finished_rate_ = kNever;    // lowest rate among flows finished since the last solve
