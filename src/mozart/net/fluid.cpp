@@ -1,6 +1,7 @@
 #include "mozart/net/fluid.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -126,6 +127,7 @@ FlowId FluidNetwork::start(FlowSpec spec) {
   f.remaining = f.spec.bytes;
   f.settled_at = now_;
   f.slot.resize(f.spec.uses.size());
+  unfrozen_flow_.push_back(0);
   Hot& h = hot_.emplace_back();
   h.weight = f.spec.weight;
   h.first_use = uint32_t(uses_.size());
@@ -317,41 +319,36 @@ void FluidNetwork::solve_above(double floor) {
   ++stamp_;
   std::vector<FlowId> flows;
   std::vector<ChannelId> channels;
+  // Collected in start order (a bitmap over flow ids is cheaper than sorting), so that each
+  // flow's channel uses are read from memory in sequence.
+  chosen_.assign((flows_.size() + 63) / 64, 0);
   for (size_t i = 0; i < listed_.size(); ++i) {
     if (listed_rate_[i] < floor)
       continue;
-    const FlowId id = listed_[i];
-    hot_[id].mark = stamp_;
-    flows.push_back(id);
+    const auto id = static_cast<size_t>(listed_[i]);
+    chosen_[id / 64] |= uint64_t{1} << (id % 64);
   }
-  // In start order, each flow's channel uses are read from memory in sequence.
-  std::sort(flows.begin(), flows.end());
-  for (const FlowId id : flows)
-    for (const ChannelUse& u : uses(id)) {
-      if (channel_mark_[u.channel] != stamp_) {
-        channel_mark_[u.channel] = stamp_;
-        channels.push_back(u.channel);
-      }
+  for (size_t w = 0; w < chosen_.size(); ++w) {
+    for (uint64_t bits = chosen_[w]; bits != 0; bits &= bits - 1) {
+      const auto id = FlowId(w * 64 + size_t(std::countr_zero(bits)));
+      flows.push_back(id);
     }
-  apply(channels, flows);
+  }
+  apply(channels, flows);  // finds the channels as it goes
 }
 
 // Fills `flows` into what their channels have left once their own contributions are taken
-// out, then updates loads and events. A flow whose rate comes out unchanged needs neither
-// settling nor a new event.
-void FluidNetwork::apply(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
+// out, then updates events. `channels` lists channels to re-solve and grows by any other
+// channel the flows use. A flow whose rate comes out unchanged needs neither settling nor a
+// new event.
+void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
   resolved_flows_ += flows.size();
-  old_rate_.resize(flows.size());
-  for (size_t i = 0; i < flows.size(); ++i) {
-    old_rate_[i] = hot_[flows[i]].rate;
-    add_contribution(flows[i], -1);
-  }
+  gather(channels, flows);
   for (ChannelId c : channels)
     residual_[c] = capacity_[c] - load_[c];
   fill(channels, flows);
   for (size_t i = 0; i < flows.size(); ++i) {
     const FlowId id = flows[i];
-    add_contribution(id, +1);
     Hot& h = hot_[id];
     const double rate = h.rate;
     const auto pos = size_t(flows_[id].active_pos);
@@ -368,22 +365,39 @@ void FluidNetwork::apply(const std::vector<ChannelId>& channels, const std::vect
     refresh_load(c);
 }
 
-// Progressive filling of `flows` into residual_ (set by the caller for `channels`): each
-// round, the channels with the smallest fair share saturate and freeze their flows at it.
-// Channels without unfrozen flows drop out of the scan.
-void FluidNetwork::fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
+// One pass over the flows' uses: takes their contributions out of the loads, sums their demand
+// and count per channel, marks them unfrozen and remembers their old rates.
+void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
   for (ChannelId c : channels) {
     demand_[c] = 0;
     unfrozen_[c] = 0;
   }
-  for (FlowId id : flows) {
-    Hot& h = hot_[id];
-    h.rate = -1;  // unfrozen
-    for (const ChannelUse& u : uses(id)) {
-      demand_[u.channel] += h.weight * u.coefficient;
-      unfrozen_[u.channel] += 1;
+  old_rate_.resize(flows.size());
+  for (size_t i = 0; i < flows.size(); ++i) {
+    Hot& h = hot_[flows[i]];
+    old_rate_[i] = h.rate;
+    const double flow = h.rate * h.weight;
+    for (const ChannelUse& u : uses(flows[i])) {
+      const ChannelId c = u.channel;
+      if (channel_mark_[c] != stamp_) {
+        channel_mark_[c] = stamp_;
+        channels.push_back(c);
+        demand_[c] = 0;
+        unfrozen_[c] = 0;
+      }
+      load_[c] -= flow * u.coefficient;
+      demand_[c] += h.weight * u.coefficient;
+      unfrozen_[c] += 1;
     }
+    h.rate = -1;  // unfrozen
+    unfrozen_flow_[static_cast<size_t>(flows[i])] = 1;
   }
+}
+
+// Progressive filling of the gathered flows into residual_: each round, the channels with the
+// smallest fair share saturate and freeze their flows at it, whose contributions go back into
+// the loads. Channels without unfrozen flows drop out of the scan.
+void FluidNetwork::fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
   std::vector<ChannelId>& open = open_channels_;
   open.assign(channels.begin(), channels.end());
   size_t left = flows.size();
@@ -402,14 +416,18 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels, const std::vecto
       if (unfrozen_[c] == 0 || std::max(residual_[c], 0.0) > threshold * demand_[c])
         continue;
       for (FlowId id : channel_flows_[c]) {
-        Hot& h = hot_[id];
-        if (h.rate >= 0 || h.mark != stamp_)
+        // A byte per flow: the channels' lists are long and mostly hold flows not re-solved.
+        if (unfrozen_flow_[static_cast<size_t>(id)] == 0)
           continue;
+        unfrozen_flow_[static_cast<size_t>(id)] = 0;
+        Hot& h = hot_[id];
         h.rate = share;
         --left;
         for (const ChannelUse& u : uses(id)) {
-          residual_[u.channel] -= h.weight * u.coefficient * share;
-          demand_[u.channel] -= h.weight * u.coefficient;
+          const double demand = h.weight * u.coefficient;
+          residual_[u.channel] -= demand * share;
+          load_[u.channel] += demand * share;
+          demand_[u.channel] -= demand;
           unfrozen_[u.channel] -= 1;
         }
       }

@@ -111,8 +111,9 @@ class FluidNetwork {
   void resolve();
   void solve_reached(const std::vector<ChannelId>& seeds, double floor);
   void solve_above(double floor);
+  void gather(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
   void fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
-  void apply(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
+  void apply(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
   // Records load_[c] in the statistics and tells the observer when it changed.
   void refresh_load(ChannelId c);
   void add_contribution(FlowId f, double sign);
@@ -157,6 +158,8 @@ class FluidNetwork {
   std::vector<ChannelId> open_channels_;
   std::vector<ChannelId> frontier_;
   std::vector<double> old_rate_;
+  std::vector<uint8_t> unfrozen_flow_;  // per flow: 1 while a solve has yet to freeze it
+  std::vector<uint64_t> chosen_;        // per flow, a bit: picked for the solve
 };
 
 // Flows that start at given times, run on `net` until all finish; returns each flow's finishing
