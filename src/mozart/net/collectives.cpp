@@ -359,6 +359,18 @@ CollectivePlan ring_pass(const Network& net, const std::vector<int>& nodes, doub
 
 }  // namespace
 
+std::string_view to_string(AllToAllMode mode) {
+  switch (mode) {
+    case AllToAllMode::copy_per_expert:
+      return "per-expert";
+    case AllToAllMode::copy_per_chiplet:
+      return "per-chiplet";
+    case AllToAllMode::in_network:
+      return "in-network";
+  }
+  return "?";
+}
+
 CollectivePlan dispatch(const Network& net, const TokenRoutes& tokens, double bytes_per_token,
                         AllToAllMode mode) {
   return exchange(net, tokens, bytes_per_token, mode, false);

@@ -42,6 +42,9 @@ struct TokenRoutes {
 
 enum class AllToAllMode { copy_per_expert, copy_per_chiplet, in_network };
 
+// "per-expert", "per-chiplet", "in-network".
+std::string_view to_string(AllToAllMode mode);
+
 CollectivePlan dispatch(const Network& net, const TokenRoutes& tokens, double bytes_per_token,
                         AllToAllMode mode);
 CollectivePlan combine(const Network& net, const TokenRoutes& tokens, double bytes_per_token,

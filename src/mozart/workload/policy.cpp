@@ -1,5 +1,6 @@
 #include "mozart/workload/policy.hpp"
 
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -25,19 +26,15 @@ Policy named(const std::string& name) {
   return p;
 }
 
-}  // namespace
-
-std::string_view to_string(net::AllToAllMode mode) {
-  switch (mode) {
-    case net::AllToAllMode::copy_per_expert:
-      return "per-expert";
-    case net::AllToAllMode::copy_per_chiplet:
-      return "per-chiplet";
-    case net::AllToAllMode::in_network:
-      return "in-network";
-  }
-  return "?";
+std::optional<net::AllToAllMode> all_to_all_named(const std::string& word) {
+  for (const auto mode : {net::AllToAllMode::copy_per_expert, net::AllToAllMode::copy_per_chiplet,
+                          net::AllToAllMode::in_network})
+    if (word == net::to_string(mode))
+      return mode;
+  return std::nullopt;
 }
+
+}  // namespace
 
 Policy parse_policy(const std::string& text, const std::string& field) {
   if (text == "baseline" || text == "A" || text == "B" || text == "C")
@@ -53,12 +50,8 @@ Policy parse_policy(const std::string& text, const std::string& field) {
       p.overlap = true;
     } else if (word == "streaming") {
       p.streaming = true;
-    } else if (word == "per-expert") {
-      p.all_to_all = net::AllToAllMode::copy_per_expert;
-    } else if (word == "per-chiplet") {
-      p.all_to_all = net::AllToAllMode::copy_per_chiplet;
-    } else if (word == "in-network") {
-      p.all_to_all = net::AllToAllMode::in_network;
+    } else if (const auto mode = all_to_all_named(word)) {
+      p.all_to_all = *mode;
     } else if (word.rfind("placer=", 0) == 0 && word.size() > 7) {
       p.placer = word.substr(7);
     } else {
@@ -74,7 +67,7 @@ Policy parse_policy(const std::string& text, const std::string& field) {
 
 std::string describe(const Policy& p) {
   std::string out = p.overlap ? "overlap+" : "";
-  out += to_string(p.all_to_all);
+  out += net::to_string(p.all_to_all);
   if (p.streaming)
     out += "+streaming";
   return out + "+placer=" + p.placer;

@@ -34,6 +34,4 @@ Policy parse_policy(const std::string& text, const std::string& field = "--polic
 // The options spelled as parse_policy reads them back.
 std::string describe(const Policy& policy);
 
-std::string_view to_string(net::AllToAllMode mode);
-
 }  // namespace mozart::workload

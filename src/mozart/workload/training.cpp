@@ -160,7 +160,7 @@ class StepBuilder {
     if (!t.model.empty() && t.model != m_.name)
       throw core::InputError({in_.trace_source, "model", 0}, t.model,
                              fmt::format("a trace of {}", m_.name));
-    if (t.shape.layer_ids != m_.moe_layers() || t.num_experts() != m_.routed_experts ||
+    if (t.shape.layer_ids != moe_layers_ || t.num_experts() != m_.routed_experts ||
         t.top_k() != m_.top_k)
       throw core::InputError(
           {in_.trace_source, "shape", 0},
@@ -180,7 +180,7 @@ class StepBuilder {
           fmt::format("at least {} tokens for {} micro-batches of {} tokens "
                       "from token {}",
                       need, cfg_.micro_batches, tokens_per_mb_, cfg_.first_token));
-    for (const int id : m_.moe_layers()) {
+    for (const int id : moe_layers_) {
       const auto at = std::find_if(p.layers.begin(), p.layers.end(),
                                    [id](const auto& l) { return l.layer_id == id; });
       if (at == p.layers.end())
