@@ -7,13 +7,6 @@
 namespace mozart::workload {
 namespace {
 
-double total_bytes(const std::array<double, kTrafficKinds>& b) {
-  double sum = 0;
-  for (const double x : b)
-    sum += x;
-  return sum;
-}
-
 using Intervals = std::vector<std::pair<double, double>>;  // sorted, disjoint
 
 Intervals merged(Intervals v) {

@@ -39,10 +39,6 @@ Bytes scaled(Bytes b, double factor) {
   return b;
 }
 
-double total(const Bytes& b) {
-  return std::accumulate(b.begin(), b.end(), 0.0);
-}
-
 void append(Deps& to, const Deps& from) {
   to.insert(to.end(), from.begin(), from.end());
 }
@@ -393,7 +389,7 @@ class StepBuilder {
   }
 
   TaskId transfer(std::string name, int chiplet, const Bytes& bytes, Deps deps) {
-    if (total(bytes) <= 0)
+    if (total_bytes(bytes) <= 0)
       return barrier(std::move(name), std::move(deps));
     TaskInfo info;
     info.activity = Activity::memory;
@@ -404,7 +400,7 @@ class StepBuilder {
       striped = sim::striped_transfer(net_, plan_.platform,
                                       stacks_[static_cast<std::size_t>(chiplet)], chiplet, 0);
     net::FlowSpec flow = striped;
-    flow.bytes = total(bytes);
+    flow.bytes = total_bytes(bytes);
     return note(plan_.graph.add_flow(std::move(name), std::move(flow), std::move(deps)), info);
   }
 
@@ -443,7 +439,7 @@ class StepBuilder {
         deps.push_back(ran.computes.back());
       const TaskId done = compute(name, c, scaled(w.compute, f), std::move(deps));
       TaskId release = done;
-      if (total(w.write) > 0)
+      if (total_bytes(w.write) > 0)
         release = transfer(name + " write", c, scaled(w.write, f), {done});
       window.hold(w.hold * f, release);
       plan_.holds.push_back({c, w.hold * f, load, release});

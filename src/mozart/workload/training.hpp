@@ -55,6 +55,13 @@ enum class Activity : std::uint8_t { compute, memory, network, barrier };
 enum class Traffic : std::uint8_t { weights, gradients, optimizer_states, activations };
 inline constexpr std::size_t kTrafficKinds = 4;
 
+inline double total_bytes(const std::array<double, kTrafficKinds>& bytes) {
+  double sum = 0;
+  for (const double b : bytes)
+    sum += b;
+  return sum;
+}
+
 struct TaskInfo {
   Activity activity = Activity::barrier;
   int chiplet = -1;  // compute: its engine; memory: the chiplet whose SRAM it fills or drains
