@@ -36,10 +36,7 @@ FluidNetwork::FluidNetwork(std::vector<double> capacity_bytes_per_s)
       load_since_(capacity_.size(), 0),
       load_(capacity_.size(), 0),
       channel_flows_(capacity_.size()),
-      channel_mark_(capacity_.size(), 0),
-      residual_(capacity_.size(), 0),
-      demand_(capacity_.size(), 0),
-      unfrozen_(capacity_.size(), 0) {
+      filling_(capacity_.size()) {
   for (size_t c = 0; c < capacity_.size(); ++c) {
     if (!(capacity_[c] > 0) || !std::isfinite(capacity_[c])) {
       throw std::invalid_argument("channel " + std::to_string(c) + " needs a positive capacity");
@@ -124,15 +121,18 @@ FlowId FluidNetwork::start(FlowSpec spec) {
   const FlowId id = FlowId(flows_.size());
   Flow& f = flows_.emplace_back();
   f.spec = std::move(spec);
-  f.remaining = f.spec.bytes;
-  f.settled_at = now_;
-  f.slot.resize(f.spec.uses.size());
-  unfrozen_flow_.push_back(0);
+  progress_.push_back({f.spec.bytes, now_});
   Hot& h = hot_.emplace_back();
   h.weight = f.spec.weight;
-  h.first_use = uint32_t(uses_.size());
-  h.use_count = uint32_t(f.spec.uses.size());
-  uses_.insert(uses_.end(), f.spec.uses.begin(), f.spec.uses.end());
+  h.first_use = uint32_t(use_channel_.size());
+  h.use_count = uint32_t(f.spec.uses.size()) & 0x7fffffffu;
+  for (const ChannelUse& u : f.spec.uses) {
+    use_channel_.push_back(u.channel);
+    use_coefficient_.push_back(u.coefficient);
+    use_slot_.push_back(0);
+    if (u.coefficient != 1)
+      h.unit = 0;
+  }
   if (f.spec.latency_s > 0) {
     heap_set(id, now_ + f.spec.latency_s);
   } else {
@@ -144,81 +144,75 @@ FlowId FluidNetwork::start(FlowSpec spec) {
 void FluidNetwork::activate(FlowId id) {
   Flow& f = flows_[id];
   f.phase = Phase::active;
-  f.settled_at = now_;
+  progress_[id].settled_at = now_;
   ++active_count_;
-  if (f.spec.uses.empty() || f.remaining <= 0) {
+  if (f.spec.uses.empty() || progress_[id].remaining <= 0) {
     heap_set(id, now_);  // nothing to share: done at once
     return;
   }
   heap_remove(id);  // queued again once the solve gives it a rate
-  f.active_pos = int32_t(listed_.size());
+  hot_[id].active_pos = int32_t(listed_.size());
   listed_.push_back(id);
   listed_rate_.push_back(0);
   listed_time_.push_back(kNever);
-  for (size_t i = 0; i < f.spec.uses.size(); ++i) {
-    ChannelId c = f.spec.uses[i].channel;
-    f.slot[i] = uint32_t(channel_flows_[c].size());
-    channel_flows_[c].push_back(id);
+  const Hot& h = hot_[id];
+  for (uint32_t u = h.first_use; u < h.first_use + h.use_count; ++u) {
+    const ChannelId c = use_channel_[u];
+    use_slot_[u] = uint32_t(channel_flows_[c].size());
+    channel_flows_[c].push_back({id, u});
     dirty_.push_back(c);
   }
 }
 
 // Channels count their bytes from their load (refresh_load), so settling a flow is O(1).
 void FluidNetwork::settle_flow(FlowId id) {
-  Flow& f = flows_[id];
-  const double dt = now_ - f.settled_at;
+  Progress& p = progress_[id];
+  const double dt = now_ - p.settled_at;
   if (dt > 0 && hot_[id].rate > 0)
-    f.remaining -= std::min(hot_[id].rate * dt, f.remaining);
-  f.settled_at = now_;
+    p.remaining -= std::min(hot_[id].rate * dt, p.remaining);
+  p.settled_at = now_;
 }
 
 void FluidNetwork::add_contribution(FlowId id, double sign) {
-  const Hot& h = hot_[id];
-  const double flow = sign * h.rate * h.weight;
-  for (const ChannelUse& u : uses(id)) {
-    load_[u.channel] += flow * u.coefficient;
-  }
+  const std::span<const ChannelId> channels = channels_of(id);
+  for (size_t k = 0; k < channels.size(); ++k)
+    load_[channels[k]] += sign * hot_[id].rate * demand(id, k);
 }
 
 void FluidNetwork::finish(FlowId id) {
   Flow& f = flows_[id];
   settle_flow(id);
   heap_remove(id);
-  f.remaining = 0;
+  progress_[id].remaining = 0;
   f.phase = Phase::done;
   f.finish_time = now_;
   --active_count_;
-  if (f.active_pos < 0)
+  const int32_t pos = hot_[id].active_pos;
+  if (pos < 0)
     return;
   finished_rate_ = std::min(finished_rate_, hot_[id].rate);
-  for (const ChannelUse& u : f.spec.uses)
-    freed_.push_back(u.channel);
+  for (const ChannelId c : channels_of(id))
+    freed_.push_back(c);
   add_contribution(id, -1);
   hot_[id].rate = 0;
   const FlowId last = listed_.back();
-  listed_[size_t(f.active_pos)] = last;
-  listed_rate_[size_t(f.active_pos)] = listed_rate_.back();
-  listed_time_[size_t(f.active_pos)] = listed_time_.back();
-  flows_[last].active_pos = f.active_pos;
+  listed_[size_t(pos)] = last;
+  listed_rate_[size_t(pos)] = listed_rate_.back();
+  listed_time_[size_t(pos)] = listed_time_.back();
+  hot_[last].active_pos = pos;
   listed_.pop_back();
   listed_rate_.pop_back();
   listed_time_.pop_back();
-  f.active_pos = -1;
-  for (size_t i = 0; i < f.spec.uses.size(); ++i) {
-    ChannelId c = f.spec.uses[i].channel;
+  hot_[id].active_pos = -1;
+  const Hot& h = hot_[id];
+  for (uint32_t u = h.first_use; u < h.first_use + h.use_count; ++u) {
+    const ChannelId c = use_channel_[u];
     refresh_load(c);
-    std::vector<FlowId>& list = channel_flows_[c];
-    const uint32_t pos = f.slot[i];
-    const FlowId moved = list.back();
-    list[pos] = moved;
+    std::vector<OnChannel>& list = channel_flows_[c];
+    const uint32_t slot = use_slot_[u];
+    list[slot] = list.back();
+    use_slot_[list[slot].use] = slot;
     list.pop_back();
-    if (moved != id) {
-      Flow& m = flows_[moved];
-      for (size_t j = 0; j < m.spec.uses.size(); ++j) {
-        if (m.spec.uses[j].channel == c)
-          m.slot[j] = pos;
-      }
-    }
   }
 }
 
@@ -284,8 +278,8 @@ void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds, double flo
   std::vector<ChannelId>& frontier = frontier_;
   frontier.clear();
   for (ChannelId c : seeds) {
-    if (channel_mark_[c] != stamp_) {
-      channel_mark_[c] = stamp_;
+    if (filling_[c].mark != stamp_) {
+      filling_[c].mark = stamp_;
       frontier.push_back(c);
     }
   }
@@ -293,16 +287,17 @@ void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds, double flo
     const ChannelId c = frontier.back();
     frontier.pop_back();
     channels.push_back(c);
-    for (FlowId id : channel_flows_[c]) {
+    for (const OnChannel& on : channel_flows_[c]) {
+      const FlowId id = on.flow;
       Hot& h = hot_[id];
       if (h.mark == stamp_ || h.rate < floor)
         continue;
       h.mark = stamp_;
       flows.push_back(id);
-      for (const ChannelUse& u : uses(id)) {
-        if (channel_mark_[u.channel] != stamp_) {
-          channel_mark_[u.channel] = stamp_;
-          frontier.push_back(u.channel);
+      for (const ChannelId uc : channels_of(id)) {
+        if (filling_[uc].mark != stamp_) {
+          filling_[uc].mark = stamp_;
+          frontier.push_back(uc);
         }
       }
     }
@@ -344,91 +339,134 @@ void FluidNetwork::solve_above(double floor) {
 void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
   resolved_flows_ += flows.size();
   gather(channels, flows);
-  for (ChannelId c : channels)
-    residual_[c] = capacity_[c] - load_[c];
-  fill(channels, flows);
+  fill(channels);
+  for (ChannelId c : channels) {
+    load_[c] = capacity_[c] - filling_[c].residual;
+    refresh_load(c);
+  }
   for (size_t i = 0; i < flows.size(); ++i) {
     const FlowId id = flows[i];
     Hot& h = hot_[id];
-    const double rate = h.rate;
-    const auto pos = size_t(flows_[id].active_pos);
-    if (rate == old_rate_[i] && listed_time_[pos] != kNever)
+    const double rate = solved_.rate[i];
+    const auto pos = size_t(h.active_pos);
+    if (rate == h.rate && listed_time_[pos] != kNever)
       continue;
-    h.rate = old_rate_[i];
     settle_flow(id);
     h.rate = rate;
     listed_rate_[pos] = rate;
-    flows_[id].next_time = rate > 0 ? now_ + flows_[id].remaining / rate : kNever;
-    listed_time_[pos] = flows_[id].next_time;
+    listed_time_[pos] = rate > 0 ? now_ + progress_[id].remaining / rate : kNever;
+  }
+}
+
+// One pass over the flows' uses: each channel's residual gets the flows' contributions back,
+// its demand adds theirs, and the flows (by their index in the solve) join its list. A
+// channel's list gets a range as long as all its flows, which bounds the solve's.
+void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
+  Filling* const filling = filling_.data();
+  Solved& s = solved_;
+  uint32_t listed = 0;
+  auto open = [&](ChannelId c) {
+    Filling& f = filling[c];
+    f.residual = capacity_[c] - load_[c];
+    f.demand = 0;
+    f.begin = listed;
+    f.end = listed;
+    listed += uint32_t(channel_flows_[c].size());
+  };
+  for (ChannelId c : channels)
+    open(c);
+  if (s.on_channel.size() < use_channel_.size())
+    s.on_channel.resize(use_channel_.size());
+  s.hot.resize(flows.size());
+  uint32_t* const on_channel = s.on_channel.data();
+  const ChannelId* const use_channel = use_channel_.data();
+  // The flows' uses are scattered over a large array: fetch them a few flows ahead.
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < flows.size(); ++i) {
+    if (i + 2 * kAhead < flows.size())
+      __builtin_prefetch(&hot_[flows[i + 2 * kAhead]]);
+    if (i + kAhead < flows.size()) {
+      const Hot& next = hot_[flows[i + kAhead]];
+      __builtin_prefetch(use_channel + next.first_use);
+      __builtin_prefetch(use_channel + next.first_use + next.use_count - 1);
+    }
+    const Hot h = hot_[flows[i]];
+    s.hot[i] = h;
+    for (uint32_t u = h.first_use; u < h.first_use + h.use_count; ++u) {
+      const ChannelId c = use_channel[u];
+      Filling& f = filling[c];
+      if (f.mark != stamp_) {
+        f.mark = stamp_;
+        channels.push_back(c);
+        open(c);
+      }
+      const double d = h.unit ? h.weight : h.weight * use_coefficient_[u];
+      f.residual += h.rate * d;
+      f.demand += d;
+      on_channel[f.end++] = uint32_t(i);
+    }
   }
   for (ChannelId c : channels)
-    refresh_load(c);
+    filling[c].unfrozen = int32_t(filling[c].end - filling[c].begin);
 }
 
-// One pass over the flows' uses: takes their contributions out of the loads, sums their demand
-// and count per channel, marks them unfrozen and remembers their old rates.
-void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
-  for (ChannelId c : channels) {
-    demand_[c] = 0;
-    unfrozen_[c] = 0;
-  }
-  old_rate_.resize(flows.size());
-  for (size_t i = 0; i < flows.size(); ++i) {
-    Hot& h = hot_[flows[i]];
-    old_rate_[i] = h.rate;
-    const double flow = h.rate * h.weight;
-    for (const ChannelUse& u : uses(flows[i])) {
-      const ChannelId c = u.channel;
-      if (channel_mark_[c] != stamp_) {
-        channel_mark_[c] = stamp_;
-        channels.push_back(c);
-        demand_[c] = 0;
-        unfrozen_[c] = 0;
-      }
-      load_[c] -= flow * u.coefficient;
-      demand_[c] += h.weight * u.coefficient;
-      unfrozen_[c] += 1;
-    }
-    h.rate = -1;  // unfrozen
-    unfrozen_flow_[static_cast<size_t>(flows[i])] = 1;
-  }
-}
-
-// Progressive filling of the gathered flows into residual_: each round, the channels with the
-// smallest fair share saturate and freeze their flows at it, whose contributions go back into
-// the loads. Channels without unfrozen flows drop out of the scan.
-void FluidNetwork::fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
+// Progressive filling of the gathered flows into the channels' residuals: each round, the
+// channels with the smallest fair share saturate and freeze their flows at it, whose
+// contributions leave the residuals. Channels without unfrozen flows drop out of the scan.
+void FluidNetwork::fill(const std::vector<ChannelId>& channels) {
+  Solved& s = solved_;
+  const size_t flow_count = s.hot.size();
+  s.rate.assign(flow_count, -1);  // negative: not frozen yet
   std::vector<ChannelId>& open = open_channels_;
   open.assign(channels.begin(), channels.end());
-  size_t left = flows.size();
+  Filling* const filling = filling_.data();
+  double* const rate = s.rate.data();
+  const ChannelId* const use_channel = use_channel_.data();
+  const uint32_t* const on_channel = s.on_channel.data();
+  auto freeze = [&](uint32_t i, double share) {
+    rate[i] = share;
+    const Hot& h = s.hot[i];
+    const uint32_t last = h.first_use + h.use_count;
+    if (h.unit) {
+      const double d = h.weight;
+      for (uint32_t u = h.first_use; u < last; ++u) {
+        Filling& f = filling[use_channel[u]];
+        f.residual -= d * share;
+        f.demand -= d;
+        f.unfrozen -= 1;
+      }
+      return;
+    }
+    for (uint32_t u = h.first_use; u < last; ++u) {
+      Filling& f = filling[use_channel[u]];
+      const double d = h.weight * use_coefficient_[u];
+      f.residual -= d * share;
+      f.demand -= d;
+      f.unfrozen -= 1;
+    }
+  };
+  size_t left = flow_count;
   while (left > 0) {
     double share = kNever;
     size_t kept = 0;
     for (ChannelId c : open) {
-      if (unfrozen_[c] == 0)
+      const Filling& f = filling[c];
+      if (f.unfrozen == 0)
         continue;
       open[kept++] = c;
-      share = std::min(share, std::max(residual_[c], 0.0) / demand_[c]);
+      share = std::min(share, std::max(f.residual, 0.0) / f.demand);
     }
     open.resize(kept);
     const double threshold = share * (1 + kShareTolerance);
     for (ChannelId c : open) {
-      if (unfrozen_[c] == 0 || std::max(residual_[c], 0.0) > threshold * demand_[c])
+      const Filling& f = filling[c];
+      if (f.unfrozen == 0 || std::max(f.residual, 0.0) > threshold * f.demand)
         continue;
-      for (FlowId id : channel_flows_[c]) {
-        // A byte per flow: the channels' lists are long and mostly hold flows not re-solved.
-        if (unfrozen_flow_[static_cast<size_t>(id)] == 0)
-          continue;
-        unfrozen_flow_[static_cast<size_t>(id)] = 0;
-        Hot& h = hot_[id];
-        h.rate = share;
-        --left;
-        for (const ChannelUse& u : uses(id)) {
-          const double demand = h.weight * u.coefficient;
-          residual_[u.channel] -= demand * share;
-          load_[u.channel] += demand * share;
-          demand_[u.channel] -= demand;
-          unfrozen_[u.channel] -= 1;
+      for (uint32_t j = f.begin; j < f.end; ++j) {
+        const uint32_t i = on_channel[j];
+        if (rate[i] < 0) {
+          freeze(i, share);
+          --left;
         }
       }
     }

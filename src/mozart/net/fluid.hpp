@@ -84,25 +84,49 @@ class FluidNetwork {
   struct Flow {
     FlowSpec spec;
     Phase phase = Phase::latency;
+    double next_time = kNever;  // latency end or finishing time, while in the heap
+    double finish_time = kNever;
+    int32_t heap_pos = -1;  // position in heap_, -1 when not queued
+  };
+  struct Progress {
     double remaining = 0;
     double settled_at = 0;
-    double next_time = kNever;  // latency end (the heap's key) or finishing time
-    double finish_time = kNever;
-    std::vector<uint32_t> slot;  // position in channel_flows_ for each use
-    int32_t heap_pos = -1;       // position in heap_, -1 when not queued
-    int32_t active_pos = -1;     // position in listed_, -1 when not on channels
   };
   // What the solves touch for every flow they visit, packed in 32 bytes so that visiting a
-  // flow costs one cache line; its channel uses sit contiguously in uses_.
+  // flow costs one cache line; its channels sit contiguously in use_channel_, and its
+  // coefficients, read only when some differ from 1, at the same positions of use_coefficient_.
   struct Hot {
     double rate = 0;
     double weight = 1;
     uint32_t mark = 0;  // search stamp
     uint32_t first_use = 0;
-    uint32_t use_count = 0;
+    uint32_t use_count : 31 = 0;
+    uint32_t unit : 1 = 1;    // every coefficient is 1
+    int32_t active_pos = -1;  // position in listed_, -1 when not on channels
   };
-  std::span<const ChannelUse> uses(FlowId f) const {
-    return {uses_.data() + hot_[f].first_use, hot_[f].use_count};
+  // One solve's flows, indexed by their position in it, and for each channel the range of
+  // on_channel that lists the flows crossing it.
+  struct Solved {
+    std::vector<Hot> hot;  // a copy: the flows' entries in hot_ lie far apart
+    std::vector<double> rate;
+    std::vector<uint32_t> on_channel;
+  };
+  // A channel's state in a solve, packed so that a flow's visit touches one line per channel.
+  struct Filling {
+    double residual = 0;  // capacity left to the unfrozen flows
+    double demand = 0;    // what the unfrozen flows ask per unit of share
+    int32_t unfrozen = 0;
+    uint32_t mark = 0;   // search stamp
+    uint32_t begin = 0;  // the flows on it: Solved::on_channel[begin, end)
+    uint32_t end = 0;
+  };
+  std::span<const ChannelId> channels_of(FlowId f) const {
+    return {use_channel_.data() + hot_[f].first_use, hot_[f].use_count};
+  }
+  // What flow f puts on the k-th of its channels per byte per second of its rate.
+  double demand(FlowId f, size_t k) const {
+    const Hot& h = hot_[f];
+    return h.unit ? h.weight : h.weight * use_coefficient_[h.first_use + k];
   }
 
   void activate(FlowId f);
@@ -112,7 +136,7 @@ class FluidNetwork {
   void solve_reached(const std::vector<ChannelId>& seeds, double floor);
   void solve_above(double floor);
   void gather(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
-  void fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
+  void fill(const std::vector<ChannelId>& channels);
   void apply(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
   // Records load_[c] in the statistics and tells the observer when it changed.
   void refresh_load(ChannelId c);
@@ -132,11 +156,19 @@ class FluidNetwork {
   std::vector<ChannelStats> stats_;
   std::vector<double> load_since_;  // when the current load started (busy time)
   std::vector<double> load_;        // bytes per second on each channel, kept current
-  std::vector<std::vector<FlowId>> channel_flows_;
-  std::vector<uint32_t> channel_mark_;
+  // The flows on each channel, with the position of that use in the use arrays.
+  struct OnChannel {
+    FlowId flow;
+    uint32_t use;
+  };
+  std::vector<std::vector<OnChannel>> channel_flows_;
+  std::vector<Filling> filling_;
   std::vector<Flow> flows_;
   std::vector<Hot> hot_;
-  std::vector<ChannelUse> uses_;  // every flow's uses, in start order
+  std::vector<Progress> progress_;
+  std::vector<ChannelId> use_channel_;  // every flow's uses, in start order
+  std::vector<double> use_coefficient_;
+  std::vector<uint32_t> use_slot_;  // where the use sits in its channel's channel_flows_
   std::vector<FlowId> heap_;
   std::vector<FlowId> listed_;       // flows on channels
   std::vector<double> listed_rate_;  // their rates, in the same order (a cache-friendly scan)
@@ -152,14 +184,10 @@ class FluidNetwork {
   std::function<void(ChannelId, double, double)> observer_;
 
   // Scratch buffers of the filling, reused across solves.
-  std::vector<double> residual_;
-  std::vector<double> demand_;
-  std::vector<int32_t> unfrozen_;
   std::vector<ChannelId> open_channels_;
   std::vector<ChannelId> frontier_;
-  std::vector<double> old_rate_;
-  std::vector<uint8_t> unfrozen_flow_;  // per flow: 1 while a solve has yet to freeze it
-  std::vector<uint64_t> chosen_;        // per flow, a bit: picked for the solve
+  std::vector<uint64_t> chosen_;  // per flow, a bit: picked for the solve
+  Solved solved_;
 };
 
 // Flows that start at given times, run on `net` until all finish; returns each flow's finishing
