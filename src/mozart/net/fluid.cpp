@@ -12,6 +12,7 @@ namespace {
 constexpr double kTimeTolerance = 1e-9;    // relative: finishing times this close coincide
 constexpr double kShareTolerance = 1e-12;  // relative: channels this close saturate together
 constexpr double kRateTolerance = 1e-9;    // relative: rates this close count as equal
+constexpr uint32_t kFillAhead = 6;         // flows whose uses the filling fetches ahead
 
 // Sorts uses by channel and merges repeats, so each channel appears once per flow.
 void normalise(std::vector<ChannelUse>& uses) {
@@ -108,7 +109,16 @@ void FluidNetwork::heap_remove(FlowId f) {
 
 // --- flows --------------------------------------------------------------------------------
 
-FlowId FluidNetwork::start(FlowSpec spec) {
+void FluidNetwork::reserve(size_t flows, size_t uses) {
+  flows_.reserve(flows);
+  hot_.reserve(flows);
+  progress_.reserve(flows);
+  use_channel_.reserve(uses);
+  use_coefficient_.reserve(uses);
+  use_slot_.reserve(uses);
+}
+
+FlowId FluidNetwork::start(const FlowSpec& spec) {
   if (!(spec.bytes >= 0) || !(spec.latency_s >= 0) || !(spec.weight > 0)) {
     throw std::invalid_argument("flow needs bytes >= 0, latency >= 0 and weight > 0");
   }
@@ -117,24 +127,25 @@ FlowId FluidNetwork::start(FlowSpec spec) {
       throw std::invalid_argument("flow uses an unknown channel or a non-positive coefficient");
     }
   }
-  normalise(spec.uses);
+  std::vector<ChannelUse>& uses = normalised_;
+  uses.assign(spec.uses.begin(), spec.uses.end());
+  normalise(uses);
   const FlowId id = FlowId(flows_.size());
-  Flow& f = flows_.emplace_back();
-  f.spec = std::move(spec);
-  progress_.push_back({f.spec.bytes, now_});
+  flows_.emplace_back();
+  progress_.push_back({spec.bytes, now_});
   Hot& h = hot_.emplace_back();
-  h.weight = f.spec.weight;
+  h.weight = spec.weight;
   h.first_use = uint32_t(use_channel_.size());
-  h.use_count = uint32_t(f.spec.uses.size()) & 0x7fffffffu;
-  for (const ChannelUse& u : f.spec.uses) {
+  h.use_count = uint32_t(uses.size()) & 0x7fffffffu;
+  for (const ChannelUse& u : uses) {
     use_channel_.push_back(u.channel);
     use_coefficient_.push_back(u.coefficient);
     use_slot_.push_back(0);
     if (u.coefficient != 1)
       h.unit = 0;
   }
-  if (f.spec.latency_s > 0) {
-    heap_set(id, now_ + f.spec.latency_s);
+  if (spec.latency_s > 0) {
+    heap_set(id, now_ + spec.latency_s);
   } else {
     activate(id);
   }
@@ -146,7 +157,7 @@ void FluidNetwork::activate(FlowId id) {
   f.phase = Phase::active;
   progress_[id].settled_at = now_;
   ++active_count_;
-  if (f.spec.uses.empty() || progress_[id].remaining <= 0) {
+  if (hot_[id].use_count == 0 || progress_[id].remaining <= 0) {
     heap_set(id, now_);  // nothing to share: done at once
     return;
   }
@@ -219,9 +230,18 @@ void FluidNetwork::finish(FlowId id) {
 double FluidNetwork::next_event_time() {
   resolve();
   double t = heap_.empty() ? kNever : flows_[heap_.front()].next_time;
-  for (const double finish : listed_time_)  // a contiguous scan beats a heap of changing keys
-    t = std::min(t, finish);
-  return t;
+  // A contiguous scan beats a heap of changing keys; four running minima keep it pipelined.
+  const double* const time = listed_time_.data();
+  const size_t n = listed_time_.size();
+  double m[4] = {kNever, kNever, kNever, kNever};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (size_t j = 0; j < 4; ++j)
+      m[j] = time[i + j] < m[j] ? time[i + j] : m[j];
+  }
+  for (; i < n; ++i)
+    m[0] = std::min(m[0], time[i]);
+  return std::min({t, m[0], m[1], m[2], m[3]});
 }
 
 std::vector<FlowId> FluidNetwork::advance_to(double t) {
@@ -241,8 +261,9 @@ std::vector<FlowId> FluidNetwork::advance_to(double t) {
     }
   }
   const size_t instant = done.size();
-  for (size_t i = 0; i < listed_.size(); ++i)
-    if (listed_time_[i] <= horizon)
+  const double* const time = listed_time_.data();
+  for (size_t i = 0, n = listed_.size(); i < n; ++i)
+    if (time[i] <= horizon)
       done.push_back(listed_[i]);
   std::sort(done.begin() + std::ptrdiff_t(instant), done.end());
   for (size_t i = instant; i < done.size(); ++i)
@@ -257,7 +278,7 @@ void FluidNetwork::resolve() {
   if (!dirty_.empty()) {
     // Finished flows may sit in other components than the started ones: seed both.
     dirty_.insert(dirty_.end(), freed_.begin(), freed_.end());
-    solve_reached(dirty_, -kNever);
+    solve_reached(dirty_);
   } else if (finished_rate_ != kNever) {
     solve_above(finished_rate_ * (1 - kRateTolerance));
   }
@@ -266,15 +287,16 @@ void FluidNetwork::resolve() {
   finished_rate_ = kNever;
 }
 
-// Re-solves the flows reached from `seeds` through shared channels, passing only flows whose
-// rate is at least `floor`: after starts, the connected component of the channels that gained
-// a flow (and of those finished flows left), since max-min allocations of disjoint components
-// are independent.
-void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds, double floor) {
-  ++solves_;
+// Re-solves the flows reached from `seeds` through shared channels: after starts, the
+// connected component of the channels that gained a flow (and of those finished flows left),
+// since max-min allocations of disjoint components are independent. Once the search has
+// reached half the flows on channels, re-solving them all costs less than searching on.
+void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds) {
   ++stamp_;
-  std::vector<FlowId> flows;
-  std::vector<ChannelId> channels;
+  std::vector<FlowId>& flows = solve_flows_;
+  std::vector<ChannelId>& channels = solve_channels_;
+  flows.clear();
+  channels.clear();
   std::vector<ChannelId>& frontier = frontier_;
   frontier.clear();
   for (ChannelId c : seeds) {
@@ -288,13 +310,16 @@ void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds, double flo
     frontier.pop_back();
     channels.push_back(c);
     for (const OnChannel& on : channel_flows_[c]) {
-      const FlowId id = on.flow;
-      Hot& h = hot_[id];
-      if (h.mark == stamp_ || h.rate < floor)
+      Hot& h = hot_[on.flow];
+      if (h.mark == stamp_)
         continue;
       h.mark = stamp_;
-      flows.push_back(id);
-      for (const ChannelId uc : channels_of(id)) {
+      flows.push_back(on.flow);
+      if (2 * flows.size() > listed_.size()) {
+        solve_above(-kNever);
+        return;
+      }
+      for (const ChannelId uc : channels_of(on.flow)) {
         if (filling_[uc].mark != stamp_) {
           filling_[uc].mark = stamp_;
           frontier.push_back(uc);
@@ -305,23 +330,25 @@ void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds, double flo
   apply(channels, flows);
 }
 
-// After finishes only: every flow at or above `floor`, found by a scan of the contiguous rate
+// After finishes: every flow at or above `floor`, found by a scan of the contiguous rate
 // array (flows below it keep their rates; see the header). Restricting the set further to the
 // flows connected to the freed channels is also exact, but the search costs more than it saves
 // when, as in an all-to-all, the fast flows all share the central links.
 void FluidNetwork::solve_above(double floor) {
-  ++solves_;
   ++stamp_;
-  std::vector<FlowId> flows;
-  std::vector<ChannelId> channels;
+  std::vector<FlowId>& flows = solve_flows_;
+  std::vector<ChannelId>& channels = solve_channels_;
+  flows.clear();
+  channels.clear();
   // Collected in start order (a bitmap over flow ids is cheaper than sorting), so that each
   // flow's channel uses are read from memory in sequence.
   chosen_.assign((flows_.size() + 63) / 64, 0);
-  for (size_t i = 0; i < listed_.size(); ++i) {
-    if (listed_rate_[i] < floor)
-      continue;
-    const auto id = static_cast<size_t>(listed_[i]);
-    chosen_[id / 64] |= uint64_t{1} << (id % 64);
+  const double* const rate = listed_rate_.data();
+  const FlowId* const listed = listed_.data();
+  uint64_t* const chosen = chosen_.data();
+  for (size_t i = 0, n = listed_.size(); i < n; ++i) {  // branch-free: picks are unpredictable
+    const auto id = static_cast<size_t>(listed[i]);
+    chosen[id / 64] |= uint64_t{rate[i] >= floor} << (id % 64);
   }
   for (size_t w = 0; w < chosen_.size(); ++w) {
     for (uint64_t bits = chosen_[w]; bits != 0; bits &= bits - 1) {
@@ -337,6 +364,7 @@ void FluidNetwork::solve_above(double floor) {
 // channel the flows use. A flow whose rate comes out unchanged needs neither settling nor a
 // new event.
 void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
+  ++solves_;
   resolved_flows_ += flows.size();
   gather(channels, flows);
   fill(channels);
@@ -362,24 +390,17 @@ void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<Flo
 // its demand adds theirs, and the flows (by their index in the solve) join its list. A
 // channel's list gets a range as long as all its flows, which bounds the solve's.
 void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
-  Filling* const filling = filling_.data();
   Solved& s = solved_;
-  uint32_t listed = 0;
-  auto open = [&](ChannelId c) {
-    Filling& f = filling[c];
-    f.residual = capacity_[c] - load_[c];
-    f.demand = 0;
-    f.begin = listed;
-    f.end = listed;
-    listed += uint32_t(channel_flows_[c].size());
-  };
+  s.listed = 0;
   for (ChannelId c : channels)
-    open(c);
+    open_channel(c);
   if (s.on_channel.size() < use_channel_.size())
     s.on_channel.resize(use_channel_.size());
   s.hot.resize(flows.size());
+  Filling* const filling = filling_.data();
   uint32_t* const on_channel = s.on_channel.data();
   const ChannelId* const use_channel = use_channel_.data();
+  const uint32_t stamp = stamp_;
   // The flows' uses are scattered over a large array: fetch them a few flows ahead.
   constexpr size_t kAhead = 8;
   for (size_t i = 0; i < flows.size(); ++i) {
@@ -392,13 +413,13 @@ void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<Fl
     }
     const Hot h = hot_[flows[i]];
     s.hot[i] = h;
-    for (uint32_t u = h.first_use; u < h.first_use + h.use_count; ++u) {
+    const uint32_t end = h.first_use + h.use_count;
+    for (uint32_t u = h.first_use; u < end; ++u) {
       const ChannelId c = use_channel[u];
       Filling& f = filling[c];
-      if (f.mark != stamp_) {
-        f.mark = stamp_;
+      if (f.mark != stamp) [[unlikely]] {
         channels.push_back(c);
-        open(c);
+        open_channel(c);
       }
       const double d = h.unit ? h.weight : h.weight * use_coefficient_[u];
       f.residual += h.rate * d;
@@ -408,6 +429,16 @@ void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<Fl
   }
   for (ChannelId c : channels)
     filling[c].unfrozen = int32_t(filling[c].end - filling[c].begin);
+}
+
+void FluidNetwork::open_channel(ChannelId c) {
+  Filling& f = filling_[c];
+  f.mark = stamp_;
+  f.residual = capacity_[c] - load_[c];
+  f.demand = 0;
+  f.begin = solved_.listed;
+  f.end = solved_.listed;
+  solved_.listed += uint32_t(channel_flows_[c].size());
 }
 
 // Progressive filling of the gathered flows into the channels' residuals: each round, the
@@ -463,6 +494,8 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels) {
       if (f.unfrozen == 0 || std::max(f.residual, 0.0) > threshold * f.demand)
         continue;
       for (uint32_t j = f.begin; j < f.end; ++j) {
+        if (j + kFillAhead < f.end)  // the uses lie far apart in a large array
+          __builtin_prefetch(use_channel + s.hot[on_channel[j + kFillAhead]].first_use);
         const uint32_t i = on_channel[j];
         if (rate[i] < 0) {
           freeze(i, share);

@@ -53,8 +53,10 @@ class FluidNetwork {
  public:
   explicit FluidNetwork(std::vector<double> capacity_bytes_per_s);
 
+  // Makes room for this many more flows and channel uses in all (a hint).
+  void reserve(size_t flows, size_t uses);
   // Starts a flow now; ids are dense, in start order.
-  FlowId start(FlowSpec spec);
+  FlowId start(const FlowSpec& spec);
   // The time of the next latency end or completion; kNever when idle.
   double next_event_time();
   // Moves the clock to t (at most next_event_time()) and returns the flows finished by then,
@@ -65,7 +67,6 @@ class FluidNetwork {
   double rate(FlowId f) const { return hot_[f].rate; }  // per member of the flow
   bool finished(FlowId f) const { return flows_[f].phase == Phase::done; }
   double finish_time(FlowId f) const { return flows_[f].finish_time; }
-  const FlowSpec& spec(FlowId f) const { return flows_[f].spec; }
   size_t flow_count() const { return flows_.size(); }
   size_t active_flows() const { return active_count_; }
   int channel_count() const { return int(capacity_.size()); }
@@ -82,7 +83,6 @@ class FluidNetwork {
  private:
   enum class Phase : uint8_t { latency, active, done };
   struct Flow {
-    FlowSpec spec;
     Phase phase = Phase::latency;
     double next_time = kNever;  // latency end or finishing time, while in the heap
     double finish_time = kNever;
@@ -110,6 +110,7 @@ class FluidNetwork {
     std::vector<Hot> hot;  // a copy: the flows' entries in hot_ lie far apart
     std::vector<double> rate;
     std::vector<uint32_t> on_channel;
+    uint32_t listed = 0;  // entries of on_channel given to channels so far
   };
   // A channel's state in a solve, packed so that a flow's visit touches one line per channel.
   struct Filling {
@@ -133,9 +134,11 @@ class FluidNetwork {
   void finish(FlowId f);
   void settle_flow(FlowId f);
   void resolve();
-  void solve_reached(const std::vector<ChannelId>& seeds, double floor);
+  void solve_reached(const std::vector<ChannelId>& seeds);
   void solve_above(double floor);
   void gather(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
+  // Marks channel c as part of the solve and gives it its residual and a range of on_channel.
+  [[gnu::noinline]] void open_channel(ChannelId c);
   void fill(const std::vector<ChannelId>& channels);
   void apply(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
   // Records load_[c] in the statistics and tells the observer when it changed.
@@ -186,8 +189,11 @@ class FluidNetwork {
   // Scratch buffers of the filling, reused across solves.
   std::vector<ChannelId> open_channels_;
   std::vector<ChannelId> frontier_;
+  std::vector<FlowId> solve_flows_;  // the flows and channels of the current solve
+  std::vector<ChannelId> solve_channels_;
   std::vector<uint64_t> chosen_;  // per flow, a bit: picked for the solve
   Solved solved_;
+  std::vector<ChannelUse> normalised_;  // a starting flow's uses
 };
 
 // Flows that start at given times, run on `net` until all finish; returns each flow's finishing

@@ -40,6 +40,15 @@ class Runner {
         busy_(graph.resources().size(), false) {
     result_.tasks.resize(graph.tasks().size());
     result_.resource_busy_s.assign(graph.resources().size(), 0);
+    size_t flows = 0, uses = 0;
+    for (const Task& task : graph.tasks()) {
+      if (task.kind == TaskKind::flow) {
+        ++flows;
+        uses += task.flow.uses.size();
+      }
+    }
+    fluid_.reserve(flows, uses);
+    flow_task_.reserve(flows);
     for (size_t t = 0; t < graph.tasks().size(); ++t) {
       for (TaskId d : graph.tasks()[t].deps) {
         ++waiting_[t];
