@@ -46,6 +46,21 @@ void BM_MeshAllToAll(benchmark::State& state) {
 }
 BENCHMARK(BM_MeshAllToAll)->Arg(8)->Arg(16)->Unit(benchmark::kMillisecond);
 
+// The same all-to-all, its plan and task graph built once: the simulation alone.
+void BM_MeshAllToAllRun(benchmark::State& state) {
+  const int side = int(state.range(0));
+  mozart::hw::HwSpec hw = mesh(side);
+  mozart::net::Network net(hw);
+  std::vector<int> nodes;
+  for (int i = 0; i < side * side; ++i)
+    nodes.push_back(i);
+  mozart::sim::TaskGraph graph;
+  graph.add_collective(mozart::net::all_to_all(net, nodes, 1 << 20));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(mozart::sim::run(graph, net.capacities()).makespan_s);
+}
+BENCHMARK(BM_MeshAllToAllRun)->Arg(16)->Unit(benchmark::kMillisecond);
+
 // Many independent chains of compute tasks over 64 resources: engine overhead per event.
 void BM_EngineEvents(benchmark::State& state) {
   const int tasks = int(state.range(0));

@@ -138,11 +138,17 @@ FlowId FluidNetwork::start(const FlowSpec& spec) {
   h.first_use = uint32_t(use_channel_.size());
   h.use_count = uint32_t(uses.size()) & 0x7fffffffu;
   for (const ChannelUse& u : uses) {
-    use_channel_.push_back(u.channel);
-    use_coefficient_.push_back(u.coefficient);
-    use_slot_.push_back(0);
     if (u.coefficient != 1)
       h.unit = 0;
+  }
+  if (!h.unit) {  // the coefficients are stored only up to the last flow that needs them
+    use_coefficient_.resize(h.first_use);
+    for (const ChannelUse& u : uses)
+      use_coefficient_.push_back(u.coefficient);
+  }
+  for (const ChannelUse& u : uses) {
+    use_channel_.push_back(u.channel);
+    use_slot_.push_back(0);
   }
   if (spec.latency_s > 0) {
     heap_set(id, now_ + spec.latency_s);
@@ -163,6 +169,8 @@ void FluidNetwork::activate(FlowId id) {
   }
   heap_remove(id);  // queued again once the solve gives it a rate
   hot_[id].active_pos = int32_t(listed_.size());
+  if (!unit_demand(hot_[id]))
+    ++nonunit_listed_;
   listed_.push_back(id);
   listed_rate_.push_back(0);
   listed_time_.push_back(kNever);
@@ -201,6 +209,8 @@ void FluidNetwork::finish(FlowId id) {
   const int32_t pos = hot_[id].active_pos;
   if (pos < 0)
     return;
+  if (!unit_demand(hot_[id]))
+    --nonunit_listed_;
   finished_rate_ = std::min(finished_rate_, hot_[id].rate);
   for (const ChannelId c : channels_of(id))
     freed_.push_back(c);
@@ -366,8 +376,13 @@ void FluidNetwork::solve_above(double floor) {
 void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
   ++solves_;
   resolved_flows_ += flows.size();
-  gather(channels, flows);
-  fill(channels);
+  if (nonunit_listed_ == 0) {
+    gather<true>(channels, flows);
+    fill<true>(channels, flows);
+  } else {
+    gather<false>(channels, flows);
+    fill<false>(channels, flows);
+  }
   for (ChannelId c : channels) {
     load_[c] = capacity_[c] - filling_[c].residual;
     refresh_load(c);
@@ -389,6 +404,7 @@ void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<Flo
 // One pass over the flows' uses: each channel's residual gets the flows' contributions back,
 // its demand adds theirs, and the flows (by their index in the solve) join its list. A
 // channel's list gets a range as long as all its flows, which bounds the solve's.
+template <bool kUnitDemand>
 void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
   Solved& s = solved_;
   s.listed = 0;
@@ -396,7 +412,7 @@ void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<Fl
     open_channel(c);
   if (s.on_channel.size() < use_channel_.size())
     s.on_channel.resize(use_channel_.size());
-  s.hot.resize(flows.size());
+  s.uses.resize(flows.size());
   Filling* const filling = filling_.data();
   uint32_t* const on_channel = s.on_channel.data();
   const ChannelId* const use_channel = use_channel_.data();
@@ -412,7 +428,7 @@ void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<Fl
       __builtin_prefetch(use_channel + next.first_use + next.use_count - 1);
     }
     const Hot h = hot_[flows[i]];
-    s.hot[i] = h;
+    s.uses[i] = {h.first_use, h.use_count};
     const uint32_t end = h.first_use + h.use_count;
     for (uint32_t u = h.first_use; u < end; ++u) {
       const ChannelId c = use_channel[u];
@@ -421,9 +437,13 @@ void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<Fl
         channels.push_back(c);
         open_channel(c);
       }
-      const double d = h.unit ? h.weight : h.weight * use_coefficient_[u];
-      f.residual += h.rate * d;
-      f.demand += d;
+      if constexpr (kUnitDemand) {
+        f.residual += h.rate;
+      } else {
+        const double d = h.unit ? h.weight : h.weight * use_coefficient_[u];
+        f.residual += h.rate * d;
+        f.demand += d;
+      }
       on_channel[f.end++] = uint32_t(i);
     }
   }
@@ -444,23 +464,34 @@ void FluidNetwork::open_channel(ChannelId c) {
 // Progressive filling of the gathered flows into the channels' residuals: each round, the
 // channels with the smallest fair share saturate and freeze their flows at it, whose
 // contributions leave the residuals. Channels without unfrozen flows drop out of the scan.
-void FluidNetwork::fill(const std::vector<ChannelId>& channels) {
+template <bool kUnitDemand>
+void FluidNetwork::fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
   Solved& s = solved_;
-  const size_t flow_count = s.hot.size();
+  const size_t flow_count = s.uses.size();
   s.rate.assign(flow_count, -1);  // negative: not frozen yet
   std::vector<ChannelId>& open = open_channels_;
   open.assign(channels.begin(), channels.end());
   Filling* const filling = filling_.data();
   double* const rate = s.rate.data();
+  // With unit demands a channel's demand is its count of unfrozen flows, exactly.
+  auto demand_of = [](const Filling& f) { return kUnitDemand ? double(f.unfrozen) : f.demand; };
   const ChannelId* const use_channel = use_channel_.data();
   const uint32_t* const on_channel = s.on_channel.data();
   auto freeze = [&](uint32_t i, double share) {
     rate[i] = share;
-    const Hot& h = s.hot[i];
-    const uint32_t last = h.first_use + h.use_count;
+    const uint32_t first = s.uses[i].first, last = first + s.uses[i].count;
+    if constexpr (kUnitDemand) {
+      for (uint32_t u = first; u < last; ++u) {
+        Filling& f = filling[use_channel[u]];
+        f.residual -= share;
+        f.unfrozen -= 1;
+      }
+      return;
+    }
+    const Hot& h = hot_[flows[i]];
     if (h.unit) {
       const double d = h.weight;
-      for (uint32_t u = h.first_use; u < last; ++u) {
+      for (uint32_t u = first; u < last; ++u) {
         Filling& f = filling[use_channel[u]];
         f.residual -= d * share;
         f.demand -= d;
@@ -468,7 +499,7 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels) {
       }
       return;
     }
-    for (uint32_t u = h.first_use; u < last; ++u) {
+    for (uint32_t u = first; u < last; ++u) {
       Filling& f = filling[use_channel[u]];
       const double d = h.weight * use_coefficient_[u];
       f.residual -= d * share;
@@ -485,17 +516,17 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels) {
       if (f.unfrozen == 0)
         continue;
       open[kept++] = c;
-      share = std::min(share, std::max(f.residual, 0.0) / f.demand);
+      share = std::min(share, std::max(f.residual, 0.0) / demand_of(f));
     }
     open.resize(kept);
     const double threshold = share * (1 + kShareTolerance);
     for (ChannelId c : open) {
       const Filling& f = filling[c];
-      if (f.unfrozen == 0 || std::max(f.residual, 0.0) > threshold * f.demand)
+      if (f.unfrozen == 0 || std::max(f.residual, 0.0) > threshold * demand_of(f))
         continue;
       for (uint32_t j = f.begin; j < f.end; ++j) {
         if (j + kFillAhead < f.end)  // the uses lie far apart in a large array
-          __builtin_prefetch(use_channel + s.hot[on_channel[j + kFillAhead]].first_use);
+          __builtin_prefetch(use_channel + s.uses[on_channel[j + kFillAhead]].first);
         const uint32_t i = on_channel[j];
         if (rate[i] < 0) {
           freeze(i, share);

@@ -107,7 +107,11 @@ class FluidNetwork {
   // One solve's flows, indexed by their position in it, and for each channel the range of
   // on_channel that lists the flows crossing it.
   struct Solved {
-    std::vector<Hot> hot;  // a copy: the flows' entries in hot_ lie far apart
+    struct Uses {
+      uint32_t first;
+      uint32_t count;
+    };
+    std::vector<Uses> uses;  // copied: the flows' entries in hot_ lie far apart
     std::vector<double> rate;
     std::vector<uint32_t> on_channel;
     uint32_t listed = 0;  // entries of on_channel given to channels so far
@@ -136,10 +140,14 @@ class FluidNetwork {
   void resolve();
   void solve_reached(const std::vector<ChannelId>& seeds);
   void solve_above(double floor);
+  // kUnitDemand: every flow on channels puts 1 on each of its channels per unit of rate.
+  template <bool kUnitDemand>
   void gather(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
   // Marks channel c as part of the solve and gives it its residual and a range of on_channel.
   [[gnu::noinline]] void open_channel(ChannelId c);
-  void fill(const std::vector<ChannelId>& channels);
+  template <bool kUnitDemand>
+  void fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
+  static bool unit_demand(const Hot& h) { return h.unit && h.weight == 1; }
   void apply(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
   // Records load_[c] in the statistics and tells the observer when it changed.
   void refresh_load(ChannelId c);
@@ -169,9 +177,9 @@ class FluidNetwork {
   std::vector<Flow> flows_;
   std::vector<Hot> hot_;
   std::vector<Progress> progress_;
-  std::vector<ChannelId> use_channel_;  // every flow's uses, in start order
-  std::vector<double> use_coefficient_;
-  std::vector<uint32_t> use_slot_;  // where the use sits in its channel's channel_flows_
+  std::vector<ChannelId> use_channel_;   // every flow's uses, in start order
+  std::vector<double> use_coefficient_;  // up to the last flow with a coefficient other than 1
+  std::vector<uint32_t> use_slot_;       // where the use sits in its channel's channel_flows_
   std::vector<FlowId> heap_;
   std::vector<FlowId> listed_;       // flows on channels
   std::vector<double> listed_rate_;  // their rates, in the same order (a cache-friendly scan)
@@ -182,6 +190,7 @@ class FluidNetwork {
   uint32_t stamp_ = 0;
   double now_ = 0;
   size_t active_count_ = 0;
+  size_t nonunit_listed_ = 0;  // flows on channels whose demand is not 1 on every channel
   uint64_t solves_ = 0;
   uint64_t resolved_flows_ = 0;
   std::function<void(ChannelId, double, double)> observer_;
