@@ -21,14 +21,18 @@ topology: {{kind: mesh, rows: {}, cols: {}, nodes: n, link: {{bandwidth: 900 GB/
   return mozart::hw::read_hw(mozart::core::ConfigNode::parse(yaml, "bench"));
 }
 
+std::vector<int> all_nodes(int side) {
+  std::vector<int> nodes(size_t(side * side));
+  for (int i = 0; i < side * side; ++i)
+    nodes[size_t(i)] = i;
+  return nodes;
+}
+
 // Uniform all-to-all among all endpoints of a side x side mesh: plan, build and simulate.
 void BM_MeshAllToAll(benchmark::State& state) {
   const int side = int(state.range(0));
-  mozart::hw::HwSpec hw = mesh(side);
-  mozart::net::Network net(hw);
-  std::vector<int> nodes;
-  for (int i = 0; i < side * side; ++i)
-    nodes.push_back(i);
+  mozart::net::Network net(mesh(side));
+  const std::vector<int> nodes = all_nodes(side);
   double makespan = 0;
   uint64_t solves = 0, resolved = 0;
   for (auto _ : state) {
@@ -49,13 +53,9 @@ BENCHMARK(BM_MeshAllToAll)->Arg(8)->Arg(16)->Unit(benchmark::kMillisecond);
 // The same all-to-all, its plan and task graph built once: the simulation alone.
 void BM_MeshAllToAllRun(benchmark::State& state) {
   const int side = int(state.range(0));
-  mozart::hw::HwSpec hw = mesh(side);
-  mozart::net::Network net(hw);
-  std::vector<int> nodes;
-  for (int i = 0; i < side * side; ++i)
-    nodes.push_back(i);
+  mozart::net::Network net(mesh(side));
   mozart::sim::TaskGraph graph;
-  graph.add_collective(mozart::net::all_to_all(net, nodes, 1 << 20));
+  graph.add_collective(mozart::net::all_to_all(net, all_nodes(side), 1 << 20));
   for (auto _ : state)
     benchmark::DoNotOptimize(mozart::sim::run(graph, net.capacities()).makespan_s);
 }
