@@ -111,7 +111,8 @@ struct Instance {
   std::vector<double> start;
 };
 
-Instance random_instance(std::mt19937& rng, int channels, int flows) {
+// Unit instances have only unicast flows of weight 1, which the network solves by counting.
+Instance random_instance(std::mt19937& rng, int channels, int flows, bool unit = false) {
   Instance in;
   std::uniform_real_distribution<double> cap(0.5, 4), size(0.1, 10), when(0, 5), coeff(0.25, 1);
   std::uniform_int_distribution<int> pick(0, channels - 1), length(1, std::min(4, channels));
@@ -127,9 +128,9 @@ Instance random_instance(std::mt19937& rng, int channels, int flows) {
         used.push_back(c);
     }
     for (ChannelId c : used)
-      spec.uses.push_back({c, (f % 3 == 0) ? coeff(rng) : 1.0});
+      spec.uses.push_back({c, (f % 3 == 0 && !unit) ? coeff(rng) : 1.0});
     spec.bytes = size(rng);
-    spec.weight = f % 5 == 0 ? 2 : 1;
+    spec.weight = f % 5 == 0 && !unit ? 2 : 1;
     in.flows.push_back(spec);
     in.start.push_back(f % 2 == 0 ? 0 : when(rng));
   }
@@ -222,8 +223,8 @@ std::vector<double> incremental(const Instance& in, FluidNetwork& net) {
 
 TEST(Fluid, IncrementalResolvingMatchesFullResolving) {
   std::mt19937 rng(7);
-  for (int trial = 0; trial < 40; ++trial) {
-    Instance in = random_instance(rng, 3 + trial % 6, 4 + trial % 13);
+  for (int trial = 0; trial < 60; ++trial) {
+    Instance in = random_instance(rng, 3 + trial % 6, 4 + trial % 13, trial % 3 == 0);
     FluidNetwork net(in.capacity);
     std::vector<double> got = incremental(in, net);
     std::vector<double> want = reference(in);
@@ -241,6 +242,28 @@ TEST(Fluid, IncrementalResolvingMatchesFullResolving) {
     for (size_t c = 0; c < expected.size(); ++c) {
       EXPECT_NEAR(net.channel(ChannelId(c)).bytes, expected[c], 1e-9 * expected[c] + 1e-12);
     }
+  }
+}
+
+TEST(Fluid, UnitDemandShortcutAgreesWithTheGeneralPath) {
+  // The same unit flows, alone and beside a multicast-like flow (coefficient 1/2) on a channel
+  // of its own that outlasts them all: the second run takes the general path throughout.
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 20; ++trial) {
+    Instance in = random_instance(rng, 3 + trial % 6, 6 + trial % 17, true);
+    FluidNetwork alone(in.capacity);
+    const std::vector<double> want = incremental(in, alone);
+    Instance mixed = in;
+    mixed.capacity.push_back(1.0);
+    FlowSpec other;
+    other.uses.push_back({ChannelId(in.capacity.size()), 0.5});
+    other.bytes = 1e6;
+    mixed.flows.push_back(other);
+    mixed.start.push_back(0);
+    FluidNetwork beside(mixed.capacity);
+    const std::vector<double> got = incremental(mixed, beside);
+    for (size_t f = 0; f < want.size(); ++f)
+      EXPECT_NEAR(got[f], want[f], 1e-12 * want[f]) << "trial " << trial << " flow " << f;
   }
 }
 

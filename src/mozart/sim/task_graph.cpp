@@ -1,5 +1,6 @@
 #include "mozart/sim/task_graph.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -64,15 +65,18 @@ void TaskGraph::add_dependency(TaskId task, TaskId on) {
   tasks_[task].deps.push_back(on);
 }
 
-std::vector<TaskId> TaskGraph::add_collective(const net::CollectivePlan& plan,
+std::vector<TaskId> TaskGraph::add_collective(net::CollectivePlan plan,
                                               const std::vector<TaskId>& deps) {
   std::vector<TaskId> ids;
   ids.reserve(plan.flows.size());
-  for (const net::PlannedFlow& f : plan.flows) {
+  const size_t needed = tasks_.size() + plan.flows.size();
+  if (tasks_.capacity() < needed)  // geometric growth: many small plans stay linear
+    tasks_.reserve(std::max(needed, 2 * tasks_.capacity()));
+  for (net::PlannedFlow& f : plan.flows) {
     std::vector<TaskId> after = deps;
     for (int i : f.after)
       after.push_back(ids.at(i));
-    ids.push_back(add_flow(f.label, f.spec, std::move(after)));
+    ids.push_back(add_flow(std::move(f.label), std::move(f.spec), std::move(after)));
   }
   return ids;
 }

@@ -35,7 +35,8 @@ class TaskGraph {
   TaskId add_delay(std::string name, double duration_s, std::vector<TaskId> deps = {});
   TaskId add_flow(std::string name, net::FlowSpec flow, std::vector<TaskId> deps = {});
   // Adds a collective's flows; each also waits for `deps`. Returns their task ids in plan order.
-  std::vector<TaskId> add_collective(const net::CollectivePlan& plan,
+  // A plan passed by value is moved from: large plans need not be copied.
+  std::vector<TaskId> add_collective(net::CollectivePlan plan,
                                      const std::vector<TaskId>& deps = {});
 
   // A dependency on any task, earlier or later: graphs built this way may have cycles, which
