@@ -112,7 +112,6 @@ void FluidNetwork::heap_remove(FlowId f) {
 void FluidNetwork::reserve(size_t flows, size_t uses) {
   flows_.reserve(flows);
   hot_.reserve(flows);
-  progress_.reserve(flows);
   use_channel_.reserve(uses);
   use_coefficient_.reserve(uses);
   use_slot_.reserve(uses);
@@ -131,8 +130,7 @@ FlowId FluidNetwork::start(const FlowSpec& spec) {
   uses.assign(spec.uses.begin(), spec.uses.end());
   normalise(uses);
   const FlowId id = FlowId(flows_.size());
-  flows_.emplace_back();
-  progress_.push_back({spec.bytes, now_});
+  flows_.emplace_back().bytes = spec.bytes;
   Hot& h = hot_.emplace_back();
   h.weight = spec.weight;
   h.first_use = uint32_t(use_channel_.size());
@@ -161,20 +159,21 @@ FlowId FluidNetwork::start(const FlowSpec& spec) {
 void FluidNetwork::activate(FlowId id) {
   Flow& f = flows_[id];
   f.phase = Phase::active;
-  progress_[id].settled_at = now_;
   ++active_count_;
-  if (hot_[id].use_count == 0 || progress_[id].remaining <= 0) {
+  Hot& h = hot_[id];
+  if (h.use_count == 0 || f.bytes <= 0) {
     heap_set(id, now_);  // nothing to share: done at once
     return;
   }
-  heap_remove(id);  // queued again once the solve gives it a rate
-  hot_[id].active_pos = int32_t(listed_.size());
-  if (!unit_demand(hot_[id]))
+  heap_remove(id);  // its finishing time lives in listed_time_ from now on
+  h.active_pos = int32_t(listed_.size());
+  if (!unit_demand(h))
     ++nonunit_listed_;
   listed_.push_back(id);
   listed_rate_.push_back(0);
   listed_time_.push_back(kNever);
-  const Hot& h = hot_[id];
+  listed_progress_.push_back({f.bytes, now_});
+  listed_uses_.push_back({h.first_use, h.use_count});
   for (uint32_t u = h.first_use; u < h.first_use + h.use_count; ++u) {
     const ChannelId c = use_channel_[u];
     use_slot_[u] = uint32_t(channel_flows_[c].size());
@@ -184,48 +183,41 @@ void FluidNetwork::activate(FlowId id) {
 }
 
 // Channels count their bytes from their load (refresh_load), so settling a flow is O(1).
-void FluidNetwork::settle_flow(FlowId id) {
-  Progress& p = progress_[id];
+void FluidNetwork::settle_listed(size_t pos) {
+  Progress& p = listed_progress_[pos];
   const double dt = now_ - p.settled_at;
-  if (dt > 0 && hot_[id].rate > 0)
-    p.remaining -= std::min(hot_[id].rate * dt, p.remaining);
+  if (dt > 0 && listed_rate_[pos] > 0)
+    p.remaining -= std::min(listed_rate_[pos] * dt, p.remaining);
   p.settled_at = now_;
 }
 
-void FluidNetwork::add_contribution(FlowId id, double sign) {
+void FluidNetwork::add_contribution(FlowId id, double rate, double sign) {
   const std::span<const ChannelId> channels = channels_of(id);
   for (size_t k = 0; k < channels.size(); ++k)
-    load_[channels[k]] += sign * hot_[id].rate * demand(id, k);
+    load_[channels[k]] += sign * rate * demand(id, k);
 }
 
 void FluidNetwork::finish(FlowId id) {
   Flow& f = flows_[id];
-  settle_flow(id);
   heap_remove(id);
-  progress_[id].remaining = 0;
   f.phase = Phase::done;
   f.finish_time = now_;
   --active_count_;
-  const int32_t pos = hot_[id].active_pos;
-  if (pos < 0)
+  Hot& h = hot_[id];
+  if (h.active_pos < 0)
     return;
-  if (!unit_demand(hot_[id]))
+  const auto pos = size_t(h.active_pos);
+  if (!unit_demand(h))
     --nonunit_listed_;
-  finished_rate_ = std::min(finished_rate_, hot_[id].rate);
+  const double rate = listed_rate_[pos];
+  finished_rate_ = std::min(finished_rate_, rate);
   for (const ChannelId c : channels_of(id))
     freed_.push_back(c);
-  add_contribution(id, -1);
-  hot_[id].rate = 0;
-  const FlowId last = listed_.back();
-  listed_[size_t(pos)] = last;
-  listed_rate_[size_t(pos)] = listed_rate_.back();
-  listed_time_[size_t(pos)] = listed_time_.back();
-  hot_[last].active_pos = pos;
-  listed_.pop_back();
-  listed_rate_.pop_back();
-  listed_time_.pop_back();
-  hot_[id].active_pos = -1;
-  const Hot& h = hot_[id];
+  add_contribution(id, rate, -1);
+  listed_rate_[pos] = std::numeric_limits<double>::quiet_NaN();
+  listed_time_[pos] = kNever;
+  ++listed_holes_;
+  h.active_pos = -1;
   for (uint32_t u = h.first_use; u < h.first_use + h.use_count; ++u) {
     const ChannelId c = use_channel_[u];
     refresh_load(c);
@@ -271,10 +263,16 @@ std::vector<FlowId> FluidNetwork::advance_to(double t) {
     }
   }
   const size_t instant = done.size();
+  std::vector<uint32_t>& due = solve_listed_;
+  due.resize(listed_.size());
   const double* const time = listed_time_.data();
-  for (size_t i = 0, n = listed_.size(); i < n; ++i)
-    if (time[i] <= horizon)
-      done.push_back(listed_[i]);
+  size_t found = 0;
+  for (size_t pos = 0, n = listed_.size(); pos < n; ++pos) {  // branch-free, as in solve_above
+    due[found] = uint32_t(pos);
+    found += time[pos] <= horizon;
+  }
+  for (size_t k = 0; k < found; ++k)
+    done.push_back(listed_[due[k]]);
   std::sort(done.begin() + std::ptrdiff_t(instant), done.end());
   for (size_t i = instant; i < done.size(); ++i)
     finish(done[i]);
@@ -285,6 +283,7 @@ std::vector<FlowId> FluidNetwork::advance_to(double t) {
 // --- solving ------------------------------------------------------------------------------
 
 void FluidNetwork::resolve() {
+  compact_listed();
   if (!dirty_.empty()) {
     // Finished flows may sit in other components than the started ones: seed both.
     dirty_.insert(dirty_.end(), freed_.begin(), freed_.end());
@@ -297,15 +296,38 @@ void FluidNetwork::resolve() {
   finished_rate_ = kNever;
 }
 
+void FluidNetwork::compact_listed() {
+  if (listed_holes_ < 64 || 2 * listed_holes_ < listed_.size())
+    return;
+  size_t kept = 0;
+  for (size_t pos = 0; pos < listed_.size(); ++pos) {
+    if (unlisted(listed_rate_[pos]))
+      continue;
+    listed_[kept] = listed_[pos];
+    listed_rate_[kept] = listed_rate_[pos];
+    listed_time_[kept] = listed_time_[pos];
+    listed_progress_[kept] = listed_progress_[pos];
+    listed_uses_[kept] = listed_uses_[pos];
+    hot_[listed_[kept]].active_pos = int32_t(kept);
+    ++kept;
+  }
+  listed_.resize(kept);
+  listed_rate_.resize(kept);
+  listed_time_.resize(kept);
+  listed_progress_.resize(kept);
+  listed_uses_.resize(kept);
+  listed_holes_ = 0;
+}
+
 // Re-solves the flows reached from `seeds` through shared channels: after starts, the
 // connected component of the channels that gained a flow (and of those finished flows left),
 // since max-min allocations of disjoint components are independent. Once the search has
 // reached half the flows on channels, re-solving them all costs less than searching on.
 void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds) {
   ++stamp_;
-  std::vector<FlowId>& flows = solve_flows_;
+  std::vector<uint32_t>& listed = solve_listed_;
   std::vector<ChannelId>& channels = solve_channels_;
-  flows.clear();
+  listed.clear();
   channels.clear();
   std::vector<ChannelId>& frontier = frontier_;
   frontier.clear();
@@ -324,8 +346,8 @@ void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds) {
       if (h.mark == stamp_)
         continue;
       h.mark = stamp_;
-      flows.push_back(on.flow);
-      if (2 * flows.size() > listed_.size()) {
+      listed.push_back(uint32_t(h.active_pos));
+      if (2 * listed.size() > listed_.size() - listed_holes_) {
         solve_above(-kNever);
         return;
       }
@@ -337,7 +359,7 @@ void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds) {
       }
     }
   }
-  apply(channels, flows);
+  apply(channels, listed);
 }
 
 // After finishes: every flow at or above `floor`, found by a scan of the contiguous rate
@@ -346,58 +368,47 @@ void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds) {
 // when, as in an all-to-all, the fast flows all share the central links.
 void FluidNetwork::solve_above(double floor) {
   ++stamp_;
-  std::vector<FlowId>& flows = solve_flows_;
+  std::vector<uint32_t>& listed = solve_listed_;
   std::vector<ChannelId>& channels = solve_channels_;
-  flows.clear();
   channels.clear();
-  // Collected in start order (a bitmap over flow ids is cheaper than sorting), so that each
-  // flow's channel uses are read from memory in sequence.
-  chosen_.assign((flows_.size() + 63) / 64, 0);
+  listed.resize(listed_.size());
   const double* const rate = listed_rate_.data();
-  const FlowId* const listed = listed_.data();
-  uint64_t* const chosen = chosen_.data();
-  for (size_t i = 0, n = listed_.size(); i < n; ++i) {  // branch-free: picks are unpredictable
-    const auto id = static_cast<size_t>(listed[i]);
-    chosen[id / 64] |= uint64_t{rate[i] >= floor} << (id % 64);
+  uint32_t* const out = listed.data();
+  size_t picked = 0;
+  for (size_t pos = 0; pos < listed_.size(); ++pos) {  // branch-free: picks are unpredictable
+    out[picked] = uint32_t(pos);
+    picked += rate[pos] >= floor;  // false for holes (NaN)
   }
-  for (size_t w = 0; w < chosen_.size(); ++w) {
-    for (uint64_t bits = chosen_[w]; bits != 0; bits &= bits - 1) {
-      const auto id = FlowId(w * 64 + size_t(std::countr_zero(bits)));
-      flows.push_back(id);
-    }
-  }
-  apply(channels, flows);  // finds the channels as it goes
+  listed.resize(picked);
+  apply(channels, listed);  // finds the channels as it goes
 }
 
 // Fills `flows` into what their channels have left once their own contributions are taken
 // out, then updates events. `channels` lists channels to re-solve and grows by any other
 // channel the flows use. A flow whose rate comes out unchanged needs neither settling nor a
 // new event.
-void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
+void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed) {
   ++solves_;
-  resolved_flows_ += flows.size();
+  resolved_flows_ += listed.size();
   if (nonunit_listed_ == 0) {
-    gather<true>(channels, flows);
-    fill<true>(channels, flows);
+    gather<true>(channels, listed);
+    fill<true>(channels, listed);
   } else {
-    gather<false>(channels, flows);
-    fill<false>(channels, flows);
+    gather<false>(channels, listed);
+    fill<false>(channels, listed);
   }
   for (ChannelId c : channels) {
     load_[c] = capacity_[c] - filling_[c].residual;
     refresh_load(c);
   }
-  for (size_t i = 0; i < flows.size(); ++i) {
-    const FlowId id = flows[i];
-    Hot& h = hot_[id];
+  for (size_t i = 0; i < listed.size(); ++i) {
+    const uint32_t pos = listed[i];
     const double rate = solved_.rate[i];
-    const auto pos = size_t(h.active_pos);
-    if (rate == h.rate && listed_time_[pos] != kNever)
+    if (rate == listed_rate_[pos] && listed_time_[pos] != kNever)
       continue;
-    settle_flow(id);
-    h.rate = rate;
+    settle_listed(pos);
     listed_rate_[pos] = rate;
-    listed_time_[pos] = rate > 0 ? now_ + progress_[id].remaining / rate : kNever;
+    listed_time_[pos] = rate > 0 ? now_ + listed_progress_[pos].remaining / rate : kNever;
   }
 }
 
@@ -405,32 +416,32 @@ void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<Flo
 // its demand adds theirs, and the flows (by their index in the solve) join its list. A
 // channel's list gets a range as long as all its flows, which bounds the solve's.
 template <bool kUnitDemand>
-void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
+void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed) {
   Solved& s = solved_;
   s.listed = 0;
   for (ChannelId c : channels)
     open_channel(c);
   if (s.on_channel.size() < use_channel_.size())
     s.on_channel.resize(use_channel_.size());
-  s.uses.resize(flows.size());
+  s.uses.resize(listed.size());
   Filling* const filling = filling_.data();
   uint32_t* const on_channel = s.on_channel.data();
   const ChannelId* const use_channel = use_channel_.data();
+  const Uses* const listed_uses = listed_uses_.data();
   const uint32_t stamp = stamp_;
   // The flows' uses are scattered over a large array: fetch them a few flows ahead.
   constexpr size_t kAhead = 8;
-  for (size_t i = 0; i < flows.size(); ++i) {
-    if (i + 2 * kAhead < flows.size())
-      __builtin_prefetch(&hot_[flows[i + 2 * kAhead]]);
-    if (i + kAhead < flows.size()) {
-      const Hot& next = hot_[flows[i + kAhead]];
-      __builtin_prefetch(use_channel + next.first_use);
-      __builtin_prefetch(use_channel + next.first_use + next.use_count - 1);
+  for (size_t i = 0; i < listed.size(); ++i) {
+    if (i + kAhead < listed.size()) {
+      const Uses& next = listed_uses[listed[i + kAhead]];
+      __builtin_prefetch(use_channel + next.first);
+      __builtin_prefetch(use_channel + next.first + next.count - 1);
     }
-    const Hot h = hot_[flows[i]];
-    s.uses[i] = {h.first_use, h.use_count};
-    const uint32_t end = h.first_use + h.use_count;
-    for (uint32_t u = h.first_use; u < end; ++u) {
+    const Uses uses = listed_uses[listed[i]];
+    const double rate = listed_rate_[listed[i]];
+    s.uses[i] = uses;
+    const uint32_t end = uses.first + uses.count;
+    for (uint32_t u = uses.first; u < end; ++u) {
       const ChannelId c = use_channel[u];
       Filling& f = filling[c];
       if (f.mark != stamp) [[unlikely]] {
@@ -438,10 +449,11 @@ void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<Fl
         open_channel(c);
       }
       if constexpr (kUnitDemand) {
-        f.residual += h.rate;
+        f.residual += rate;
       } else {
+        const Hot& h = hot_[listed_[listed[i]]];
         const double d = h.unit ? h.weight : h.weight * use_coefficient_[u];
-        f.residual += h.rate * d;
+        f.residual += rate * d;
         f.demand += d;
       }
       on_channel[f.end++] = uint32_t(i);
@@ -465,7 +477,8 @@ void FluidNetwork::open_channel(ChannelId c) {
 // channels with the smallest fair share saturate and freeze their flows at it, whose
 // contributions leave the residuals. Channels without unfrozen flows drop out of the scan.
 template <bool kUnitDemand>
-void FluidNetwork::fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows) {
+void FluidNetwork::fill(const std::vector<ChannelId>& channels,
+                        const std::vector<uint32_t>& listed) {
   Solved& s = solved_;
   const size_t flow_count = s.uses.size();
   s.rate.assign(flow_count, -1);  // negative: not frozen yet
@@ -488,7 +501,7 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels, const std::vecto
       }
       return;
     }
-    const Hot& h = hot_[flows[i]];
+    const Hot& h = hot_[listed_[listed[i]]];
     if (h.unit) {
       const double d = h.weight;
       for (uint32_t u = first; u < last; ++u) {
@@ -556,8 +569,10 @@ void FluidNetwork::refresh_load(ChannelId c) {
 }
 
 void FluidNetwork::settle() {
-  for (FlowId id : listed_)
-    settle_flow(id);
+  for (size_t pos = 0; pos < listed_.size(); ++pos) {
+    if (!unlisted(listed_rate_[pos]))
+      settle_listed(pos);
+  }
   for (size_t c = 0; c < stats_.size(); ++c) {
     if (stats_[c].load > 0) {
       stats_[c].busy_s += now_ - load_since_[c];

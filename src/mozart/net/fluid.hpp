@@ -17,6 +17,7 @@
 // model does), and finishes when its last byte is delivered.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -64,7 +65,9 @@ class FluidNetwork {
   std::vector<FlowId> advance_to(double t);
 
   double now() const { return now_; }
-  double rate(FlowId f) const { return hot_[f].rate; }  // per member of the flow
+  double rate(FlowId f) const {  // per member of the flow
+    return hot_[f].active_pos < 0 ? 0 : listed_rate_[size_t(hot_[f].active_pos)];
+  }
   bool finished(FlowId f) const { return flows_[f].phase == Phase::done; }
   double finish_time(FlowId f) const { return flows_[f].finish_time; }
   size_t flow_count() const { return flows_.size(); }
@@ -84,34 +87,33 @@ class FluidNetwork {
   enum class Phase : uint8_t { latency, active, done };
   struct Flow {
     Phase phase = Phase::latency;
+    double bytes = 0;
     double next_time = kNever;  // latency end or finishing time, while in the heap
     double finish_time = kNever;
     int32_t heap_pos = -1;  // position in heap_, -1 when not queued
   };
-  struct Progress {
-    double remaining = 0;
-    double settled_at = 0;
-  };
-  // What the solves touch for every flow they visit, packed in 32 bytes so that visiting a
-  // flow costs one cache line; its channels sit contiguously in use_channel_, and its
-  // coefficients, read only when some differ from 1, at the same positions of use_coefficient_.
+  // A flow's channels sit contiguously in use_channel_, and its coefficients, kept only when
+  // some differ from 1, at the same positions of use_coefficient_.
   struct Hot {
-    double rate = 0;
     double weight = 1;
     uint32_t mark = 0;  // search stamp
     uint32_t first_use = 0;
     uint32_t use_count : 31 = 0;
     uint32_t unit : 1 = 1;    // every coefficient is 1
-    int32_t active_pos = -1;  // position in listed_, -1 when not on channels
+    int32_t active_pos = -1;  // position in the listed arrays, -1 when not on channels
+  };
+  struct Uses {
+    uint32_t first;
+    uint32_t count;
+  };
+  struct Progress {
+    double remaining = 0;
+    double settled_at = 0;
   };
   // One solve's flows, indexed by their position in it, and for each channel the range of
   // on_channel that lists the flows crossing it.
   struct Solved {
-    struct Uses {
-      uint32_t first;
-      uint32_t count;
-    };
-    std::vector<Uses> uses;  // copied: the flows' entries in hot_ lie far apart
+    std::vector<Uses> uses;
     std::vector<double> rate;
     std::vector<uint32_t> on_channel;
     uint32_t listed = 0;  // entries of on_channel given to channels so far
@@ -125,6 +127,7 @@ class FluidNetwork {
     uint32_t begin = 0;  // the flows on it: Solved::on_channel[begin, end)
     uint32_t end = 0;
   };
+  static bool unlisted(double rate) { return std::isnan(rate); }
   std::span<const ChannelId> channels_of(FlowId f) const {
     return {use_channel_.data() + hot_[f].first_use, hot_[f].use_count};
   }
@@ -136,22 +139,25 @@ class FluidNetwork {
 
   void activate(FlowId f);
   void finish(FlowId f);
-  void settle_flow(FlowId f);
+  void settle_listed(size_t pos);
   void resolve();
+  // Drops the finished flows' slots from the listed arrays once they are half of them.
+  void compact_listed();
+  // The solves below take and give flows by their position in the listed arrays.
   void solve_reached(const std::vector<ChannelId>& seeds);
   void solve_above(double floor);
   // kUnitDemand: every flow on channels puts 1 on each of its channels per unit of rate.
   template <bool kUnitDemand>
-  void gather(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
+  void gather(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed);
   // Marks channel c as part of the solve and gives it its residual and a range of on_channel.
   [[gnu::noinline]] void open_channel(ChannelId c);
   template <bool kUnitDemand>
-  void fill(const std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
+  void fill(const std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed);
   static bool unit_demand(const Hot& h) { return h.unit && h.weight == 1; }
-  void apply(std::vector<ChannelId>& channels, const std::vector<FlowId>& flows);
+  void apply(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed);
   // Records load_[c] in the statistics and tells the observer when it changed.
   void refresh_load(ChannelId c);
-  void add_contribution(FlowId f, double sign);
+  void add_contribution(FlowId f, double rate, double sign);
 
   // Indexed min-heap by next_time (ties by id) of the flows not on channels: those waiting out
   // their latency and those with nothing to share. Flows on channels keep their finishing
@@ -176,17 +182,22 @@ class FluidNetwork {
   std::vector<Filling> filling_;
   std::vector<Flow> flows_;
   std::vector<Hot> hot_;
-  std::vector<Progress> progress_;
   std::vector<ChannelId> use_channel_;   // every flow's uses, in start order
   std::vector<double> use_coefficient_;  // up to the last flow with a coefficient other than 1
   std::vector<uint32_t> use_slot_;       // where the use sits in its channel's channel_flows_
   std::vector<FlowId> heap_;
-  std::vector<FlowId> listed_;       // flows on channels
-  std::vector<double> listed_rate_;  // their rates, in the same order (a cache-friendly scan)
-  std::vector<double> listed_time_;  // and their finishing times
-  std::vector<ChannelId> dirty_;     // channels that gained a flow
-  std::vector<ChannelId> freed_;     // channels that lost a flow since the last solve
-  double finished_rate_ = kNever;    // lowest rate among flows finished since the last solve
+  // The flows on channels, in the order they joined, with what the solves and the event scans
+  // read of them in the same order, so that both stream through memory. A finished flow
+  // leaves a hole (rate NaN, time kNever) until compact_listed().
+  std::vector<FlowId> listed_;
+  std::vector<double> listed_rate_;
+  std::vector<double> listed_time_;  // finishing time
+  std::vector<Progress> listed_progress_;
+  std::vector<Uses> listed_uses_;
+  size_t listed_holes_ = 0;
+  std::vector<ChannelId> dirty_;   // channels that gained a flow
+  std::vector<ChannelId> freed_;   // channels that lost a flow since the last solve
+  double finished_rate_ = kNever;  // lowest rate among flows finished since the last solve
   uint32_t stamp_ = 0;
   double now_ = 0;
   size_t active_count_ = 0;
@@ -198,9 +209,8 @@ class FluidNetwork {
   // Scratch buffers of the filling, reused across solves.
   std::vector<ChannelId> open_channels_;
   std::vector<ChannelId> frontier_;
-  std::vector<FlowId> solve_flows_;  // the flows and channels of the current solve
+  std::vector<uint32_t> solve_listed_;  // the flows (listed positions), channels of a solve
   std::vector<ChannelId> solve_channels_;
-  std::vector<uint64_t> chosen_;  // per flow, a bit: picked for the solve
   Solved solved_;
   std::vector<ChannelUse> normalised_;  // a starting flow's uses
 };
