@@ -491,7 +491,6 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
   const ChannelId* const use_channel = use_channel_.data();
   const uint32_t* const on_channel = s.on_channel.data();
   auto freeze = [&](uint32_t i, double share) {
-    rate[i] = share;
     const uint32_t first = s.uses[i].first, last = first + s.uses[i].count;
     if constexpr (kUnitDemand) {
       for (uint32_t u = first; u < last; ++u) {
@@ -533,19 +532,36 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
     }
     open.resize(kept);
     const double threshold = share * (1 + kShareTolerance);
+    std::vector<uint32_t>& frozen = frozen_;
+    frozen.clear();
     for (ChannelId c : open) {
       const Filling& f = filling[c];
-      if (f.unfrozen == 0 || std::max(f.residual, 0.0) > threshold * demand_of(f))
+      if (std::max(f.residual, 0.0) > threshold * demand_of(f))
         continue;
       for (uint32_t j = f.begin; j < f.end; ++j) {
-        if (j + kFillAhead < f.end)  // the uses lie far apart in a large array
-          __builtin_prefetch(use_channel + s.uses[on_channel[j + kFillAhead]].first);
         const uint32_t i = on_channel[j];
         if (rate[i] < 0) {
-          freeze(i, share);
-          --left;
+          rate[i] = share;
+          frozen.push_back(i);
         }
       }
+    }
+    left -= frozen.size();
+    if (left == 0) {
+      // The last round freezes every flow still open: each channel's residual drops by the
+      // share times its whole demand at once, and no flow's uses need visiting.
+      for (ChannelId c : open) {
+        Filling& f = filling[c];
+        f.residual -= share * demand_of(f);
+        f.demand = 0;
+        f.unfrozen = 0;
+      }
+      break;
+    }
+    for (size_t k = 0; k < frozen.size(); ++k) {
+      if (k + kFillAhead < frozen.size())  // the uses lie far apart in a large array
+        __builtin_prefetch(use_channel + s.uses[frozen[k + kFillAhead]].first);
+      freeze(frozen[k], share);
     }
   }
 }

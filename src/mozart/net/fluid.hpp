@@ -211,6 +211,7 @@ class FluidNetwork {
   std::vector<ChannelId> frontier_;
   std::vector<uint32_t> solve_listed_;  // the flows (listed positions), channels of a solve
   std::vector<ChannelId> solve_channels_;
+  std::vector<uint32_t> frozen_;  // the flows a round of the filling freezes
   Solved solved_;
   std::vector<ChannelUse> normalised_;  // a starting flow's uses
 };
