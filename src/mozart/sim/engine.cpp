@@ -35,7 +35,7 @@ class Runner {
         options_(options),
         fluid_(std::move(capacities)),
         waiting_(graph.tasks().size(), 0),
-        dependents_(graph.tasks().size()),
+        dependents_(graph.dependents()),
         queues_(graph.resources().size()),
         busy_(graph.resources().size(), false) {
     result_.tasks.resize(graph.tasks().size());
@@ -49,12 +49,8 @@ class Runner {
     }
     fluid_.reserve(flows, uses);
     flow_task_.reserve(flows);
-    for (size_t t = 0; t < graph.tasks().size(); ++t) {
-      for (TaskId d : graph.tasks()[t].deps) {
-        ++waiting_[t];
-        dependents_[d].push_back(TaskId(t));
-      }
-    }
+    for (size_t t = 0; t < graph.tasks().size(); ++t)
+      waiting_[t] = int(graph.tasks()[t].deps.size());
     if (options_.timeline != nullptr)
       attach_timeline(*options_.timeline);
   }
@@ -168,7 +164,7 @@ class Runner {
   void complete(TaskId id, double t) {
     result_.tasks[id].finish_s = t;
     const Task& task = graph_.tasks()[id];
-    for (TaskId next : dependents_[id]) {
+    for (TaskId next : dependents_.of(id)) {
       if (--waiting_[next] == 0)
         make_ready(next, t);
     }
@@ -182,7 +178,7 @@ class Runner {
   const RunOptions& options_;
   net::FluidNetwork fluid_;
   std::vector<int> waiting_;
-  std::vector<std::vector<TaskId>> dependents_;
+  Dependents dependents_;
   std::vector<MinHeap<Waiting>> queues_;
   std::vector<bool> busy_;
   MinHeap<Completion> completions_;

@@ -81,16 +81,31 @@ std::vector<TaskId> TaskGraph::add_collective(net::CollectivePlan plan,
   return ids;
 }
 
+Dependents TaskGraph::dependents() const {
+  const size_t n = tasks_.size();
+  Dependents out;
+  out.first.assign(n + 1, 0);
+  for (const Task& task : tasks_) {
+    for (TaskId d : task.deps)
+      ++out.first[size_t(d) + 1];
+  }
+  for (size_t t = 0; t < n; ++t)
+    out.first[t + 1] += out.first[t];
+  out.waiting.resize(out.first[n]);
+  std::vector<uint32_t> next(out.first.begin(), out.first.end() - 1);
+  for (size_t t = 0; t < n; ++t) {
+    for (TaskId d : tasks_[t].deps)
+      out.waiting[next[size_t(d)]++] = TaskId(t);
+  }
+  return out;
+}
+
 std::vector<TaskId> TaskGraph::topological_order() const {
   const size_t n = tasks_.size();
+  const Dependents dependents = this->dependents();
   std::vector<int> waiting(n, 0);
-  std::vector<std::vector<TaskId>> dependents(n);
-  for (size_t t = 0; t < n; ++t) {
-    for (TaskId d : tasks_[t].deps) {
-      ++waiting[t];
-      dependents[d].push_back(TaskId(t));
-    }
-  }
+  for (size_t t = 0; t < n; ++t)
+    waiting[t] = int(tasks_[t].deps.size());
   std::vector<TaskId> order;
   order.reserve(n);
   for (size_t t = 0; t < n; ++t) {
@@ -98,8 +113,8 @@ std::vector<TaskId> TaskGraph::topological_order() const {
       order.push_back(TaskId(t));
   }
   for (size_t i = 0; i < order.size(); ++i) {
-    for (TaskId next : dependents[order[i]]) {
-      if (--waiting[next] == 0)
+    for (TaskId next : dependents.of(order[i])) {
+      if (--waiting[size_t(next)] == 0)
         order.push_back(next);
     }
   }

@@ -3,6 +3,8 @@
 // model. A task starts when all its dependencies have finished.
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,15 @@ struct Task {
   net::FlowSpec flow;     // flow
   std::vector<TaskId> deps;
   int track = -1;  // timeline track; compute tasks default to their resource's
+};
+
+// Who waits for each task, in compressed rows (one flat array rather than a list per task).
+struct Dependents {
+  std::vector<uint32_t> first;  // one more than the tasks
+  std::vector<TaskId> waiting;
+  std::span<const TaskId> of(TaskId t) const {
+    return {waiting.data() + first[size_t(t)], first[size_t(t) + 1] - first[size_t(t)]};
+  }
 };
 
 class TaskGraph {
@@ -46,6 +57,7 @@ class TaskGraph {
   const std::vector<Task>& tasks() const { return tasks_; }
   const std::vector<std::string>& resources() const { return resources_; }
 
+  Dependents dependents() const;
   // Dependency order; an InputError naming a task on a cycle when there is one.
   std::vector<TaskId> topological_order() const;
 
