@@ -191,10 +191,10 @@ void FluidNetwork::settle_listed(size_t pos) {
   p.settled_at = now_;
 }
 
-void FluidNetwork::add_contribution(FlowId id, double rate, double sign) {
+void FluidNetwork::remove_load(FlowId id, double rate) {
   const std::span<const ChannelId> channels = channels_of(id);
   for (size_t k = 0; k < channels.size(); ++k)
-    load_[channels[k]] += sign * rate * demand(id, k);
+    load_[channels[k]] -= rate * demand(id, k);
 }
 
 void FluidNetwork::finish(FlowId id) {
@@ -213,7 +213,7 @@ void FluidNetwork::finish(FlowId id) {
   finished_rate_ = std::min(finished_rate_, rate);
   for (const ChannelId c : channels_of(id))
     freed_.push_back(c);
-  add_contribution(id, rate, -1);
+  remove_load(id, rate);
   listed_rate_[pos] = std::numeric_limits<double>::quiet_NaN();
   listed_time_[pos] = kNever;
   ++listed_holes_;

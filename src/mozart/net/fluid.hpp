@@ -157,7 +157,8 @@ class FluidNetwork {
   void apply(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed);
   // Records load_[c] in the statistics and tells the observer when it changed.
   void refresh_load(ChannelId c);
-  void add_contribution(FlowId f, double rate, double sign);
+  // Takes what a flow at this rate puts on its channels out of their loads.
+  void remove_load(FlowId f, double rate);
 
   // Indexed min-heap by next_time (ties by id) of the flows not on channels: those waiting out
   // their latency and those with nothing to share. Flows on channels keep their finishing
