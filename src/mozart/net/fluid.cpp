@@ -423,7 +423,6 @@ void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<ui
     open_channel(c);
   if (s.on_channel.size() < use_channel_.size())
     s.on_channel.resize(use_channel_.size());
-  s.uses.resize(listed.size());
   Filling* const filling = filling_.data();
   uint32_t* const on_channel = s.on_channel.data();
   const ChannelId* const use_channel = use_channel_.data();
@@ -439,7 +438,6 @@ void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<ui
     }
     const Uses uses = listed_uses[listed[i]];
     const double rate = listed_rate_[listed[i]];
-    s.uses[i] = uses;
     const uint32_t end = uses.first + uses.count;
     for (uint32_t u = uses.first; u < end; ++u) {
       const ChannelId c = use_channel[u];
@@ -480,7 +478,7 @@ template <bool kUnitDemand>
 void FluidNetwork::fill(const std::vector<ChannelId>& channels,
                         const std::vector<uint32_t>& listed) {
   Solved& s = solved_;
-  const size_t flow_count = s.uses.size();
+  const size_t flow_count = listed.size();
   s.rate.assign(flow_count, -1);  // negative: not frozen yet
   std::vector<ChannelId>& open = open_channels_;
   open.assign(channels.begin(), channels.end());
@@ -491,7 +489,8 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
   const ChannelId* const use_channel = use_channel_.data();
   const uint32_t* const on_channel = s.on_channel.data();
   auto freeze = [&](uint32_t i, double share) {
-    const uint32_t first = s.uses[i].first, last = first + s.uses[i].count;
+    const Uses uses = listed_uses_[listed[i]];
+    const uint32_t first = uses.first, last = first + uses.count;
     if constexpr (kUnitDemand) {
       for (uint32_t u = first; u < last; ++u) {
         Filling& f = filling[use_channel[u]];
@@ -560,7 +559,7 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
     }
     for (size_t k = 0; k < frozen.size(); ++k) {
       if (k + kFillAhead < frozen.size())  // the uses lie far apart in a large array
-        __builtin_prefetch(use_channel + s.uses[frozen[k + kFillAhead]].first);
+        __builtin_prefetch(use_channel + listed_uses_[listed[frozen[k + kFillAhead]]].first);
       freeze(frozen[k], share);
     }
   }

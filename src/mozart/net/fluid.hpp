@@ -110,10 +110,9 @@ class FluidNetwork {
     double remaining = 0;
     double settled_at = 0;
   };
-  // One solve's flows, indexed by their position in it, and for each channel the range of
-  // on_channel that lists the flows crossing it.
+  // One solve's new rates, indexed by the flow's position in the solve, and the lists whose
+  // ranges (Filling::begin, end) give the flows crossing each channel.
   struct Solved {
-    std::vector<Uses> uses;
     std::vector<double> rate;
     std::vector<uint32_t> on_channel;
     uint32_t listed = 0;  // entries of on_channel given to channels so far
