@@ -56,7 +56,7 @@ class Runner {
   }
 
   RunResult run() {
-    graph_.topological_order();  // throws on a cycle
+    graph_.topological_order(dependents_);  // throws on a cycle
     for (size_t t = 0; t < graph_.tasks().size(); ++t) {
       if (waiting_[t] == 0)
         make_ready(TaskId(t), 0);

@@ -101,8 +101,11 @@ Dependents TaskGraph::dependents() const {
 }
 
 std::vector<TaskId> TaskGraph::topological_order() const {
+  return topological_order(dependents());
+}
+
+std::vector<TaskId> TaskGraph::topological_order(const Dependents& dependents) const {
   const size_t n = tasks_.size();
-  const Dependents dependents = this->dependents();
   std::vector<int> waiting(n, 0);
   for (size_t t = 0; t < n; ++t)
     waiting[t] = int(tasks_[t].deps.size());

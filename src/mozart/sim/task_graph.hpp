@@ -58,8 +58,10 @@ class TaskGraph {
   const std::vector<std::string>& resources() const { return resources_; }
 
   Dependents dependents() const;
-  // Dependency order; an InputError naming a task on a cycle when there is one.
+  // Dependency order; an InputError naming a task on a cycle when there is one. Callers that
+  // hold this graph's dependents already can pass them.
   std::vector<TaskId> topological_order() const;
+  std::vector<TaskId> topological_order(const Dependents& dependents) const;
 
  private:
   TaskId add(Task task);
