@@ -142,9 +142,9 @@ class StepBuilder {
     count_tokens();
     count_priors();
     plan_memory_use();
-    const TaskId end = step();
+    step();
     if (cfg_.optimizer && cfg_.optimizer_schedule == OptimizerSchedule::end_of_step)
-      update_at_end(end);
+      update_at_end();
     plan_.info.resize(plan_.graph.tasks().size());
     return std::move(plan_);
   }
@@ -969,8 +969,24 @@ class StepBuilder {
     update_attention(-1, reduced(embedding_bytes(), written));
   }
 
-  // End-of-step schedule: every update after the whole backward (`after`), as one phase.
-  void update_at_end(TaskId after) {
+  // Every task so far that no other waits for (gradient writes among them).
+  Deps sinks() const {
+    const auto& tasks = plan_.graph.tasks();
+    std::vector<bool> waited(tasks.size(), false);
+    for (const sim::Task& t : tasks)
+      for (const TaskId d : t.deps)
+        waited[static_cast<std::size_t>(d)] = true;
+    Deps out;
+    for (std::size_t t = 0; t < tasks.size(); ++t)
+      if (!waited[t])
+        out.push_back(static_cast<TaskId>(t));
+    return out;
+  }
+
+  // End-of-step schedule: every update after everything else (the last gradient writes too),
+  // as one phase.
+  void update_at_end() {
+    const TaskId after = barrier("backward done", sinks());
     optimizer_phase_ = true;
     double bytes = embedding_bytes();
     for (int l = 0; l < m_.layers; ++l)
