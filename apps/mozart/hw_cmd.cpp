@@ -113,7 +113,7 @@ void print_hw(const HwSpec& hw) {
 void run_list(bool json) {
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   if (!json)
-    fmt::print("{:<18}{:>9}{:>10}{:>7}  {}\n", "name", "chiplets", "switches", "links",
+    fmt::print("{:<24}{:>9}{:>10}{:>7}  {}\n", "name", "chiplets", "switches", "links",
                "description");
   for (const std::string& name : hw::preset_names()) {
     HwSpec hw = *hw::find_preset(name);
@@ -124,7 +124,7 @@ void run_list(bool json) {
                      {"switches", hw.switches.size()},
                      {"links", hw.links.size()}});
     } else {
-      fmt::print("{:<18}{:>9}{:>10}{:>7}  {}\n", name, hw.chiplets.size(), hw.switches.size(),
+      fmt::print("{:<24}{:>9}{:>10}{:>7}  {}\n", name, hw.chiplets.size(), hw.switches.size(),
                  hw.links.size(), hw.description);
     }
   }

@@ -33,7 +33,7 @@ struct Case {
 };
 
 Case make_setup(const std::string& model, int layers, const Policy& policy,
-                hw::HwSpec hw = hw::load_hw("mozart-nop-tree"), int micro_batches = 2,
+                hw::HwSpec hw = hw::load_hw("mozart-nop-tree-ucie"), int micro_batches = 2,
                 int sequences = 2, int seq_len = 64) {
   Case s{truncated(model, layers), std::move(hw), {}, {}, {}};
   s.config.micro_batches = micro_batches;
@@ -172,7 +172,7 @@ TEST(TrainingStep, PolicyCIsNeverSlowerThanBaselineOnTheZoo) {
     const model::MoeModel full = model::load_model(name);
     const int layers = std::min(full.layers, full.first_moe_layer() + 2);
     const Policy c = parse_policy("C");
-    const Case s = make_setup(name, layers, c, hw::load_hw("mozart-nop-tree"), 2, 1, 64);
+    const Case s = make_setup(name, layers, c, hw::load_hw("mozart-nop-tree-ucie"), 2, 1, 64);
     Case b = make_setup(name, layers, parse_policy("baseline"), s.hw, 2, 1, 64);
     const double tc = simulate(s, c).step_s;
     const double tb = simulate(b, parse_policy("baseline")).step_s;
