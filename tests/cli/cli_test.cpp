@@ -83,7 +83,26 @@ TEST(Cli, HwShowPrintsEveryPart) {
 
 TEST(Cli, ListsPresets) {
   EXPECT_EQ(nlohmann::json::parse(run("model list --json").out).size(), 10u);
-  EXPECT_EQ(nlohmann::json::parse(run("hw list --json").out).size(), 5u);
+  EXPECT_EQ(nlohmann::json::parse(run("hw list --json").out).size(), 8u);
+}
+
+TEST(Cli, HwCostPrintsAreaAndPowerBesideThePapers) {
+  Result r = run("hw cost mozart-paper-olmoe --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  const double total = j["area"]["total_mm2"].get<double>();
+  EXPECT_GT(total, j["area"]["chiplets_mm2"].get<double>());
+  EXPECT_GT(j["power_at_peak_rates"]["static_w"].get<double>(), 0);
+  EXPECT_GT(j["power_at_peak_rates"]["dynamic_w"].get<double>(), 0);
+  EXPECT_TRUE(j.contains("paper_table2"));
+  Result text = run("hw cost mozart-paper-qwen3");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  for (const char* part : {"area (mm2)", "paper Table 2", "static", "dynamic at peak rates"})
+    EXPECT_NE(text.out.find(part), std::string::npos) << part;
+  Result none = run("hw cost mozart-nop-tree-ucie");
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_EQ(lines(none.err), 1) << none.err;
+  EXPECT_NE(none.err.find("technology"), std::string::npos) << none.err;
 }
 
 TEST(Cli, HwCheckAcceptsAValidFile) {
@@ -212,8 +231,9 @@ TEST(Cli, PlaceWritesAPlacementAndCompareListsEveryPlacer) {
   const std::string trace = temp_file(".mzt");
   const std::string placement = temp_file(".json");
   ASSERT_EQ(run("trace gen --model olmoe-1b-7b --tokens 1024 -o " + trace).exit_code, 0);
-  Result place = run("place --trace " + trace +
-                     " --hw mozart-nop-tree-ucie --placer mozart --refine -o " + placement + " --json");
+  Result place =
+      run("place --trace " + trace + " --hw mozart-nop-tree-ucie --placer mozart --refine -o " +
+          placement + " --json");
   ASSERT_EQ(place.exit_code, 0) << place.err;
   const auto j = nlohmann::json::parse(place.out);
   EXPECT_LT(j["on_trace"]["copies_chiplets"].get<double>(), 8.0);
@@ -268,13 +288,15 @@ TEST(Cli, SimulateRejectsWhatCannotRun) {
   const std::string placement = temp_file(".json");
   const std::string trace = temp_file(".mzt");
   ASSERT_EQ(run("trace gen --model deepseek-moe-16b --tokens 1024 -o " + trace).exit_code, 0);
-  ASSERT_EQ(run("place --trace " + trace + " --hw mozart-nop-tree-ucie -o " + placement).exit_code, 0);
+  ASSERT_EQ(run("place --trace " + trace + " --hw mozart-nop-tree-ucie -o " + placement).exit_code,
+            0);
   const std::string small = " --sequences 2 --micro-batches 2 --seq-len 64";
   for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
            {"simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --policy D", "policy"},
            {"simulate --model mixtral-8x22b --hw mozart-nop-tree-ucie --policy A" + small,
             "does not fit"},
-           {"simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --placement " + placement + small,
+           {"simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --placement " + placement +
+                small,
             "olmoe-1b-7b"},
            {"simulate --model olmoe-1b-7b --hw mozart-mesh --policy B" + small, "switch"},
            {"simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --sequences 3", "divisible"}}) {
