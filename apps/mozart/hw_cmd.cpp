@@ -136,7 +136,7 @@ void run_list(bool json) {
 
 // "+1.2%": ours against the paper's figure.
 std::string deviation(double ours, double paper) {
-  return fmt::format("{:+.1f}%", 100 * (ours - paper) / paper);
+  return fmt::format("{:+.2f}%", 100 * (ours - paper) / paper);
 }
 
 nlohmann::ordered_json technology_json(const hw::Technology& t) {
