@@ -39,6 +39,7 @@ demo: build
 	$(MOZART) model show qwen3-30b-a3b
 	$(MOZART) hw show mozart-nop-tree-ucie
 	$(MOZART) hw check configs/hw/wsc-mesh-8x8.yaml
+	$(MOZART) hw cost mozart-paper-qwen3
 	$(MOZART) model cost qwen3-30b-a3b --seq-len 256 --sequences 8 --micro-batches 4
 	$(MOZART) net collective mozart-nop-tree-ucie --kind all-reduce-in-network --bytes '64 MB'
 	$(MOZART) net collective mozart-nop-tree-ucie --kind all-reduce-ring --bytes '64 MB'

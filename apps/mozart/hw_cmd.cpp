@@ -1,7 +1,9 @@
 // `mozart hw list | show | check | cost`.
 #include <map>
+#include <optional>
 
 #include "commands.hpp"
+#include "default_step.hpp"
 #include "output.hpp"
 #include <fmt/format.h>
 
@@ -47,6 +49,8 @@ std::string names_of(const HwSpec& hw, const std::vector<int>& chiplets) {
 void print_hw(const HwSpec& hw) {
   fmt::print("{}: {}\n", hw.name, hw.description);
   fmt::print("  clock {}\n", format_quantity(hw.clock_hz, Dimension::hertz));
+  if (hw.technology)
+    fmt::print("  technology {} (`mozart hw cost` for area and power)\n", hw.technology->node);
   fmt::print("  chiplet kinds:\n");
   for (const hw::ChipletKind& k : hw.kinds) {
     std::string peaks;
@@ -183,11 +187,14 @@ nlohmann::ordered_json power_json(const hw::Power& p) {
           {"total_w", p.total_w}};
 }
 
-void print_cost_json(const HwSpec& hw, const hw::Area& a, const hw::Power& peak) {
+void print_cost_json(const HwSpec& hw, const hw::Area& a, const hw::Power& peak,
+                     const nlohmann::ordered_json& at_step) {
   nlohmann::ordered_json out = {{"name", hw.name},
                                 {"technology", technology_json(*hw.technology)},
                                 {"area", area_json(a)},
                                 {"power_at_peak_rates", power_json(peak)}};
+  if (!at_step.is_null())
+    out["power_at_step"] = at_step;
   if (auto paper = hw::paper::table2_for_preset(hw.name)) {
     out["paper_table2"] = {
         {"model", paper->model},
@@ -232,7 +239,49 @@ void print_cost_text(const HwSpec& hw, const hw::Area& a, const hw::Power& peak)
   fmt::print("\n");
 }
 
-void run_cost(const std::string& name, bool json) {
+// Dynamic power at a simulated step's rates: each part's energy over the step (the step's
+// energies are the spec's energy per FLOP and per bit times what it measured), plus leakage.
+struct StepPower {
+  workload::StepResult step;
+  hw::Power power;
+  double energy_j = 0;  // dynamic + static x step time
+};
+
+StepPower power_at_step(const HwSpec& hw, const std::string& model, const std::string& policy) {
+  StepPower s{simulate_default_step(model, hw, policy), {}, 0};
+  const double t = s.step.step_s;
+  const workload::Energy& e = s.step.energy;
+  hw::Power& p = s.power;
+  p = hw::power(hw, hw::Rates{});  // static only
+  p.compute_w = e.compute_j / t;
+  p.sram_w = e.sram_j / t;
+  p.memory_w = e.memory_j / t;
+  p.link_w = e.network_j / t;
+  p.dynamic_w = p.compute_w + p.sram_w + p.memory_w + p.link_w;
+  p.total_w = p.dynamic_w + p.static_w;
+  s.energy_j = e.total_j() + p.static_w * t;
+  return s;
+}
+
+void print_step_power(const StepPower& s) {
+  const hw::Power& p = s.power;
+  fmt::print("  at a simulated step ({}, policy {}, {} tokens): {:.4f} s\n", s.step.model,
+             s.step.policy.name, s.step.tokens, s.step.step_s);
+  fmt::print(
+      "    dynamic at the step's rates {:.1f} W (compute {:.1f}, SRAM {:.1f}, memory {:.1f}, "
+      "links {:.1f})\n",
+      p.dynamic_w, p.compute_w, p.sram_w, p.memory_w, p.link_w);
+  fmt::print("    total {:.1f} W; step energy {:.1f} J ({:.1f} J of it static)\n", p.total_w,
+             s.energy_j, p.static_w * s.step.step_s);
+}
+
+nlohmann::ordered_json step_power_json(const StepPower& s) {
+  return {{"model", s.step.model},   {"policy", s.step.policy.name}, {"tokens", s.step.tokens},
+          {"step_s", s.step.step_s}, {"power", power_json(s.power)}, {"energy_j", s.energy_j}};
+}
+
+void run_cost(const std::string& name, bool json, const std::string& model,
+              const std::string& policy) {
   HwSpec hw = hw::load_hw(name);
   if (!hw.technology) {
     throw core::InputError(name,
@@ -241,10 +290,15 @@ void run_cost(const std::string& name, bool json) {
   }
   const hw::Area a = hw::area(hw);
   const hw::Power peak = hw::power(hw, hw::peak_rates(hw));
+  std::optional<StepPower> step;
+  if (!model.empty())
+    step = power_at_step(hw, model, policy);
   if (json) {
-    print_cost_json(hw, a, peak);
+    print_cost_json(hw, a, peak, step ? step_power_json(*step) : nlohmann::ordered_json());
   } else {
     print_cost_text(hw, a, peak);
+    if (step)
+      print_step_power(*step);
   }
 }
 
@@ -310,8 +364,19 @@ void add_hw_commands(CLI::App& app) {
   auto cost_name = std::make_shared<std::string>();
   auto cost_json = std::make_shared<bool>(false);
   cost->add_option("hw", *cost_name, "Preset name or YAML file")->required();
+  auto cost_model = std::make_shared<std::string>();
+  auto cost_policy = std::make_shared<std::string>("C");
   cost->add_flag("--json", *cost_json, "Print JSON");
-  cost->callback([cost_name, cost_json] { run_cost(*cost_name, *cost_json); });
+  CLI::Option* model_option =
+      cost->add_option("--model", *cost_model,
+                       "Also report power at a simulated training step of this model (the defaults "
+                       "of `mozart simulate`)");
+  cost->add_option("--policy", *cost_policy, "The step's policy (with --model)")
+      ->capture_default_str()
+      ->needs(model_option);
+  cost->callback([cost_name, cost_json, cost_model, cost_policy] {
+    run_cost(*cost_name, *cost_json, *cost_model, *cost_policy);
+  });
 }
 
 }  // namespace mozart::cli

@@ -105,6 +105,24 @@ TEST(Cli, HwCostPrintsAreaAndPowerBesideThePapers) {
   EXPECT_NE(none.err.find("technology"), std::string::npos) << none.err;
 }
 
+TEST(Cli, HwCostAtAStepStaysUnderThePeak) {
+  Result r = run("hw cost mozart-paper-olmoe --model olmoe-1b-7b --policy C --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  const auto& step = j["power_at_step"];
+  const auto& peak = j["power_at_peak_rates"];
+  const double step_s = step["step_s"].get<double>();
+  ASSERT_GT(step_s, 0);
+  for (const char* part : {"compute_w", "sram_w", "memory_w", "link_w", "dynamic_w"}) {
+    EXPECT_GE(step["power"][part].get<double>(), 0) << part;
+    EXPECT_LE(step["power"][part].get<double>(), peak[part].get<double>() * (1 + 1e-9)) << part;
+  }
+  EXPECT_DOUBLE_EQ(step["power"]["static_w"].get<double>(), peak["static_w"].get<double>());
+  EXPECT_NEAR(step["energy_j"].get<double>(), step["power"]["total_w"].get<double>() * step_s,
+              1e-6 * step["energy_j"].get<double>());
+  EXPECT_EQ(run("hw cost mozart-paper-olmoe --policy C").exit_code, 2);  // --policy needs --model
+}
+
 TEST(Cli, HwCheckAcceptsAValidFile) {
   Result r = run("hw check " + data("hw/valid.yaml"));
   EXPECT_EQ(r.exit_code, 0) << r.err;
