@@ -37,11 +37,12 @@ demo: build
 	$(MOZART) model list
 	$(MOZART) hw list
 	$(MOZART) model show qwen3-30b-a3b
-	$(MOZART) hw show mozart-nop-tree
+	$(MOZART) hw show mozart-nop-tree-ucie
 	$(MOZART) hw check configs/hw/wsc-mesh-8x8.yaml
+	$(MOZART) hw cost mozart-paper-qwen3
 	$(MOZART) model cost qwen3-30b-a3b --seq-len 256 --sequences 8 --micro-batches 4
-	$(MOZART) net collective mozart-nop-tree --kind all-reduce-in-network --bytes '64 MB'
-	$(MOZART) net collective mozart-nop-tree --kind all-reduce-ring --bytes '64 MB'
+	$(MOZART) net collective mozart-nop-tree-ucie --kind all-reduce-in-network --bytes '64 MB'
+	$(MOZART) net collective mozart-nop-tree-ucie --kind all-reduce-ring --bytes '64 MB'
 	$(MOZART) net collective wsc-mesh-8x8 --kind all-to-all --bytes '1 MB' --timeline $(BUILD)/a2a-timeline.json
 	$(MOZART) trace gen --model olmoe-1b-7b --tokens 8192 --seed 1 -o $(BUILD)/olmoe.mzt
 	$(MOZART) trace stats $(BUILD)/olmoe.mzt
@@ -51,10 +52,10 @@ demo: build
 	$(MOZART) trace gen --token-experts data/routing-counts/token-experts/olmoe-1b-7b-arxiv.json \
 	  --tokens 8192 --seed 2 -o $(BUILD)/olmoe-arxiv-heldout.mzt
 	$(MOZART) place compare --trace $(BUILD)/olmoe-arxiv.mzt --eval $(BUILD)/olmoe-arxiv-heldout.mzt \
-	  --hw mozart-nop-tree --model olmoe-1b-7b
+	  --hw mozart-nop-tree-ucie --model olmoe-1b-7b
 	$(MOZART) place --trace $(BUILD)/olmoe-arxiv.mzt --eval $(BUILD)/olmoe-arxiv-heldout.mzt \
-	  --hw mozart-nop-tree --model olmoe-1b-7b --placer mozart --refine -o $(BUILD)/olmoe-placement.json
-	$(MOZART) simulate --model olmoe-1b-7b --hw mozart-nop-tree --policy C \
+	  --hw mozart-nop-tree-ucie --model olmoe-1b-7b --placer mozart --refine -o $(BUILD)/olmoe-placement.json
+	$(MOZART) simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --policy C \
 	  -o $(BUILD)/olmoe-step.json --timeline $(BUILD)/olmoe-step-trace.json
 	$(MOZART) reproduce mozart --markdown $(BUILD)/mozart-study.md -o $(BUILD)/mozart-study.json
 

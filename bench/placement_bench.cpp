@@ -32,7 +32,7 @@ void run_placement(benchmark::State& state, const trace::Trace& t,
 void place_model(benchmark::State& state, const std::string& name) {
   const auto t = model_trace(name, 8192);
   run_placement(state, t,
-                placement::layout_from_hw(hw::load_hw("mozart-nop-tree"), t.num_experts()));
+                placement::layout_from_hw(hw::load_hw("mozart-nop-tree-ucie"), t.num_experts()));
 }
 
 void BM_MozartOnNopTree_OLMoE(benchmark::State& s) {

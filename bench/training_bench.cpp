@@ -14,7 +14,7 @@ using namespace mozart;
 
 void BM_TrainingStep(benchmark::State& state, const char* model_name) {
   const auto m = model::load_model(model_name);
-  const auto hw = hw::load_hw("mozart-nop-tree");
+  const auto hw = hw::load_hw("mozart-nop-tree-ucie");
   const auto step = study::generated_trace(m, 32 * 256, 256, 1);
   const auto priors = study::generated_trace(m, 32 * 256, 256, 2);
   const auto placement = study::place_experts(m, hw, priors, "mozart");

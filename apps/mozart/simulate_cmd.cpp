@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "commands.hpp"
+#include "default_step.hpp"
 #include "model_trace.hpp"
 #include "output.hpp"
 #include <fmt/format.h>
@@ -212,6 +213,21 @@ void run_reproduce(const ReproduceFlags& f) {
 }
 
 }  // namespace
+
+workload::StepResult simulate_default_step(const std::string& model, const hw::HwSpec& hw,
+                                           const std::string& policy_name) {
+  SimulateFlags f;
+  f.model = model;
+  f.policy = policy_name;
+  const auto m = model::load_model(f.model);
+  const auto policy = workload::parse_policy(f.policy);
+  const auto step = step_trace(f, m, f.seed, "");
+  const auto priors = step_trace(f, m, f.seed + 1, "");
+  const auto placement = study::place_experts(m, hw, priors, policy.placer, f.seed);
+  const net::Network network(hw);
+  const workload::StepInputs inputs{m, network, placement, step, "generated trace", "placement"};
+  return workload::simulate_training_step(inputs, policy, step_config(f));
+}
 
 void add_simulate_commands(CLI::App& app) {
   auto sf = std::make_shared<SimulateFlags>();

@@ -71,7 +71,7 @@ TEST(Cli, ModelShowJsonPrintsTheFullSpec) {
 }
 
 TEST(Cli, HwShowPrintsEveryPart) {
-  Result r = run("hw show mozart-nop-tree");
+  Result r = run("hw show mozart-nop-tree-ucie");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* part : {"expert15", "hbm_g3", "sw1_3", "multicast yes", "256 GB/s", "tree"}) {
     EXPECT_NE(r.out.find(part), std::string::npos) << part;
@@ -83,7 +83,44 @@ TEST(Cli, HwShowPrintsEveryPart) {
 
 TEST(Cli, ListsPresets) {
   EXPECT_EQ(nlohmann::json::parse(run("model list --json").out).size(), 10u);
-  EXPECT_EQ(nlohmann::json::parse(run("hw list --json").out).size(), 5u);
+  EXPECT_EQ(nlohmann::json::parse(run("hw list --json").out).size(), 8u);
+}
+
+TEST(Cli, HwCostPrintsAreaAndPowerBesideThePapers) {
+  Result r = run("hw cost mozart-paper-olmoe --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  const double total = j["area"]["total_mm2"].get<double>();
+  EXPECT_GT(total, j["area"]["chiplets_mm2"].get<double>());
+  EXPECT_GT(j["power_at_peak_rates"]["static_w"].get<double>(), 0);
+  EXPECT_GT(j["power_at_peak_rates"]["dynamic_w"].get<double>(), 0);
+  EXPECT_TRUE(j.contains("paper_table2"));
+  Result text = run("hw cost mozart-paper-qwen3");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  for (const char* part : {"area (mm2)", "paper Table 2", "static", "dynamic at peak rates"})
+    EXPECT_NE(text.out.find(part), std::string::npos) << part;
+  Result none = run("hw cost mozart-nop-tree-ucie");
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_EQ(lines(none.err), 1) << none.err;
+  EXPECT_NE(none.err.find("technology"), std::string::npos) << none.err;
+}
+
+TEST(Cli, HwCostAtAStepStaysUnderThePeak) {
+  Result r = run("hw cost mozart-paper-olmoe --model olmoe-1b-7b --policy C --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  const auto& step = j["power_at_step"];
+  const auto& peak = j["power_at_peak_rates"];
+  const double step_s = step["step_s"].get<double>();
+  ASSERT_GT(step_s, 0);
+  for (const char* part : {"compute_w", "sram_w", "memory_w", "link_w", "dynamic_w"}) {
+    EXPECT_GE(step["power"][part].get<double>(), 0) << part;
+    EXPECT_LE(step["power"][part].get<double>(), peak[part].get<double>() * (1 + 1e-9)) << part;
+  }
+  EXPECT_DOUBLE_EQ(step["power"]["static_w"].get<double>(), peak["static_w"].get<double>());
+  EXPECT_NEAR(step["energy_j"].get<double>(), step["power"]["total_w"].get<double>() * step_s,
+              1e-6 * step["energy_j"].get<double>());
+  EXPECT_EQ(run("hw cost mozart-paper-olmoe --policy C").exit_code, 2);  // --policy needs --model
 }
 
 TEST(Cli, HwCheckAcceptsAValidFile) {
@@ -147,7 +184,7 @@ TEST(Cli, NetCollectiveReportsTimeAndWritesATimeline) {
                        ("mozart_cli_trace_" + std::to_string(::getpid()) + ".json"))
                           .string();
   Result r =
-      run("net collective mozart-nop-tree --kind all-reduce-ring --bytes '4 MB' --json "
+      run("net collective mozart-nop-tree-ucie --kind all-reduce-ring --bytes '4 MB' --json "
           "--timeline " +
           trace);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -160,10 +197,10 @@ TEST(Cli, NetCollectiveReportsTimeAndWritesATimeline) {
 
 TEST(Cli, NetCollectiveRejectsBadInput) {
   for (const std::string& args :
-       std::vector<std::string>{"net collective mozart-nop-tree --bytes lots",
-                                "net collective mozart-nop-tree --kind gossip",
+       std::vector<std::string>{"net collective mozart-nop-tree-ucie --bytes lots",
+                                "net collective mozart-nop-tree-ucie --kind gossip",
                                 "net collective dgx-h100 --kind all-reduce-in-network",
-                                "net collective mozart-nop-tree --efficiency 0"}) {
+                                "net collective mozart-nop-tree-ucie --efficiency 0"}) {
     Result r = run(args);
     EXPECT_EQ(r.exit_code, 2) << args << ": " << r.err;
     EXPECT_EQ(lines(r.err), args.find("gossip") != std::string::npos ? 2 : 1) << args << r.err;
@@ -212,8 +249,9 @@ TEST(Cli, PlaceWritesAPlacementAndCompareListsEveryPlacer) {
   const std::string trace = temp_file(".mzt");
   const std::string placement = temp_file(".json");
   ASSERT_EQ(run("trace gen --model olmoe-1b-7b --tokens 1024 -o " + trace).exit_code, 0);
-  Result place = run("place --trace " + trace +
-                     " --hw mozart-nop-tree --placer mozart --refine -o " + placement + " --json");
+  Result place =
+      run("place --trace " + trace + " --hw mozart-nop-tree-ucie --placer mozart --refine -o " +
+          placement + " --json");
   ASSERT_EQ(place.exit_code, 0) << place.err;
   const auto j = nlohmann::json::parse(place.out);
   EXPECT_LT(j["on_trace"]["copies_chiplets"].get<double>(), 8.0);
@@ -221,20 +259,20 @@ TEST(Cli, PlaceWritesAPlacementAndCompareListsEveryPlacer) {
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   EXPECT_DOUBLE_EQ(nlohmann::json::parse(eval.out)["copies_chiplets"].get<double>(),
                    j["on_trace"]["copies_chiplets"].get<double>());
-  Result compare = run("place compare --trace " + trace + " --hw mozart-nop-tree --json");
+  Result compare = run("place compare --trace " + trace + " --hw mozart-nop-tree-ucie --json");
   ASSERT_EQ(compare.exit_code, 0) << compare.err;
   EXPECT_EQ(nlohmann::json::parse(compare.out).size(), 7u);
   for (const std::string& args :
-       {"place --trace " + trace + " --hw mozart-nop-tree --placer best -o " + placement,
-        "place --trace " + trace + " --hw mozart-nop-tree --slots 2 -o " + placement,
-        "place --trace " + trace + " --hw mozart-nop-tree"}) {
+       {"place --trace " + trace + " --hw mozart-nop-tree-ucie --placer best -o " + placement,
+        "place --trace " + trace + " --hw mozart-nop-tree-ucie --slots 2 -o " + placement,
+        "place --trace " + trace + " --hw mozart-nop-tree-ucie"}) {
     Result bad = run(args);
     EXPECT_EQ(bad.exit_code, 2) << args << ": " << bad.err;
     EXPECT_EQ(lines(bad.err), 1) << bad.err;
   }
   // DeepSeek-V3's experts cannot fit the NoP-Tree's HBM: bad input, not a number.
   ASSERT_EQ(run("trace gen --model deepseek-v3 --tokens 16 -o " + trace).exit_code, 0);
-  Result memory = run("place --trace " + trace + " --hw mozart-nop-tree -o " + placement);
+  Result memory = run("place --trace " + trace + " --hw mozart-nop-tree-ucie -o " + placement);
   EXPECT_EQ(memory.exit_code, 2);
   EXPECT_NE(memory.err.find("expert weights"), std::string::npos) << memory.err;
   std::filesystem::remove(trace);
@@ -245,7 +283,7 @@ TEST(Cli, SimulateWritesASummaryAndATimeline) {
   const std::string summary = temp_file(".json");
   const std::string timeline = temp_file(".trace.json");
   const std::string args =
-      "simulate --model olmoe-1b-7b --hw mozart-nop-tree --policy C --sequences 4 "
+      "simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --policy C --sequences 4 "
       "--micro-batches 2 --seq-len 64 -o " +
       summary + " --timeline " + timeline;
   Result r = run(args);
@@ -270,7 +308,7 @@ TEST(Cli, SimulateWritesASummaryAndATimeline) {
 
 TEST(Cli, SimulateTakesTheScheduleOptions) {
   Result r =
-      run("simulate --model olmoe-1b-7b --hw mozart-nop-tree --policy A --sequences 2 "
+      run("simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --policy A --sequences 2 "
           "--micro-batches 2 --seq-len 32 --optimizer end-of-step --grad-precision bf16 "
           "--no-resimulate --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -285,16 +323,18 @@ TEST(Cli, SimulateRejectsWhatCannotRun) {
   const std::string placement = temp_file(".json");
   const std::string trace = temp_file(".mzt");
   ASSERT_EQ(run("trace gen --model deepseek-moe-16b --tokens 1024 -o " + trace).exit_code, 0);
-  ASSERT_EQ(run("place --trace " + trace + " --hw mozart-nop-tree -o " + placement).exit_code, 0);
+  ASSERT_EQ(run("place --trace " + trace + " --hw mozart-nop-tree-ucie -o " + placement).exit_code,
+            0);
   const std::string small = " --sequences 2 --micro-batches 2 --seq-len 64";
   for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
-           {"simulate --model olmoe-1b-7b --hw mozart-nop-tree --policy D", "policy"},
-           {"simulate --model mixtral-8x22b --hw mozart-nop-tree --policy A" + small,
+           {"simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --policy D", "policy"},
+           {"simulate --model mixtral-8x22b --hw mozart-nop-tree-ucie --policy A" + small,
             "does not fit"},
-           {"simulate --model olmoe-1b-7b --hw mozart-nop-tree --placement " + placement + small,
+           {"simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --placement " + placement +
+                small,
             "olmoe-1b-7b"},
            {"simulate --model olmoe-1b-7b --hw mozart-mesh --policy B" + small, "switch"},
-           {"simulate --model olmoe-1b-7b --hw mozart-nop-tree --sequences 3", "divisible"}}) {
+           {"simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --sequences 3", "divisible"}}) {
     Result bad = run(args);
     EXPECT_EQ(bad.exit_code, 2) << args << ": " << bad.err;
     EXPECT_EQ(lines(bad.err), 1) << bad.err;

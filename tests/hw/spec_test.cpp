@@ -75,7 +75,7 @@ TEST(HwSpec, EveryPresetLoadsAndChecks) {
 }
 
 TEST(HwSpec, MozartNopTreeHasThePapersStructure) {
-  HwSpec hw = *find_preset("mozart-nop-tree");
+  HwSpec hw = *find_preset("mozart-nop-tree-ucie");
   EXPECT_EQ(hw.chiplets_with_role(Role::attention).size(), 1u);
   EXPECT_EQ(hw.chiplets_with_role(Role::expert).size(), 16u);
   EXPECT_EQ(hw.switches.size(), 4u);

@@ -145,7 +145,7 @@ TokenRoutes random_tokens(const hw::HwSpec& hw, int tokens, int k, unsigned seed
 }
 
 TEST(Collectives, DispatchModesOnTheNopTree) {
-  Network net(*hw::find_preset("mozart-nop-tree"));
+  Network net(*hw::find_preset("mozart-nop-tree-ucie"));
   TokenRoutes tokens = random_tokens(net.hw(), 256, 8, 5);
   const double bytes = 4096;
   double previous = 0;
@@ -176,7 +176,7 @@ TEST(Collectives, DispatchModesOnTheNopTree) {
 }
 
 TEST(Collectives, CombineAggregatesInTheSwitches) {
-  Network net(*hw::find_preset("mozart-nop-tree"));
+  Network net(*hw::find_preset("mozart-nop-tree-ucie"));
   TokenRoutes tokens = random_tokens(net.hw(), 64, 8, 9);
   sim::RunResult r = execute(net, combine(net, tokens, 100, AllToAllMode::in_network));
   double into_root = 0;

@@ -74,7 +74,7 @@ TEST(Network, AdaptiveRoutingAvoidsTheLoadedOrder) {
 }
 
 TEST(Network, TreeRoutesPassTheSwitchAndAddItsLatency) {
-  Network net(*hw::find_preset("mozart-nop-tree"));
+  Network net(*hw::find_preset("mozart-nop-tree-ucie"));
   const hw::HwSpec& hw = net.hw();
   int attn = *hw.find_node("attn"), e5 = *hw.find_node("expert5"), e6 = *hw.find_node("expert6");
   Route down = net.route(attn, e5);
@@ -104,7 +104,7 @@ TEST(Network, BadOptionsAndLinksAreInputErrors) {
 
 TEST(Network, RouteBetweenUnconnectedNodesIsAnInputError) {
   // Only a spec that skipped `hw check` can be disconnected: cut the tree's link to expert5.
-  hw::HwSpec hw = *hw::find_preset("mozart-nop-tree");
+  hw::HwSpec hw = *hw::find_preset("mozart-nop-tree-ucie");
   const int e5 = *hw.find_node("expert5");
   std::erase_if(hw.links, [&](const hw::Link& l) { return l.a == e5 || l.b == e5; });
   Network net(hw);

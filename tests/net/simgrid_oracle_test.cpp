@@ -89,7 +89,7 @@ topology: {kind: mesh, rows: 4, cols: 4, nodes: n, link: {bandwidth: 1}}
 
 Case tree_with_hot_link() {
   // The NoP-tree with one switch uplink slowed down: every flow through it queues there.
-  static mozart::hw::HwSpec hw = *mozart::hw::find_preset("mozart-nop-tree");
+  static mozart::hw::HwSpec hw = *mozart::hw::find_preset("mozart-nop-tree-ucie");
   for (mozart::hw::Link& l : hw.links)
     l.spec.bytes_per_s = 2;
   hw.links[1].spec.bytes_per_s = 0.5;  // attn - sw1_1

@@ -182,7 +182,7 @@ TEST(Placers, HeldOutOlmoeRoutingCutsCopiesWithinTheGroupBound) {
                                                       "/token-experts/olmoe-1b-7b-arxiv.json");
   const auto train = trace::sample_token_experts(counts, 20000, 256, 1);
   const auto test = trace::sample_token_experts(counts, 20000, 256, 2);
-  const auto layout = layout_from_hw(hw::load_hw("mozart-nop-tree"), 64);
+  const auto layout = layout_from_hw(hw::load_hw("mozart-nop-tree-ucie"), 64);
   PlacerOptions refine;
   refine.refine = true;
   const auto base = evaluate(place(train, layout, "contiguous", {}), test);
@@ -201,7 +201,7 @@ TEST(Placers, HeldOutOlmoeRoutingCutsCopiesWithinTheGroupBound) {
 }
 
 TEST(Placement, LayoutFromTheNopTree) {
-  const auto layout = layout_from_hw(hw::load_hw("mozart-nop-tree"), 128);
+  const auto layout = layout_from_hw(hw::load_hw("mozart-nop-tree-ucie"), 128);
   EXPECT_EQ(layout.chiplet_count(), 16);
   EXPECT_EQ(layout.group_count(), 4);
   EXPECT_EQ(layout.slots, 8);

@@ -12,7 +12,7 @@ namespace mozart::sim {
 namespace {
 
 struct NopTree {
-  net::Network network{hw::load_hw("mozart-nop-tree")};
+  net::Network network{hw::load_hw("mozart-nop-tree-ucie")};
   Platform platform = make_platform(network);
   int stack(const std::string& name) const {
     const auto& memories = network.hw().memories;

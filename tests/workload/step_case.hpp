@@ -31,7 +31,7 @@ struct Case {
 };
 
 inline Case make_setup(const std::string& model, int layers, const Policy& policy,
-                       hw::HwSpec hw = hw::load_hw("mozart-nop-tree"), int micro_batches = 2,
+                       hw::HwSpec hw = hw::load_hw("mozart-nop-tree-ucie"), int micro_batches = 2,
                        int sequences = 2, int seq_len = 64) {
   Case s{truncated(model, layers), std::move(hw), {}, {}, {}, {}};
   s.config.micro_batches = micro_batches;

@@ -58,7 +58,7 @@ std::vector<sim::TaskId> gradient_loads(const StepPlan& plan) {
 TEST(GradientAccumulation, EveryReadFollowsThePreviousMicroBatchsWrite) {
   for (const char* name : {"baseline", "A", "C"}) {
     const Policy policy = parse_policy(name);
-    const Case s = make_setup("olmoe-1b-7b", 2, policy, hw::load_hw("mozart-nop-tree"), 3);
+    const Case s = make_setup("olmoe-1b-7b", 2, policy, hw::load_hw("mozart-nop-tree-ucie"), 3);
     const StepPlan plan = plan_of(s, policy, &s.priors);
     ASSERT_FALSE(plan.gradient_reads.empty()) << name;
     std::set<sim::TaskId> reads;
@@ -78,7 +78,7 @@ TEST(GradientAccumulation, EveryReadFollowsThePreviousMicroBatchsWrite) {
 
 TEST(GradientAccumulation, OneMicroBatchReadsNoGradient) {
   const Policy policy = parse_policy("C");
-  const Case s = make_setup("olmoe-1b-7b", 2, policy, hw::load_hw("mozart-nop-tree"), 1, 4);
+  const Case s = make_setup("olmoe-1b-7b", 2, policy, hw::load_hw("mozart-nop-tree-ucie"), 1, 4);
   const StepPlan plan = plan_of(s, policy, &s.priors);
   EXPECT_TRUE(plan.gradient_reads.empty());
   EXPECT_TRUE(gradient_loads(plan).empty());
@@ -86,7 +86,7 @@ TEST(GradientAccumulation, OneMicroBatchReadsNoGradient) {
 
 TEST(GradientAccumulation, PrecisionScalesGradientBytesAndMemoryNeed) {
   const Policy policy = parse_policy("A");
-  hw::HwSpec hw = hw::load_hw("mozart-nop-tree");
+  hw::HwSpec hw = hw::load_hw("mozart-nop-tree-ucie");
   for (auto& kind : hw.kinds)  // room for every saved activation: nothing spills
     kind.sram.bytes *= 8;
   Case s = make_setup("olmoe-1b-7b", 2, policy, hw, 2, 1, 32);
@@ -162,7 +162,7 @@ trace::Trace rerouted(trace::Trace t, std::size_t from, int experts) {
 TEST(Streaming, PrefetchesByThePriorsNotTheStepsOwnRouting) {
   const Policy policy = parse_policy("C");
   // Micro-batches of 4 tokens: only experts the priors make likely are prefetched.
-  Case s = make_setup("olmoe-1b-7b", 2, policy, hw::load_hw("mozart-nop-tree"), 2, 1, 4);
+  Case s = make_setup("olmoe-1b-7b", 2, policy, hw::load_hw("mozart-nop-tree-ucie"), 2, 1, 4);
   const StepPlan with_priors = plan_of(s, policy, &s.priors);
   std::size_t prefetched = 0;
   for (const auto& layer : with_priors.prefetch)

@@ -11,7 +11,7 @@
 namespace mozart::core {
 
 struct InputLocation {
-  std::string file;   // file name, or a label such as "<preset mozart-nop-tree>"
+  std::string file;   // file name, or a label such as "<preset mozart-nop-tree-ucie>"
   std::string field;  // dotted path, e.g. "chiplet_kinds.expert.sram.bytes"
   int line = 0;       // 1-based; 0 when unknown
 };

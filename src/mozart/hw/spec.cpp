@@ -1,6 +1,8 @@
 #include "mozart/hw/spec.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <queue>
@@ -507,6 +509,44 @@ class TopologyBuilder {
   HwSpec& hw_;
 };
 
+// A plain number in [min, max] (or (min, max] when open_min), for technology parameters.
+double read_parameter(const ConfigNode& node, double min, double max, bool open_min) {
+  const std::string text = node.as_string();
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  const bool parsed = ec == std::errc() && end == text.data() + text.size();
+  if (!parsed || !std::isfinite(value) || value < min || value > max ||
+      (open_min && value == min)) {
+    node.fail(fmt::format("a number in {}{:g}, {:g}]", open_min ? "(" : "[", min, max));
+  }
+  return value;
+}
+
+// A node's defaults with the entries given overriding them.
+Technology read_technology(const ConfigNode& node) {
+  node.expect_keys({"node", "pe_area_um2", "sram_area_mm2_per_mb", "sram_leakage_w_per_mb",
+                    "logic_leakage_w_per_mm2", "wire_pitch_um", "wire_rate", "switch_port_area_mm2",
+                    "hbm_package_area_mm2"});
+  ConfigNode name = node.at("node");
+  std::optional<Technology> tech = technology_for_node(name.as_string());
+  if (!tech)
+    name.fail("a node with known parameters: " + known_nodes());
+  auto override = [&](std::string_view key, double& field, double max, bool zero_allowed) {
+    if (auto value = node.find(key))
+      field = read_parameter(*value, 0, max, !zero_allowed);
+  };
+  override("pe_area_um2", tech->pe_area_um2, 1e6, false);
+  override("sram_area_mm2_per_mb", tech->sram_area_mm2_per_mb, 1e3, false);
+  override("sram_leakage_w_per_mb", tech->sram_leakage_w_per_mb, 10, true);
+  override("logic_leakage_w_per_mm2", tech->logic_leakage_w_per_mm2, 10, true);
+  override("wire_pitch_um", tech->wire_pitch_um, 1e4, false);
+  override("switch_port_area_mm2", tech->switch_port_area_mm2, 1e4, true);
+  override("hbm_package_area_mm2", tech->hbm_package_area_mm2, 1e4, false);
+  if (auto rate = node.find("wire_rate"))
+    tech->wire_bytes_per_s = rate->as_quantity(Dimension::bytes_per_s);
+  return *tech;
+}
+
 [[noreturn]] void reject(const std::string& source, const std::string& field,
                          const std::string& value, const std::string& expected) {
   throw core::InputError(core::InputLocation{source, field, 0}, value, expected);
@@ -573,8 +613,8 @@ std::string_view to_string(MemoryKind kind) {
 }
 
 HwSpec read_hw(const ConfigNode& root) {
-  root.expect_keys(
-      {"name", "description", "clock", "chiplet_kinds", "chiplets", "memories", "topology"});
+  root.expect_keys({"name", "description", "clock", "chiplet_kinds", "chiplets", "memories",
+                    "topology", "technology"});
   HwSpec hw;
   hw.name = root.at("name").as_string();
   hw.description = root.get_string("description", "");
@@ -590,6 +630,8 @@ HwSpec read_hw(const ConfigNode& root) {
     const std::vector<bool> explicit_serves = read_memories(*memories, hw);
     assign_networked_stacks(hw, explicit_serves, root.source());
   }
+  if (auto technology = root.find("technology"))
+    hw.technology = read_technology(*technology);
   check(hw, root.source());
   return hw;
 }

@@ -13,6 +13,7 @@
 
 #include "mozart/core/config.hpp"
 #include "mozart/core/units.hpp"
+#include "mozart/hw/technology.hpp"
 
 namespace mozart::hw {
 
@@ -118,6 +119,7 @@ struct HwSpec {
   std::vector<Switch> switches;
   std::vector<Link> links;
   Topology topology;
+  std::optional<Technology> technology;  // for area and power (cost.hpp); absent: no cost model
 
   int node_count() const { return int(chiplets.size() + switches.size()); }
   bool is_switch(int node) const { return node >= int(chiplets.size()); }

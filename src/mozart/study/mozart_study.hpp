@@ -25,7 +25,7 @@ namespace mozart::study {
 
 struct StudyOptions {
   std::vector<std::string> models = {"qwen3-30b-a3b", "olmoe-1b-7b", "deepseek-moe-16b"};
-  std::string hardware = "mozart-nop-tree";
+  std::string hardware = "mozart-nop-tree-ucie";
   std::string mesh = "mozart-mesh";
   int sequences = 32;
   int micro_batches = 4;
