@@ -192,8 +192,10 @@ struct ReproduceFlags {
 
 void run_reproduce(const ReproduceFlags& f) {
   auto options = f.options;
-  if (f.quick)
+  if (f.quick) {
     options.ablations = false;
+    options.sweeps = false;
+  }
   const auto start = std::chrono::steady_clock::now();
   const auto result = study::run_mozart_study(options);
   const double seconds =
@@ -208,7 +210,8 @@ void run_reproduce(const ReproduceFlags& f) {
   fmt::print(
       "Mozart study: {} sequences of {} tokens in {} micro-batches per step, on {}; speed-ups "
       "over each model's baseline. Paper figures are for comparison only (docs/results.md).\n{}",
-      options.sequences, options.seq_len, options.micro_batches, options.hardware, table);
+      options.sequences, options.seq_len, options.micro_batches,
+      options.hardware.empty() ? "each model's mozart-paper-* preset" : options.hardware, table);
   fmt::print("\n{} results in {:.1f} s\n", result.rows.size(), seconds);
 }
 
@@ -274,10 +277,13 @@ void add_simulate_commands(CLI::App& app) {
       "mozart", "Mozart (NeurIPS 2025): policies baseline/A/B/C on three models, and ablations");
   moz->add_option("--seed", rf->options.seed, "Seed of the traces")->capture_default_str();
   moz->add_option("--models", rf->options.models, "Models to run")->capture_default_str();
-  moz->add_flag("--quick", rf->quick, "Main table only, no ablations");
-  moz->add_flag("--resimulate", rf->options.resimulate,
-                "Measure what the main table's steps lose to communication and memory "
-                "(re-simulation: slower)");
+  moz->add_option("--hw", rf->options.hardware,
+                  "One hardware preset or file for every model (default: each model's "
+                  "mozart-paper-* preset)");
+  moz->add_flag("--quick", rf->quick, "Main table only: no sweeps, no ablations");
+  moz->add_flag("!--no-resimulate", rf->options.resimulate,
+                "Skip measuring what the main table's steps lose to communication, memory and "
+                "compute (three re-simulations of each)");
   moz->add_option("-o,--output", rf->output, "Write the JSON results here");
   moz->add_option("--markdown", rf->markdown, "Write the tables as Markdown here");
   moz->add_flag("--json", rf->json, "Print JSON");

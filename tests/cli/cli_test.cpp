@@ -348,11 +348,18 @@ TEST(Cli, ReproduceMozartPrintsItsTable) {
   Result r = run("reproduce mozart --quick --models olmoe-1b-7b --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
-  ASSERT_EQ(j["rows"].size(), 4u);
+  // baseline, A, B, C and C with the all-to-all overlapped, on the paper's hardware.
+  ASSERT_EQ(j["rows"].size(), 5u);
   EXPECT_EQ(j["rows"][0]["policy"], "baseline");
+  EXPECT_EQ(j["rows"][3]["policy"], "C");
   for (const auto& row : j["rows"]) {
+    EXPECT_EQ(row["hardware"], "mozart-paper-olmoe");
     EXPECT_GE(row["step_over_bound"].get<double>(), 1.0);
     EXPECT_GE(row["speedup"].get<double>(), 1.0);  // no policy is slower than the baseline
+    for (const char* lost : {"lost_communication_s", "lost_memory_s", "lost_compute_s"}) {
+      ASSERT_TRUE(row.contains(lost)) << lost;
+      EXPECT_GE(row[lost].get<double>(), 0.0) << lost;
+    }
   }
 }
 

@@ -57,5 +57,18 @@ TEST(MemoryPlan, RefusesWhatCannotFit) {
   EXPECT_THROW(plan_memory(hw, {crowded}, 2.0, "m", 512), core::InputError);
 }
 
+TEST(MemoryPlan, OverflowingWeightsArePlannedWhenAllowedAndStillCounted) {
+  const hw::HwSpec hw = one_chiplet();
+  ChipletDemand big = demand();
+  big.weights = 2e9;  // a 1 GB stack
+  const MemoryPlan plan = plan_memory(hw, {big}, 2.0, "m", 512, true);
+  EXPECT_DOUBLE_EQ(plan.stack_weights[0], 2e9);
+  EXPECT_GT(plan.stack_needed[0], hw.memories[0].bytes);  // reported, not hidden
+  // SRAM that cannot hold the working set is never allowed.
+  ChipletDemand crowded = demand();
+  crowded.working = 100 * MB;
+  EXPECT_THROW(plan_memory(hw, {crowded}, 2.0, "m", 512, true), core::InputError);
+}
+
 }  // namespace
 }  // namespace mozart::workload

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "mozart/core/error.hpp"
 #include "mozart/core/units.hpp"
 #include "mozart/hw/zoo.hpp"
 #include "mozart/model/zoo.hpp"
@@ -33,30 +34,44 @@ std::optional<PaperFigures> paper_figures(const std::string& model) {
   return std::nullopt;
 }
 
+// A step's batch: sequences per step and their length.
+struct Batch {
+  int sequences = 0;
+  int seq_len = 0;
+  auto operator<=>(const Batch&) const = default;
+};
+
+struct Hardware {
+  std::string key;  // names the variant: runs repeat across sections and are done once
+  hw::HwSpec spec;
+};
+
 // One model's traces and placements, shared by every run of that model.
 class ModelRuns {
  public:
   ModelRuns(const StudyOptions& options, const model::MoeModel& m) : options_(options), model_(m) {}
 
-  // `hw_key` names the hardware variant: runs repeat across sections and are done once.
-  const StepResult& run(const std::string& hw_key, const hw::HwSpec& hw, const Policy& policy,
-                        int seq_len, bool resimulate) {
-    auto& done = results_[{hw_key, workload::describe(policy), seq_len}];
+  const StepResult& run(const Hardware& hw, const Policy& policy, Batch batch,
+                        bool resimulate = false) {
+    auto& done = results_[{hw.key, workload::describe(policy), batch}];
     if (!done || (resimulate && !done->lost.measured))
-      done = simulate(hw, policy, seq_len, resimulate);
+      done = simulate(hw.spec, policy, batch, resimulate);
     return *done;
   }
 
  private:
-  StepResult simulate(const hw::HwSpec& hw, const Policy& policy, int seq_len, bool resimulate) {
-    const auto& step = trace_for(seq_len, options_.seed);
-    const auto& priors = trace_for(seq_len, options_.seed + 1);
-    const auto& placement = placement_for(hw, policy.placer, priors, seq_len);
+  StepResult simulate(const hw::HwSpec& hw, const Policy& policy, Batch batch, bool resimulate) {
+    const auto& step = trace_for(batch, options_.seed);
+    const auto& priors = trace_for(batch, options_.seed + 1);
+    const auto& placement = placement_for(hw, policy.placer, priors, batch);
     const net::Network network(hw);
     workload::StepConfig config;
     config.micro_batches = options_.micro_batches;
-    config.micro_batch.sequences = options_.sequences / options_.micro_batches;
-    config.micro_batch.seq_len = seq_len;
+    config.micro_batch.sequences = batch.sequences / options_.micro_batches;
+    config.micro_batch.seq_len = batch.seq_len;
+    // The paper's six 8 GiB stacks cannot hold Qwen3-30B-A3B's weights and it does not say how
+    // they fit; the step is simulated as if they did and the table says `fits: no`.
+    config.weights_may_overflow = true;
     workload::StepInputs inputs{model_, network,           placement,
                                 step,   "generated trace", policy.placer + " placement"};
     inputs.priors = &priors;  // streaming goes by the placer's priors, not the step's routing
@@ -66,17 +81,17 @@ class ModelRuns {
     return workload::simulate_training_step(inputs, policy, config, step_options);
   }
 
-  const trace::Trace& trace_for(int seq_len, std::uint64_t seed) {
-    auto& t = traces_[{seq_len, seed}];
+  const trace::Trace& trace_for(Batch batch, std::uint64_t seed) {
+    auto& t = traces_[{batch, seed}];
     if (!t)
-      t = generated_trace(model_, std::size_t(options_.sequences) * std::size_t(seq_len), seq_len,
-                          seed);
+      t = generated_trace(model_, std::size_t(batch.sequences) * std::size_t(batch.seq_len),
+                          batch.seq_len, seed);
     return *t;
   }
 
   const placement::Placement& placement_for(const hw::HwSpec& hw, const std::string& placer,
-                                            const trace::Trace& priors, int seq_len) {
-    auto& p = placements_[{hw.name, placer, seq_len}];
+                                            const trace::Trace& priors, Batch batch) {
+    auto& p = placements_[{hw.name, placer, batch}];
     if (!p)
       p = place_experts(model_, hw, priors, placer, options_.seed);
     return *p;
@@ -84,16 +99,17 @@ class ModelRuns {
 
   const StudyOptions& options_;
   const model::MoeModel& model_;
-  std::map<std::pair<int, std::uint64_t>, std::optional<trace::Trace>> traces_;
-  std::map<std::tuple<std::string, std::string, int>, std::optional<placement::Placement>>
+  std::map<std::pair<Batch, std::uint64_t>, std::optional<trace::Trace>> traces_;
+  std::map<std::tuple<std::string, std::string, Batch>, std::optional<placement::Placement>>
       placements_;
-  std::map<std::tuple<std::string, std::string, int>, std::optional<StepResult>> results_;
+  std::map<std::tuple<std::string, std::string, Batch>, std::optional<StepResult>> results_;
 };
 
-StudyRow row_of(const std::string& section, const std::string& setting, const StepResult& r,
-                double baseline_s) {
+StudyRow row_of(const std::string& section, const std::string& setting, const std::string& hw,
+                const StepResult& r, double baseline_s) {
   StudyRow row;
   row.section = section;
+  row.hardware = hw;
   row.model = r.model;
   row.setting = setting;
   row.policy = r.policy.name;
@@ -103,8 +119,9 @@ StudyRow row_of(const std::string& section, const std::string& setting, const St
   row.communication_without_compute_s = r.breakdown.communication_without_compute_s;
   row.memory_without_compute_s = r.breakdown.memory_without_compute_s;
   if (r.lost.measured) {
-    row.lost_to_communication_s = r.lost.communication.lost_s;
-    row.lost_to_memory_s = r.lost.memory.lost_s;
+    row.lost_communication_s = r.lost.communication.lost_s;
+    row.lost_memory_s = r.lost.memory.lost_s;
+    row.lost_compute_s = r.lost.compute.lost_s;
   }
   row.overlap_ratio = r.breakdown.overlap_ratio;
   row.bound_ratio = r.lower_bound.bound_s > 0 ? r.step_s / r.lower_bound.bound_s : 0;
@@ -117,96 +134,154 @@ StudyRow row_of(const std::string& section, const std::string& setting, const St
 }
 
 // Runs the policies in order, the first being the baseline the others are measured against.
-struct Hardware {
-  std::string key;
-  hw::HwSpec spec;
+struct Section {
+  std::string name;
+  std::string setting;
+  bool resimulate = false;
 };
 
 void run_policies(ModelRuns& runs, const Hardware& hw, const std::vector<Policy>& policies,
-                  int seq_len, const std::string& section, const std::string& setting,
-                  std::vector<StudyRow>& rows, bool resimulate = false) {
+                  Batch batch, const Section& section, std::vector<StudyRow>& rows) {
   double baseline_s = 0;
   for (const Policy& p : policies) {
-    const StepResult& r = runs.run(hw.key, hw.spec, p, seq_len, resimulate);
+    const StepResult& r = runs.run(hw, p, batch, section.resimulate);
     if (baseline_s == 0)
       baseline_s = r.step_s;
-    rows.push_back(row_of(section, setting, r, baseline_s));
+    rows.push_back(row_of(section.name, section.setting, hw.spec.name, r, baseline_s));
   }
 }
 
+std::string factor_name(double f) {
+  return f < 1 ? fmt::format("x1/{:g}", 1 / f) : fmt::format("x{:g}", f);
+}
+
+// Every section's hardware for one model.
+struct Machines {
+  Hardware main;
+  Hardware ucie;
+  Hardware ssd;
+  Hardware mesh;
+};
+
+Machines machines_for(const StudyOptions& options, const std::string& model) {
+  const std::string name = options.hardware.empty() ? paper_hardware(model) : options.hardware;
+  if (name.empty())
+    throw core::InputError({"--models", "models", 0}, model,
+                           "a model of the Mozart paper (qwen3-30b-a3b, olmoe-1b-7b, "
+                           "deepseek-moe-16b), or --hw to name the hardware");
+  Machines m{{"main", hw::load_hw(name)}, {"ucie", hw::load_hw(options.ucie)}, {}, {}};
+  // An SSD in place of each HBM2 stack: 15.8 GB/s (PCIe 4.0 x8), 4 TB, 15 pJ/bit (NVMe-class).
+  m.ssd = {"ssd", with_memory(m.main.spec, hw::MemoryKind::ssd, 15.8e9, 4e12, 15e-12)};
+  // The mesh's links scaled so that its total link bandwidth equals the UCIe-class tree's.
+  const hw::HwSpec mesh = hw::load_hw(options.mesh);
+  double tree_links = 0, mesh_links = 0;
+  for (const auto& l : m.ucie.spec.links)
+    tree_links += l.spec.bytes_per_s;
+  for (const auto& l : mesh.links)
+    mesh_links += l.spec.bytes_per_s;
+  m.mesh = {"mesh", with_link_scale(mesh, tree_links / mesh_links)};
+  return m;
+}
+
+void run_model(const StudyOptions& options, const model::MoeModel& m, StudyResult& result) {
+  const Machines hw = machines_for(options, m.name);
+  ModelRuns runs(options, m);
+  auto& rows = result.rows;
+  const auto policy = [](const char* text) { return workload::parse_policy(text); };
+  const std::vector<Policy> all = {policy("baseline"), policy("A"), policy("B"), policy("C")};
+  const std::vector<Policy> ends = {all.front(), all.back()};
+  const Batch batch{options.sequences, options.seq_len};
+
+  const std::size_t first = rows.size();
+  std::vector<Policy> main = all;
+  main.push_back(policy("overlap+overlap-a2a+in-network+streaming+placer=mozart"));
+  run_policies(runs, hw.main, main, batch,
+               {"main", fmt::format("seq {}", batch.seq_len), options.resimulate}, rows);
+  if (const auto paper = paper_figures(m.name)) {
+    for (std::size_t i = 0; i < 4; ++i) {
+      rows[first + i].paper_copies = paper->copies[i];
+      if (i > 0)
+        rows[first + i].paper_speedup = paper->speedup[i - 1];
+    }
+  }
+  if (options.sweeps) {
+    for (const double f : options.sweep_factors) {
+      const Hardware links{fmt::format("links {}", f), with_link_scale(hw.main.spec, f)};
+      run_policies(runs, links, all, batch,
+                   {"link sweep", fmt::format("wires per link {}", factor_name(f))}, rows);
+    }
+    for (const double f : options.sweep_factors) {
+      const Hardware memory{fmt::format("memory {}", f), with_memory_scale(hw.main.spec, f)};
+      run_policies(runs, memory, all, batch,
+                   {"HBM sweep", fmt::format("HBM bandwidth {}", factor_name(f))}, rows);
+    }
+  }
+  if (!options.ablations)
+    return;
+  run_policies(runs, hw.ucie, all, batch, {"UCIe-class links", "NoP-Tree, UCIe x64 links"}, rows);
+  const int tokens = options.sequences * options.seq_len;
+  for (const int len : {128, 512}) {
+    if (len == options.seq_len)
+      continue;
+    run_policies(runs, hw.main, ends, {options.sequences, len},
+                 {"sequence length (32 sequences)", fmt::format("seq {}", len)}, rows);
+    if (tokens % (len * options.micro_batches) == 0)
+      run_policies(runs, hw.main, ends, {tokens / len, len},
+                   {"sequence length (fixed tokens)",
+                    fmt::format("seq {}, {} sequences", len, tokens / len)},
+                   rows);
+  }
+  run_policies(runs, hw.ssd, ends, batch, {"memory", "SSD 15.8 GB/s"}, rows);
+  // C's schedule with other placements: fewer copies against balance.
+  run_policies(runs, hw.main,
+               {all.front(), policy("overlap+in-network+streaming+placer=contiguous"),
+                policy("overlap+in-network+streaming+placer=balanced"),
+                policy("overlap+in-network+streaming+placer=mozart-paper"), all.back()},
+               batch, {"placement", "paper hardware"}, rows);
+  const std::vector<Policy> best_without_switches = {
+      all.front(), policy("overlap+per-chiplet+streaming+placer=mozart")};
+  run_policies(runs, hw.ucie, best_without_switches, batch, {"topology", "NoP-Tree (UCIe)"}, rows);
+  run_policies(runs, hw.mesh, best_without_switches, batch,
+               {"topology", "mesh (equal link bandwidth)"}, rows);
+}
+
+const char* const kSections[] = {"main",
+                                 "link sweep",
+                                 "HBM sweep",
+                                 "UCIe-class links",
+                                 "sequence length (32 sequences)",
+                                 "sequence length (fixed tokens)",
+                                 "memory",
+                                 "placement",
+                                 "topology"};
+
+std::string seconds_or_dash(const std::optional<double>& s) {
+  return s ? fmt::format("{:.3f}", *s) : "—";
+}
+
 }  // namespace
+
+std::string paper_hardware(const std::string& model) {
+  if (model == "qwen3-30b-a3b")
+    return "mozart-paper-qwen3";
+  if (model == "olmoe-1b-7b")
+    return "mozart-paper-olmoe";
+  if (model == "deepseek-moe-16b")
+    return "mozart-paper-deepseek";
+  return "";
+}
 
 StudyResult run_mozart_study(const StudyOptions& options) {
   StudyResult result;
   result.options = options;
-  const Hardware tree{"tree", hw::load_hw(options.hardware)};
-  // An SSD in place of each HBM2 stack: 15.8 GB/s (PCIe 4.0 x8), 4 TB, 15 pJ/bit (NVMe-class).
-  const Hardware ssd{"ssd", with_memory(tree.spec, hw::MemoryKind::ssd, 15.8e9, 4e12, 15e-12)};
-  const Hardware slow_links{"links/8", with_link_scale(tree.spec, 1.0 / 8)};
-  // The mesh's links scaled so that its total link bandwidth equals the tree's.
-  const hw::HwSpec mesh_spec = hw::load_hw(options.mesh);
-  double tree_links = 0, mesh_links = 0;
-  for (const auto& l : tree.spec.links)
-    tree_links += l.spec.bytes_per_s;
-  for (const auto& l : mesh_spec.links)
-    mesh_links += l.spec.bytes_per_s;
-  const Hardware mesh{"mesh", with_link_scale(mesh_spec, tree_links / mesh_links)};
-
-  const std::vector<Policy> all = {workload::parse_policy("baseline"), workload::parse_policy("A"),
-                                   workload::parse_policy("B"), workload::parse_policy("C")};
-  const std::vector<Policy> ends = {all.front(), all.back()};
-  const std::vector<Policy> placements = {
-      all.front(), workload::parse_policy("overlap+in-network+streaming+placer=contiguous"),
-      workload::parse_policy("overlap+in-network+streaming+placer=balanced")};
-  const std::vector<Policy> best_without_switches = {
-      all.front(), workload::parse_policy("overlap+per-chiplet+streaming+placer=mozart")};
-  for (const std::string& name : options.models) {
-    const model::MoeModel m = model::load_model(name);
-    ModelRuns runs(options, m);
-    const std::size_t first = result.rows.size();
-    const std::string main_setting = fmt::format("seq {}", options.seq_len);
-    run_policies(runs, tree, all, options.seq_len, "main", main_setting, result.rows,
-                 options.resimulate);
-    if (const auto paper = paper_figures(m.name)) {
-      for (std::size_t i = 0; i < 4; ++i) {
-        result.rows[first + i].paper_copies = paper->copies[i];
-        if (i > 0)
-          result.rows[first + i].paper_speedup = paper->speedup[i - 1];
-      }
-    }
-    if (!options.ablations)
-      continue;
-    for (const int len : {128, 512})
-      if (len != options.seq_len)
-        run_policies(runs, tree, ends, len, "sequence length", fmt::format("seq {}", len),
-                     result.rows);
-    run_policies(runs, ssd, ends, options.seq_len, "memory", "SSD 15.8 GB/s", result.rows);
-    // C's placement against others under the same schedule: fewer copies against balance.
-    run_policies(runs, tree, placements, options.seq_len, "placement", "NoP-Tree", result.rows);
-    // Slower links, where the efficient all-to-all has more to save.
-    run_policies(runs, slow_links, {all[0], all[1], all[2]}, options.seq_len, "links",
-                 "NoP-Tree links / 8 (32 GB/s)", result.rows);
-    run_policies(runs, tree, best_without_switches, options.seq_len, "topology", "NoP-Tree",
-                 result.rows);
-    run_policies(runs, mesh, best_without_switches, options.seq_len, "topology",
-                 "mesh (equal link bandwidth)", result.rows);
-  }
+  for (const std::string& name : options.models)
+    run_model(options, model::load_model(name), result);
   return result;
 }
 
-namespace {
-
-// Blank where not measured (re-simulation is for the main table).
-std::string optional_seconds(const std::optional<double>& s) {
-  return s ? fmt::format("{:.3f}", *s) : "";
-}
-
-}  // namespace
-
 std::string to_markdown(const StudyResult& result) {
   std::string out;
-  for (const char* section :
-       {"main", "sequence length", "memory", "placement", "links", "topology"}) {
+  for (const char* section : kSections) {
     bool header = false;
     for (const StudyRow& r : result.rows) {
       if (r.section != section)
@@ -214,20 +289,21 @@ std::string to_markdown(const StudyResult& result) {
       if (!header) {
         header = true;
         out += fmt::format(
-            "\n### {}\n\n| model | setting | policy | step (s) | speed-up | paper speed-up | C_T "
-            "| paper C_T | lost to comm. (s) | lost to mem. (s) | overlap | step / bound | bound "
-            "| S-MFU | S-MBU | energy (J) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-            "---|---|---|\n",
+            "\n### {}\n\n| model | hardware | setting | policy | step (s) | speed-up | paper "
+            "speed-up | C_T | paper C_T | lost to comm. (s) | lost to memory (s) | lost to "
+            "compute (s) | step / bound | bound | S-MFU | S-MBU | energy (J) | fits |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
             section);
       }
       out += fmt::format(
-          "| {} | {} | {} | {:.3f} | {:.2f} | {} | {:.2f} | {} | {} | {} | {:.2f} | "
-          "{:.2f} | {} | {:.3f} | {:.3f} | {:.1f} |\n",
-          r.model, r.setting, r.policy, r.step_s, r.speedup,
+          "| {} | {} | {} | {} | {:.3f} | {:.2f} | {} | {:.2f} | {} | {} | {} | {} | {:.2f} | {} "
+          "| {:.3f} | {:.3f} | {:.1f} | {} |\n",
+          r.model, r.hardware, r.setting, r.policy, r.step_s, r.speedup,
           r.paper_speedup ? fmt::format("{:.2f}", *r.paper_speedup) : "", r.copies_per_token,
           r.paper_copies ? fmt::format("{:.2f}", *r.paper_copies) : "",
-          optional_seconds(r.lost_to_communication_s), optional_seconds(r.lost_to_memory_s),
-          r.overlap_ratio, r.bound_ratio, r.binding, r.s_mfu, r.s_mbu, r.energy_j);
+          seconds_or_dash(r.lost_communication_s), seconds_or_dash(r.lost_memory_s),
+          seconds_or_dash(r.lost_compute_s), r.bound_ratio, r.binding, r.s_mfu, r.s_mbu, r.energy_j,
+          r.memory_fits ? "yes" : "no");
     }
   }
   return out;
@@ -238,6 +314,7 @@ nlohmann::ordered_json to_json(const StudyResult& result) {
   for (const StudyRow& r : result.rows) {
     nlohmann::ordered_json j{{"section", r.section},
                              {"model", r.model},
+                             {"hardware", r.hardware},
                              {"setting", r.setting},
                              {"policy", r.policy},
                              {"step_s", r.step_s},
@@ -252,10 +329,11 @@ nlohmann::ordered_json to_json(const StudyResult& result) {
                              {"s_mbu", r.s_mbu},
                              {"energy_j", r.energy_j},
                              {"memory_fits", r.memory_fits}};
-    if (r.lost_to_communication_s)
-      j["lost_to_communication_s"] = *r.lost_to_communication_s;
-    if (r.lost_to_memory_s)
-      j["lost_to_memory_s"] = *r.lost_to_memory_s;
+    for (const auto& [key, value] : {std::pair{"lost_communication_s", r.lost_communication_s},
+                                     {"lost_memory_s", r.lost_memory_s},
+                                     {"lost_compute_s", r.lost_compute_s}})
+      if (value)
+        j[key] = *value;
     if (r.paper_speedup)
       j["paper_speedup"] = *r.paper_speedup;
     if (r.paper_copies)
@@ -264,7 +342,7 @@ nlohmann::ordered_json to_json(const StudyResult& result) {
   }
   const auto& o = result.options;
   return {{"study", "mozart"},
-          {"hardware", o.hardware},
+          {"hardware", o.hardware.empty() ? "per model: mozart-paper-*" : o.hardware},
           {"batch",
            {{"sequences", o.sequences},
             {"micro_batches", o.micro_batches},

@@ -33,8 +33,11 @@ struct MemoryPlan {
 // (weights, gradients and optimizer states). InputErrors: a chiplet whose SRAM cannot hold its
 // working activations and any weights, a chiplet with weights but no stack, weights that
 // overfill a stack ("the model does not fit").
+// With `weights_may_overflow`, weights beyond a stack's capacity are planned as if it were large
+// enough (the summary reports `memory_fits: false`) instead of an InputError: for hardware whose
+// published capacity cannot hold the model, whose time is still worth simulating.
 MemoryPlan plan_memory(const hw::HwSpec& hw, const std::vector<ChipletDemand>& demand,
                        double resident_per_weight_byte, const std::string& model,
-                       std::size_t tokens_per_micro_batch);
+                       std::size_t tokens_per_micro_batch, bool weights_may_overflow = false);
 
 }  // namespace mozart::workload

@@ -13,9 +13,13 @@
 //             attention, across layers and micro-batches) as far as SRAM allows, each chiplet's
 //             experts heaviest first by the priors.
 //
-// `overlap-a2a`, in no named policy, goes a step beyond the paper: each dispatch and combine flow
-// starts as soon as its sender is done, and each expert chiplet computes as soon as its own
-// tokens have arrived.
+// In every named policy a dispatch or combine is exclusive: no chiplet computes while it runs
+// (the paper: the all-to-all "requires synchronization across all the chiplets" and "cannot be
+// overlapped with computation"); DRAM traffic goes on under it. Two options, in no named policy,
+// go beyond the paper: `compute-during-a2a` keeps each dispatch and combine a synchronous phase
+// of its micro-batch but lets other micro-batches compute meanwhile; `overlap-a2a` (which implies
+// it) starts each flow as soon as its sender is done, and each expert chiplet computes as soon as
+// its own tokens have arrived.
 #pragma once
 
 #include <string>
@@ -26,14 +30,16 @@ namespace mozart::workload {
 
 struct Policy {
   std::string name = "baseline";
-  bool overlap = false;      // DRAM traffic under compute; micro-batches pipeline
-  bool overlap_a2a = false;  // dispatch and combine per sender and receiver, not as phases
+  bool overlap = false;             // DRAM traffic under compute; micro-batches pipeline
+  bool overlap_a2a = false;         // dispatch and combine per sender and receiver, not as phases
+  bool compute_during_a2a = false;  // other micro-batches compute during a dispatch or combine
   net::AllToAllMode all_to_all = net::AllToAllMode::copy_per_expert;
   bool streaming = false;
   std::string placer = "contiguous";
 };
 
-// "baseline", "A", "B", "C", or options joined by '+': overlap, overlap-a2a, per-expert |
+// "baseline", "A", "B", "C", or options joined by '+': overlap, compute-during-a2a, overlap-a2a,
+// per-expert |
 // per-chiplet | in-network, streaming, placer=NAME (e.g. "overlap+per-chiplet+placer=mozart").
 // Unknown words are an InputError naming `field`.
 Policy parse_policy(const std::string& text, const std::string& field = "--policy");

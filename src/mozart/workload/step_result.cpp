@@ -299,8 +299,8 @@ StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy
     const auto& [out, back] = plan.platform.port_channels[s];
     for (const net::ChannelId id : {out, back})
       if (id >= 0)
-        r.energy.network_j +=
-            8 * channels[static_cast<std::size_t>(id)].bytes * hw.memories[s].port->energy_per_bit_j;
+        r.energy.network_j += 8 * channels[static_cast<std::size_t>(id)].bytes *
+                              hw.memories[s].port->energy_per_bit_j;
   }
   const auto& net_channels = inputs.network.channels();
   for (std::size_t ch = 0; ch < net_channels.size(); ++ch) {

@@ -412,7 +412,8 @@ class StepBuilder {
     // Per weight byte: the weight, its accumulated gradient and (with Adam) its states.
     const double resident =
         1.0 + g_ / b_ + (cfg_.optimizer ? cfg_.adam.state_bytes_per_param / b_ : 0);
-    memory_ = plan_memory(hw_, demand_, resident, m_.name, tokens_per_mb_);
+    memory_ =
+        plan_memory(hw_, demand_, resident, m_.name, tokens_per_mb_, cfg_.weights_may_overflow);
     plan_.sram_reserved = memory_.sram_reserved;
     plan_.sram_window = memory_.sram_window;
     plan_.memory_weights = memory_.stack_weights;
@@ -474,8 +475,32 @@ class StepBuilder {
     info.flops = work.flops;
     info.sram_bytes = work.sram_bytes;
     plan_.flops += work.flops;
-    return note(plan_.graph.add_compute(std::move(name), chiplet, work.seconds, std::move(deps)),
-                info);
+    if (exclusive_a2a() && last_a2a_ >= 0)
+      deps.push_back(last_a2a_);
+    const TaskId id = note(
+        plan_.graph.add_compute(std::move(name), chiplet, work.seconds, std::move(deps)), info);
+    if (exclusive_a2a())
+      computes_before_a2a_.push_back(id);
+    return id;
+  }
+
+  // Whether dispatch and combine exclude compute: every compute created before one (in program
+  // order) ends before it starts, every compute created after it starts after it ends.
+  bool exclusive_a2a() const { return !policy_.overlap_a2a && !policy_.compute_during_a2a; }
+
+  // Ends an exclusive all-to-all phase made of `flows` after `gate`; later computes wait for it.
+  void close_a2a_phase(const Deps& flows, Deps gate) {
+    append(gate, flows);
+    last_a2a_ = barrier("all-to-all phase done", std::move(gate));
+    computes_before_a2a_.clear();
+  }
+
+  // What an exclusive all-to-all phase waits for: the computes since the last one (or it).
+  Deps a2a_gate() const {
+    Deps gate = computes_before_a2a_;
+    if (last_a2a_ >= 0)
+      gate.push_back(last_a2a_);
+    return gate;
   }
 
   // Streams a work through its chiplet's SRAM window, in pieces small enough that two fit.
@@ -537,9 +562,13 @@ class StepBuilder {
     std::map<int, Deps> into;
   };
 
+  // `all_to_all`: a dispatch or combine (exclusive of compute unless the policy says otherwise),
+  // not another collective.
   Exchange exchange(const net::CollectivePlan& plan, const std::map<int, Deps>& ready_of,
-                    const Deps& all) {
+                    const Deps& all, bool all_to_all = true) {
     Exchange ex;
+    const bool exclusive = all_to_all && exclusive_a2a();
+    const Deps gate = exclusive ? a2a_gate() : Deps{};
     for (const net::PlannedFlow& f : plan.flows) {
       const Ends ends = ends_of(net_, f.spec);
       Deps deps;
@@ -550,6 +579,7 @@ class StepBuilder {
       } else {
         deps = all;
       }
+      append(deps, gate);
       for (const int after : f.after)
         deps.push_back(ex.flows[static_cast<std::size_t>(after)]);
       TaskInfo info;
@@ -559,6 +589,8 @@ class StepBuilder {
       for (const int r : ends.receivers)
         ex.into[r].push_back(id);
     }
+    if (exclusive)
+      close_a2a_phase(ex.flows, gate);
     return ex;
   }
 
@@ -923,7 +955,7 @@ class StepBuilder {
       ready[a] = written;
     Deps gate =
         exchange(net::all_reduce(net_, attn, gradient_bytes(bytes), net::AllReduceAlgorithm::ring),
-                 ready, written)
+                 ready, written, false)
             .flows;
     append(gate, written);
     return gate;
@@ -1034,6 +1066,8 @@ class StepBuilder {
   std::vector<TaskId> last_load_;  // per chiplet: loads start in program order
   std::vector<TaskId> tail_;       // per chiplet: its last release (no-overlap policies)
   std::map<std::tuple<int, int, int>, Deps> spill_write_;  // (micro-batch, chiplet, layer)
+  Deps computes_before_a2a_;  // computes since the last exclusive all-to-all phase
+  TaskId last_a2a_ = -1;      // the end of that phase
   // Dispatch and combine per micro-batch and MoE layer; backward reuses them.
   using Plans = std::pair<net::CollectivePlan, net::CollectivePlan>;
   std::vector<std::vector<Plans>> plans_;

@@ -54,6 +54,9 @@ struct StepConfig {
   // training keeps its master gradients.
   core::DataType gradient_type = core::DataType::fp32;
   std::size_t first_token = 0;  // the trace's token where the step's batch starts
+  // Simulate even when the weights overfill their stacks (reported as `memory_fits: false`);
+  // otherwise that is an InputError.
+  bool weights_may_overflow = false;
 };
 
 struct StepInputs {
