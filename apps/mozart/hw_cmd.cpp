@@ -79,10 +79,18 @@ void print_hw(const HwSpec& hw) {
   }
   fmt::print("  memories ({}):\n", hw.memories.size());
   for (const hw::MemoryStack& m : hw.memories) {
-    fmt::print("    {:<22} {} {} at {}, {}/bit -> {}\n", m.name, to_string(m.kind),
+    std::string via;
+    if (m.networked()) {
+      via = fmt::format(" via {}", hw.node_name(m.node));
+      if (m.port)
+        via +=
+            fmt::format(" (port {})", format_quantity(m.port->bytes_per_s, Dimension::bytes_per_s));
+    }
+    fmt::print("    {:<22} {} {} at {}, {}/bit{} -> {}\n", m.name, to_string(m.kind),
                format_quantity(m.bytes, Dimension::bytes),
                format_quantity(m.bytes_per_s, Dimension::bytes_per_s),
-               format_quantity(m.energy_per_bit_j, Dimension::joules), names_of(hw, m.chiplets));
+               format_quantity(m.energy_per_bit_j, Dimension::joules), via,
+               names_of(hw, m.chiplets));
   }
   fmt::print("  switches ({}):\n", hw.switches.size());
   for (const hw::Switch& s : hw.switches) {

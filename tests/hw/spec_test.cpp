@@ -134,7 +134,7 @@ TEST(HwSpec, BadInputIsNamed) {
       {with("kind: core, count: 4", "kind: cpu, count: 4"), "chiplet_kinds"},
       {with("fanouts: [2, 2]", "fanouts: [2, 3]"), "product equals the number of leaves (4)"},
       {with("attach: [root, leaf]", "attach: [root]"), "no stack attached to leaf0"},
-      {with("attach: [root, leaf]", "attach: [root, leef]"), "chiplet or group name"},
+      {with("attach: [root, leaf]", "attach: [root, leef]"), "a chiplet, a group"},
       {with("switch: {", "switch: {ports: 2, "), "at least its 3 links"},
       {with("kind: tree", "kind: ring"), "tree, mesh, torus, star, cluster, explicit"},
       {with("clock: 1 GHz", "clock: 1 GB"), "field 'clock'"},
@@ -178,6 +178,73 @@ topology:
   EXPECT_NE(error_of(base + "  links: [{a: n0, b: n0}, {a: n0, b: n1}]\n").find("two different"),
             std::string::npos);
   EXPECT_NE(error_of(base + "  links: [{a: n0, b: n9}]\n").find("chiplet or switch"),
+            std::string::npos);
+}
+
+// Stacks behind switches: the small tree's switches are sw1_0 (leaf0, leaf1) and sw1_1.
+std::string networked_memories(const std::string& memories) {
+  return with(
+      "  - {name: mem, kind: hbm, capacity: 1 GiB, bandwidth: 10 GB/s, attach: [root, leaf]}",
+      memories);
+}
+
+TEST(HwSpec, AStackBehindASwitchServesTheChipletsNearestIt) {
+  HwSpec hw = parse(networked_memories(
+      "  - {name: own, kind: hbm, capacity: 1 GiB, bandwidth: 10 GB/s, attach: [root]}\n"
+      "  - {name: g0, kind: hbm, capacity: 1 GiB, bandwidth: 10 GB/s, attach: [sw1_0]}\n"
+      "  - {name: g1, kind: hbm, capacity: 1 GiB, bandwidth: 10 GB/s, attach: [sw1_1]}"));
+  ASSERT_EQ(hw.memories.size(), 3u);
+  EXPECT_FALSE(hw.memories[0].networked());
+  EXPECT_EQ(hw.memories[0].chiplets, std::vector<int>{0});
+  ASSERT_TRUE(hw.memories[1].networked());
+  EXPECT_EQ(hw.node_name(hw.memories[1].node), "sw1_0");
+  EXPECT_EQ(hw.memories[1].chiplets, (std::vector<int>{1, 2}));
+  EXPECT_EQ(hw.memories[2].chiplets, (std::vector<int>{3, 4}));
+  EXPECT_FALSE(hw.memories[1].port.has_value());
+}
+
+TEST(HwSpec, AStackMayHaveItsOwnPortAndNameWhomItServes) {
+  HwSpec hw = parse(networked_memories(
+      "  - {name: own, kind: hbm, capacity: 1 GiB, bandwidth: 10 GB/s, attach: [root]}\n"
+      "  - {name: far, kind: hbm, capacity: 1 GiB, bandwidth: 10 GB/s, serves: [leaf],\n"
+      "     attach: [{node: sw1_1, port: {bandwidth: 4 GB/s, latency: 2 ns}}]}"));
+  const MemoryStack& far = hw.memories[1];
+  EXPECT_EQ(hw.node_name(far.node), "sw1_1");
+  ASSERT_TRUE(far.port.has_value());
+  EXPECT_DOUBLE_EQ(far.port->bytes_per_s, 4e9);
+  EXPECT_EQ(far.chiplets, (std::vector<int>{1, 2, 3, 4}));
+}
+
+TEST(HwSpec, BadMemoryAttachmentsAreNamed) {
+  const std::string own =
+      "  - {name: own, kind: hbm, capacity: 1 GiB, bandwidth: 10 GB/s, attach: [root]}\n";
+  // A node that does not exist.
+  EXPECT_NE(
+      error_of(
+          networked_memories(
+              own + "  - {name: g, kind: hbm, capacity: 1 GiB, bandwidth: 1 GB/s, attach: [sw9]}"))
+          .find("sw9"),
+      std::string::npos);
+  EXPECT_NE(error_of(networked_memories(
+                         own + "  - {name: g, kind: hbm, capacity: 1 GiB, bandwidth: 1 GB/s, "
+                               "attach: [{node: nowhere}]}"))
+                .find("nowhere"),
+            std::string::npos);
+  // A stack nobody reaches: every leaf is nearer another stack.
+  const std::string unreachable = error_of(networked_memories(
+      own +
+      "  - {name: g0, kind: hbm, capacity: 1 GiB, bandwidth: 1 GB/s, attach: [sw1_0]}\n"
+      "  - {name: g1, kind: hbm, capacity: 1 GiB, bandwidth: 1 GB/s, attach: [sw1_1]}\n"
+      "  - {name: g2, kind: hbm, capacity: 1 GiB, bandwidth: 1 GB/s, attach: [{node: root}]}"));
+  EXPECT_NE(unreachable.find("memories.g2.attach"), std::string::npos) << unreachable;
+  // A switch beside chiplets, and serves on a chiplet-attached stack.
+  EXPECT_NE(error_of(networked_memories("  - {name: g, kind: hbm, capacity: 1 GiB, bandwidth: 1 "
+                                        "GB/s, attach: [root, sw1_0]}"))
+                .find("one network node"),
+            std::string::npos);
+  EXPECT_NE(error_of(networked_memories("  - {name: g, kind: hbm, capacity: 1 GiB, bandwidth: 1 "
+                                        "GB/s, attach: [root, leaf], serves: [leaf]}"))
+                .find("serves"),
             std::string::npos);
 }
 

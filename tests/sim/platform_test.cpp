@@ -82,5 +82,83 @@ TEST(Platform, AStackReadsOnlyIntoItsChiplets) {
                core::InputError);
 }
 
+// Stacks behind switches: a chiplet's weight load crosses its switch's link, shared with tokens.
+struct SwitchedMemory {
+  net::Network network{hw::read_hw(core::ConfigNode::parse(R"(
+name: switched
+clock: 1 GHz
+chiplet_kinds:
+  core:
+    peak_flops: {fp16: 1 TFLOP/s}
+    array: {rows: 8, cols: 8, count: 2}
+    sram: {capacity: 1 GiB, bandwidth: 1 TB/s}
+chiplets:
+  - {name: root, kind: core, role: attention}
+  - {name: leaf, kind: core, count: 2, role: expert}
+memories:
+  - {name: own, kind: hbm, capacity: 1 GiB, bandwidth: 100 GB/s, attach: [root]}
+  - {name: group, kind: hbm, capacity: 1 GiB, bandwidth: 100 GB/s, attach: [sw1_0]}
+topology:
+  kind: tree
+  root: root
+  fanouts: [1, 2]
+  leaves: leaf
+  link: {bandwidth: 10 GB/s}
+)",
+                                                           "switched.yaml"))};
+  Platform platform = make_platform(network);
+  int node(const std::string& name) const { return *network.hw().find_node(name); }
+};
+
+TEST(Platform, AWeightLoadBehindASwitchCrossesTheSwitchesLink) {
+  SwitchedMemory t;
+  const int leaf = t.node("leaf0");
+  const net::FlowSpec load = memory_transfer(t.network, t.platform, 1, leaf, 1e9);
+  const net::ChannelId link = t.network.channel_between(t.node("sw1_0"), leaf);
+  bool crosses = false;
+  for (const net::ChannelUse& u : load.uses)
+    crosses = crosses || u.channel == link;
+  EXPECT_TRUE(crosses);
+  // A write goes the other way.
+  const net::FlowSpec write =
+      memory_transfer(t.network, t.platform, 1, leaf, 1e9, Direction::to_memory);
+  const net::ChannelId back = t.network.channel_between(leaf, t.node("sw1_0"));
+  bool returns = false;
+  for (const net::ChannelUse& u : write.uses)
+    returns = returns || u.channel == back;
+  EXPECT_TRUE(returns);
+
+  TaskGraph g(t.platform.engines);
+  g.add_flow("load", load);
+  const RunResult alone = run(g, t.platform.capacities);
+  // The 10 GB/s link, not the 100 GB/s stack, sets the pace; its bytes are the weight bytes.
+  EXPECT_DOUBLE_EQ(alone.makespan_s, 1e9 / 10e9);
+  EXPECT_GE(alone.channels[static_cast<std::size_t>(link)].bytes, 1e9 * (1 - 1e-12));
+}
+
+TEST(Platform, WeightsAndTokensOnOneLinkSlowEachOther) {
+  SwitchedMemory t;
+  const int leaf = t.node("leaf0");
+  const net::FlowSpec load = memory_transfer(t.network, t.platform, 1, leaf, 1e9);
+  const net::FlowSpec tokens = t.network.unicast(t.network.route(t.node("root"), leaf), 1e9);
+  const auto makespan = [&](std::vector<net::FlowSpec> flows) {
+    TaskGraph g(t.platform.engines);
+    for (auto& f : flows)
+      g.add_flow("flow", std::move(f));
+    return run(g, t.platform.capacities).makespan_s;
+  };
+  const double weights_alone = makespan({load});
+  const double tokens_alone = makespan({tokens});
+  const double both = makespan({load, tokens});
+  EXPECT_GT(both, weights_alone * 1.5);
+  EXPECT_GT(both, tokens_alone * 1.5);
+  EXPECT_DOUBLE_EQ(both, 2e9 / 10e9);  // max-min: the shared link carries both
+}
+
+TEST(Platform, AStackBehindASwitchServesOnlyItsChiplets) {
+  SwitchedMemory t;
+  EXPECT_THROW(memory_transfer(t.network, t.platform, 1, t.node("root"), 1), core::InputError);
+}
+
 }  // namespace
 }  // namespace mozart::sim

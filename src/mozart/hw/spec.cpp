@@ -166,28 +166,88 @@ MemoryKind read_memory_kind(const ConfigNode& node) {
   node.fail("one of: hbm, dram, ssd");
 }
 
-void read_memories(const ConfigNode& list, HwSpec& hw) {
+// Where a stack hangs: chiplets it is attached to directly, or one network node (a switch, or a
+// chiplet reached with its own port link) from which the chiplets it serves are reached.
+struct Attachment {
+  std::vector<int> chiplets;
+  int node = -1;
+  std::optional<LinkSpec> port;
+};
+
+Attachment read_attachment(const ConfigNode& list, const HwSpec& hw) {
+  Attachment at;
+  std::vector<ConfigNode> items = list.items();
+  for (const ConfigNode& item : items) {
+    int node = -1;
+    if (item.is_map()) {
+      item.expect_keys({"node", "port"});
+      const ConfigNode name = item.at("node");
+      const std::optional<int> id = hw.find_node(name.as_string());
+      if (!id)
+        name.fail("the name of a chiplet or switch");
+      node = *id;
+      if (auto port = item.find("port"))
+        at.port = read_link(*port, LinkSpec{});
+    } else if (const std::optional<int> id = hw.find_node(item.as_string());
+               id && hw.is_switch(*id)) {
+      node = *id;
+    }
+    if (node < 0) {
+      std::vector<int> chiplets;
+      try {
+        chiplets = select_chiplets(item, hw);
+      } catch (const core::InputError&) {
+        item.fail("a chiplet, a group, group[first:end], a switch, or {node, port}");
+      }
+      for (int c : chiplets)
+        if (std::find(at.chiplets.begin(), at.chiplets.end(), c) == at.chiplets.end())
+          at.chiplets.push_back(c);
+      continue;
+    }
+    if (items.size() != 1)
+      item.fail(
+          "a stack attached to one network node only (a switch, or {node, port}), not "
+          "beside other attachments");
+    at.node = node;
+  }
+  return at;
+}
+
+// Returns, per stack read, whether it names the chiplets it serves.
+std::vector<bool> read_memories(const ConfigNode& list, HwSpec& hw) {
+  std::vector<bool> explicit_serves;
   for (const ConfigNode& item : list.items()) {
     item.expect_keys({"name", "kind", "count", "per_chiplet", "capacity", "bandwidth",
-                      "energy_per_bit", "attach"});
+                      "energy_per_bit", "attach", "serves"});
     MemoryStack base;
     base.name = item.at("name").as_string();
     base.kind = read_memory_kind(item.at("kind"));
     base.bytes = item.at("capacity").as_quantity(Dimension::bytes);
     base.bytes_per_s = item.at("bandwidth").as_quantity(Dimension::bytes_per_s);
     base.energy_per_bit_j = item.get_quantity("energy_per_bit", Dimension::joules, 0, true);
-    std::vector<int> attached = select_all(item.at("attach"), hw);
+    Attachment attached = read_attachment(item.at("attach"), hw);
+    base.node = attached.node;
+    base.port = attached.port;
+    base.chiplets = attached.chiplets;
+    if (auto serves = item.find("serves")) {
+      if (!base.networked())
+        serves->fail("no `serves` on a stack attached to chiplets (it serves them)");
+      base.chiplets = select_all(*serves, hw);
+    }
     long long count = item.get_int("count", 1, 1, kMaxCount);
     bool per_chiplet = item.get_bool("per_chiplet", false);
     if (per_chiplet && item.has("count")) {
       item.at("count").fail("no count together with per_chiplet (one stack per chiplet)");
     }
+    if (per_chiplet && base.networked())
+      item.at("per_chiplet").fail("per_chiplet only on stacks attached to chiplets");
     if (per_chiplet) {
-      for (int c : attached) {
+      for (int c : base.chiplets) {
         MemoryStack m = base;
         m.name = fmt::format("{}.{}", base.name, hw.chiplets[c].name);
         m.chiplets = {c};
         hw.memories.push_back(std::move(m));
+        explicit_serves.push_back(false);
       }
       continue;
     }
@@ -195,10 +255,72 @@ void read_memories(const ConfigNode& list, HwSpec& hw) {
       MemoryStack m = base;
       if (count > 1)
         m.name = fmt::format("{}{}", base.name, i);
-      m.chiplets = attached;
       hw.memories.push_back(std::move(m));
+      explicit_serves.push_back(item.has("serves"));
     }
   }
+  return explicit_serves;
+}
+
+// Hops from `from` to every node (-1 where unreachable).
+std::vector<int> hops_from(const HwSpec& hw, int from) {
+  std::vector<std::vector<int>> adjacent(static_cast<std::size_t>(hw.node_count()));
+  for (const Link& l : hw.links) {
+    adjacent[static_cast<std::size_t>(l.a)].push_back(l.b);
+    adjacent[static_cast<std::size_t>(l.b)].push_back(l.a);
+  }
+  std::vector<int> hops(static_cast<std::size_t>(hw.node_count()), -1);
+  std::queue<int> frontier;
+  hops[static_cast<std::size_t>(from)] = 0;
+  frontier.push(from);
+  while (!frontier.empty()) {
+    const int n = frontier.front();
+    frontier.pop();
+    for (int m : adjacent[static_cast<std::size_t>(n)])
+      if (hops[static_cast<std::size_t>(m)] < 0) {
+        hops[static_cast<std::size_t>(m)] = hops[static_cast<std::size_t>(n)] + 1;
+        frontier.push(m);
+      }
+  }
+  return hops;
+}
+
+// A networked stack without `serves` serves the weight-holding chiplets that have no stack of
+// their own and for which its node is the nearest (in hops) of all networked stacks' nodes;
+// a chiplet equally near several stripes over them. A stack that so serves nobody is an error.
+void assign_networked_stacks(HwSpec& hw, const std::vector<bool>& explicit_serves,
+                             const std::string& source) {
+  std::vector<bool> has_own(hw.chiplets.size(), false);
+  for (std::size_t s = 0; s < hw.memories.size(); ++s)
+    if (!hw.memories[s].networked() || explicit_serves[s])
+      for (int c : hw.memories[s].chiplets)
+        has_own[static_cast<std::size_t>(c)] = true;
+  std::map<int, std::vector<int>> hops_of_node;
+  for (std::size_t s = 0; s < hw.memories.size(); ++s)
+    if (hw.memories[s].networked() && !explicit_serves[s])
+      hops_of_node.try_emplace(hw.memories[s].node, hops_from(hw, hw.memories[s].node));
+  for (int c = 0; c < int(hw.chiplets.size()); ++c) {
+    if (has_own[static_cast<std::size_t>(c)] ||
+        !hw.chiplets[static_cast<std::size_t>(c)].holds_weights)
+      continue;
+    int nearest = -1;
+    for (const auto& [node, hops] : hops_of_node) {
+      const int h = hops[static_cast<std::size_t>(c)];
+      if (h >= 0 && (nearest < 0 || h < nearest))
+        nearest = h;
+    }
+    for (MemoryStack& m : hw.memories)
+      if (m.networked() && hops_of_node.count(m.node) &&
+          hops_of_node[m.node][static_cast<std::size_t>(c)] == nearest)
+        m.chiplets.push_back(c);
+  }
+  for (std::size_t s = 0; s < hw.memories.size(); ++s)
+    if (hw.memories[s].chiplets.empty())
+      throw core::InputError(
+          core::InputLocation{source, fmt::format("memories.{}.attach", hw.memories[s].name), 0},
+          hw.node_name(hw.memories[s].node),
+          "a node that is the nearest memory of some weight-holding chiplet without a stack of "
+          "its own, or a `serves:` list");
 }
 
 // Expands a topology description into switches and links.
@@ -501,10 +623,13 @@ HwSpec read_hw(const ConfigNode& root) {
     hw.kinds.push_back(read_kind(name, node));
   }
   read_chiplets(root.at("chiplets"), hw);
-  if (auto memories = root.find("memories"))
-    read_memories(*memories, hw);
   ConfigNode topology = root.at("topology");
   TopologyBuilder(topology, hw).build();
+  // After the topology: a stack may hang off a switch it creates.
+  if (auto memories = root.find("memories")) {
+    const std::vector<bool> explicit_serves = read_memories(*memories, hw);
+    assign_networked_stacks(hw, explicit_serves, root.source());
+  }
   if (auto technology = root.find("technology"))
     hw.technology = read_technology(*technology);
   check(hw, root.source());
@@ -621,12 +746,22 @@ nlohmann::ordered_json to_json(const HwSpec& hw) {
     ordered_json attached = ordered_json::array();
     for (int c : m.chiplets)
       attached.push_back(hw.chiplets[c].name);
-    memories.push_back({{"name", m.name},
-                        {"kind", to_string(m.kind)},
-                        {"bytes", m.bytes},
-                        {"bytes_per_s", m.bytes_per_s},
-                        {"energy_per_bit_j", m.energy_per_bit_j},
-                        {"attach", attached}});
+    ordered_json j = {{"name", m.name},
+                      {"kind", to_string(m.kind)},
+                      {"bytes", m.bytes},
+                      {"bytes_per_s", m.bytes_per_s},
+                      {"energy_per_bit_j", m.energy_per_bit_j}};
+    if (m.networked()) {
+      j["node"] = hw.node_name(m.node);
+      if (m.port)
+        j["port"] = {{"bytes_per_s", m.port->bytes_per_s},
+                     {"latency_s", m.port->latency_s},
+                     {"energy_per_bit_j", m.port->energy_per_bit_j}};
+      j["serves"] = attached;
+    } else {
+      j["attach"] = attached;
+    }
+    memories.push_back(std::move(j));
   }
   ordered_json switches = ordered_json::array();
   for (const Switch& s : hw.switches) {

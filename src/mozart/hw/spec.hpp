@@ -62,13 +62,28 @@ struct Chiplet {
 
 enum class MemoryKind { hbm, dram, ssd };
 
+struct LinkSpec {
+  double bytes_per_s = 0;  // per direction
+  double latency_s = 0;
+  double energy_per_bit_j = 0;
+};
+
+// A memory stack is attached either directly to chiplets (their private or shared memory:
+// transfers use the stack's bandwidth and the chiplet's SRAM port only) or to one node of the
+// network, a switch or a chiplet (`node` >= 0): then the chiplets it serves reach it over the
+// network's links, from that node, sharing them with every other flow; an optional port link
+// of its own bandwidth joins the stack to its node.
 struct MemoryStack {
   std::string name;
   MemoryKind kind = MemoryKind::hbm;
   double bytes = 0;
   double bytes_per_s = 0;
   double energy_per_bit_j = 0;
-  std::vector<int> chiplets;  // chiplets that share this stack's bandwidth
+  std::vector<int> chiplets;  // chiplets whose memory traffic it carries (they share its bandwidth)
+  int node = -1;              // network node it hangs off; -1: attached directly to `chiplets`
+  std::optional<LinkSpec> port;  // the link from the stack to `node`, when it has its own
+
+  bool networked() const { return node >= 0; }
 };
 
 struct Switch {
@@ -77,12 +92,6 @@ struct Switch {
   bool multicast = false;
   bool aggregate = false;  // sums partial results in the network
   double hop_latency_s = 0;
-};
-
-struct LinkSpec {
-  double bytes_per_s = 0;  // per direction
-  double latency_s = 0;
-  double energy_per_bit_j = 0;
 };
 
 struct Link {

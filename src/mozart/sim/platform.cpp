@@ -25,36 +25,77 @@ Platform make_platform(const net::Network& network) {
     p.channel_names.push_back(c.name + ".sram");
     p.engines.push_back(c.name);
   }
+  for (const hw::MemoryStack& m : hw.memories) {
+    if (!m.port) {
+      p.port_channels.emplace_back(-1, -1);
+      continue;
+    }
+    const auto id = static_cast<net::ChannelId>(p.capacities.size());
+    p.port_channels.emplace_back(id, id + 1);
+    for (const char* way : {"->", "<-"}) {
+      p.capacities.push_back(m.port->bytes_per_s * network.options().efficiency);
+      p.channel_names.push_back(fmt::format("{}{}{}", m.name, way, hw.node_name(m.node)));
+    }
+  }
   return p;
 }
 
-net::FlowSpec memory_transfer(const net::Network& network, const Platform& platform, int stack,
-                              int chiplet, double bytes) {
+namespace {
+
+// Adds `coefficient` of a channel to a flow's uses, merging repeats (stripes may share links).
+void add_use(net::FlowSpec& flow, net::ChannelId channel, double coefficient) {
+  for (net::ChannelUse& u : flow.uses)
+    if (u.channel == channel) {
+      u.coefficient += coefficient;
+      return;
+    }
+  flow.uses.push_back({channel, coefficient});
+}
+
+// The stack's channels of a transfer, each at `share` of its bytes; returns its latency.
+double add_stack_uses(net::FlowSpec& flow, const net::Network& network, const Platform& platform,
+                      int stack, int chiplet, double share, Direction direction) {
   const hw::HwSpec& hw = network.hw();
-  const auto& attached = hw.memories.at(static_cast<std::size_t>(stack)).chiplets;
-  if (std::find(attached.begin(), attached.end(), chiplet) == attached.end())
-    throw core::InputError(
-        {hw.name,
-         fmt::format("memories.{}.attach", hw.memories[static_cast<std::size_t>(stack)].name), 0},
-        hw.node_name(chiplet), "a chiplet attached to the stack");
-  net::FlowSpec flow;
-  flow.uses = {{platform.memory_channel(stack), 1.0}, {platform.sram_channel(chiplet), 1.0}};
-  flow.bytes = bytes;
-  return flow;
+  const hw::MemoryStack& m = hw.memories.at(static_cast<std::size_t>(stack));
+  if (std::find(m.chiplets.begin(), m.chiplets.end(), chiplet) == m.chiplets.end())
+    throw core::InputError({hw.name, fmt::format("memories.{}.attach", m.name), 0},
+                           hw.node_name(chiplet), "a chiplet the stack serves");
+  add_use(flow, platform.memory_channel(stack), share);
+  if (!m.networked())
+    return 0;
+  const bool in = direction == Direction::to_sram;
+  double latency = 0;
+  if (m.port) {
+    const auto& [out, back] = platform.port_channels[static_cast<std::size_t>(stack)];
+    add_use(flow, in ? out : back, share);
+    latency += m.port->latency_s;
+  }
+  const net::Route route = in ? network.route(m.node, chiplet) : network.route(chiplet, m.node);
+  for (const net::ChannelId c : route)
+    add_use(flow, c, share * network.wire_factor());
+  return latency + network.latency(route);
+}
+
+}  // namespace
+
+net::FlowSpec memory_transfer(const net::Network& network, const Platform& platform, int stack,
+                              int chiplet, double bytes, Direction direction) {
+  return striped_transfer(network, platform, {stack}, chiplet, bytes, direction);
 }
 
 net::FlowSpec striped_transfer(const net::Network& network, const Platform& platform,
-                               const std::vector<int>& stacks, int chiplet, double bytes) {
+                               const std::vector<int>& stacks, int chiplet, double bytes,
+                               Direction direction) {
   if (stacks.empty())
-    throw core::InputError(network.hw().name,
-                           fmt::format("chiplet '{}' is attached to no memory stack",
-                                       network.hw().node_name(chiplet)));
+    throw core::InputError(
+        network.hw().name,
+        fmt::format("chiplet '{}' is served by no memory stack", network.hw().node_name(chiplet)));
   net::FlowSpec flow;
-  for (int s : stacks) {
-    flow.uses.push_back({memory_transfer(network, platform, s, chiplet, 0).uses[0].channel,
-                         1.0 / double(stacks.size())});
-  }
-  flow.uses.push_back({platform.sram_channel(chiplet), 1.0});
+  const double share = 1.0 / double(stacks.size());
+  for (int s : stacks)
+    flow.latency_s = std::max(
+        flow.latency_s, add_stack_uses(flow, network, platform, s, chiplet, share, direction));
+  add_use(flow, platform.sram_channel(chiplet), 1.0);
   flow.bytes = bytes;
   return flow;
 }

@@ -1,8 +1,11 @@
 // The shared resources of a hardware spec as the engine sees them: the network's channels
 // (one per link direction), then one channel per memory stack (its bandwidth, shared by the
-// chiplets attached to it), then one per chiplet SRAM port; and one exclusive compute engine per
-// chiplet. Reading weights from a stack into a chiplet's SRAM is a flow over the stack's
-// channel and the chiplet's SRAM port, so concurrent readers of one stack share its bandwidth.
+// chiplets it serves, reads and writes alike), then one per chiplet SRAM port, then two per
+// stack port link (stack to node, node to stack); and one exclusive compute engine per chiplet.
+// Reading weights from a stack into a chiplet's SRAM is a flow over the stack's channel and the
+// chiplet's SRAM port, so concurrent readers of one stack share its bandwidth; when the stack
+// hangs off a network node (a switch), the flow also crosses its port link and the network's
+// links from that node to the chiplet, sharing them max-min with token traffic.
 #pragma once
 
 #include <string>
@@ -18,6 +21,8 @@ struct Platform {
   std::vector<std::string> engines;        // one compute engine per chiplet, in chiplet order
   net::ChannelId first_memory = 0;         // memory stack s is channel first_memory + s
   net::ChannelId first_sram = 0;           // chiplet c's SRAM port is channel first_sram + c
+  // Per stack: its port link's channels towards its node and back; -1 without a port link.
+  std::vector<std::pair<net::ChannelId, net::ChannelId>> port_channels;
 
   net::ChannelId memory_channel(int stack) const { return first_memory + stack; }
   net::ChannelId sram_channel(int chiplet) const { return first_sram + chiplet; }
@@ -25,15 +30,19 @@ struct Platform {
 
 Platform make_platform(const net::Network& network);
 
-// `bytes` from memory stack `stack` into chiplet `chiplet`'s SRAM (or back: the same channels).
-// An InputError when the chiplet is not attached to the stack.
+// Which way a memory transfer goes: into the chiplet's SRAM (reads) or out to memory (writes).
+enum class Direction { to_sram, to_memory };
+
+// `bytes` between memory stack `stack` and chiplet `chiplet`'s SRAM. An InputError when the
+// stack does not serve the chiplet.
 net::FlowSpec memory_transfer(const net::Network& network, const Platform& platform, int stack,
-                              int chiplet, double bytes);
+                              int chiplet, double bytes, Direction direction = Direction::to_sram);
 // `bytes` striped evenly over `stacks` (as interleaved addresses are), in one flow: each stack
-// carries its share, the chiplet's SRAM port all of it.
+// (and the links to it) carries its share, the chiplet's SRAM port all of it.
 net::FlowSpec striped_transfer(const net::Network& network, const Platform& platform,
-                               const std::vector<int>& stacks, int chiplet, double bytes);
-// The stacks a chiplet is attached to, in spec order.
+                               const std::vector<int>& stacks, int chiplet, double bytes,
+                               Direction direction = Direction::to_sram);
+// The stacks that serve a chiplet, in spec order.
 std::vector<int> stacks_of(const hw::HwSpec& hw, int chiplet);
 
 }  // namespace mozart::sim

@@ -41,4 +41,10 @@ hw::HwSpec with_link_scale(hw::HwSpec hw, double factor) {
   return hw;
 }
 
+hw::HwSpec with_memory_scale(hw::HwSpec hw, double factor) {
+  for (hw::MemoryStack& s : hw.memories)
+    s.bytes_per_s *= factor;
+  return hw;
+}
+
 }  // namespace mozart::study

@@ -28,7 +28,11 @@ placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& h
 hw::HwSpec with_memory(hw::HwSpec hw, hw::MemoryKind kind, double bytes_per_s, double bytes,
                        double energy_per_bit_j);
 
-// Every link's bandwidth multiplied by `factor` (comparisons at an equal link budget).
+// Every link's bandwidth multiplied by `factor` (comparisons at an equal link budget; with the
+// Mozart paper's per-wire links, the same as `factor` times the wires per link).
 hw::HwSpec with_link_scale(hw::HwSpec hw, double factor);
+
+// Every memory stack's bandwidth multiplied by `factor`.
+hw::HwSpec with_memory_scale(hw::HwSpec hw, double factor);
 
 }  // namespace mozart::study

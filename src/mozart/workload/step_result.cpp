@@ -187,6 +187,17 @@ StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy
     const auto ch = static_cast<std::size_t>(plan.platform.sram_channel(static_cast<int>(c)));
     r.lower_bound.memory_s = std::max(r.lower_bound.memory_s, channels[ch].bytes / caps[ch]);
   }
+  // Port links of stacks that hang off the network: memory traffic, on a link of its own.
+  for (std::size_t s = 0; s < hw.memories.size(); ++s) {
+    const auto& [out, back] = plan.platform.port_channels[s];
+    for (const net::ChannelId id : {out, back}) {
+      if (id < 0)
+        continue;
+      const auto ch = static_cast<std::size_t>(id);
+      r.energy.network_j += 8 * channels[ch].bytes * hw.memories[s].port->energy_per_bit_j;
+      r.lower_bound.memory_s = std::max(r.lower_bound.memory_s, channels[ch].bytes / caps[ch]);
+    }
+  }
   const auto& net_channels = inputs.network.channels();
   for (std::size_t ch = 0; ch < net_channels.size(); ++ch) {
     LinkUse u;

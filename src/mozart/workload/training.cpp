@@ -388,17 +388,19 @@ class StepBuilder {
     return note(plan_.graph.add_delay(std::move(name), 0, std::move(deps)), {});
   }
 
-  TaskId transfer(std::string name, int chiplet, const Bytes& bytes, Deps deps) {
+  TaskId transfer(std::string name, int chiplet, const Bytes& bytes, sim::Direction direction,
+                  Deps deps) {
     if (total_bytes(bytes) <= 0)
       return barrier(std::move(name), std::move(deps));
     TaskInfo info;
     info.activity = Activity::memory;
     info.chiplet = chiplet;
     info.bytes = bytes;
-    auto& striped = memory_flow_[static_cast<std::size_t>(chiplet)];
+    auto& striped = memory_flow_[static_cast<std::size_t>(chiplet)]
+                                [direction == sim::Direction::to_sram ? 0 : 1];
     if (striped.uses.empty())
-      striped = sim::striped_transfer(net_, plan_.platform,
-                                      stacks_[static_cast<std::size_t>(chiplet)], chiplet, 0);
+      striped = sim::striped_transfer(
+          net_, plan_.platform, stacks_[static_cast<std::size_t>(chiplet)], chiplet, 0, direction);
     net::FlowSpec flow = striped;
     flow.bytes = total_bytes(bytes);
     return note(plan_.graph.add_flow(std::move(name), std::move(flow), std::move(deps)), info);
@@ -431,7 +433,8 @@ class StepBuilder {
         load_deps.push_back(last_load_[c]);
       if (!policy_.overlap && tail_[c] >= 0)
         load_deps.push_back(tail_[c]);
-      const TaskId load = transfer(name + " load", c, scaled(w.load, f), std::move(load_deps));
+      const TaskId load = transfer(name + " load", c, scaled(w.load, f), sim::Direction::to_sram,
+                                   std::move(load_deps));
       last_load_[c] = load;
       Deps deps = compute_deps;
       deps.push_back(load);
@@ -440,7 +443,8 @@ class StepBuilder {
       const TaskId done = compute(name, c, scaled(w.compute, f), std::move(deps));
       TaskId release = done;
       if (total_bytes(w.write) > 0)
-        release = transfer(name + " write", c, scaled(w.write, f), {done});
+        release =
+            transfer(name + " write", c, scaled(w.write, f), sim::Direction::to_memory, {done});
       window.hold(w.hold * f, release);
       plan_.holds.push_back({c, w.hold * f, load, release});
       tail_[c] = release;
@@ -699,7 +703,8 @@ class StepBuilder {
       const double bytes = saved_bytes(mb, layer, c);
       plan_.spilled_bytes += bytes;
       spill_write_[{mb, c, layer}].push_back(transfer(fmt::format("mb{} L{} spill", mb, layer), c,
-                                                      traffic(Traffic::activations, bytes), deps));
+                                                      traffic(Traffic::activations, bytes),
+                                                      sim::Direction::to_memory, deps));
     }
   }
 
@@ -843,9 +848,10 @@ class StepBuilder {
   std::vector<ChipletDemand> demand_;                     // per chiplet
   MemoryPlan memory_;
   std::vector<SramWindow> windows_;
-  std::vector<net::FlowSpec> memory_flow_;  // per chiplet: its memory transfers' channels
-  std::vector<TaskId> last_load_;           // per chiplet: loads start in program order
-  std::vector<TaskId> tail_;                // per chiplet: its last release (no-overlap policies)
+  // Per chiplet: its memory transfers' channels, reads and writes.
+  std::vector<std::array<net::FlowSpec, 2>> memory_flow_;
+  std::vector<TaskId> last_load_;  // per chiplet: loads start in program order
+  std::vector<TaskId> tail_;       // per chiplet: its last release (no-overlap policies)
   std::map<std::tuple<int, int, int>, Deps> spill_write_;  // (micro-batch, chiplet, layer)
   // Dispatch and combine per micro-batch and MoE layer; backward reuses them.
   using Plans = std::pair<net::CollectivePlan, net::CollectivePlan>;
