@@ -36,7 +36,9 @@ struct SimulateFlags {
   int seq_len = 256;
   int micro_batches = 4;
   std::size_t first_token = 0;
-  std::string optimizer = "adam";
+  std::string optimizer = "per-layer";
+  std::string grad_precision = "fp32";
+  bool no_resimulate = false;
   std::uint64_t seed = 1;
   std::string output;
   std::string timeline;
@@ -56,7 +58,10 @@ workload::StepConfig step_config(const SimulateFlags& f) {
   c.micro_batch.sequences = f.sequences / f.micro_batches;
   c.micro_batch.seq_len = f.seq_len;
   c.first_token = f.first_token;
-  c.optimizer = f.optimizer == "adam";
+  c.optimizer = f.optimizer != "none";
+  c.optimizer_schedule = f.optimizer == "end-of-step" ? workload::OptimizerSchedule::end_of_step
+                                                      : workload::OptimizerSchedule::per_layer;
+  c.gradient_type = *core::parse_data_type(f.grad_precision);  // checked by the option
   return c;
 }
 
@@ -69,6 +74,17 @@ trace::Trace step_trace(const SimulateFlags& f, const model::MoeModel& m, std::u
   return study::generated_trace(m, tokens, f.seq_len, seed);
 }
 
+void print_losses(const workload::Losses& lost) {
+  if (!lost.measured) {
+    fmt::print("  lost to communication, memory, compute: not measured (--no-resimulate)\n");
+    return;
+  }
+  fmt::print(
+      "  lost to communication {:.4f} s, to memory {:.4f} s, to compute {:.4f} s (the step less "
+      "the step re-simulated with links, memory or compute made free)\n",
+      lost.communication.lost_s, lost.memory.lost_s, lost.compute.lost_s);
+}
+
 void print_summary(const workload::StepResult& r, const std::string& placement_source) {
   const auto& b = r.breakdown;
   const auto& lb = r.lower_bound;
@@ -78,16 +94,22 @@ void print_summary(const workload::StepResult& r, const std::string& placement_s
              placement_source);
   fmt::print("step {:.4f} s  ({:.0f} tokens/s)\n", r.step_s,
              r.step_s > 0 ? r.tokens / r.step_s : 0);
+  fmt::print("  optimizer {}, gradients accumulated in {}; streaming priors: {}\n",
+             r.config.optimizer
+                 ? fmt::format("Adam {}", workload::to_string(r.config.optimizer_schedule))
+                 : std::string("none"),
+             core::to_string(r.config.gradient_type), r.priors);
+  print_losses(r.lost);
   fmt::print(
-      "  busy: compute {:.4f} s, memory {:.4f} s, communication {:.4f} s; exposed memory "
-      "{:.4f} s, exposed communication {:.4f} s; overlap {:.1f}%\n",
-      b.compute_s, b.memory_s, b.communication_s, b.exposed_memory_s, b.exposed_communication_s,
-      100 * b.overlap_ratio);
+      "  busy: compute {:.4f} s, memory {:.4f} s, communication {:.4f} s; of which with no "
+      "chiplet computing: memory {:.4f} s, communication {:.4f} s; overlap {:.1f}%\n",
+      b.compute_s, b.memory_s, b.communication_s, b.memory_without_compute_s,
+      b.communication_without_compute_s, 100 * b.overlap_ratio);
   fmt::print(
-      "  lower bound {:.4f} s ({}; compute {:.4f}, memory {:.4f}, network {:.4f}); step / bound "
-      "{:.2f}\n",
-      lb.bound_s, lb.binding, lb.compute_s, lb.memory_s, lb.network_s,
-      lb.bound_s > 0 ? r.step_s / lb.bound_s : 0);
+      "  lower bound {:.4f} s ({}; compute {:.4f}, memory {:.4f}, network {:.4f}; before the "
+      "optimizer {:.4f} + end-of-step optimizer {:.4f}); step / bound {:.2f}\n",
+      lb.bound_s, lb.binding, lb.compute_s, lb.memory_s, lb.network_s, lb.before_optimizer_s,
+      lb.optimizer_s, lb.bound_s > 0 ? r.step_s / lb.bound_s : 0);
   fmt::print("  C_T {:.3f} copies per token; S-MFU {:.2f}%, S-MBU {:.2f}%; energy {:.2f} J\n",
              r.copies_per_token, 100 * r.s_mfu, 100 * r.s_mbu, r.energy.total_j());
   double peak_sram = 0;
@@ -118,29 +140,34 @@ void run_simulate(const SimulateFlags& f) {
   const auto policy = workload::parse_policy(f.policy);
   const auto config = step_config(f);
   const auto step = step_trace(f, m, f.seed, f.trace);
+  // Priors from a trace the step does not run, as a deployment would have them.
+  const auto priors = step_trace(f, m, f.seed + 1, f.priors);
   std::string placement_source;
   placement::Placement placement;
   if (!f.placement.empty()) {
     placement = placement::read_placement(f.placement);
     placement_source = f.placement;
   } else {
-    // Priors from a trace the step does not run, as a deployment would have them.
-    const auto priors = step_trace(f, m, f.seed + 1, f.priors);
     placement = study::place_experts(m, hw, priors, policy.placer, f.seed);
     placement_source =
         fmt::format("{} from the priors of {}", policy.placer,
                     f.priors.empty() ? "a generated trace (another seed)" : f.priors);
   }
   const net::Network network(hw);
-  const workload::StepInputs inputs{m,
-                                    network,
-                                    placement,
-                                    step,
-                                    f.trace.empty() ? "generated trace" : f.trace,
-                                    f.placement.empty() ? "placement" : f.placement};
+  workload::StepInputs inputs{m,
+                              network,
+                              placement,
+                              step,
+                              f.trace.empty() ? "generated trace" : f.trace,
+                              f.placement.empty() ? "placement" : f.placement};
+  // Streaming goes by the same priors as the placer: routing the step does not run.
+  inputs.priors = &priors;
+  inputs.priors_source = f.priors.empty() ? "a generated trace (another seed)" : f.priors;
   sim::Timeline timeline;
-  const auto r = workload::simulate_training_step(inputs, policy, config,
-                                                  f.timeline.empty() ? nullptr : &timeline);
+  workload::StepOptions options;
+  options.resimulate = !f.no_resimulate;
+  options.timeline = f.timeline.empty() ? nullptr : &timeline;
+  const auto r = workload::simulate_training_step(inputs, policy, config, options);
   const ordered_json summary = workload::to_json(r);
   if (!f.output.empty())
     core::write_file_atomically(f.output, summary.dump(1) + "\n");
@@ -210,7 +237,8 @@ void add_simulate_commands(CLI::App& app) {
   sim->add_option("--trace", sf->trace,
                   "Routing trace of the step's tokens (default: drawn from the generator)");
   sim->add_option("--priors", sf->priors,
-                  "Trace the placement's priors come from (default: another generated sample)");
+                  "Trace the placement's and streaming's priors come from (default: another "
+                  "generated sample)");
   sim->add_option("--placement", sf->placement, "Placement file (default: made by the policy)");
   sim->add_option("--policy", sf->policy,
                   "baseline, A, B, C, or options: overlap+in-network+streaming+placer=mozart")
@@ -221,9 +249,17 @@ void add_simulate_commands(CLI::App& app) {
       ->capture_default_str();
   sim->add_option("--first-token", sf->first_token, "Trace token where the step starts")
       ->capture_default_str();
-  sim->add_option("--optimizer", sf->optimizer, "adam or none")
-      ->check(CLI::IsMember({"adam", "none"}))
+  sim->add_option("--optimizer", sf->optimizer,
+                  "Adam per-layer (each layer once its gradients are final), end-of-step, or none")
+      ->check(CLI::IsMember({"per-layer", "end-of-step", "none"}))
       ->capture_default_str();
+  sim->add_option("--grad-precision", sf->grad_precision,
+                  "Precision of the gradients accumulated across micro-batches")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->capture_default_str();
+  sim->add_flag("--no-resimulate", sf->no_resimulate,
+                "Skip the three re-simulations that measure what the step loses to "
+                "communication, memory and compute");
   sim->add_option("--seed", sf->seed, "Seed of generated traces and placers")
       ->capture_default_str();
   sim->add_option("-o,--output", sf->output, "Write the JSON summary here");
@@ -239,6 +275,9 @@ void add_simulate_commands(CLI::App& app) {
   moz->add_option("--seed", rf->options.seed, "Seed of the traces")->capture_default_str();
   moz->add_option("--models", rf->options.models, "Models to run")->capture_default_str();
   moz->add_flag("--quick", rf->quick, "Main table only, no ablations");
+  moz->add_flag("--resimulate", rf->options.resimulate,
+                "Measure what the main table's steps lose to communication and memory "
+                "(re-simulation: slower)");
   moz->add_option("-o,--output", rf->output, "Write the JSON results here");
   moz->add_option("--markdown", rf->markdown, "Write the tables as Markdown here");
   moz->add_flag("--json", rf->json, "Print JSON");

@@ -293,6 +293,10 @@ TEST(Cli, SimulateWritesASummaryAndATimeline) {
   EXPECT_GE(j["step_s"].get<double>(), j["lower_bound"]["bound_s"].get<double>());
   EXPECT_LT(j["copies_per_token"].get<double>(), 8.0);
   EXPECT_EQ(j["chiplets"].size(), 17u);
+  EXPECT_EQ(j["batch"]["optimizer_schedule"], "per-layer");
+  EXPECT_EQ(j["batch"]["gradient_precision"], "fp32");
+  for (const char* what : {"communication", "memory", "compute"})
+    EXPECT_GE(j["lost_to"][what]["lost_s"].get<double>(), -1e-9 * j["step_s"].get<double>());
   EXPECT_TRUE(nlohmann::json::parse(slurp(timeline)).contains("traceEvents"));
   // Same inputs, same bytes.
   const std::string first = slurp(summary);
@@ -300,6 +304,19 @@ TEST(Cli, SimulateWritesASummaryAndATimeline) {
   EXPECT_EQ(slurp(summary), first);
   std::filesystem::remove(summary);
   std::filesystem::remove(timeline);
+}
+
+TEST(Cli, SimulateTakesTheScheduleOptions) {
+  Result r =
+      run("simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --policy A --sequences 2 "
+          "--micro-batches 2 --seq-len 32 --optimizer end-of-step --grad-precision bf16 "
+          "--no-resimulate --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["batch"]["optimizer_schedule"], "end-of-step");
+  EXPECT_EQ(j["batch"]["gradient_precision"], "bf16");
+  EXPECT_FALSE(j.contains("lost_to"));
+  EXPECT_GT(j["lower_bound"]["optimizer_s"].get<double>(), 0);
 }
 
 TEST(Cli, SimulateRejectsWhatCannotRun) {

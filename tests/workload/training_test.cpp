@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "step_case.hpp"
 #include <gtest/gtest.h>
 
 #include "mozart/core/config.hpp"
@@ -16,45 +17,19 @@
 namespace mozart::workload {
 namespace {
 
-// The first `layers` layers of a zoo model: the same experts and widths, a shorter stack.
-model::MoeModel truncated(const std::string& name, int layers) {
-  model::MoeModel m = model::load_model(name);
-  m.layers = layers;
-  std::erase_if(m.dense_layers, [layers](int l) { return l >= layers; });
-  return m;
-}
-
-struct Case {
-  model::MoeModel model;
-  hw::HwSpec hw;
-  trace::Trace trace;
-  placement::Placement placement;
-  StepConfig config;
-};
-
-Case make_setup(const std::string& model, int layers, const Policy& policy,
-                hw::HwSpec hw = hw::load_hw("mozart-nop-tree-ucie"), int micro_batches = 2,
-                int sequences = 2, int seq_len = 64) {
-  Case s{truncated(model, layers), std::move(hw), {}, {}, {}};
-  s.config.micro_batches = micro_batches;
-  s.config.micro_batch = {sequences, seq_len, true};
-  const std::size_t tokens = std::size_t(micro_batches) * std::size_t(sequences) * seq_len;
-  s.trace = study::generated_trace(s.model, tokens, seq_len, 1);
-  const auto priors = study::generated_trace(s.model, 4096, seq_len, 2);
-  s.placement = study::place_experts(s.model, s.hw, priors, policy.placer);
-  return s;
-}
-
-StepResult simulate(const Case& s, const Policy& policy) {
-  const net::Network network(s.hw);
-  return simulate_training_step({s.model, network, s.placement, s.trace}, policy, s.config);
-}
-
 const std::vector<std::string> kPolicies = {"baseline", "A", "B", "C"};
 
 TEST(Policies, NamedPoliciesComposeTheirOptions) {
   const Policy c = parse_policy("C");
   EXPECT_TRUE(c.overlap && c.streaming);
+  // The paper's all-to-all is a synchronous phase in every named policy.
+  for (const char* name : {"baseline", "A", "B", "C"})
+    EXPECT_FALSE(parse_policy(name).overlap_a2a) << name;
+  EXPECT_TRUE(parse_policy("A").overlap);
+  const Policy beyond = parse_policy("overlap+overlap-a2a+in-network");
+  EXPECT_TRUE(beyond.overlap && beyond.overlap_a2a);
+  EXPECT_TRUE(parse_policy(describe(beyond)).overlap_a2a);
+  EXPECT_FALSE(parse_policy("overlap").overlap_a2a);
   EXPECT_EQ(c.all_to_all, net::AllToAllMode::in_network);
   EXPECT_EQ(c.placer, "mozart");
   const Policy mix = parse_policy("overlap+per-chiplet+placer=balanced");
@@ -85,21 +60,27 @@ TEST(TrainingStep, TokensAndBytesAreConserved) {
     for (std::size_t m = 0; m < s.hw.memories.size(); ++m)
       carried += run.channels[static_cast<std::size_t>(plan.platform.memory_channel(int(m)))].bytes;
     EXPECT_NEAR(carried, asked, 1e-6 * asked) << name;
-    // Expert gradients: one write per (micro-batch, layer, expert with tokens).
-    double writes = 0;
-    for (int mb = 0; mb < s.config.micro_batches; ++mb)
-      for (int l = 0; l < s.trace.layers(); ++l) {
-        std::vector<bool> used(static_cast<std::size_t>(s.model.routed_experts), false);
+    // Expert gradients: one write per (micro-batch, layer, expert with tokens), a read before
+    // each write but an expert's first, and one read by Adam per expert with a gradient.
+    double accesses = 0;
+    for (int l = 0; l < s.trace.layers(); ++l) {
+      std::vector<int> used(static_cast<std::size_t>(s.model.routed_experts), 0);
+      for (int mb = 0; mb < s.config.micro_batches; ++mb) {
+        std::vector<bool> in_mb(used.size(), false);
         const std::size_t first = std::size_t(mb) * std::size_t(s.config.micro_batch.tokens());
         for (std::size_t t = first; t < first + std::size_t(s.config.micro_batch.tokens()); ++t)
           for (const auto e : s.trace.choices(l, t))
-            used[e] = true;
-        writes += double(std::count(used.begin(), used.end(), true));
+            in_mb[e] = true;
+        for (std::size_t e = 0; e < used.size(); ++e)
+          used[e] += in_mb[e] ? 1 : 0;
       }
-    const double expert_bytes = double(model::routed_expert_params(s.model)) * 2;
+      for (const int n : used)
+        accesses += n == 0 ? 0 : 2.0 * n;  // n writes, n - 1 reads, Adam's read
+    }
+    const double expert_gradient = double(model::routed_expert_params(s.model)) * 4;  // fp32
     const StepResult r = simulate(s, policy);
-    const double attention_grads = r.memory_bytes[std::size_t(Traffic::gradients)] -
-                                   expert_bytes * writes * (2 - 1.0 / s.config.micro_batches);
+    const double attention_grads =
+        r.memory_bytes[std::size_t(Traffic::gradients)] - expert_gradient * accesses;
     EXPECT_GT(attention_grads, 0) << name;  // the rest: attention and LM-head gradients
   }
 }
@@ -115,7 +96,7 @@ TEST(TrainingStep, NoStepBeatsItsLowerBoundOrOverfillsSram) {
         EXPECT_LE(c.sram_peak, c.sram_capacity * (1 + 1e-9)) << model << " " << name << c.name;
       EXPECT_GE(r.breakdown.overlap_ratio, 0);
       EXPECT_LE(r.breakdown.overlap_ratio, 1);
-      EXPECT_LE(r.breakdown.exposed_memory_s, r.breakdown.memory_s + 1e-12);
+      EXPECT_LE(r.breakdown.memory_without_compute_s, r.breakdown.memory_s + 1e-12);
       EXPECT_LE(r.s_mfu, 1);
       EXPECT_LE(r.s_mbu, 1);
     }
@@ -167,16 +148,19 @@ TEST(TrainingStep, MoreBandwidthOrComputeNeverSlowsAStep) {
   }
 }
 
-TEST(TrainingStep, PolicyCIsNeverSlowerThanBaselineOnTheZoo) {
+// Not "C is never slower than the baseline": with priors that are not the step's routing,
+// streaming may prefetch experts no token of a micro-batch chooses (docs/training.md).
+TEST(TrainingStep, EveryZooModelRunsWithinItsBound) {
   for (const std::string& name : model::preset_names()) {
     const model::MoeModel full = model::load_model(name);
     const int layers = std::min(full.layers, full.first_moe_layer() + 2);
-    const Policy c = parse_policy("C");
-    const Case s = make_setup(name, layers, c, hw::load_hw("mozart-nop-tree-ucie"), 2, 1, 64);
-    Case b = make_setup(name, layers, parse_policy("baseline"), s.hw, 2, 1, 64);
-    const double tc = simulate(s, c).step_s;
-    const double tb = simulate(b, parse_policy("baseline")).step_s;
-    EXPECT_LE(tc, tb) << name;
+    for (const char* policy_name : {"baseline", "C"}) {
+      const Policy policy = parse_policy(policy_name);
+      const Case s = make_setup(name, layers, policy, hw::load_hw("mozart-nop-tree-ucie"), 2, 1, 64);
+      const StepResult r = simulate(s, policy);
+      EXPECT_GE(r.step_s, r.lower_bound.bound_s * (1 - 1e-9)) << name << " " << policy_name;
+      EXPECT_LE(r.copies_per_token, s.model.top_k) << name << " " << policy_name;
+    }
   }
 }
 
@@ -211,19 +195,29 @@ topology:
       build_training_step({s.model, network, s.placement, s.trace}, policy, s.config);
   EXPECT_EQ(plan.spilled_bytes, 0);
   ASSERT_GT(plan.graph.tasks().size(), 50u);
-  double alone = 0;
+  double alone = 0, computing = 0, moving = 0;
   for (const sim::Task& t : plan.graph.tasks()) {
     if (t.kind != sim::TaskKind::flow) {
       alone += t.duration_s;
+      computing += t.kind == sim::TaskKind::compute ? t.duration_s : 0;
       continue;
     }
     double slowest = 0;  // seconds per byte on its tightest channel
     for (const net::ChannelUse& u : t.flow.uses)
       slowest = std::max(slowest, u.coefficient / plan.platform.capacities[std::size_t(u.channel)]);
     alone += t.flow.latency_s + t.flow.bytes * slowest;
+    moving += t.flow.bytes * slowest;
   }
   const sim::RunResult run = sim::run(plan.graph, plan.platform.capacities);
   EXPECT_NEAR(run.makespan_s, alone, 1e-9 * alone);
+  // In a chain, what the step loses to a resource is all the time it spends on it.
+  StepOptions options;
+  options.resimulate = true;
+  const StepResult r =
+      simulate_training_step({s.model, network, s.placement, s.trace}, policy, s.config, options);
+  EXPECT_NEAR(r.lost.compute.lost_s, computing, 1e-9 * alone);
+  EXPECT_NEAR(r.lost.memory.lost_s, moving, 1e-5 * alone);  // memory a million times faster
+  EXPECT_NEAR(r.lost.communication.lost_s, 0, 1e-12);
 }
 
 TEST(TrainingStep, SameInputsGiveTheSameSummary) {

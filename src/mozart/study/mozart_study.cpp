@@ -40,15 +40,15 @@ class ModelRuns {
 
   // `hw_key` names the hardware variant: runs repeat across sections and are done once.
   const StepResult& run(const std::string& hw_key, const hw::HwSpec& hw, const Policy& policy,
-                        int seq_len) {
+                        int seq_len, bool resimulate) {
     auto& done = results_[{hw_key, workload::describe(policy), seq_len}];
-    if (!done)
-      done = simulate(hw, policy, seq_len);
+    if (!done || (resimulate && !done->lost.measured))
+      done = simulate(hw, policy, seq_len, resimulate);
     return *done;
   }
 
  private:
-  StepResult simulate(const hw::HwSpec& hw, const Policy& policy, int seq_len) {
+  StepResult simulate(const hw::HwSpec& hw, const Policy& policy, int seq_len, bool resimulate) {
     const auto& step = trace_for(seq_len, options_.seed);
     const auto& priors = trace_for(seq_len, options_.seed + 1);
     const auto& placement = placement_for(hw, policy.placer, priors, seq_len);
@@ -57,9 +57,13 @@ class ModelRuns {
     config.micro_batches = options_.micro_batches;
     config.micro_batch.sequences = options_.sequences / options_.micro_batches;
     config.micro_batch.seq_len = seq_len;
-    const workload::StepInputs inputs{model_, network,           placement,
-                                      step,   "generated trace", policy.placer + " placement"};
-    return workload::simulate_training_step(inputs, policy, config);
+    workload::StepInputs inputs{model_, network,           placement,
+                                step,   "generated trace", policy.placer + " placement"};
+    inputs.priors = &priors;  // streaming goes by the placer's priors, not the step's routing
+    inputs.priors_source = "priors trace (another seed)";
+    workload::StepOptions step_options;
+    step_options.resimulate = resimulate;
+    return workload::simulate_training_step(inputs, policy, config, step_options);
   }
 
   const trace::Trace& trace_for(int seq_len, std::uint64_t seed) {
@@ -96,8 +100,12 @@ StudyRow row_of(const std::string& section, const std::string& setting, const St
   row.step_s = r.step_s;
   row.speedup = r.step_s > 0 ? baseline_s / r.step_s : 0;
   row.copies_per_token = r.copies_per_token;
-  row.exposed_communication_s = r.breakdown.exposed_communication_s;
-  row.exposed_memory_s = r.breakdown.exposed_memory_s;
+  row.communication_without_compute_s = r.breakdown.communication_without_compute_s;
+  row.memory_without_compute_s = r.breakdown.memory_without_compute_s;
+  if (r.lost.measured) {
+    row.lost_to_communication_s = r.lost.communication.lost_s;
+    row.lost_to_memory_s = r.lost.memory.lost_s;
+  }
   row.overlap_ratio = r.breakdown.overlap_ratio;
   row.bound_ratio = r.lower_bound.bound_s > 0 ? r.step_s / r.lower_bound.bound_s : 0;
   row.binding = r.lower_bound.binding;
@@ -116,10 +124,10 @@ struct Hardware {
 
 void run_policies(ModelRuns& runs, const Hardware& hw, const std::vector<Policy>& policies,
                   int seq_len, const std::string& section, const std::string& setting,
-                  std::vector<StudyRow>& rows) {
+                  std::vector<StudyRow>& rows, bool resimulate = false) {
   double baseline_s = 0;
   for (const Policy& p : policies) {
-    const StepResult& r = runs.run(hw.key, hw.spec, p, seq_len);
+    const StepResult& r = runs.run(hw.key, hw.spec, p, seq_len, resimulate);
     if (baseline_s == 0)
       baseline_s = r.step_s;
     rows.push_back(row_of(section, setting, r, baseline_s));
@@ -157,7 +165,8 @@ StudyResult run_mozart_study(const StudyOptions& options) {
     ModelRuns runs(options, m);
     const std::size_t first = result.rows.size();
     const std::string main_setting = fmt::format("seq {}", options.seq_len);
-    run_policies(runs, tree, all, options.seq_len, "main", main_setting, result.rows);
+    run_policies(runs, tree, all, options.seq_len, "main", main_setting, result.rows,
+                 options.resimulate);
     if (const auto paper = paper_figures(m.name)) {
       for (std::size_t i = 0; i < 4; ++i) {
         result.rows[first + i].paper_copies = paper->copies[i];
@@ -185,6 +194,15 @@ StudyResult run_mozart_study(const StudyOptions& options) {
   return result;
 }
 
+namespace {
+
+// Blank where not measured (re-simulation is for the main table).
+std::string optional_seconds(const std::optional<double>& s) {
+  return s ? fmt::format("{:.3f}", *s) : "";
+}
+
+}  // namespace
+
 std::string to_markdown(const StudyResult& result) {
   std::string out;
   for (const char* section :
@@ -197,19 +215,19 @@ std::string to_markdown(const StudyResult& result) {
         header = true;
         out += fmt::format(
             "\n### {}\n\n| model | setting | policy | step (s) | speed-up | paper speed-up | C_T "
-            "| paper C_T | exposed comm. (s) | exposed mem. (s) | overlap | step / bound | bound "
+            "| paper C_T | lost to comm. (s) | lost to mem. (s) | overlap | step / bound | bound "
             "| S-MFU | S-MBU | energy (J) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
             "---|---|---|\n",
             section);
       }
       out += fmt::format(
-          "| {} | {} | {} | {:.3f} | {:.2f} | {} | {:.2f} | {} | {:.3f} | {:.3f} | {:.2f} | "
+          "| {} | {} | {} | {:.3f} | {:.2f} | {} | {:.2f} | {} | {} | {} | {:.2f} | "
           "{:.2f} | {} | {:.3f} | {:.3f} | {:.1f} |\n",
           r.model, r.setting, r.policy, r.step_s, r.speedup,
           r.paper_speedup ? fmt::format("{:.2f}", *r.paper_speedup) : "", r.copies_per_token,
-          r.paper_copies ? fmt::format("{:.2f}", *r.paper_copies) : "", r.exposed_communication_s,
-          r.exposed_memory_s, r.overlap_ratio, r.bound_ratio, r.binding, r.s_mfu, r.s_mbu,
-          r.energy_j);
+          r.paper_copies ? fmt::format("{:.2f}", *r.paper_copies) : "",
+          optional_seconds(r.lost_to_communication_s), optional_seconds(r.lost_to_memory_s),
+          r.overlap_ratio, r.bound_ratio, r.binding, r.s_mfu, r.s_mbu, r.energy_j);
     }
   }
   return out;
@@ -225,8 +243,8 @@ nlohmann::ordered_json to_json(const StudyResult& result) {
                              {"step_s", r.step_s},
                              {"speedup", r.speedup},
                              {"copies_per_token", r.copies_per_token},
-                             {"exposed_communication_s", r.exposed_communication_s},
-                             {"exposed_memory_s", r.exposed_memory_s},
+                             {"communication_without_compute_s", r.communication_without_compute_s},
+                             {"memory_without_compute_s", r.memory_without_compute_s},
                              {"overlap_ratio", r.overlap_ratio},
                              {"step_over_bound", r.bound_ratio},
                              {"binding", r.binding},
@@ -234,6 +252,10 @@ nlohmann::ordered_json to_json(const StudyResult& result) {
                              {"s_mbu", r.s_mbu},
                              {"energy_j", r.energy_j},
                              {"memory_fits", r.memory_fits}};
+    if (r.lost_to_communication_s)
+      j["lost_to_communication_s"] = *r.lost_to_communication_s;
+    if (r.lost_to_memory_s)
+      j["lost_to_memory_s"] = *r.lost_to_memory_s;
     if (r.paper_speedup)
       j["paper_speedup"] = *r.paper_speedup;
     if (r.paper_copies)

@@ -32,6 +32,9 @@ struct StudyOptions {
   int seq_len = 256;
   std::uint64_t seed = 1;
   bool ablations = true;
+  // Measure what the main table's steps lose to communication and memory by re-simulation
+  // (three more runs of each).
+  bool resimulate = false;
 };
 
 struct StudyRow {
@@ -43,8 +46,10 @@ struct StudyRow {
   double step_s = 0;
   double speedup = 0;  // over the baseline of the same model and setting
   double copies_per_token = 0;
-  double exposed_communication_s = 0;
-  double exposed_memory_s = 0;
+  double communication_without_compute_s = 0;  // union intervals (workload::Breakdown)
+  double memory_without_compute_s = 0;
+  std::optional<double> lost_to_communication_s;  // by re-simulation, when measured
+  std::optional<double> lost_to_memory_s;
   double overlap_ratio = 0;
   double bound_ratio = 0;  // step over its lower bound
   std::string binding;

@@ -48,6 +48,8 @@ Policy parse_policy(const std::string& text, const std::string& field) {
     any = true;
     if (word == "overlap") {
       p.overlap = true;
+    } else if (word == "overlap-a2a") {
+      p.overlap_a2a = true;
     } else if (word == "streaming") {
       p.streaming = true;
     } else if (const auto mode = all_to_all_named(word)) {
@@ -56,7 +58,8 @@ Policy parse_policy(const std::string& text, const std::string& field) {
       p.placer = word.substr(7);
     } else {
       throw core::InputError({field, "policy", 0}, word,
-                             "baseline, A, B, C, or options joined by '+': overlap, streaming, "
+                             "baseline, A, B, C, or options joined by '+': overlap, overlap-a2a, "
+                             "streaming, "
                              "per-expert, per-chiplet, in-network, placer=NAME");
     }
   }
@@ -67,6 +70,8 @@ Policy parse_policy(const std::string& text, const std::string& field) {
 
 std::string describe(const Policy& p) {
   std::string out = p.overlap ? "overlap+" : "";
+  if (p.overlap_a2a)
+    out += "overlap-a2a+";
   out += net::to_string(p.all_to_all);
   if (p.streaming)
     out += "+streaming";

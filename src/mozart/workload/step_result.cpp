@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "mozart/core/units.hpp"
 #include "mozart/sim/engine.hpp"
 
 namespace mozart::workload {
@@ -75,8 +76,8 @@ Breakdown breakdown_of(const StepPlan& plan, const sim::RunResult& run) {
   b.compute_s = length(compute);
   b.memory_s = length(memory);
   b.communication_s = length(network);
-  b.exposed_memory_s = b.memory_s - overlap(memory, compute);
-  b.exposed_communication_s = b.communication_s - overlap(network, compute);
+  b.memory_without_compute_s = b.memory_s - overlap(memory, compute);
+  b.communication_without_compute_s = b.communication_s - overlap(network, compute);
   const Intervals moving = joined(memory, network);
   const double moving_s = length(moving);
   b.overlap_ratio = moving_s > 0 ? overlap(moving, compute) / moving_s : 1;
@@ -106,13 +107,121 @@ std::vector<double> sram_peaks(const StepPlan& plan, const sim::RunResult& run) 
   return peaks;
 }
 
+// What one phase of the step asks of each resource.
+struct PhaseLoad {
+  std::vector<double> engine_s;       // per compute engine
+  std::vector<double> channel_bytes;  // per channel, each byte weighted by its coefficient
+};
+
+struct PhaseBound {
+  double compute_s = 0, memory_s = 0, network_s = 0;
+  double bound() const { return std::max({compute_s, memory_s, network_s}); }
+  std::string binding() const {
+    return bound() == compute_s ? "compute" : bound() == memory_s ? "memory" : "network";
+  }
+};
+
+PhaseBound bound_of(const PhaseLoad& load, const sim::Platform& platform,
+                    const std::vector<double>& capacities) {
+  PhaseBound b;
+  for (const double s : load.engine_s)
+    b.compute_s = std::max(b.compute_s, s);
+  for (std::size_t ch = 0; ch < load.channel_bytes.size(); ++ch) {
+    if (capacities[ch] <= 0)
+      continue;
+    const double s = load.channel_bytes[ch] / capacities[ch];
+    double& kind = ch < std::size_t(platform.first_memory) ? b.network_s : b.memory_s;
+    kind = std::max(kind, s);
+  }
+  return b;
+}
+
+// A copy of `graph` in which compute takes no time.
+sim::TaskGraph without_compute(const sim::TaskGraph& graph) {
+  sim::TaskGraph out(graph.resources());
+  for (const sim::Task& t : graph.tasks()) {
+    switch (t.kind) {
+      case sim::TaskKind::compute:
+        out.add_compute(t.name, t.resource, 0, t.deps);
+        break;
+      case sim::TaskKind::delay:
+        out.add_delay(t.name, t.duration_s, t.deps);
+        break;
+      case sim::TaskKind::flow:
+        out.add_flow(t.name, t.flow, t.deps);
+        break;
+    }
+  }
+  return out;
+}
+
+// Far beyond any channel's need: what remains of a transfer's time is a millionth of it.
+constexpr double kFree = 1e6;
+
+Ideal ideal(const StepPlan& plan, const sim::TaskGraph& graph,
+            const std::vector<double>& capacities, double step_s) {
+  Ideal i;
+  i.step_s = sim::run(graph, capacities).makespan_s;
+  i.lost_s = step_s - i.step_s;
+  i.bound = lower_bound_of(plan, graph, capacities);
+  return i;
+}
+
+Losses losses_of(const StepPlan& plan, double step_s) {
+  const auto& caps = plan.platform.capacities;
+  const auto network_end = static_cast<std::size_t>(plan.platform.first_memory);
+  std::vector<double> free_links = caps, free_memory = caps;
+  for (std::size_t ch = 0; ch < caps.size(); ++ch)
+    (ch < network_end ? free_links : free_memory)[ch] *= kFree;
+  Losses l;
+  l.measured = true;
+  l.communication = ideal(plan, plan.graph, free_links, step_s);
+  l.memory = ideal(plan, plan.graph, free_memory, step_s);
+  l.compute = ideal(plan, without_compute(plan.graph), caps, step_s);
+  return l;
+}
+
 }  // namespace
 
+LowerBound lower_bound_of(const StepPlan& plan, const sim::TaskGraph& graph,
+                          const std::vector<double>& capacities) {
+  std::array<PhaseLoad, 2> phases;  // before the optimizer's barrier, and after it
+  for (PhaseLoad& p : phases) {
+    p.engine_s.assign(graph.resources().size(), 0);
+    p.channel_bytes.assign(capacities.size(), 0);
+  }
+  for (std::size_t t = 0; t < graph.tasks().size(); ++t) {
+    const sim::Task& task = graph.tasks()[t];
+    PhaseLoad& p = phases[plan.info[t].optimizer_phase ? 1 : 0];
+    if (task.kind == sim::TaskKind::compute)
+      p.engine_s[static_cast<std::size_t>(task.resource)] += task.duration_s;
+    else if (task.kind == sim::TaskKind::flow)
+      for (const net::ChannelUse& u : task.flow.uses)
+        p.channel_bytes[static_cast<std::size_t>(u.channel)] += task.flow.bytes * u.coefficient;
+  }
+  PhaseLoad whole = phases[0];
+  for (std::size_t e = 0; e < whole.engine_s.size(); ++e)
+    whole.engine_s[e] += phases[1].engine_s[e];
+  for (std::size_t ch = 0; ch < whole.channel_bytes.size(); ++ch)
+    whole.channel_bytes[ch] += phases[1].channel_bytes[ch];
+  const PhaseBound all = bound_of(whole, plan.platform, capacities);
+  const PhaseBound before = bound_of(phases[0], plan.platform, capacities);
+  LowerBound lb;
+  lb.compute_s = all.compute_s;
+  lb.memory_s = all.memory_s;
+  lb.network_s = all.network_s;
+  lb.before_optimizer_s = before.bound();
+  lb.optimizer_s = bound_of(phases[1], plan.platform, capacities).bound();
+  lb.bound_s = lb.before_optimizer_s + lb.optimizer_s;
+  lb.binding = before.binding();
+  return lb;
+}
+
 StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy,
-                                  const StepConfig& config, sim::Timeline* timeline) {
+                                  const StepConfig& config, const StepOptions& step_options) {
   const StepPlan plan = build_training_step(inputs, policy, config);
   sim::RunOptions options;
-  options.timeline = timeline;
+  options.timeline = step_options.timeline;
   options.channel_names = plan.platform.channel_names;
   const sim::RunResult run = sim::run(plan.graph, plan.platform.capacities, options);
   const hw::HwSpec& hw = inputs.network.hw();
@@ -124,6 +233,10 @@ StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy
   r.config = config;
   r.step_s = run.makespan_s;
   r.breakdown = breakdown_of(plan, run);
+  if (step_options.resimulate)
+    r.lost = losses_of(plan, r.step_s);
+  r.lower_bound = lower_bound_of(plan, plan.graph, plan.platform.capacities);
+  r.priors = plan.priors;
   r.tokens = plan.tokens;
   r.routed_slots = plan.routed_slots;
   r.copies_per_token =
@@ -146,7 +259,6 @@ StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy
     u.sram_peak = peaks[c];
     r.chiplets.push_back(u);
     peak_flops += kind.peak(inputs.model.dtype);
-    r.lower_bound.compute_s = std::max(r.lower_bound.compute_s, u.busy_s);
   }
   for (std::size_t t = 0; t < plan.info.size(); ++t) {
     const TaskInfo& info = plan.info[t];
@@ -179,24 +291,16 @@ StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy
     u.utilisation = r.step_s > 0 ? u.bytes / (caps[ch] * r.step_s) : 0;
     r.memory_fits = r.memory_fits && u.needed <= u.capacity;
     r.energy.memory_j += 8 * u.bytes * m.energy_per_bit_j;
-    r.lower_bound.memory_s = std::max(r.lower_bound.memory_s, u.bytes / caps[ch]);
     memory_bandwidth += caps[ch];
     r.stacks.push_back(u);
   }
-  for (std::size_t c = 0; c < hw.chiplets.size(); ++c) {
-    const auto ch = static_cast<std::size_t>(plan.platform.sram_channel(static_cast<int>(c)));
-    r.lower_bound.memory_s = std::max(r.lower_bound.memory_s, channels[ch].bytes / caps[ch]);
-  }
-  // Port links of stacks that hang off the network: memory traffic, on a link of its own.
+  // Port links of stacks that hang off the network carry memory traffic on links of their own.
   for (std::size_t s = 0; s < hw.memories.size(); ++s) {
     const auto& [out, back] = plan.platform.port_channels[s];
-    for (const net::ChannelId id : {out, back}) {
-      if (id < 0)
-        continue;
-      const auto ch = static_cast<std::size_t>(id);
-      r.energy.network_j += 8 * channels[ch].bytes * hw.memories[s].port->energy_per_bit_j;
-      r.lower_bound.memory_s = std::max(r.lower_bound.memory_s, channels[ch].bytes / caps[ch]);
-    }
+    for (const net::ChannelId id : {out, back})
+      if (id >= 0)
+        r.energy.network_j +=
+            8 * channels[static_cast<std::size_t>(id)].bytes * hw.memories[s].port->energy_per_bit_j;
   }
   const auto& net_channels = inputs.network.channels();
   for (std::size_t ch = 0; ch < net_channels.size(); ++ch) {
@@ -206,15 +310,9 @@ StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy
     u.utilisation = r.step_s > 0 ? u.bytes / (caps[ch] * r.step_s) : 0;
     r.network_bytes += u.bytes;
     r.energy.network_j += 8 * u.bytes * net_channels[ch].energy_per_bit_j;
-    r.lower_bound.network_s = std::max(r.lower_bound.network_s, u.bytes / caps[ch]);
     r.links.push_back(u);
   }
 
-  LowerBound& lb = r.lower_bound;
-  lb.bound_s = std::max({lb.compute_s, lb.memory_s, lb.network_s});
-  lb.binding = lb.bound_s == lb.compute_s  ? "compute"
-               : lb.bound_s == lb.memory_s ? "memory"
-                                           : "network";
   if (r.step_s > 0) {
     r.s_mfu = r.flops / (r.step_s * peak_flops);
     const double needed = r.memory_bytes[std::size_t(Traffic::weights)] +
@@ -238,19 +336,37 @@ nlohmann::ordered_json to_json(const StepResult& r) {
                   {"sequence_length", r.config.micro_batch.seq_len},
                   {"tokens", r.tokens},
                   {"first_token", r.config.first_token},
-                  {"optimizer", r.config.optimizer ? "adam" : "none"}};
+                  {"optimizer", r.config.optimizer ? "adam" : "none"},
+                  {"optimizer_schedule", to_string(r.config.optimizer_schedule)},
+                  {"gradient_precision", core::to_string(r.config.gradient_type)}};
+  out["priors"] = r.priors;
   out["step_s"] = r.step_s;
   out["tokens_per_s"] = r.step_s > 0 ? r.tokens / r.step_s : 0;
   out["breakdown"] = {{"compute_s", b.compute_s},
                       {"memory_s", b.memory_s},
                       {"communication_s", b.communication_s},
-                      {"exposed_memory_s", b.exposed_memory_s},
-                      {"exposed_communication_s", b.exposed_communication_s},
+                      {"memory_without_compute_s", b.memory_without_compute_s},
+                      {"communication_without_compute_s", b.communication_without_compute_s},
                       {"overlap_ratio", b.overlap_ratio}};
-  out["lower_bound"] = {
-      {"compute_s", lb.compute_s}, {"memory_s", lb.memory_s},
-      {"network_s", lb.network_s}, {"bound_s", lb.bound_s},
-      {"binding", lb.binding},     {"step_over_bound", lb.bound_s > 0 ? r.step_s / lb.bound_s : 0}};
+  if (r.lost.measured) {
+    const auto ideal = [](const Ideal& i) {
+      return ordered_json{{"lost_s", i.lost_s},
+                          {"step_s", i.step_s},
+                          {"bound_s", i.bound.bound_s},
+                          {"binding", i.bound.binding}};
+    };
+    out["lost_to"] = {{"communication", ideal(r.lost.communication)},
+                      {"memory", ideal(r.lost.memory)},
+                      {"compute", ideal(r.lost.compute)}};
+  }
+  out["lower_bound"] = {{"compute_s", lb.compute_s},
+                        {"memory_s", lb.memory_s},
+                        {"network_s", lb.network_s},
+                        {"before_optimizer_s", lb.before_optimizer_s},
+                        {"optimizer_s", lb.optimizer_s},
+                        {"bound_s", lb.bound_s},
+                        {"binding", lb.binding},
+                        {"step_over_bound", lb.bound_s > 0 ? r.step_s / lb.bound_s : 0}};
   out["copies_per_token"] = r.copies_per_token;
   out["routed_slots"] = r.routed_slots;
   out["flops"] = r.flops;

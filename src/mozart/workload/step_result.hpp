@@ -3,13 +3,18 @@
 // MoE-CAP's sparsity-aware utilisation (S-MFU, S-MBU), and the step's lower bound.
 //
 // Definitions (docs/training.md):
+//  * what the step loses to communication (memory, compute) is its time less the time of the
+//    same task graph re-simulated with every network channel (memory stack and SRAM port;
+//    compute task) a million times faster (taking no time), when StepOptions::resimulate asks;
 //  * compute, memory and communication times are the lengths of the unions of the intervals in
-//    which any compute task, memory transfer or network flow runs; "exposed" is the part of
-//    memory or communication time when no compute runs; the overlap ratio is the share of
-//    memory-or-communication time hidden under compute;
-//  * the lower bound is the largest of: the busiest engine's compute time, the busiest memory
-//    stack's or SRAM port's bytes over its bandwidth, the busiest network channel's bytes over
-//    its capacity. No schedule beats it;
+//    which any compute task, memory transfer or network flow runs; `*_without_compute_s` the
+//    part of them in which no chiplet computes (not what the step would save without them:
+//    one chiplet computing hides another's wait); the overlap ratio is the share of
+//    memory-or-communication time during which some chiplet computes;
+//  * the lower bound, per phase, is the largest of: the busiest engine's compute time, the
+//    busiest memory stack's or SRAM port's bytes over its bandwidth, the busiest network
+//    channel's bytes over its capacity; with the end-of-step optimizer, the bound of the part
+//    before the barrier plus that of the optimizer, which cannot overlap. No schedule beats it;
 //  * S-MFU is the FLOPs the step needs over the step time × the peak of every chiplet; S-MBU
 //    the weight, gradient and optimizer-state bytes it moves over the step time × the
 //    bandwidth of every memory stack.
@@ -29,17 +34,38 @@ struct Breakdown {
   double compute_s = 0;
   double memory_s = 0;
   double communication_s = 0;
-  double exposed_memory_s = 0;
-  double exposed_communication_s = 0;
+  double memory_without_compute_s = 0;
+  double communication_without_compute_s = 0;
   double overlap_ratio = 0;
 };
 
 struct LowerBound {
-  double compute_s = 0;
+  double compute_s = 0;  // the busiest resource of each kind over the whole step
   double memory_s = 0;
   double network_s = 0;
-  double bound_s = 0;
-  std::string binding;  // "compute", "memory" or "network"
+  double before_optimizer_s = 0;  // the bound of the part before the optimizer's barrier
+  double optimizer_s = 0;         // and of the end-of-step optimizer (0 without one)
+  double bound_s = 0;             // their sum
+  std::string binding;            // "compute", "memory" or "network": what binds before the barrier
+};
+
+// The step re-simulated with one kind of resource made (nearly) free.
+struct Ideal {
+  double step_s = 0;
+  double lost_s = 0;  // the step's time less this one's
+  LowerBound bound;   // of the re-simulated graph
+};
+
+struct Losses {
+  bool measured = false;
+  Ideal communication;  // network channels a million times faster
+  Ideal memory;         // memory stacks and SRAM ports a million times faster
+  Ideal compute;        // compute tasks taking no time
+};
+
+struct StepOptions {
+  bool resimulate = false;  // measure Losses: three more runs of the step's graph
+  sim::Timeline* timeline = nullptr;
 };
 
 struct Energy {
@@ -83,6 +109,7 @@ struct StepResult {
   StepConfig config;
   double step_s = 0;
   Breakdown breakdown;
+  Losses lost;
   LowerBound lower_bound;
   Energy energy;
   double s_mfu = 0;
@@ -90,6 +117,7 @@ struct StepResult {
   double tokens = 0;
   double routed_slots = 0;
   double copies_per_token = 0;  // C_T of the forward dispatches
+  std::string priors;           // where streaming's priors came from
   double flops = 0;
   std::array<double, kTrafficKinds> memory_bytes{};  // by traffic kind
   double network_bytes = 0;                          // on the wire, summed over channels
@@ -102,7 +130,12 @@ struct StepResult {
 };
 
 StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy,
-                                  const StepConfig& config, sim::Timeline* timeline = nullptr);
+                                  const StepConfig& config, const StepOptions& options = {});
+
+// The lower bound of running `graph` (a plan's graph, or a copy with other durations) over
+// channels of `capacities`.
+LowerBound lower_bound_of(const StepPlan& plan, const sim::TaskGraph& graph,
+                          const std::vector<double>& capacities);
 
 nlohmann::ordered_json to_json(const StepResult& result);
 

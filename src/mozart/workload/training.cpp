@@ -87,11 +87,20 @@ struct Work {
   double hold = 0;  // SRAM taken from the load's start until the write (or compute) ends
   OpSum compute;
   Bytes write{};
+  // The previous micro-batch's writes of the gradient this work reads (in piece order): the
+  // read-add-write must read what they wrote.
+  Deps read_after;
 };
 
 struct Ran {
   Deps computes;
+  Deps writes;  // in piece order
 };
+
+// Which weight gradient a backward work accumulates: attention of (layer, attention chiplet
+// index), a routed expert of (MoE layer index, expert), or the LM head of an attention chiplet.
+enum class GradientOf : std::uint8_t { attention, expert, lm_head };
+using GradientKey = std::tuple<GradientOf, int, int>;
 
 // The ends of a planned network flow, from its channels: senders are the nodes it leaves and
 // never enters, receivers the nodes it enters and never leaves.
@@ -124,16 +133,18 @@ class StepBuilder {
         policy_(policy),
         cfg_(config),
         b_(core::bytes_per_element(in.model.dtype)),
+        g_(core::bytes_per_element(config.gradient_type)),
         moe_layers_(in.model.moe_layers()) {}
 
   StepPlan build() {
     check_inputs();
     setup_chiplets();
     count_tokens();
+    count_priors();
     plan_memory_use();
-    const TaskId end = step();
-    if (cfg_.optimizer)
-      optimizer(end);
+    step();
+    if (cfg_.optimizer && cfg_.optimizer_schedule == OptimizerSchedule::end_of_step)
+      update_at_end();
     plan_.info.resize(plan_.graph.tasks().size());
     return std::move(plan_);
   }
@@ -153,16 +164,9 @@ class StepBuilder {
     if (p.layout.hardware != hw_.name)
       throw core::InputError({in_.placement_source, "layout.hardware", 0}, p.layout.hardware,
                              fmt::format("a placement onto {}", hw_.name));
-    if (!t.model.empty() && t.model != m_.name)
-      throw core::InputError({in_.trace_source, "model", 0}, t.model,
-                             fmt::format("a trace of {}", m_.name));
-    if (t.shape.layer_ids != moe_layers_ || t.num_experts() != m_.routed_experts ||
-        t.top_k() != m_.top_k)
-      throw core::InputError(
-          {in_.trace_source, "shape", 0},
-          fmt::format("{} layers, {} experts, top-{}", t.layers(), t.num_experts(), t.top_k()),
-          fmt::format("{}'s {} MoE layers, {} experts, top-{}", m_.name, m_.moe_layer_count(),
-                      m_.routed_experts, m_.top_k));
+    check_trace(t, in_.trace_source);
+    if (in_.priors)
+      check_trace(*in_.priors, in_.priors_source);
     if (cfg_.micro_batches < 1 || cfg_.micro_batch.sequences < 1 || cfg_.micro_batch.seq_len < 1)
       throw core::InputError({"step", "batch", 0},
                              fmt::format("{} micro-batches of {} x {}", cfg_.micro_batches,
@@ -191,6 +195,18 @@ class StepBuilder {
               "which the step does not model)");
       layer_placement_.push_back(&*at);
     }
+  }
+
+  void check_trace(const trace::Trace& t, const std::string& source) const {
+    if (!t.model.empty() && t.model != m_.name)
+      throw core::InputError({source, "model", 0}, t.model, fmt::format("a trace of {}", m_.name));
+    if (t.shape.layer_ids != moe_layers_ || t.num_experts() != m_.routed_experts ||
+        t.top_k() != m_.top_k)
+      throw core::InputError(
+          {source, "shape", 0},
+          fmt::format("{} layers, {} experts, top-{}", t.layers(), t.num_experts(), t.top_k()),
+          fmt::format("{}'s {} MoE layers, {} experts, top-{}", m_.name, m_.moe_layer_count(),
+                      m_.routed_experts, m_.top_k));
   }
 
   void setup_chiplets() {
@@ -236,18 +252,14 @@ class StepBuilder {
     return plan_.expert_chiplets[static_cast<std::size_t>(slot)];
   }
 
-  // Tokens per expert per micro-batch, from the trace's own tokens; and the whole trace's
-  // counts, the prior that orders streaming.
+  // Tokens per expert per micro-batch, from the trace's own tokens.
   void count_tokens() {
     const auto& t = in_.trace;
     const std::size_t layers = layer_placement_.size();
     const auto experts = static_cast<std::size_t>(m_.routed_experts);
     counts_.assign(static_cast<std::size_t>(cfg_.micro_batches),
                    std::vector<std::vector<double>>(layers, std::vector<double>(experts, 0)));
-    prior_.assign(layers, std::vector<double>(experts, 0));
     for (std::size_t li = 0; li < layers; ++li) {
-      for (const trace::ExpertId e : t.layer_block(static_cast<int>(li)))
-        prior_[li][e] += 1;
       for (int mb = 0; mb < cfg_.micro_batches; ++mb) {
         const std::size_t first = cfg_.first_token + std::size_t(mb) * tokens_per_mb_;
         for (std::size_t tok = first; tok < first + tokens_per_mb_; ++tok)
@@ -259,6 +271,44 @@ class StepBuilder {
     for (const auto& per_mb : counts_)
       for (const auto& layer : per_mb)
         plan_.routed_slots += std::accumulate(layer.begin(), layer.end(), 0.0);
+  }
+
+  // Tokens per expert in routing the step does not run, which streaming goes by: a priors
+  // trace, else the previous step (the trace's tokens before the step's first), else uniform.
+  // Never the step's own routing, which is not known before its routers run.
+  void count_priors() {
+    const std::size_t layers = layer_placement_.size();
+    const auto experts = static_cast<std::size_t>(m_.routed_experts);
+    prior_.assign(layers, std::vector<double>(experts, 0));
+    const trace::Trace& t = in_.priors ? *in_.priors : in_.trace;
+    const std::size_t tokens = in_.priors ? t.tokens : cfg_.first_token;
+    if (tokens == 0) {
+      for (auto& layer : prior_)
+        std::fill(layer.begin(), layer.end(), double(m_.top_k) / double(experts));
+      prior_tokens_ = 1;
+      note_prefetches();
+      plan_.priors = "uniform (no priors trace and no tokens before the step's first)";
+      return;
+    }
+    for (std::size_t li = 0; li < layers; ++li)
+      for (std::size_t tok = 0; tok < tokens; ++tok)
+        for (const trace::ExpertId e : t.choices(static_cast<int>(li), tok))
+          prior_[li][e] += 1;
+    prior_tokens_ = double(tokens);
+    note_prefetches();
+    plan_.priors = in_.priors
+                       ? fmt::format("{} ({} tokens)", in_.priors_source, tokens)
+                       : fmt::format("the previous step: the {} tokens of {} before token {}",
+                                     tokens, in_.trace_source, cfg_.first_token);
+  }
+
+  void note_prefetches() {
+    if (!policy_.streaming)
+      return;
+    plan_.prefetch.assign(prior_.size(), std::vector<bool>(prior_.empty() ? 0 : prior_[0].size()));
+    for (std::size_t li = 0; li < prior_.size(); ++li)
+      for (std::size_t e = 0; e < prior_[li].size(); ++e)
+        plan_.prefetch[li][e] = likely_used(li, int(e));
   }
 
   // ---- what each chiplet computes -------------------------------------------------------
@@ -290,6 +340,14 @@ class StepBuilder {
   }
 
   double expert_bytes() const { return double(model::routed_expert_params(m_)) * b_; }
+
+  // The accumulated gradient of weights of `weight_bytes`.
+  double gradient_bytes(double weight_bytes) const { return weight_bytes / b_ * g_; }
+
+  // SRAM a backward work holds per weight byte: the weights and their gradient.
+  double backward_hold(double weight_bytes) const {
+    return weight_bytes + gradient_bytes(weight_bytes);
+  }
 
   double attention_weight_bytes(int layer, std::size_t a) {
     double w = 0;
@@ -323,7 +381,7 @@ class StepBuilder {
           saved += op.input_bytes;
         for (auto& per_layer : d.saved)
           per_layer[static_cast<std::size_t>(l)] += saved;
-        d.largest_hold = std::max(d.largest_hold, 2 * attention_weight_bytes(l, a));
+        d.largest_hold = std::max(d.largest_hold, backward_hold(attention_weight_bytes(l, a)));
         d.weights += attention_weight_bytes(l, a);
       }
     }
@@ -331,7 +389,7 @@ class StepBuilder {
       const auto layer = static_cast<std::size_t>(moe_layers_[li]);
       for (int e = 0; e < m_.routed_experts; ++e) {
         ChipletDemand& d = demand[static_cast<std::size_t>(chiplet_of(li, e))];
-        d.largest_hold = std::max(d.largest_hold, 2 * expert_bytes());
+        d.largest_hold = std::max(d.largest_hold, backward_hold(expert_bytes()));
         d.weights += expert_bytes();
       }
       for (std::size_t mb = 0; mb < mbs; ++mb) {
@@ -351,7 +409,9 @@ class StepBuilder {
 
   void plan_memory_use() {
     demand_ = memory_demand();
-    const double resident = 2.0 + (cfg_.optimizer ? cfg_.adam.state_bytes_per_param / b_ : 0);
+    // Per weight byte: the weight, its accumulated gradient and (with Adam) its states.
+    const double resident =
+        1.0 + g_ / b_ + (cfg_.optimizer ? cfg_.adam.state_bytes_per_param / b_ : 0);
     memory_ = plan_memory(hw_, demand_, resident, m_.name, tokens_per_mb_);
     plan_.sram_reserved = memory_.sram_reserved;
     plan_.sram_window = memory_.sram_window;
@@ -380,6 +440,7 @@ class StepBuilder {
   TaskId note(TaskId id, TaskInfo info) {
     if (plan_.info.size() <= static_cast<std::size_t>(id))
       plan_.info.resize(static_cast<std::size_t>(id) + 1);
+    info.optimizer_phase = optimizer_phase_;
     plan_.info[static_cast<std::size_t>(id)] = info;
     return id;
   }
@@ -433,8 +494,12 @@ class StepBuilder {
         load_deps.push_back(last_load_[c]);
       if (!policy_.overlap && tail_[c] >= 0)
         load_deps.push_back(tail_[c]);
+      const Deps read_after = same_bytes(w.read_after, p, pieces);
+      append(load_deps, read_after);
       const TaskId load = transfer(name + " load", c, scaled(w.load, f), sim::Direction::to_sram,
                                    std::move(load_deps));
+      if (!read_after.empty())
+        plan_.gradient_reads.push_back({load, read_after});
       last_load_[c] = load;
       Deps deps = compute_deps;
       deps.push_back(load);
@@ -442,9 +507,11 @@ class StepBuilder {
         deps.push_back(ran.computes.back());
       const TaskId done = compute(name, c, scaled(w.compute, f), std::move(deps));
       TaskId release = done;
-      if (total_bytes(w.write) > 0)
+      if (total_bytes(w.write) > 0) {
         release =
             transfer(name + " write", c, scaled(w.write, f), sim::Direction::to_memory, {done});
+        ran.writes.push_back(release);
+      }
       window.hold(w.hold * f, release);
       plan_.holds.push_back({c, w.hold * f, load, release});
       tail_[c] = release;
@@ -453,8 +520,18 @@ class StepBuilder {
     return ran;
   }
 
-  // Adds a collective's flows; each waits for what its senders must finish (`ready_of`), or for
-  // `all` when the policy does not overlap. Returns the flows and, per receiver, its flows.
+  // Of `pieces` tasks that split some bytes evenly (in order), those that touch the bytes of
+  // piece p of `of` pieces.
+  static Deps same_bytes(const Deps& pieces, int p, int of) {
+    const std::size_t q = pieces.size();
+    const std::size_t from = q * std::size_t(p) / std::size_t(of);
+    const std::size_t to = (q * std::size_t(p + 1) + std::size_t(of) - 1) / std::size_t(of);
+    return Deps(pieces.begin() + std::ptrdiff_t(from), pieces.begin() + std::ptrdiff_t(to));
+  }
+
+  // Adds a collective's flows; each waits for what its senders must finish (`ready_of`) under
+  // overlap-a2a, else for `all` (every producer of the phase). Returns the flows and, per receiver,
+  // its flows.
   struct Exchange {
     Deps flows;
     std::map<int, Deps> into;
@@ -466,7 +543,7 @@ class StepBuilder {
     for (const net::PlannedFlow& f : plan.flows) {
       const Ends ends = ends_of(net_, f.spec);
       Deps deps;
-      if (policy_.overlap) {
+      if (policy_.overlap_a2a) {
         for (const int s : ends.senders)
           if (const auto it = ready_of.find(s); it != ready_of.end())
             append(deps, it->second);
@@ -525,7 +602,7 @@ class StepBuilder {
   // Whether the priors make expert e likely (at least even odds) to get a token of a
   // micro-batch: streaming prefetches those before the router has run.
   bool likely_used(std::size_t li, int e) const {
-    const double p = prior_[li][static_cast<std::size_t>(e)] / double(in_.trace.tokens);
+    const double p = prior_[li][static_cast<std::size_t>(e)] / prior_tokens_;
     return 1 - std::pow(1 - std::min(p, 1.0), double(tokens_per_mb_)) >= 0.5;
   }
 
@@ -576,19 +653,25 @@ class StepBuilder {
     for (int l = 0; l < m_.layers; ++l)
       advance([&](int mb, const Deps& in) { return forward_layer(mb, l, in); });
     advance([&](int mb, const Deps& in) { return loss(mb, in); });
-    for (int l = m_.layers - 1; l >= 0; --l)
+    const bool per_layer =
+        cfg_.optimizer && cfg_.optimizer_schedule == OptimizerSchedule::per_layer;
+    for (int l = m_.layers - 1; l >= 0; --l) {
       advance([&](int mb, const Deps& in) { return backward_layer(mb, l, in); });
+      if (per_layer)  // issued here so that each chiplet's loads keep their program order
+        update_layer(l);
+    }
+    if (per_layer)
+      update_embeddings();
     Deps all;
     for (const Deps& d : at)
       append(all, d);
     return barrier("step done", std::move(all));
   }
 
-  // Forward streams in the weights and computes; backward also streams in the gradients
-  // accumulated so far (after the first micro-batch) and any spilled activations, and writes
-  // the gradients back.
+  // Forward streams in the weights and computes; backward also streams in any spilled
+  // activations and writes the gradients (accumulate() adds the read of earlier ones).
   Work weight_work(std::string name, int c, std::span<const model::OpCost> ops, double w,
-                   double saved, int mb, bool forward) const {
+                   double saved, bool forward) const {
     Work work;
     work.name = std::move(name);
     work.chiplet = c;
@@ -598,20 +681,31 @@ class StepBuilder {
       work.compute = timed(ops, c);
       return work;
     }
-    work.load =
-        plus(plus(traffic(Traffic::weights, w), traffic(Traffic::gradients, mb > 0 ? w : 0)),
-             traffic(Traffic::activations, saved));
-    work.hold = 2 * w + saved;
+    work.load = plus(traffic(Traffic::weights, w), traffic(Traffic::activations, saved));
+    work.hold = backward_hold(w) + saved;
     work.compute = backward_of(ops, c);
-    work.write = traffic(Traffic::gradients, w);
+    work.write = traffic(Traffic::gradients, gradient_bytes(w));
     return work;
+  }
+
+  // Runs a backward work that writes gradient `key`: when an earlier micro-batch wrote it, the
+  // work first reads it back (after that write) to add to it.
+  Ran accumulate(Work w, const GradientKey& key, const Deps& gate, const Deps& compute_deps) {
+    Deps& last = gradient_writes_[key];
+    if (!last.empty()) {
+      w.load = plus(w.load, traffic(Traffic::gradients, total_bytes(w.write)));
+      w.read_after = last;
+    }
+    Ran ran = run(w, gate, compute_deps);
+    last = ran.writes;
+    return ran;
   }
 
   Work attention_work(int mb, int layer, std::size_t a, bool forward) {
     const int c = plan_.attention_chiplets[a];
     return weight_work(fmt::format("mb{} L{} attention {}", mb, layer, forward ? "fwd" : "bwd"), c,
                        attention_ops(layer, a), attention_weight_bytes(layer, a),
-                       forward ? 0 : unspill_bytes(mb, layer, c), mb, forward);
+                       forward ? 0 : unspill_bytes(mb, layer, c), forward);
   }
 
   Work expert_work(int mb, std::size_t li, int e, bool forward) {
@@ -623,8 +717,7 @@ class StepBuilder {
         !forward && unspill_bytes(mb, layer, c) > 0 ? expert_saved_bytes(tokens) : 0;
     return weight_work(fmt::format("mb{} L{} expert{} {} ({} tokens)", mb, layer, e,
                                    forward ? "fwd" : "bwd", tokens),
-                       c, model::expert_forward_ops(m_, tokens, e), expert_bytes(), saved, mb,
-                       forward);
+                       c, model::expert_forward_ops(m_, tokens, e), expert_bytes(), saved, forward);
   }
 
   Deps forward_layer(int mb, int layer, const Deps& input) {
@@ -675,7 +768,7 @@ class StepBuilder {
     std::map<int, Deps> done;
     for (const int c : plan_.expert_chiplets) {
       Deps deps = before;
-      if (policy_.overlap) {
+      if (policy_.overlap_a2a) {
         if (const auto it = arrivals.into.find(c); it != arrivals.into.end())
           append(deps, it->second);
       } else {
@@ -689,7 +782,12 @@ class StepBuilder {
         Deps expert_gate = load_gate;
         if (policy_.streaming && !x.prefetch)
           append(expert_gate, before);  // routed to it against the odds: load once known
-        append(computes, run(expert_work(mb, li, x.expert, forward), expert_gate, deps).computes);
+        Work work = expert_work(mb, li, x.expert, forward);
+        const Ran ran = forward
+                            ? run(work, expert_gate, deps)
+                            : accumulate(std::move(work), {GradientOf::expert, int(li), x.expert},
+                                         expert_gate, deps);
+        append(computes, ran.computes);
       }
     }
     return done;
@@ -730,12 +828,14 @@ class StepBuilder {
       Work work;
       work.name = fmt::format("mb{} lm_head", mb);
       work.chiplet = c;
-      work.load = plus(traffic(Traffic::weights, w), traffic(Traffic::gradients, mb > 0 ? w : 0));
-      work.hold = 2 * w;
+      work.load = traffic(Traffic::weights, w);
+      work.hold = backward_hold(w);
       work.compute = timed(ops, c);
       work.compute += backward_of(ops, c);
-      work.write = traffic(Traffic::gradients, w);
-      append(out, run(work, policy_.streaming ? Deps{} : input, input).computes);
+      work.write = traffic(Traffic::gradients, gradient_bytes(w));
+      append(out, accumulate(std::move(work), {GradientOf::lm_head, 0, int(a)},
+                             policy_.streaming ? Deps{} : input, input)
+                      .computes);
     }
     return out;
   }
@@ -771,60 +871,137 @@ class StepBuilder {
       const int c = plan_.attention_chiplets[a];
       Deps load_gate = gate;
       append(load_gate, spill_writes(mb, layer, c));
-      append(out, run(attention_work(mb, layer, a, false), load_gate, attention_in).computes);
+      append(out, accumulate(attention_work(mb, layer, a, false),
+                             {GradientOf::attention, layer, int(a)}, load_gate, attention_in)
+                      .computes);
     }
     return out;
   }
 
-  // Adam over every parameter once all micro-batches are done: gradients and states stream in,
-  // states and weights stream back, layer by layer on each chiplet.
-  void optimizer(TaskId after) {
+  // ---- the optimizer ----------------------------------------------------------------------
+
+  // Adam over `params` parameters on chiplet c: the gradient and the states stream in, the
+  // states and the weights stream back.
+  Work adam_work(int c, double params, std::string name) const {
     const double state = cfg_.adam.state_bytes_per_param;
-    const auto work_for = [&](int c, double params, std::string name) {
-      model::OpCost op;
-      op.kind = model::OpKind::optimizer;
-      op.flops = params * cfg_.adam.flops_per_param;
-      op.weight_bytes = params * (2 * b_ + 2 * state);
-      Work w;
-      w.name = std::move(name);
-      w.chiplet = c;
-      w.load = plus(traffic(Traffic::gradients, params * b_),
-                    traffic(Traffic::optimizer_states, params * state));
-      w.hold = params * (b_ + state);
-      w.compute = timed(std::span(&op, 1), c);
-      w.write = plus(traffic(Traffic::optimizer_states, params * state),
-                     traffic(Traffic::weights, params * b_));
-      return w;
-    };
-    Deps gate{after};
+    model::OpCost op;
+    op.kind = model::OpKind::optimizer;
+    op.flops = params * cfg_.adam.flops_per_param;
+    op.weight_bytes = params * (g_ + b_ + 2 * state);
+    Work w;
+    w.name = std::move(name);
+    w.chiplet = c;
+    w.load = plus(traffic(Traffic::gradients, params * g_),
+                  traffic(Traffic::optimizer_states, params * state));
+    w.hold = params * (g_ + state);
+    w.compute = timed(std::span(&op, 1), c);
+    w.write = plus(traffic(Traffic::optimizer_states, params * state),
+                   traffic(Traffic::weights, params * b_));
+    return w;
+  }
+
+  double embedding_bytes() const { return lm_head_bytes() * (m_.tied_embeddings ? 1 : 2); }
+
+  // The last writes of an attention layer's gradients (layer -1: the LM head's), on every
+  // attention chiplet.
+  Deps final_attention_writes(int layer) {
+    Deps out;
+    for (std::size_t a = 0; a < plan_.attention_chiplets.size(); ++a)
+      append(out, gradient_writes_[layer < 0 ? GradientKey{GradientOf::lm_head, 0, int(a)}
+                                             : GradientKey{GradientOf::attention, layer, int(a)}]);
+    return out;
+  }
+
+  // With several attention chiplets (data-parallel attention) their gradients of `bytes` of
+  // weights are summed before the update; returns what the update waits for.
+  Deps reduced(double bytes, const Deps& written) {
     const auto& attn = plan_.attention_chiplets;
-    if (attn.size() > 1) {  // data-parallel attention: its gradients are summed first
-      double bytes = lm_head_bytes() * (m_.tied_embeddings ? 1 : 2);
-      for (int l = 0; l < m_.layers; ++l)
-        bytes += attention_weight_bytes(l, 0);
-      const Exchange reduce =
-          exchange(net::all_reduce(net_, attn, bytes, net::AllReduceAlgorithm::ring), {}, gate);
-      gate = reduce.flows;
-      gate.push_back(after);
-    }
-    const double na = double(attn.size());
+    if (attn.size() <= 1)
+      return written;
+    std::map<int, Deps> ready;
+    for (const int a : attn)
+      ready[a] = written;
+    Deps gate =
+        exchange(net::all_reduce(net_, attn, gradient_bytes(bytes), net::AllReduceAlgorithm::ring),
+                 ready, written)
+            .flows;
+    append(gate, written);
+    return gate;
+  }
+
+  // Each attention chiplet updates its share of a layer's (layer -1: the embeddings') weights.
+  void update_attention(int layer, const Deps& gate) {
+    const auto& attn = plan_.attention_chiplets;
+    const std::string name =
+        layer < 0 ? std::string("adam embeddings") : fmt::format("adam L{} attention", layer);
     for (std::size_t a = 0; a < attn.size(); ++a) {
-      for (int l = 0; l < m_.layers; ++l)
-        run(work_for(attn[a], attention_weight_bytes(l, a) / b_ / na,
-                     fmt::format("adam L{} attention", l)),
-            gate, gate);
-      run(work_for(attn[a], lm_head_bytes() * (m_.tied_embeddings ? 1 : 2) / b_ / na,
-                   "adam embeddings"),
-          gate, gate);
+      const double bytes = layer < 0 ? embedding_bytes() : attention_weight_bytes(layer, a);
+      run(adam_work(attn[a], bytes / b_ / double(attn.size()), name), gate, gate);
     }
-    for (std::size_t li = 0; li < layer_placement_.size(); ++li)
-      for (const int c : plan_.expert_chiplets) {
-        const double experts = double(experts_on(li, c).size());
-        if (experts > 0)
-          run(work_for(c, experts * double(model::routed_expert_params(m_)),
-                       fmt::format("adam L{} experts", moe_layers_[li])),
-              gate, gate);
+  }
+
+  // Each expert chiplet updates its experts of one MoE layer that got a gradient this step
+  // (those no token chose have none, and Adam skips a parameter without a gradient, as
+  // PyTorch's does), once their last writes are done and `gate` is.
+  void update_experts(std::size_t li, const Deps& gate) {
+    for (const int c : plan_.expert_chiplets) {
+      Deps deps = gate;
+      double params = 0;
+      for (const int e : experts_on(li, c)) {
+        const auto it = gradient_writes_.find({GradientOf::expert, int(li), e});
+        if (it == gradient_writes_.end() || it->second.empty())
+          continue;
+        params += double(model::routed_expert_params(m_));
+        append(deps, it->second);
       }
+      if (params > 0)
+        run(adam_work(c, params, fmt::format("adam L{} experts", moe_layers_[li])), deps, deps);
+    }
+  }
+
+  // Per-layer schedule: a layer's update once its last micro-batch's gradients are written.
+  void update_layer(int layer) {
+    update_attention(layer,
+                     reduced(attention_weight_bytes(layer, 0), final_attention_writes(layer)));
+    if (const int li = moe_index(layer); li >= 0)
+      update_experts(static_cast<std::size_t>(li), {});
+  }
+
+  // The embeddings last: a tied input embedding's gradient is complete only when backward is.
+  void update_embeddings() {
+    Deps written = final_attention_writes(-1);
+    append(written, final_attention_writes(0));
+    update_attention(-1, reduced(embedding_bytes(), written));
+  }
+
+  // Every task so far that no other waits for (gradient writes among them).
+  Deps sinks() const {
+    const auto& tasks = plan_.graph.tasks();
+    std::vector<bool> waited(tasks.size(), false);
+    for (const sim::Task& t : tasks)
+      for (const TaskId d : t.deps)
+        waited[static_cast<std::size_t>(d)] = true;
+    Deps out;
+    for (std::size_t t = 0; t < tasks.size(); ++t)
+      if (!waited[t])
+        out.push_back(static_cast<TaskId>(t));
+    return out;
+  }
+
+  // End-of-step schedule: every update after everything else (the last gradient writes too),
+  // as one phase.
+  void update_at_end() {
+    const TaskId after = barrier("backward done", sinks());
+    optimizer_phase_ = true;
+    double bytes = embedding_bytes();
+    for (int l = 0; l < m_.layers; ++l)
+      bytes += attention_weight_bytes(l, 0);
+    const Deps gate = reduced(bytes, {after});
+    for (int l = 0; l < m_.layers; ++l)
+      update_attention(l, gate);
+    update_attention(-1, gate);
+    for (std::size_t li = 0; li < layer_placement_.size(); ++li)
+      update_experts(li, {after});
   }
 
   const StepInputs& in_;
@@ -833,7 +1010,8 @@ class StepBuilder {
   const hw::HwSpec& hw_;
   const Policy& policy_;
   const StepConfig& cfg_;
-  const double b_;
+  const double b_;  // bytes per weight
+  const double g_;  // bytes per accumulated gradient
   const std::vector<int> moe_layers_;
   StepPlan plan_;
 
@@ -845,6 +1023,9 @@ class StepBuilder {
   std::map<std::pair<int, std::size_t>, std::vector<model::OpCost>> attention_ops_;
   std::vector<std::vector<std::vector<double>>> counts_;  // [mb][moe layer][expert]
   std::vector<std::vector<double>> prior_;                // [moe layer][expert]
+  double prior_tokens_ = 1;                               // tokens prior_ counts
+  std::map<GradientKey, Deps> gradient_writes_;           // the latest writes of each gradient
+  bool optimizer_phase_ = false;                          // adding the end-of-step optimizer
   std::vector<ChipletDemand> demand_;                     // per chiplet
   MemoryPlan memory_;
   std::vector<SramWindow> windows_;
@@ -859,6 +1040,10 @@ class StepBuilder {
 };
 
 }  // namespace
+
+std::string_view to_string(OptimizerSchedule schedule) {
+  return schedule == OptimizerSchedule::per_layer ? "per-layer" : "end-of-step";
+}
 
 StepPlan build_training_step(const StepInputs& inputs, const Policy& policy,
                              const StepConfig& config) {

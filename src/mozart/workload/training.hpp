@@ -1,12 +1,14 @@
 // One training step of an MoE model on a chiplet system, as a task graph for the engine.
 //
 // The step runs `micro_batches` micro-batches one after another (gradient accumulation), each
-// forward through every layer and backward in reverse, then the optimizer update. Per layer:
+// forward through every layer and backward in reverse; the optimizer updates each layer once its
+// gradients are final (or, as an option, everything after the last micro-batch). Per layer:
 // attention (with norms, router, shared experts and dense FFNs) on the attention chiplets;
 // dispatch of every token to the chiplets of its trace-chosen experts; each expert's FFN on its
 // chiplet for exactly the tokens the trace routed to it; combine back. Backward repeats the
 // exchange with gradients, computes input and weight gradients, and writes weight gradients
-// to memory (read-add-write after the first micro-batch).
+// to memory: a micro-batch reads (after the previous micro-batch's write of it), adds and writes
+// back a gradient an earlier micro-batch wrote, and only writes one none has.
 //
 // Memory: weights live in the memory stacks attached to their chiplet and stream into SRAM
 // before use; a chiplet's SRAM holds its working activations, the saved activations that fit
@@ -20,9 +22,12 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "mozart/core/units.hpp"
 #include "mozart/model/cost.hpp"
 #include "mozart/model/spec.hpp"
 #include "mozart/net/network.hpp"
@@ -34,11 +39,20 @@
 
 namespace mozart::workload {
 
+// When Adam runs: a layer's update as soon as its last micro-batch's gradients are written (as
+// the paper updates on the chiplets), or every update after the step's last backward.
+enum class OptimizerSchedule : std::uint8_t { per_layer, end_of_step };
+std::string_view to_string(OptimizerSchedule schedule);
+
 struct StepConfig {
   model::Batch micro_batch{8, 256, true};
   int micro_batches = 4;
-  bool optimizer = true;  // Adam update of every parameter at the end of the step
+  bool optimizer = true;  // Adam update of every parameter
+  OptimizerSchedule optimizer_schedule = OptimizerSchedule::per_layer;
   model::OptimizerSpec adam;
+  // Weight gradients as accumulated in memory across micro-batches: fp32, as mixed-precision
+  // training keeps its master gradients.
+  core::DataType gradient_type = core::DataType::fp32;
   std::size_t first_token = 0;  // the trace's token where the step's batch starts
 };
 
@@ -49,6 +63,11 @@ struct StepInputs {
   const trace::Trace& trace;
   std::string trace_source = "trace";
   std::string placement_source = "placement";
+  // Routing the step does not run (a profiling trace), whose expert frequencies guide
+  // streaming. Without it the priors are the previous step's: the trace's tokens before
+  // `first_token`, or, when there are none, uniform (every expert equally likely).
+  const trace::Trace* priors = nullptr;
+  std::string priors_source = "priors";
 };
 
 enum class Activity : std::uint8_t { compute, memory, network, barrier };
@@ -64,6 +83,7 @@ inline double total_bytes(const std::array<double, kTrafficKinds>& bytes) {
 
 struct TaskInfo {
   Activity activity = Activity::barrier;
+  bool optimizer_phase = false;  // after the barrier that ends backward (end-of-step optimizer)
   int chiplet = -1;  // compute: its engine; memory: the chiplet whose SRAM it fills or drains
   double flops = 0;
   double sram_bytes = 0;                      // compute: operands read and written in SRAM
@@ -95,10 +115,21 @@ struct StepPlan {
   double dispatched_tokens = 0;        // tokens dispatched (tokens × MoE layers × micro-batches)
   double flops = 0;
   double spilled_bytes = 0;  // saved activations written to memory, per step
+  std::string priors;        // where streaming's priors came from
+  // Under streaming, per MoE layer and expert: whether the forward prefetches it before the
+  // router has run (the priors make a token for it likely).
+  std::vector<std::vector<bool>> prefetch;
+  // Per gradient read-add-write of a micro-batch after the first: its read (a memory load)
+  // and the previous micro-batch's writes of the same gradient, which it must follow.
+  struct GradientRead {
+    sim::TaskId read = 0;
+    std::vector<sim::TaskId> previous_writes;
+  };
+  std::vector<GradientRead> gradient_reads;
 };
 
-// InputError for a placement or trace of another model, a batch longer than the trace, a
-// placement with replicas, or weights that do not fit their memory stacks.
+// InputError for a placement or trace (or priors) of another model, a batch longer than the
+// trace, a placement with replicas, or weights that do not fit their memory stacks.
 StepPlan build_training_step(const StepInputs& inputs, const Policy& policy,
                              const StepConfig& config);
 

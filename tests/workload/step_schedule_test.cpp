@@ -1,0 +1,274 @@
+// The training step's schedule: gradient read-after-write, the all-to-all as a synchronous
+// phase, streaming's priors, the optimizer's schedule, gradient precision, and the losses
+// measured by re-simulation against the phased lower bound.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "step_case.hpp"
+#include <gtest/gtest.h>
+
+#include "mozart/sim/engine.hpp"
+
+namespace mozart::workload {
+namespace {
+
+StepPlan plan_of(const Case& s, const Policy& policy, const trace::Trace* priors) {
+  const net::Network network(s.hw);
+  StepInputs inputs{s.model, network, s.placement, s.trace};
+  inputs.priors = priors;
+  return build_training_step(inputs, policy, s.config);
+}
+
+// Whether `before` is among the transitive dependencies of `task`.
+bool precedes(const sim::TaskGraph& graph, sim::TaskId before, sim::TaskId task) {
+  std::vector<bool> seen(graph.tasks().size(), false);
+  std::vector<sim::TaskId> todo{task};
+  while (!todo.empty()) {
+    const sim::TaskId t = todo.back();
+    todo.pop_back();
+    for (const sim::TaskId d : graph.tasks()[std::size_t(t)].deps) {
+      if (d == before)
+        return true;
+      if (!seen[std::size_t(d)]) {
+        seen[std::size_t(d)] = true;
+        todo.push_back(d);
+      }
+    }
+  }
+  return false;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// Memory loads of backward (not the optimizer's) that carry gradient bytes.
+std::vector<sim::TaskId> gradient_loads(const StepPlan& plan) {
+  std::vector<sim::TaskId> out;
+  for (std::size_t t = 0; t < plan.info.size(); ++t) {
+    const std::string& name = plan.graph.tasks()[t].name;
+    if (plan.info[t].bytes[std::size_t(Traffic::gradients)] > 0 &&
+        name.find(" load") != std::string::npos && name.rfind("adam", 0) != 0)
+      out.push_back(sim::TaskId(t));
+  }
+  return out;
+}
+
+TEST(GradientAccumulation, EveryReadFollowsThePreviousMicroBatchsWrite) {
+  for (const char* name : {"baseline", "A", "C"}) {
+    const Policy policy = parse_policy(name);
+    const Case s = make_setup("olmoe-1b-7b", 2, policy, hw::load_hw("mozart-nop-tree-ucie"), 3);
+    const StepPlan plan = plan_of(s, policy, &s.priors);
+    ASSERT_FALSE(plan.gradient_reads.empty()) << name;
+    std::set<sim::TaskId> reads;
+    for (const auto& r : plan.gradient_reads) {
+      reads.insert(r.read);
+      ASSERT_FALSE(r.previous_writes.empty()) << name;
+      for (const sim::TaskId w : r.previous_writes)
+        EXPECT_TRUE(precedes(plan.graph, w, r.read))
+            << name << ": " << plan.graph.tasks()[std::size_t(r.read)].name << " does not follow "
+            << plan.graph.tasks()[std::size_t(w)].name;
+    }
+    // No load reads a gradient that no earlier micro-batch wrote.
+    for (const sim::TaskId t : gradient_loads(plan))
+      EXPECT_TRUE(reads.count(t)) << name << ": " << plan.graph.tasks()[std::size_t(t)].name;
+  }
+}
+
+TEST(GradientAccumulation, OneMicroBatchReadsNoGradient) {
+  const Policy policy = parse_policy("C");
+  const Case s = make_setup("olmoe-1b-7b", 2, policy, hw::load_hw("mozart-nop-tree-ucie"), 1, 4);
+  const StepPlan plan = plan_of(s, policy, &s.priors);
+  EXPECT_TRUE(plan.gradient_reads.empty());
+  EXPECT_TRUE(gradient_loads(plan).empty());
+}
+
+TEST(GradientAccumulation, PrecisionScalesGradientBytesAndMemoryNeed) {
+  const Policy policy = parse_policy("A");
+  hw::HwSpec hw = hw::load_hw("mozart-nop-tree-ucie");
+  for (auto& kind : hw.kinds)  // room for every saved activation: nothing spills
+    kind.sram.bytes *= 8;
+  Case s = make_setup("olmoe-1b-7b", 2, policy, hw, 2, 1, 32);
+  s.config.gradient_type = core::DataType::bf16;
+  const StepPlan bf16 = plan_of(s, policy, &s.priors);
+  const StepResult r16 = simulate(s, policy);
+  s.config.gradient_type = core::DataType::fp32;
+  const StepPlan fp32 = plan_of(s, policy, &s.priors);
+  const StepResult r32 = simulate(s, policy);
+  const auto grads = std::size_t(Traffic::gradients);
+  EXPECT_NEAR(r32.memory_bytes[grads], 2 * r16.memory_bytes[grads], 1e-9 * r32.memory_bytes[grads]);
+  ASSERT_EQ(fp32.spilled_bytes, 0);
+  ASSERT_EQ(bf16.spilled_bytes, 0);
+  for (std::size_t m = 0; m < fp32.memory_needed.size(); ++m)  // 2 more bytes per bf16 weight
+    EXPECT_NEAR(fp32.memory_needed[m] - bf16.memory_needed[m], fp32.memory_weights[m],
+                1e-9 * fp32.memory_needed[m]);
+}
+
+// Per (micro-batch, layer): the network flows each forward expert compute waits for directly.
+std::map<std::string, std::vector<std::set<sim::TaskId>>> expert_arrivals(const StepPlan& plan) {
+  std::map<std::string, std::vector<std::set<sim::TaskId>>> out;
+  for (std::size_t t = 0; t < plan.info.size(); ++t) {
+    const sim::Task& task = plan.graph.tasks()[t];
+    const auto at = task.name.find(" expert");
+    if (plan.info[t].activity != Activity::compute || at == std::string::npos ||
+        task.name.find(" fwd") == std::string::npos)
+      continue;
+    std::set<sim::TaskId> flows;
+    for (const sim::TaskId d : task.deps)
+      if (plan.info[std::size_t(d)].activity == Activity::network)
+        flows.insert(d);
+    out[task.name.substr(0, at)].push_back(flows);
+  }
+  return out;
+}
+
+TEST(AllToAll, IsASynchronousPhaseUnlessOverlapA2a) {
+  for (const char* name : {"A", "B"}) {
+    const Policy policy = parse_policy(name);
+    const Case s = make_setup("olmoe-1b-7b", 2, policy);
+    const StepPlan plan = plan_of(s, policy, &s.priors);
+    const auto arrivals = expert_arrivals(plan);
+    ASSERT_FALSE(arrivals.empty());
+    for (const auto& [layer, sets] : arrivals)
+      for (const auto& flows : sets) {
+        EXPECT_FALSE(flows.empty()) << name << " " << layer;
+        EXPECT_EQ(flows, sets.front()) << name << " " << layer << ": every expert waits for all";
+      }
+  }
+  const Policy beyond = parse_policy("overlap+overlap-a2a");
+  const Case s = make_setup("olmoe-1b-7b", 2, beyond);
+  const auto arrivals = expert_arrivals(plan_of(s, beyond, &s.priors));
+  bool per_receiver = false;
+  for (const auto& [layer, sets] : arrivals)
+    for (const auto& flows : sets)
+      per_receiver = per_receiver || flows != sets.front();
+  EXPECT_TRUE(per_receiver);
+}
+
+// The step's routing with every expert id shifted by one from token `from` on: other routing,
+// the same shape.
+trace::Trace rerouted(trace::Trace t, std::size_t from, int experts) {
+  for (int l = 0; l < t.layers(); ++l)
+    for (std::size_t tok = from; tok < t.tokens; ++tok) {
+      const std::size_t at = t.offset(l, tok);
+      for (int j = 0; j < t.top_k(); ++j)
+        t.experts[at + std::size_t(j)] =
+            trace::ExpertId((t.experts[at + std::size_t(j)] + 1) % experts);
+    }
+  return t;
+}
+
+TEST(Streaming, PrefetchesByThePriorsNotTheStepsOwnRouting) {
+  const Policy policy = parse_policy("C");
+  // Micro-batches of 4 tokens: only experts the priors make likely are prefetched.
+  Case s = make_setup("olmoe-1b-7b", 2, policy, hw::load_hw("mozart-nop-tree-ucie"), 2, 1, 4);
+  const StepPlan with_priors = plan_of(s, policy, &s.priors);
+  std::size_t prefetched = 0;
+  for (const auto& layer : with_priors.prefetch)
+    prefetched += std::size_t(std::count(layer.begin(), layer.end(), true));
+  ASSERT_GT(prefetched, 0u);
+  ASSERT_LT(prefetched, with_priors.prefetch.size() * std::size_t(s.model.routed_experts));
+  Case other = s;
+  other.trace = rerouted(s.trace, 0, s.model.routed_experts);
+  EXPECT_EQ(plan_of(other, policy, &s.priors).prefetch, with_priors.prefetch);
+  // Without a priors trace: the trace's tokens before the step (the previous step).
+  const std::size_t step_tokens = 8;
+  s.trace = study::generated_trace(s.model, 4096 + step_tokens, 64, 1);
+  s.config.first_token = 4096;
+  other.trace = rerouted(s.trace, s.config.first_token, s.model.routed_experts);
+  other.config.first_token = s.config.first_token;
+  const StepPlan previous = plan_of(s, policy, nullptr);
+  EXPECT_EQ(plan_of(other, policy, nullptr).prefetch, previous.prefetch);
+  EXPECT_NE(previous.priors.find("previous step"), std::string::npos) << previous.priors;
+  // With neither: uniform, the same for every expert.
+  s.config.first_token = 0;
+  const StepPlan uniform = plan_of(s, policy, nullptr);
+  EXPECT_NE(uniform.priors.find("uniform"), std::string::npos);
+  for (const auto& layer : uniform.prefetch)
+    EXPECT_EQ(std::count(layer.begin(), layer.end(), layer.front()), std::ptrdiff_t(layer.size()));
+}
+
+// Tasks by name prefix: the optimizer's tasks are named "adam ...".
+bool is_adam(const sim::Task& t) {
+  return t.name.rfind("adam", 0) == 0;
+}
+
+TEST(Optimizer, EndOfStepWaitsForBackwardPerLayerDoesNot) {
+  const Policy policy = parse_policy("C");
+  for (const auto schedule : {OptimizerSchedule::end_of_step, OptimizerSchedule::per_layer}) {
+    Case s = make_setup("olmoe-1b-7b", 3, policy);
+    s.config.optimizer_schedule = schedule;
+    const StepPlan plan = plan_of(s, policy, &s.priors);
+    const sim::RunResult run = sim::run(plan.graph, plan.platform.capacities);
+    double backward_end = 0, first_adam = 1e30;
+    for (std::size_t t = 0; t < plan.info.size(); ++t) {
+      const sim::Task& task = plan.graph.tasks()[t];
+      if (is_adam(task))
+        first_adam = std::min(first_adam, run.tasks[t].start_s);
+      else if (task.kind != sim::TaskKind::delay && plan.info[t].activity != Activity::network)
+        backward_end = std::max(backward_end, run.tasks[t].finish_s);
+      EXPECT_EQ(plan.info[t].optimizer_phase,
+                schedule == OptimizerSchedule::end_of_step && (is_adam(task)))
+          << task.name;
+    }
+    ASSERT_LT(first_adam, 1e30);
+    if (schedule == OptimizerSchedule::end_of_step)
+      EXPECT_GE(first_adam, backward_end);
+    else
+      EXPECT_LT(first_adam, backward_end);
+    // A layer's update reads its gradients only once every micro-batch has written them.
+    for (std::size_t t = 0; t < plan.info.size(); ++t) {
+      const sim::Task& adam = plan.graph.tasks()[t];
+      if (!is_adam(adam) || !ends_with(adam.name, "load"))
+        continue;
+      const auto layer = adam.name.substr(5, adam.name.find(' ', 5) - 5);  // "L<n>"
+      const std::string kind =
+          adam.name.find("experts") != std::string::npos ? "expert" : "attention";
+      for (std::size_t w = 0; w < plan.info.size(); ++w) {
+        const std::string& name = plan.graph.tasks()[w].name;
+        const bool writes_it = plan.info[w].chiplet == plan.info[t].chiplet &&
+                               name.rfind("mb", 0) == 0 && ends_with(name, "write") &&
+                               name.find(" " + layer + " ") != std::string::npos &&
+                               name.find(kind) != std::string::npos;
+        if (writes_it) {
+          EXPECT_GE(run.tasks[t].start_s, run.tasks[w].finish_s) << adam.name << " / " << name;
+        }
+      }
+    }
+  }
+}
+
+TEST(Losses, ReSimulationLosesNothingNegativeAndNoStepBeatsItsBound) {
+  StepOptions options;
+  options.resimulate = true;
+  for (const char* name : {"baseline", "A", "C"}) {
+    for (const auto schedule : {OptimizerSchedule::end_of_step, OptimizerSchedule::per_layer}) {
+      const Policy policy = parse_policy(name);
+      Case s = make_setup("olmoe-1b-7b", 2, policy);
+      s.config.optimizer_schedule = schedule;
+      const StepResult r = simulate(s, policy, options);
+      const LowerBound& lb = r.lower_bound;
+      EXPECT_GE(r.step_s, lb.bound_s * (1 - 1e-9)) << name;
+      EXPECT_DOUBLE_EQ(lb.bound_s, lb.before_optimizer_s + lb.optimizer_s);
+      EXPECT_GE(lb.bound_s, std::max({lb.compute_s, lb.memory_s, lb.network_s}) * (1 - 1e-12));
+      EXPECT_EQ(lb.optimizer_s > 0, schedule == OptimizerSchedule::end_of_step) << name;
+      ASSERT_TRUE(r.lost.measured);
+      for (const auto& [what, i] :
+           {std::pair{"communication", &r.lost.communication}, std::pair{"memory", &r.lost.memory},
+            std::pair{"compute", &r.lost.compute}}) {
+        EXPECT_GE(i->lost_s, -1e-9 * r.step_s) << name << " " << what;
+        EXPECT_NEAR(i->lost_s, r.step_s - i->step_s, 1e-12);
+        EXPECT_GE(i->step_s, i->bound.bound_s * (1 - 1e-9))
+            << name << " " << to_string(schedule) << " " << what;
+      }
+      EXPECT_GT(r.lost.memory.lost_s, 0) << name;
+      EXPECT_GT(r.lost.compute.lost_s, 0) << name;
+    }
+  }
+  const Policy policy = parse_policy("A");
+  EXPECT_FALSE(simulate(make_setup("olmoe-1b-7b", 2, policy), policy).lost.measured);
+}
+
+}  // namespace
+}  // namespace mozart::workload
