@@ -172,6 +172,10 @@ TEST(PaperDerivation, PresetsFollowTheirDerivation) {
     EXPECT_EQ(hw.chiplets.size(), 17u);
     EXPECT_EQ(hw.switches.size(), 4u);
     EXPECT_EQ(hw.memories.size(), 6u);
+    int behind_switches = 0;  // the paper: each expert group's stack hangs off its switch
+    for (const MemoryStack& m : hw.memories)
+      behind_switches += m.networked() && hw.is_switch(m.node) ? 1 : 0;
+    EXPECT_EQ(behind_switches, 4);
     for (const Link& l : hw.links)
       EXPECT_NEAR(l.spec.bytes_per_s, d.link_bytes_per_s, 1e-9 * d.link_bytes_per_s);
     // The derivation's system is the preset's: the same area.
