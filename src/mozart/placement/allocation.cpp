@@ -137,7 +137,7 @@ struct Program {
   std::vector<double> row_lower, row_upper;
   int integers = 0;
 
-  void add_column(std::initializer_list<std::pair<int, double>> entries, double lo, double hi,
+  void add_column(const std::vector<std::pair<int, double>>& entries, double lo, double hi,
                   double cost) {
     for (const auto& [row, v] : entries)
       index.push_back(row), value.push_back(v);
@@ -274,12 +274,10 @@ Allocation allocate_clusters(const std::vector<double>& cluster_load,
       p.add_column({{c, 1.0}, {n + g, 1.0}, {n + groups + g, load}}, 0.0, 1.0, 0.0);
   }
   p.integers = n * groups;
-  p.add_column({}, 0.0, 1e30, 1.0);
-  for (int g = 0; g < groups; ++g) {
-    p.index.push_back(n + groups + g);
-    p.value.push_back(-1.0);
-  }
-  p.starts.back() = static_cast<CoinBigIndex>(p.index.size());
+  std::vector<std::pair<int, double>> z;
+  for (int g = 0; g < groups; ++g)
+    z.emplace_back(n + groups + g, -1.0);
+  p.add_column(z, 0.0, 1e30, 1.0);
   for (int c = 0; c < n; ++c)
     p.row_lower.push_back(1.0), p.row_upper.push_back(1.0);
   for (int g = 0; g < groups; ++g)

@@ -22,13 +22,14 @@
 //   metis        a k-way partition of the co-activation graph (METIS) balancing load and count.
 //
 // For the placers whose chiplet labels carry no meaning (occult, mozart, mozart-paper, metis),
-// place() then chooses, layer after layer, which chiplet of a group takes which chiplet's
-// experts so that the largest load summed over the layers placed so far is the least (C_T and
-// the group loads are unchanged; see assign_within_groups).
+// place() then chooses, layer after layer, which of alike groups and then which chiplet of a
+// group takes which chiplet's experts, so that the largest load summed over the layers placed
+// so far is the least (C_T and the group loads are unchanged; see assign_within_groups).
 //
 // refine() can follow any of them: swaps of experts between chiplets that lower
 // C_T + λ · (chiplet max/mean load − 1), measured on a sample of the trace's tokens, with the
-// group max/mean load brought within its bound first where it is not (a large penalty).
+// group max/mean load and (when given) the chiplet max/mean load brought within their bounds
+// first where they are not, and never taken over them.
 #pragma once
 
 #include <memory>
