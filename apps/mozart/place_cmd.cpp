@@ -72,10 +72,11 @@ placement::DeviceLayout layout_for(const PlaceFlags& f, const trace::Trace& t) {
 
 void print_metrics(const std::string& label, const placement::Metrics& m) {
   fmt::print(
-      "{}: C_T {:.3f} chiplets, {:.3f} groups; load max/mean {:.3f} chiplets, {:.3f} groups; "
-      "hop-weighted copies {:.3f}\n",
-      label, m.copies_chiplets, m.copies_groups, m.chiplet_imbalance, m.group_imbalance,
-      m.hop_copies);
+      "{}: C_T {:.3f} chiplets, {:.3f} groups; load max/mean {:.3f} chiplets (worst layer "
+      "{:.3f}, over the step {:.3f}), {:.3f} groups (over the step {:.3f}); hop-weighted copies "
+      "{:.3f}\n",
+      label, m.copies_chiplets, m.copies_groups, m.chiplet_imbalance, m.worst_chiplet_imbalance,
+      m.step_chiplet_imbalance, m.group_imbalance, m.step_group_imbalance, m.hop_copies);
 }
 
 void run_place(const PlaceFlags& f) {
@@ -110,10 +111,9 @@ void run_place(const PlaceFlags& f) {
     print_metrics("on " + f.eval, *held_out);
   for (std::size_t l = 0; l < p.solver.size(); ++l)
     if (p.solver[l] && l < 3)
-      fmt::print(
-          "  layer {} solver: {}, largest group load {:.0f}, bound {:.0f}, gap {:.2g}, {:.3f} s\n",
-          p.layers[l].layer_id, p.solver[l]->status, p.solver[l]->objective, p.solver[l]->bound,
-          p.solver[l]->gap, p.solver[l]->seconds);
+      fmt::print("  layer {} solver: {}, objective {:.6g}, bound {:.6g}, gap {:.2g}, {:.3f} s\n",
+                 p.layers[l].layer_id, p.solver[l]->status, p.solver[l]->objective,
+                 p.solver[l]->bound, p.solver[l]->gap, p.solver[l]->seconds);
   fmt::print("written to {}\n", f.output);
 }
 
@@ -127,10 +127,10 @@ void run_compare(const PlaceFlags& f) {
   if (!f.json)
     fmt::print(
         "{} on {} ({} chiplets, {} groups); measured on "
-        "{}\n{:<18}{:>10}{:>10}{:>12}{:>12}{:>10}{:>10}\n",
+        "{}\n{:<18}{:>10}{:>10}{:>12}{:>12}{:>12}{:>10}{:>10}\n",
         t.model.empty() ? f.trace : t.model, layout.hardware, layout.chiplet_count(),
         layout.group_count(), f.eval.empty() ? f.trace : f.eval, "placer", "C_T chip", "C_T grp",
-        "chip max/mn", "grp max/mn", "hops", "seconds");
+        "chip max/mn", "step max/mn", "grp max/mn", "hops", "seconds");
   for (const auto& name : names) {
     const auto start = std::chrono::steady_clock::now();
     const auto p = placement::place(t, layout, name, f.options);
@@ -141,13 +141,14 @@ void run_compare(const PlaceFlags& f) {
                     {"copies_chiplets", m.copies_chiplets},
                     {"copies_groups", m.copies_groups},
                     {"chiplet_imbalance", m.chiplet_imbalance},
+                    {"step_chiplet_imbalance", m.step_chiplet_imbalance},
                     {"group_imbalance", m.group_imbalance},
                     {"hop_copies", m.hop_copies},
                     {"seconds", seconds}});
     if (!f.json)
-      fmt::print("{:<18}{:>10.3f}{:>10.3f}{:>12.3f}{:>12.3f}{:>10.3f}{:>10.3f}\n", p.placer,
-                 m.copies_chiplets, m.copies_groups, m.chiplet_imbalance, m.group_imbalance,
-                 m.hop_copies, seconds);
+      fmt::print("{:<18}{:>10.3f}{:>10.3f}{:>12.3f}{:>12.3f}{:>12.3f}{:>10.3f}{:>10.3f}\n",
+                 p.placer, m.copies_chiplets, m.copies_groups, m.chiplet_imbalance,
+                 m.step_chiplet_imbalance, m.group_imbalance, m.hop_copies, seconds);
   }
   if (f.json)
     print_json(rows);
@@ -168,8 +169,9 @@ void add_common(CLI::App* cmd, PlaceFlags& f, bool required) {
   cmd->add_option("--group-balance", f.options.group_balance, "Bound on group max/mean load")
       ->check(CLI::Range(1.0, 100.0));
   cmd->add_option("--chiplet-balance", f.options.chiplet_balance,
-                  "mozart: bound on a cluster's load over the mean")
-      ->check(CLI::Range(1.0, 100.0));
+                  "mozart, --refine: a bound on every layer's chiplet max/mean load (default "
+                  "none: mozart aims at 2.0; metis: tolerance)")
+      ->check(CLI::Range(0.0, 100.0));  // below 1: the placer's own one-line error
   cmd->add_option("--time-limit", f.options.solver.seconds,
                   "Seconds per integer program (safety net)")
       ->check(CLI::Range(0.001, 3600.0));
@@ -189,7 +191,7 @@ void add_place_commands(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("place", "Place experts on chiplets from a trace's priors");
   add_common(cmd, *f, false);  // required only without a subcommand, checked below
   cmd->add_option("--placer", f->placer,
-                  "contiguous, round-robin, random, balanced, occult, mozart, metis");
+                  "contiguous, round-robin, random, balanced, occult, mozart, mozart-paper, metis");
   cmd->add_option("-o,--output", f->output, "Placement to write (.json or .csv)");
   cmd->callback([cmd, f] {
     if (cmd->get_subcommands().empty()) {

@@ -261,10 +261,11 @@ TEST(Cli, PlaceWritesAPlacementAndCompareListsEveryPlacer) {
                    j["on_trace"]["copies_chiplets"].get<double>());
   Result compare = run("place compare --trace " + trace + " --hw mozart-nop-tree-ucie --json");
   ASSERT_EQ(compare.exit_code, 0) << compare.err;
-  EXPECT_EQ(nlohmann::json::parse(compare.out).size(), 7u);
+  EXPECT_EQ(nlohmann::json::parse(compare.out).size(), 8u);
   for (const std::string& args :
        {"place --trace " + trace + " --hw mozart-nop-tree-ucie --placer best -o " + placement,
         "place --trace " + trace + " --hw mozart-nop-tree-ucie --slots 2 -o " + placement,
+        "place --trace " + trace + " --hw mozart-nop-tree-ucie --chiplet-balance 1.01 -o " + placement,
         "place --trace " + trace + " --hw mozart-nop-tree-ucie"}) {
     Result bad = run(args);
     EXPECT_EQ(bad.exit_code, 2) << args << ": " << bad.err;

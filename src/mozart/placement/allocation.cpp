@@ -1,4 +1,6 @@
-// Mozart's allocation of clusters to groups as a binary integer program, solved by COIN-OR CBC:
+// The allocations of clusters to groups as binary integer programs, solved by COIN-OR CBC.
+//
+// `mozart`: the largest group load,
 //
 //   minimise z  subject to  Σ_g x[c][g] = 1           for every cluster c
 //                           Σ_c x[c][g] ≤ capacity[g]  for every group g
@@ -9,10 +11,16 @@
 // the heaviest cluster is fixed to group 0 (a symmetry that costs nothing). The start is
 // improved by swaps first; when it meets the simple bound (the mean group load, rounded up for
 // integer loads, or the heaviest cluster) it is optimal without a search.
+//
+// `mozart-paper` (Eq. 5): each group exactly its chiplets' count of clusters, minimising
+// Σ_g |Σ_c V[c] x[c][g] − target[g]| with V the clusters' shares of the load and target[g] the
+// group's share of the chiplets (1/N_g for alike groups), linearised with one t[g] per group.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <string>
+#include <utility>
 
 #include <coin/Cbc_C_Interface.h>
 #include <fmt/format.h>
@@ -120,6 +128,108 @@ class CbcProgram {
   Cbc_Model* model_;
 };
 
+// A program in CBC's column form: the first `integers` columns are binary or integer.
+struct Program {
+  std::vector<CoinBigIndex> starts{0};
+  std::vector<int> index;
+  std::vector<double> value;
+  std::vector<double> lower, upper, objective;  // per column
+  std::vector<double> row_lower, row_upper;
+  int integers = 0;
+
+  void add_column(const std::vector<std::pair<int, double>>& entries, double lo, double hi,
+                  double cost) {
+    for (const auto& [row, v] : entries)
+      index.push_back(row), value.push_back(v);
+    starts.push_back(static_cast<CoinBigIndex>(index.size()));
+    lower.push_back(lo), upper.push_back(hi), objective.push_back(cost);
+  }
+  int columns() const { return static_cast<int>(lower.size()); }
+};
+
+struct Outcome {
+  std::vector<double> solution;  // empty when none was found
+  double best_bound = 0;         // the solver's lower bound on the objective
+  std::string status;
+};
+
+// The settings both allocation programs share. The LP bound is what the cuts would tighten;
+// they cost more at the root than they save on these small programs. The MIP start (greedy,
+// improved by swaps) stands in for CBC's primal heuristics, which found nothing better and
+// took half the time. `absolute_gap` < 0 asks for a relative gap of 1e-7 instead.
+Outcome solve(const Program& p, const SolverLimits& limits, const std::vector<double>& start,
+              double absolute_gap) {
+  CbcProgram program;
+  Cbc_Model* model = program.get();
+  Cbc_loadProblem(model, p.columns(), static_cast<int>(p.row_lower.size()), p.starts.data(),
+                  p.index.data(), p.value.data(), p.lower.data(), p.upper.data(),
+                  p.objective.data(), p.row_lower.data(), p.row_upper.data());
+  for (int col = 0; col < p.integers; ++col)
+    Cbc_setInteger(model, col);
+  Cbc_setLogLevel(model, 0);
+  Cbc_setMaximumSeconds(model, limits.seconds);
+  Cbc_setMaximumNodes(model, limits.nodes);
+  Cbc_setParameter(model, "cuts", "off");
+  Cbc_setParameter(model, "preprocess", "off");
+  Cbc_setParameter(model, "heuristicsOnOff", "off");
+  if (absolute_gap >= 0)
+    Cbc_setAllowableGap(model, absolute_gap);
+  else
+    Cbc_setAllowableFractionGap(model, 1e-7);
+  std::vector<int> start_index(start.size());
+  std::iota(start_index.begin(), start_index.end(), 0);
+  Cbc_setMIPStartI(model, static_cast<int>(start.size()), start_index.data(), start.data());
+  Cbc_solve(model);
+  if (Cbc_isProvenInfeasible(model))
+    throw core::InputError({"placement", "integer program", 0}, "infeasible",
+                           "clusters that fit the groups' capacity");
+  Outcome out;
+  if (const double* solution = Cbc_bestSolution(model))
+    out.solution.assign(solution, solution + p.columns());
+  out.best_bound = Cbc_getBestPossibleObjValue(model);
+  out.status = Cbc_isProvenOptimal(model) != 0         ? "optimal"
+               : Cbc_isSecondsLimitReached(model) != 0 ? "time limit"
+               : Cbc_isNodeLimitReached(model) != 0    ? "node limit"
+                                                       : "stopped";
+  return out;
+}
+
+// The cluster → group assignment in a solution whose first columns are x[c][g].
+void read_assignment(const Outcome& outcome, int groups, std::vector<int>& group_of_cluster) {
+  if (outcome.solution.empty())
+    return;
+  for (std::size_t c = 0; c < group_of_cluster.size(); ++c)
+    for (int g = 0; g < groups; ++g)
+      if (outcome.solution[c * static_cast<std::size_t>(groups) + static_cast<std::size_t>(g)] >
+          0.5)
+        group_of_cluster[c] = g;
+}
+
+// The start for CBC: x[c][g] from an assignment, then the given tail columns.
+std::vector<double> start_from(const std::vector<int>& group_of_cluster, int groups,
+                               const std::vector<double>& tail) {
+  std::vector<double> start;
+  for (const int chosen : group_of_cluster)
+    for (int g = 0; g < groups; ++g)
+      start.push_back(chosen == g ? 1.0 : 0.0);
+  start.insert(start.end(), tail.begin(), tail.end());
+  return start;
+}
+
+// Alike groups are interchangeable: the heaviest cluster may as well be in group 0, where the
+// greedy start puts it (it goes first, and ties go to the lowest group). Fixes x[heaviest][0].
+void fix_heaviest_to_group0(const std::vector<double>& load, const std::vector<int>& capacity,
+                            std::vector<int>& group_of_cluster, Program& p) {
+  const bool alike =
+      std::all_of(capacity.begin(), capacity.end(), [&](int c) { return c == capacity.front(); });
+  if (!alike)
+    return;
+  const auto heaviest =
+      static_cast<std::size_t>(std::max_element(load.begin(), load.end()) - load.begin());
+  relabel(group_of_cluster, group_of_cluster[heaviest], 0);
+  p.lower[heaviest * capacity.size()] = 1.0;
+}
+
 }  // namespace
 
 Allocation allocate_clusters(const std::vector<double>& cluster_load,
@@ -157,102 +267,122 @@ Allocation allocate_clusters(const std::vector<double>& cluster_load,
     return out;
   }
   const double scale = static_cast<double>(n) / total;
-  const int columns = n * groups + 1;  // x[c][g] at c * groups + g, then z
-  const int rows = n + 2 * groups;     // assignment, capacity, load
-  std::vector<CoinBigIndex> starts{0};
-  std::vector<int> index;
-  std::vector<double> value;
+  Program p;  // x[c][g] at c * groups + g, then z; rows: assignment, capacity, load
   for (int c = 0; c < n; ++c) {
     const double load = cluster_load[static_cast<std::size_t>(c)] * scale;
-    for (int g = 0; g < groups; ++g) {
-      index.insert(index.end(), {c, n + g, n + groups + g});
-      value.insert(value.end(), {1.0, 1.0, load});
-      starts.push_back(static_cast<CoinBigIndex>(index.size()));
-    }
+    for (int g = 0; g < groups; ++g)
+      p.add_column({{c, 1.0}, {n + g, 1.0}, {n + groups + g, load}}, 0.0, 1.0, 0.0);
   }
-  for (int g = 0; g < groups; ++g) {
-    index.push_back(n + groups + g);
-    value.push_back(-1.0);
-  }
-  starts.push_back(static_cast<CoinBigIndex>(index.size()));
-  const auto z = static_cast<std::size_t>(n) * static_cast<std::size_t>(groups);
-  std::vector<double> lower(z + 1, 0.0), upper(z + 1, 1.0), objective(z + 1, 0.0);
-  upper[z] = 1e30;
-  objective[z] = 1.0;
-  std::vector<double> row_lower, row_upper;
-  for (int c = 0; c < n; ++c)
-    row_lower.push_back(1.0), row_upper.push_back(1.0);
+  p.integers = n * groups;
+  std::vector<std::pair<int, double>> z;
   for (int g = 0; g < groups; ++g)
-    row_lower.push_back(-1e30), row_upper.push_back(capacity[static_cast<std::size_t>(g)]);
-  for (int g = 0; g < groups; ++g)
-    row_lower.push_back(-1e30), row_upper.push_back(0.0);
-  // Alike groups are interchangeable: the heaviest cluster may as well be in group 0, where the
-  // greedy start puts it (it goes first, and ties go to the lowest group).
-  const bool alike =
-      std::all_of(capacity.begin(), capacity.end(), [&](int c) { return c == capacity.front(); });
-  if (alike) {
-    const auto heaviest =
-        std::max_element(cluster_load.begin(), cluster_load.end()) - cluster_load.begin();
-    relabel(out.group_of_cluster, out.group_of_cluster[static_cast<std::size_t>(heaviest)], 0);
-    lower[static_cast<std::size_t>(heaviest) * static_cast<std::size_t>(groups)] = 1.0;
-  }
-
-  CbcProgram program;
-  Cbc_Model* model = program.get();
-  Cbc_loadProblem(model, columns, rows, starts.data(), index.data(), value.data(), lower.data(),
-                  upper.data(), objective.data(), row_lower.data(), row_upper.data());
-  for (int col = 0; col + 1 < columns; ++col)
-    Cbc_setInteger(model, col);
-  Cbc_setLogLevel(model, 0);
-  Cbc_setMaximumSeconds(model, limits.seconds);
-  Cbc_setMaximumNodes(model, limits.nodes);
-  // The LP bound (the mean group load) is what the cuts would tighten; they cost more at the
-  // root than they save on these small programs. The MIP start (greedy, improved by swaps)
-  // stands in for CBC's primal heuristics, which found nothing better and took half the time.
-  Cbc_setParameter(model, "cuts", "off");
-  Cbc_setParameter(model, "preprocess", "off");
-  Cbc_setParameter(model, "heuristicsOnOff", "off");
-  if (integral)
-    Cbc_setAllowableGap(model, (1.0 - 1e-6) * scale);
-  else
-    Cbc_setAllowableFractionGap(model, 1e-7);
-  std::vector<int> start_index;
-  std::vector<double> start_value;
+    z.emplace_back(n + groups + g, -1.0);
+  p.add_column(z, 0.0, 1e30, 1.0);
   for (int c = 0; c < n; ++c)
-    for (int g = 0; g < groups; ++g) {
-      start_index.push_back(c * groups + g);
-      start_value.push_back(out.group_of_cluster[static_cast<std::size_t>(c)] == g ? 1.0 : 0.0);
-    }
-  start_index.push_back(columns - 1);
-  start_value.push_back(greedy_max * scale);
-  Cbc_setMIPStartI(model, static_cast<int>(start_index.size()), start_index.data(),
-                   start_value.data());
-  Cbc_solve(model);
-
-  if (Cbc_isProvenInfeasible(model))
-    throw core::InputError({"placement", "integer program", 0}, "infeasible",
-                           "clusters that fit the groups' capacity");
-  const double* solution = Cbc_bestSolution(model);
-  if (solution != nullptr) {
-    for (int c = 0; c < n; ++c)
-      for (int g = 0; g < groups; ++g)
-        if (solution[c * groups + g] > 0.5)
-          out.group_of_cluster[static_cast<std::size_t>(c)] = g;
-  }
+    p.row_lower.push_back(1.0), p.row_upper.push_back(1.0);
+  for (int g = 0; g < groups; ++g)
+    p.row_lower.push_back(-1e30), p.row_upper.push_back(capacity[static_cast<std::size_t>(g)]);
+  for (int g = 0; g < groups; ++g)
+    p.row_lower.push_back(-1e30), p.row_upper.push_back(0.0);
+  fix_heaviest_to_group0(cluster_load, capacity, out.group_of_cluster, p);
+  const auto outcome =
+      solve(p, limits, start_from(out.group_of_cluster, groups, {greedy_max * scale}),
+            integral ? (1.0 - 1e-6) * scale : -1.0);
+  read_assignment(outcome, groups, out.group_of_cluster);
   const double objective_value =
       largest_group_load(cluster_load, out.group_of_cluster, capacity.size());
-  double bound =
-      std::min(objective_value, std::max(Cbc_getBestPossibleObjValue(model) / scale, simple_bound));
-  const bool optimal = Cbc_isProvenOptimal(model) != 0;
-  if (optimal && integral)
+  double bound = std::min(objective_value, std::max(outcome.best_bound / scale, simple_bound));
+  if (outcome.status == "optimal" && integral)
     bound = objective_value;  // proved within one unit of the bound, on an integer objective
-  out.report.status = optimal                            ? "optimal"
-                      : Cbc_isSecondsLimitReached(model) ? "time limit"
-                      : Cbc_isNodeLimitReached(model)    ? "node limit"
-                                                         : "stopped";
+  out.report.status = outcome.status;
   out.report.objective = objective_value;
   out.report.bound = bound;
   out.report.gap = objective_value > 0 ? (objective_value - bound) / objective_value : 0.0;
+  out.report.seconds = elapsed();
+  return out;
+}
+
+namespace {
+
+double total_deviation(const std::vector<double>& share, const std::vector<int>& group,
+                       const std::vector<double>& target) {
+  std::vector<double> sum(target.size(), 0.0);
+  for (std::size_t c = 0; c < share.size(); ++c)
+    sum[static_cast<std::size_t>(group[c])] += share[c];
+  double deviation = 0;
+  for (std::size_t g = 0; g < target.size(); ++g)
+    deviation += std::abs(sum[g] - target[g]);
+  return deviation;
+}
+
+}  // namespace
+
+// Eq. 5 linearised: t[g] ≥ |Σ_c V[c] x[c][g] − target[g]| by two rows each.
+Allocation allocate_clusters_evenly(const std::vector<double>& cluster_load,
+                                    const std::vector<int>& group_size,
+                                    const SolverLimits& limits) {
+  const auto start = std::chrono::steady_clock::now();
+  const int n = static_cast<int>(cluster_load.size());
+  const int groups = static_cast<int>(group_size.size());
+  if (std::accumulate(group_size.begin(), group_size.end(), 0) != n)
+    throw core::InputError({"placement", "group sizes", 0}, fmt::format("{} clusters", n),
+                           "as many clusters as the groups' chiplets");
+  Allocation out;
+  out.group_of_cluster = greedy(cluster_load, group_size);
+  improve(cluster_load, group_size, out.group_of_cluster);  // swaps only: every group is full
+  const double total = std::accumulate(cluster_load.begin(), cluster_load.end(), 0.0);
+  std::vector<double> share(cluster_load.size(), 0.0), target;
+  for (std::size_t c = 0; c < share.size() && total > 0; ++c)
+    share[c] = cluster_load[c] / total;
+  for (const int size : group_size)
+    target.push_back(static_cast<double>(size) / n);
+  const auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  const double greedy_deviation = total_deviation(share, out.group_of_cluster, target);
+  // One group, or one cluster per group: every assignment gives the groups the same loads.
+  const bool trivial = groups == 1 || std::all_of(group_size.begin(), group_size.end(),
+                                                  [](int s) { return s <= 1; });
+  if (trivial || total <= 0 || greedy_deviation <= 1e-12) {
+    out.report = {trivial || total <= 0 ? "trivial" : "optimal", greedy_deviation, greedy_deviation,
+                  0.0, elapsed()};
+    return out;
+  }
+  Program p;  // x[c][g] at c * groups + g, then t[g]; rows: assignment, size, above, below
+  for (int c = 0; c < n; ++c)
+    for (int g = 0; g < groups; ++g) {
+      const double v = share[static_cast<std::size_t>(c)];
+      p.add_column({{c, 1.0}, {n + g, 1.0}, {n + groups + g, v}, {n + 2 * groups + g, v}}, 0.0, 1.0,
+                   0.0);
+    }
+  p.integers = n * groups;
+  for (int g = 0; g < groups; ++g)
+    p.add_column({{n + groups + g, -1.0}, {n + 2 * groups + g, 1.0}}, 0.0, 1e30, 1.0);
+  for (int c = 0; c < n; ++c)
+    p.row_lower.push_back(1.0), p.row_upper.push_back(1.0);
+  for (int g = 0; g < groups; ++g) {
+    const auto size = static_cast<double>(group_size[static_cast<std::size_t>(g)]);
+    p.row_lower.push_back(size), p.row_upper.push_back(size);
+  }
+  for (int g = 0; g < groups; ++g)  // Σ V x − t ≤ target
+    p.row_lower.push_back(-1e30), p.row_upper.push_back(target[static_cast<std::size_t>(g)]);
+  for (int g = 0; g < groups; ++g)  // Σ V x + t ≥ target
+    p.row_lower.push_back(target[static_cast<std::size_t>(g)]), p.row_upper.push_back(1e30);
+  fix_heaviest_to_group0(cluster_load, group_size, out.group_of_cluster, p);
+  std::vector<double> deviations(static_cast<std::size_t>(groups), 0.0);
+  for (std::size_t c = 0; c < share.size(); ++c)
+    deviations[static_cast<std::size_t>(out.group_of_cluster[c])] += share[c];
+  for (std::size_t g = 0; g < deviations.size(); ++g)
+    deviations[g] = std::abs(deviations[g] - target[g]);
+  const auto outcome = solve(p, limits, start_from(out.group_of_cluster, groups, deviations), 1e-9);
+  read_assignment(outcome, groups, out.group_of_cluster);
+  const double objective_value = total_deviation(share, out.group_of_cluster, target);
+  const double bound = std::clamp(outcome.best_bound, 0.0, objective_value);
+  out.report.status = outcome.status;
+  out.report.objective = objective_value;
+  out.report.bound = outcome.status == "optimal" ? objective_value : bound;
+  out.report.gap =
+      objective_value > 0 ? (objective_value - out.report.bound) / objective_value : 0.0;
   out.report.seconds = elapsed();
   return out;
 }

@@ -17,6 +17,7 @@ namespace {
 class Metis final : public Placer {
  public:
   std::string name() const override { return "metis"; }
+  bool free_chiplet_labels() const override { return true; }  // part numbers are labels
   LayerPlacement place(const LayerInput& in, const DeviceLayout& layout,
                        const PlacerOptions& options, std::optional<SolverReport>&) const override {
     const int parts = layout.chiplet_count();
@@ -57,7 +58,9 @@ class Metis final : public Placer {
       vwgt.push_back(1);
     }
     idx_t n = static_cast<idx_t>(e), ncon = 2, nparts = parts, objval = 0;
-    std::vector<real_t> ubvec{static_cast<real_t>(options.chiplet_balance), 1.05f};
+    const double tolerance =
+        options.chiplet_balance > 0 ? options.chiplet_balance : kDefaultChipletBalance;
+    std::vector<real_t> ubvec{static_cast<real_t>(tolerance), 1.05f};
     idx_t metis_options[METIS_NOPTIONS];
     METIS_SetDefaultOptions(metis_options);
     metis_options[METIS_OPTION_SEED] = static_cast<idx_t>(options.seed % INT_MAX);

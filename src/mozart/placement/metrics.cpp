@@ -97,13 +97,22 @@ Metrics evaluate(const Placement& p, const trace::Trace& t, double expert_bytes)
     out.layers.push_back(evaluate_layer(p, *it, t, l));
   }
   const double n = std::max<double>(1, static_cast<double>(out.layers.size()));
+  out.step_chiplet_load.assign(static_cast<std::size_t>(p.layout.chiplet_count()), 0.0);
+  std::vector<double> step_group_load(static_cast<std::size_t>(p.layout.group_count()), 0.0);
   for (const auto& m : out.layers) {
+    for (std::size_t c = 0; c < m.chiplet_load.size(); ++c)
+      out.step_chiplet_load[c] += m.chiplet_load[c];
+    for (std::size_t g = 0; g < m.group_load.size(); ++g)
+      step_group_load[g] += m.group_load[g];
+    out.worst_chiplet_imbalance = std::max(out.worst_chiplet_imbalance, m.chiplet_imbalance);
     out.copies_chiplets += m.copies_chiplets / n;
     out.copies_groups += m.copies_groups / n;
     out.chiplet_imbalance += m.chiplet_imbalance / n;
     out.group_imbalance += m.group_imbalance / n;
     out.hop_copies += m.hop_copies / n;
   }
+  out.step_chiplet_imbalance = max_over_mean(out.step_chiplet_load);
+  out.step_group_imbalance = max_over_mean(step_group_load);
   out.expert_bytes = expert_bytes;
   out.memory_bytes = p.layout.memory_bytes;
   std::vector<double> experts_held(static_cast<std::size_t>(p.layout.chiplet_count()), 0.0);
@@ -122,6 +131,10 @@ nlohmann::ordered_json to_json(const Metrics& m, bool per_layer) {
                              {"chiplet_imbalance", m.chiplet_imbalance},
                              {"group_imbalance", m.group_imbalance},
                              {"hop_copies", m.hop_copies},
+                             {"worst_layer_chiplet_imbalance", m.worst_chiplet_imbalance},
+                             {"step_chiplet_imbalance", m.step_chiplet_imbalance},
+                             {"step_group_imbalance", m.step_group_imbalance},
+                             {"step_chiplet_load", m.step_chiplet_load},
                              {"expert_bytes", m.expert_bytes},
                              {"max_weight_bytes_per_chiplet", m.max_weight_bytes},
                              {"memory_bytes_per_chiplet", m.memory_bytes}};

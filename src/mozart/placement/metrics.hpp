@@ -30,6 +30,10 @@ struct Metrics {
   double chiplet_imbalance = 0;
   double group_imbalance = 0;
   double hop_copies = 0;
+  double worst_chiplet_imbalance = 0;     // the largest layer's chiplet max/mean
+  std::vector<double> step_chiplet_load;  // routed slots per chiplet summed over the layers
+  double step_chiplet_imbalance = 0;      // max/mean of that: the step's balance
+  double step_group_imbalance = 0;
   double expert_bytes = 0;      // one expert's weights; 0 when unknown
   double max_weight_bytes = 0;  // the fullest chiplet's expert weights over all layers
   double memory_bytes = 0;      // per chiplet, from the layout

@@ -46,7 +46,7 @@ struct LayerPlacement {
 // What a solver said about a layer, for placers that run one.
 struct SolverReport {
   std::string status;    // "optimal", "time limit", "trivial", ...
-  double objective = 0;  // the largest group load
+  double objective = 0;  // the largest group load (mozart); Σ_g |deviation| (mozart-paper)
   double bound = 0;      // the solver's lower bound on it
   double gap = 0;        // (objective - bound) / objective
   double seconds = 0;

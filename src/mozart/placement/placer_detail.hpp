@@ -7,8 +7,12 @@
 
 namespace mozart::placement::detail {
 
+// What mozart aims at, and metis tolerates, when no --chiplet-balance is given.
+inline constexpr double kDefaultChipletBalance = 2.0;
+
 std::unique_ptr<Placer> make_occult();
 std::unique_ptr<Placer> make_mozart();
+std::unique_ptr<Placer> make_mozart_paper();
 std::unique_ptr<Placer> make_metis();
 
 // Cluster sizes as even as possible: `items` split into `clusters` runs.

@@ -1,8 +1,9 @@
-// The simple placers, the registry and the per-layer driver.
+// The simple placers, the registry, the per-layer driver and its within-group step.
 #include "mozart/placement/placers.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -121,7 +122,8 @@ class Balanced final : public Placer {
 }  // namespace
 
 std::vector<std::string> placer_names() {
-  return {"contiguous", "round-robin", "random", "balanced", "occult", "mozart", "metis"};
+  return {"contiguous", "round-robin", "random",       "balanced",
+          "occult",     "mozart",      "mozart-paper", "metis"};
 }
 
 std::unique_ptr<Placer> make_placer(const std::string& name) {
@@ -137,6 +139,8 @@ std::unique_ptr<Placer> make_placer(const std::string& name) {
     return detail::make_occult();
   if (name == "mozart")
     return detail::make_mozart();
+  if (name == "mozart-paper")
+    return detail::make_mozart_paper();
   if (name == "metis")
     return detail::make_metis();
   throw core::InputError({"--placer", "placer", 0}, name,
@@ -161,6 +165,102 @@ std::vector<LayerInput> layer_inputs(const trace::Trace& trace) {
   return out;
 }
 
+// Pairing the heaviest layer load with the least step load is exact for the largest sum: if
+// an assignment pairs a lighter-so-far chiplet with a lighter layer load than a heavier one
+// does, exchanging the two layer loads does not raise the larger of the two sums; repeating
+// that reaches the sorted pairing without raising the maximum. Chiplets exchange contents only
+// within a group and among equal hops, so C_T, the group loads and the hop-weighted copies stay.
+std::vector<int> assign_within_groups(const DeviceLayout& layout,
+                                      const std::vector<double>& step_load,
+                                      const std::vector<double>& layer_load) {
+  std::map<std::pair<int, double>, std::vector<int>> classes;  // (group, hops) → chiplets
+  for (int c = 0; c < layout.chiplet_count(); ++c) {
+    const auto ci = static_cast<std::size_t>(c);
+    classes[{layout.group[ci], ci < layout.hops.size() ? layout.hops[ci] : 0.0}].push_back(c);
+  }
+  std::vector<int> to(static_cast<std::size_t>(layout.chiplet_count()));
+  for (const auto& [key, chiplets] : classes) {
+    auto heaviest_first = chiplets, least_loaded_first = chiplets;
+    std::stable_sort(heaviest_first.begin(), heaviest_first.end(), [&](int a, int b) {
+      return layer_load[static_cast<std::size_t>(a)] > layer_load[static_cast<std::size_t>(b)];
+    });
+    std::stable_sort(least_loaded_first.begin(), least_loaded_first.end(), [&](int a, int b) {
+      return step_load[static_cast<std::size_t>(a)] < step_load[static_cast<std::size_t>(b)];
+    });
+    for (std::size_t i = 0; i < chiplets.size(); ++i)
+      to[static_cast<std::size_t>(heaviest_first[i])] = least_loaded_first[i];
+  }
+  return to;
+}
+
+namespace {
+
+// Routed slots per chiplet by the priors; a replicated expert's split evenly over its copies.
+std::vector<double> chiplet_loads(const LayerInput& in, const LayerPlacement& layer, int chiplets) {
+  std::vector<double> load(static_cast<std::size_t>(chiplets), 0.0);
+  for (std::size_t e = 0; e < layer.chiplets_of.size(); ++e)
+    for (const int c : layer.chiplets_of[e])
+      load[static_cast<std::size_t>(c)] +=
+          in.load[e] / static_cast<double>(layer.chiplets_of[e].size());
+  return load;
+}
+
+// The same pairing for whole groups among alike ones (as many chiplets, the same hops in
+// order): the layer's heaviest group to the group least loaded so far. Exact for the largest
+// group total; it lets the within-group step even the chiplets of groups that the allocation
+// leaves uneven the same way in every layer (it puts the heaviest cluster in group 0).
+std::vector<int> assign_groups(const DeviceLayout& layout, const std::vector<double>& step_load,
+                               const std::vector<double>& layer_load) {
+  const int groups = layout.group_count();
+  std::vector<double> group_step(static_cast<std::size_t>(groups), 0.0),
+      group_layer(static_cast<std::size_t>(groups), 0.0);
+  std::map<std::vector<double>, std::vector<int>> alike;  // hops in order → groups
+  std::vector<std::vector<int>> members(static_cast<std::size_t>(groups));
+  for (int g = 0; g < groups; ++g) {
+    const auto gi = static_cast<std::size_t>(g);
+    members[gi] = layout.chiplets_in_group(g);
+    std::vector<double> hops;
+    for (const int c : members[gi]) {
+      const auto ci = static_cast<std::size_t>(c);
+      group_step[gi] += step_load[ci];
+      group_layer[gi] += layer_load[ci];
+      hops.push_back(ci < layout.hops.size() ? layout.hops[ci] : 0.0);
+    }
+    alike[hops].push_back(g);
+  }
+  std::vector<int> to(static_cast<std::size_t>(layout.chiplet_count()));
+  std::iota(to.begin(), to.end(), 0);
+  for (const auto& [hops, list] : alike) {
+    auto heaviest_first = list, least_loaded_first = list;
+    std::stable_sort(heaviest_first.begin(), heaviest_first.end(), [&](int a, int b) {
+      return group_layer[static_cast<std::size_t>(a)] > group_layer[static_cast<std::size_t>(b)];
+    });
+    std::stable_sort(least_loaded_first.begin(), least_loaded_first.end(), [&](int a, int b) {
+      return group_step[static_cast<std::size_t>(a)] < group_step[static_cast<std::size_t>(b)];
+    });
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const auto& from = members[static_cast<std::size_t>(heaviest_first[i])];
+      const auto& into = members[static_cast<std::size_t>(least_loaded_first[i])];
+      for (std::size_t j = 0; j < from.size(); ++j)
+        to[static_cast<std::size_t>(from[j])] = into[j];
+    }
+  }
+  return to;
+}
+
+// Moves chiplet c's experts (and load) to chiplet to[c].
+void move_contents(const std::vector<int>& to, LayerPlacement& layer, std::vector<double>& load) {
+  for (auto& chiplets : layer.chiplets_of)
+    for (auto& c : chiplets)
+      c = to[static_cast<std::size_t>(c)];
+  std::vector<double> moved(load.size(), 0.0);
+  for (std::size_t c = 0; c < load.size(); ++c)
+    moved[static_cast<std::size_t>(to[c])] = load[c];
+  load = std::move(moved);
+}
+
+}  // namespace
+
 Placement place(const trace::Trace& trace, const DeviceLayout& layout,
                 const std::string& placer_name, const PlacerOptions& options) {
   if (static_cast<long long>(layout.chiplet_count()) * layout.slots < trace.num_experts())
@@ -174,11 +274,21 @@ Placement place(const trace::Trace& trace, const DeviceLayout& layout,
   out.experts = trace.num_experts();
   out.placer = placer_name + (options.refine ? "+refine" : "");
   out.layout = layout;
-  for (const auto& input : layer_inputs(trace)) {
+  std::vector<double> step_load(static_cast<std::size_t>(layout.chiplet_count()), 0.0);
+  const auto inputs = layer_inputs(trace);
+  placer->check(inputs, layout, options);
+  for (const auto& input : inputs) {
     std::optional<SolverReport> report;
     auto layer = placer->place(input, layout, options, report);
     if (options.refine)
       layer = refine(input, layout, std::move(layer), options);
+    auto load = chiplet_loads(input, layer, layout.chiplet_count());
+    if (placer->free_chiplet_labels()) {
+      move_contents(assign_groups(layout, step_load, load), layer, load);
+      move_contents(assign_within_groups(layout, step_load, load), layer, load);
+    }
+    for (std::size_t c = 0; c < load.size(); ++c)
+      step_load[c] += load[c];
     out.layers.push_back(std::move(layer));
     out.solver.push_back(report);
   }

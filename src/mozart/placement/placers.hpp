@@ -11,14 +11,25 @@
 //                placed, clusters filled greedily by co-activation;
 //   mozart       farthest-point-sampling clustering on co-activation (seeds that collaborate
 //                least with earlier seeds; each cluster in turn grown with the experts that
-//                collaborate most, within a load bound), then a binary integer program, solved by
-//                COIN-OR CBC, that allocates clusters to groups minimising the largest group load
-//                within each group's capacity;
+//                collaborate most), every chiplet's load held within --chiplet-balance × the
+//                layer's mean, then a binary integer program, solved by COIN-OR CBC, that
+//                allocates clusters to groups minimising the largest group load within each
+//                group's capacity;
+//   mozart-paper the paper's Algorithm 1 (equal-size clusters grown by average co-activation
+//                from the most co-activated pair and seeds least co-activated with the chosen)
+//                and Eq. 5 (a binary integer program, by CBC, giving each group its count of
+//                clusters with the least total deviation of the group shares from even);
 //   metis        a k-way partition of the co-activation graph (METIS) balancing load and count.
+//
+// For the placers whose chiplet labels carry no meaning (occult, mozart, mozart-paper, metis),
+// place() then chooses, layer after layer, which of alike groups and then which chiplet of a
+// group takes which chiplet's experts, so that the largest load summed over the layers placed
+// so far is the least (C_T and the group loads are unchanged; see assign_within_groups).
 //
 // refine() can follow any of them: swaps of experts between chiplets that lower
 // C_T + λ · (chiplet max/mean load − 1), measured on a sample of the trace's tokens, with the
-// group max/mean load brought within its bound first where it is not (a large penalty).
+// group max/mean load and (when given) the chiplet max/mean load brought within their bounds
+// first where they are not, and never taken over them.
 #pragma once
 
 #include <memory>
@@ -54,10 +65,15 @@ struct SolverLimits {
 
 struct PlacerOptions {
   std::uint64_t seed = 1;
-  int replicas = 0;              // balanced: redundant copies of hot experts
-  double group_balance = 1.10;   // mozart, refine: bound on group max/mean load
-  double chiplet_balance = 2.0;  // mozart: bound on a cluster's load over the mean chiplet load
-  SolverLimits solver;           // per integer program (one per layer): the best found and its gap
+  int replicas = 0;             // balanced: redundant copies of hot experts
+  double group_balance = 1.10;  // mozart, refine: bound on group max/mean load
+  // mozart, refine: when given (> 0), a bound that holds: in every layer no chiplet's load
+  // exceeds chiplet_balance × the layer's mean chiplet load (over the chiplets that hold
+  // experts), so over a step no chiplet's total does either; mozart throws an InputError when it
+  // cannot be met. When 0, mozart aims at 2.0 where it can, without an error, and refine has no
+  // chiplet bound. metis: METIS's load tolerance (2.0 when 0).
+  double chiplet_balance = 0;
+  SolverLimits solver;  // per integer program (one per layer): the best found and its gap
   bool refine = false;
   double lambda = 0.0;  // weight of chiplet imbalance in the refinement objective
   std::size_t refine_tokens = 4096;
@@ -68,6 +84,12 @@ class Placer {
  public:
   virtual ~Placer() = default;
   virtual std::string name() const = 0;
+  // Whether which chiplet of a group holds which of the placer's sets of experts is arbitrary,
+  // so that place() may choose it against the step's load.
+  virtual bool free_chiplet_labels() const { return false; }
+  // Options that no placement of these layers can meet: an InputError before any is placed.
+  virtual void check(const std::vector<LayerInput>&, const DeviceLayout&,
+                     const PlacerOptions&) const {}
   // Slots are guaranteed: experts ≤ chiplets · slots.
   virtual LayerPlacement place(const LayerInput& input, const DeviceLayout& layout,
                                const PlacerOptions& options,
@@ -83,7 +105,8 @@ std::unique_ptr<Placer> make_placer(const std::string& name);
 LayerPlacement refine(const LayerInput& input, const DeviceLayout& layout, LayerPlacement placement,
                       const PlacerOptions& options);
 
-// Every MoE layer of the trace. InputError when the experts do not fit the slots.
+// Every MoE layer of the trace. InputError when the experts do not fit the slots, or when
+// --chiplet-balance cannot be met (naming the layer and by how much).
 Placement place(const trace::Trace& trace, const DeviceLayout& layout, const std::string& placer,
                 const PlacerOptions& options);
 
@@ -95,5 +118,18 @@ struct Allocation {
 };
 Allocation allocate_clusters(const std::vector<double>& cluster_load,
                              const std::vector<int>& group_capacity, const SolverLimits& limits);
+// The integer program of `mozart-paper` (Eq. 5): group g takes exactly group_size[g] clusters,
+// minimising Σ_g |group g's share of the load − group_size[g] / clusters|; the report's
+// objective is that sum.
+Allocation allocate_clusters_evenly(const std::vector<double>& cluster_load,
+                                    const std::vector<int>& group_size, const SolverLimits& limits);
+
+// The within-group step: to[c] is the chiplet that takes chiplet c's experts, a permutation
+// within each set of chiplets of one group and equal hops, pairing the heaviest layer load with
+// the chiplet least loaded so far (step_load), which minimises the largest step_load[to[c]] +
+// layer_load[c] exactly. Ties: the lower chiplet index.
+std::vector<int> assign_within_groups(const DeviceLayout& layout,
+                                      const std::vector<double>& step_load,
+                                      const std::vector<double>& layer_load);
 
 }  // namespace mozart::placement

@@ -1,7 +1,10 @@
 // Refinement: swaps of experts between chiplets that lower
-//   J = C_T + λ · (chiplet max/mean load − 1) + P · max(0, group max/mean load − bound)
-// with C_T measured exactly on a sample of the trace's tokens. The penalty P is large enough
-// that a placement over the group bound is first repaired, and one within it never leaves it.
+//   J = C_T + λ · (chiplet max/mean load − 1)
+// with C_T measured exactly on a sample of the trace's tokens, under two bounds that come first:
+// the excess of the group max/mean load over --group-balance plus that of the chiplet max/mean
+// load over --chiplet-balance (when one is given). A swap that lowers the excess is taken; one that
+// raises it never is; among those that keep it, one that lowers J. So a placement over a bound is
+// repaired first, and one within both never leaves them.
 #include <algorithm>
 #include <numeric>
 
@@ -34,6 +37,10 @@ class Refiner {
     group_load_.assign(static_cast<std::size_t>(layout.group_count()), 0.0);
     for (int e = 0; e < in.experts; ++e)
       move_load(e, home_[static_cast<std::size_t>(e)], +1);
+    std::vector<bool> holds(chiplets, false);
+    for (const int c : home_)
+      holds[static_cast<std::size_t>(c)] = true;
+    occupied_ = static_cast<double>(std::count(holds.begin(), holds.end(), true));
   }
 
   LayerPlacement run() {
@@ -54,10 +61,21 @@ class Refiner {
 
  private:
   double objective(double copies) const {
-    constexpr double kPenalty = 1000.0;
     return copies / static_cast<double>(std::max<std::size_t>(1, tokens_)) +
-           options_.lambda * (max_over_mean(chiplet_load_) - 1.0) +
-           kPenalty * std::max(0.0, max_over_mean(group_load_) - options_.group_balance);
+           options_.lambda * (max_over_mean(chiplet_load_) - 1.0);
+  }
+
+  // The chiplet max/mean is over the chiplets that hold experts (all of them when the experts
+  // are at least as many), as --chiplet-balance is defined; a swap keeps which those are.
+  double excess() const {
+    const double total = std::accumulate(chiplet_load_.begin(), chiplet_load_.end(), 0.0);
+    const double chiplet_ratio =
+        total > 0
+            ? *std::max_element(chiplet_load_.begin(), chiplet_load_.end()) * occupied_ / total
+            : 0.0;
+    return std::max(0.0, max_over_mean(group_load_) - options_.group_balance) +
+           (options_.chiplet_balance > 0 ? std::max(0.0, chiplet_ratio - options_.chiplet_balance)
+                                         : 0.0);
   }
 
   void add(std::size_t token, int chiplet, int delta) {
@@ -96,10 +114,12 @@ class Refiner {
   }
 
   bool try_swap(int a, int b) {
-    const double before = objective(copies_);
+    constexpr double kTolerance = 1e-12;
+    const double before = objective(copies_), excess_before = excess();
     const double delta = exchange(a, b);
-    const double after = objective(copies_ + delta);
-    if (after < before - 1e-12) {
+    const double after = objective(copies_ + delta), excess_after = excess();
+    if (excess_after < excess_before - kTolerance ||
+        (excess_after <= excess_before && after < before - kTolerance)) {
       copies_ += delta;
       return true;
     }
@@ -116,6 +136,7 @@ class Refiner {
   std::vector<int> distinct_;         // per token: chiplets it is sent to
   std::vector<std::vector<std::uint32_t>> tokens_of_;
   double copies_ = 0;
+  double occupied_ = 0;  // chiplets that hold experts
   std::vector<double> chiplet_load_, group_load_;
 };
 
