@@ -265,7 +265,8 @@ TEST(Cli, PlaceWritesAPlacementAndCompareListsEveryPlacer) {
   for (const std::string& args :
        {"place --trace " + trace + " --hw mozart-nop-tree-ucie --placer best -o " + placement,
         "place --trace " + trace + " --hw mozart-nop-tree-ucie --slots 2 -o " + placement,
-        "place --trace " + trace + " --hw mozart-nop-tree-ucie --chiplet-balance 1.01 -o " + placement,
+        "place --trace " + trace + " --hw mozart-nop-tree-ucie --chiplet-balance 1.01 -o " +
+            placement,
         "place --trace " + trace + " --hw mozart-nop-tree-ucie"}) {
     Result bad = run(args);
     EXPECT_EQ(bad.exit_code, 2) << args << ": " << bad.err;
@@ -359,7 +360,8 @@ TEST(Cli, ReproduceMozartPrintsItsTable) {
     EXPECT_GE(row["speedup"].get<double>(), 1.0);  // no policy is slower than the baseline
     for (const char* lost : {"lost_communication_s", "lost_memory_s", "lost_compute_s"}) {
       ASSERT_TRUE(row.contains(lost)) << lost;
-      EXPECT_GE(row[lost].get<double>(), 0.0) << lost;
+      // Not below zero but for scheduling anomalies: freeing one resource reorders the rest.
+      EXPECT_GE(row[lost].get<double>(), -0.01 * row["step_s"].get<double>()) << lost;
     }
   }
 }

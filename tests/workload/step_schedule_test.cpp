@@ -8,6 +8,8 @@
 #include "step_case.hpp"
 #include <gtest/gtest.h>
 
+#include "mozart/core/error.hpp"
+#include "mozart/hw/cost.hpp"
 #include "mozart/sim/engine.hpp"
 
 namespace mozart::workload {
@@ -196,6 +198,35 @@ TEST(AllToAll, NoChipletComputesDuringADispatchOrCombineUnlessThePolicyAllows) {
     const Policy policy = parse_policy(name);
     const Case s = make_setup("olmoe-1b-7b", 2, policy, hw::load_hw("mozart-paper-olmoe"), 3);
     EXPECT_GT(compute_during_exchanges(s, policy), 0.0) << name;
+  }
+}
+
+TEST(Energy, LeakageIsStaticPowerTimesTheStepSoAFasterStepLeaksLess) {
+  const hw::HwSpec hw = hw::load_hw("mozart-paper-olmoe");
+  ASSERT_GT(hw::static_power_w(hw), 0);
+  std::map<std::string, StepResult> r;
+  for (const char* name : {"baseline", "C"}) {
+    const Policy policy = parse_policy(name);
+    r[name] = simulate(make_setup("olmoe-1b-7b", 2, policy, hw, 2), policy);
+    EXPECT_NEAR(r[name].energy.static_j, hw::static_power_w(hw) * r[name].step_s, 1e-9) << name;
+  }
+  ASSERT_LT(r["C"].step_s, r["baseline"].step_s);
+  EXPECT_LT(r["C"].energy.static_j, r["baseline"].energy.static_j);
+  // Without a technology there is no leakage to count.
+  const Policy c = parse_policy("C");
+  EXPECT_EQ(simulate(make_setup("olmoe-1b-7b", 2, c), c).energy.static_j, 0.0);
+}
+
+TEST(Inputs, AChipletKindWithoutTheModelsDataTypeIsNamed) {
+  const Policy policy = parse_policy("A");
+  Case s = make_setup("olmoe-1b-7b", 1, policy);
+  for (hw::ChipletKind& kind : s.hw.kinds)
+    kind.peak_flops_per_s = {{core::DataType::fp32, 1e12}};
+  try {
+    simulate(s, policy);
+    FAIL() << "no error";
+  } catch (const core::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(".peak_flops"), std::string::npos) << e.what();
   }
 }
 

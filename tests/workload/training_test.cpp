@@ -156,7 +156,8 @@ TEST(TrainingStep, EveryZooModelRunsWithinItsBound) {
     const int layers = std::min(full.layers, full.first_moe_layer() + 2);
     for (const char* policy_name : {"baseline", "C"}) {
       const Policy policy = parse_policy(policy_name);
-      const Case s = make_setup(name, layers, policy, hw::load_hw("mozart-nop-tree-ucie"), 2, 1, 64);
+      const Case s =
+          make_setup(name, layers, policy, hw::load_hw("mozart-nop-tree-ucie"), 2, 1, 64);
       const StepResult r = simulate(s, policy);
       EXPECT_GE(r.step_s, r.lower_bound.bound_s * (1 - 1e-9)) << name << " " << policy_name;
       EXPECT_LE(r.copies_per_token, s.model.top_k) << name << " " << policy_name;

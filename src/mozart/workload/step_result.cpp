@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "mozart/core/units.hpp"
+#include "mozart/hw/cost.hpp"
 #include "mozart/sim/engine.hpp"
 
 namespace mozart::workload {
@@ -232,6 +233,7 @@ StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy
   r.policy = policy;
   r.config = config;
   r.step_s = run.makespan_s;
+  r.energy.static_j = hw::static_power_w(hw) * r.step_s;
   r.breakdown = breakdown_of(plan, run);
   if (step_options.resimulate)
     r.lost = losses_of(plan, r.step_s);
@@ -377,11 +379,9 @@ nlohmann::ordered_json to_json(const StepResult& r) {
                          {"optimizer_states", r.memory_bytes[2]},
                          {"activations", r.memory_bytes[3]}};
   out["network_bytes"] = r.network_bytes;
-  out["energy_j"] = {{"compute", r.energy.compute_j},
-                     {"sram", r.energy.sram_j},
-                     {"memory", r.energy.memory_j},
-                     {"network", r.energy.network_j},
-                     {"total", r.energy.total_j()}};
+  out["energy_j"] = {{"compute", r.energy.compute_j}, {"sram", r.energy.sram_j},
+                     {"memory", r.energy.memory_j},   {"network", r.energy.network_j},
+                     {"static", r.energy.static_j},   {"total", r.energy.total_j()}};
   out["memory_fits"] = r.memory_fits;
   ordered_json chiplets = ordered_json::array();
   for (const auto& c : r.chiplets)

@@ -73,7 +73,9 @@ struct Energy {
   double sram_j = 0;
   double memory_j = 0;
   double network_j = 0;
-  double total_j() const { return compute_j + sram_j + memory_j + network_j; }
+  double static_j = 0;  // leakage over the step (hw::static_power_w x step time; 0 without a
+                        // technology in the spec): a faster step leaks less
+  double total_j() const { return compute_j + sram_j + memory_j + network_j + static_j; }
 };
 
 struct ChipletUse {

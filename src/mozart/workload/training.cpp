@@ -172,6 +172,12 @@ class StepBuilder {
                              fmt::format("{} micro-batches of {} x {}", cfg_.micro_batches,
                                          cfg_.micro_batch.sequences, cfg_.micro_batch.seq_len),
                              "at least one micro-batch of at least one token");
+    for (const hw::ChipletKind& kind : hw_.kinds)
+      if (!(kind.peak(m_.dtype) > 0))
+        throw core::InputError({hw_.name, fmt::format("chiplet_kinds.{}.peak_flops", kind.name), 0},
+                               fmt::format("no {} entry", core::to_string(m_.dtype)),
+                               fmt::format("a peak in {}, the data type {} trains in",
+                                           core::to_string(m_.dtype), m_.name));
     tokens_per_mb_ = static_cast<std::size_t>(cfg_.micro_batch.tokens());
     const std::size_t need = cfg_.first_token + tokens_per_mb_ * std::size_t(cfg_.micro_batches);
     if (t.tokens < need)
