@@ -230,6 +230,30 @@ TEST(Inputs, AChipletKindWithoutTheModelsDataTypeIsNamed) {
   }
 }
 
+TEST(Sweep, ScaledCapacitiesOnOnePlanEqualTheScaledHardware) {
+  const Policy policy = parse_policy("C");
+  const Case s = make_setup("olmoe-1b-7b", 2, policy, hw::load_hw("mozart-paper-olmoe"), 2);
+  const StepPlan plan = plan_of(s, policy, &s.priors);
+  for (const auto& [links, memory] : {std::pair{0.25, 1.0}, {4.0, 1.0}, {1.0, 0.5}}) {
+    Case scaled = s;
+    scaled.hw = study::with_memory_scale(study::with_link_scale(s.hw, links), memory);
+    // The measurement reads energies and leakage (more wires, more PHY) off the scaled spec.
+    const net::Network network(scaled.hw);
+    StepInputs inputs{s.model, network, s.placement, s.trace};
+    inputs.priors = &s.priors;
+    std::vector<double> capacities = plan.platform.capacities;
+    for (std::size_t ch = 0; ch < capacities.size(); ++ch)
+      capacities[ch] *= ch < std::size_t(plan.platform.first_memory) ? links
+                        : ch < std::size_t(plan.platform.first_sram) ? memory
+                                                                     : 1.0;
+    const StepResult reused = measure_training_step(inputs, policy, s.config, plan, capacities);
+    const StepResult rebuilt = simulate(scaled, policy);
+    EXPECT_DOUBLE_EQ(reused.step_s, rebuilt.step_s) << links << " " << memory;
+    EXPECT_DOUBLE_EQ(reused.lower_bound.bound_s, rebuilt.lower_bound.bound_s);
+    EXPECT_DOUBLE_EQ(reused.energy.total_j(), rebuilt.energy.total_j());
+  }
+}
+
 TEST(Streaming, PrefetchesByThePriorsNotTheStepsOwnRouting) {
   const Policy policy = parse_policy("C");
   // Micro-batches of 4 tokens: only experts the priors make likely are prefetched.

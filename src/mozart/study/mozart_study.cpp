@@ -1,6 +1,7 @@
 #include "mozart/study/mozart_study.hpp"
 
 #include <map>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -51,6 +52,29 @@ class ModelRuns {
  public:
   ModelRuns(const StudyOptions& options, const model::MoeModel& m) : options_(options), model_(m) {}
 
+  // One plan of `policy` on `hw`, run with its link and memory-stack bandwidths scaled by each
+  // (links, memory) pair of factors: the same as building it on the scaled hardware.
+  std::vector<StepResult> sweep(const Hardware& hw, const Policy& policy, Batch batch,
+                                const std::vector<std::pair<double, double>>& factors) {
+    const Setup setup = setup_for(hw.spec, policy, batch);
+    const workload::StepPlan plan =
+        workload::build_training_step(setup.inputs, policy, setup.config);
+    std::vector<StepResult> out;
+    for (const auto& [links, memory] : factors) {
+      // Energies and leakage (more wires, more PHY area) come from the scaled spec.
+      const net::Network scaled(with_memory_scale(with_link_scale(hw.spec, links), memory));
+      const workload::StepInputs& base = setup.inputs;
+      workload::StepInputs inputs{
+          base.model, scaled, base.placement, base.trace, base.trace_source, base.placement_source};
+      inputs.priors = base.priors;
+      inputs.priors_source = base.priors_source;
+      // The scaled spec's channels are the plan's, in the same order, at the scaled bandwidths.
+      out.push_back(workload::measure_training_step(inputs, policy, setup.config, plan,
+                                                    sim::make_platform(scaled).capacities));
+    }
+    return out;
+  }
+
   const StepResult& run(const Hardware& hw, const Policy& policy, Batch batch,
                         bool resimulate = false) {
     auto& done = results_[{hw.key, workload::describe(policy), batch}];
@@ -60,11 +84,22 @@ class ModelRuns {
   }
 
  private:
-  StepResult simulate(const hw::HwSpec& hw, const Policy& policy, Batch batch, bool resimulate) {
+  // What a step of `policy` on `hw` takes: the network, the traces, the placement, the batch.
+  struct Setup {
+    std::unique_ptr<net::Network> network;
+    workload::StepInputs inputs;
+    workload::StepConfig config;
+  };
+
+  Setup setup_for(const hw::HwSpec& hw, const Policy& policy, Batch batch) {
     const auto& step = trace_for(batch, options_.seed);
     const auto& priors = trace_for(batch, options_.seed + 1);
     const auto& placement = placement_for(hw, policy.placer, priors, batch);
-    const net::Network network(hw);
+    auto network = std::make_unique<net::Network>(hw);
+    workload::StepInputs inputs{model_, *network,          placement,
+                                step,   "generated trace", policy.placer + " placement"};
+    inputs.priors = &priors;  // streaming goes by the placer's priors, not the step's routing
+    inputs.priors_source = "priors trace (another seed)";
     workload::StepConfig config;
     config.micro_batches = options_.micro_batches;
     config.micro_batch.sequences = batch.sequences / options_.micro_batches;
@@ -72,13 +107,14 @@ class ModelRuns {
     // The paper's six 8 GiB stacks cannot hold Qwen3-30B-A3B's weights and it does not say how
     // they fit; the step is simulated as if they did and the table says `fits: no`.
     config.weights_may_overflow = true;
-    workload::StepInputs inputs{model_, network,           placement,
-                                step,   "generated trace", policy.placer + " placement"};
-    inputs.priors = &priors;  // streaming goes by the placer's priors, not the step's routing
-    inputs.priors_source = "priors trace (another seed)";
+    return {std::move(network), std::move(inputs), config};
+  }
+
+  StepResult simulate(const hw::HwSpec& hw, const Policy& policy, Batch batch, bool resimulate) {
+    const Setup setup = setup_for(hw, policy, batch);
     workload::StepOptions step_options;
     step_options.resimulate = resimulate;
-    return workload::simulate_training_step(inputs, policy, config, step_options);
+    return workload::simulate_training_step(setup.inputs, policy, setup.config, step_options);
   }
 
   const trace::Trace& trace_for(Batch batch, std::uint64_t seed) {
@@ -155,6 +191,30 @@ std::string factor_name(double f) {
   return f < 1 ? fmt::format("x1/{:g}", 1 / f) : fmt::format("x{:g}", f);
 }
 
+// Speed-ups of each policy over the baseline as link bandwidth (wires per link) and then HBM
+// bandwidth are scaled by each factor; one plan per policy serves every point.
+void run_sweeps(ModelRuns& runs, const Hardware& hw, const std::vector<Policy>& policies,
+                Batch batch, const std::vector<double>& sweep_factors,
+                std::vector<StudyRow>& rows) {
+  std::vector<std::pair<double, double>> factors;
+  for (const double f : sweep_factors)
+    factors.emplace_back(f, 1.0);
+  for (const double f : sweep_factors)
+    factors.emplace_back(1.0, f);
+  std::vector<std::vector<StepResult>> by_policy;
+  for (const Policy& p : policies)
+    by_policy.push_back(runs.sweep(hw, p, batch, factors));
+  for (std::size_t i = 0; i < factors.size(); ++i) {
+    const bool links = i < sweep_factors.size();
+    const double f = links ? factors[i].first : factors[i].second;
+    const std::string setting =
+        std::string(links ? "wires per link " : "HBM bandwidth ") + factor_name(f);
+    for (const auto& results : by_policy)
+      rows.push_back(row_of(links ? "link sweep" : "HBM sweep", setting, hw.spec.name, results[i],
+                            by_policy.front()[i].step_s));
+  }
+}
+
 // Every section's hardware for one model.
 struct Machines {
   Hardware main;
@@ -204,18 +264,8 @@ void run_model(const StudyOptions& options, const model::MoeModel& m, StudyResul
         rows[first + i].paper_speedup = paper->speedup[i - 1];
     }
   }
-  if (options.sweeps) {
-    for (const double f : options.sweep_factors) {
-      const Hardware links{fmt::format("links {}", f), with_link_scale(hw.main.spec, f)};
-      run_policies(runs, links, all, batch,
-                   {"link sweep", fmt::format("wires per link {}", factor_name(f))}, rows);
-    }
-    for (const double f : options.sweep_factors) {
-      const Hardware memory{fmt::format("memory {}", f), with_memory_scale(hw.main.spec, f)};
-      run_policies(runs, memory, all, batch,
-                   {"HBM sweep", fmt::format("HBM bandwidth {}", factor_name(f))}, rows);
-    }
-  }
+  if (options.sweeps)
+    run_sweeps(runs, hw.main, all, batch, options.sweep_factors, rows);
   if (!options.ablations)
     return;
   run_policies(runs, hw.ucie, all, batch, {"UCIe-class links", "NoP-Tree, UCIe x64 links"}, rows);

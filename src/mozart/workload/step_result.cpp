@@ -168,8 +168,8 @@ Ideal ideal(const StepPlan& plan, const sim::TaskGraph& graph,
   return i;
 }
 
-Losses losses_of(const StepPlan& plan, double step_s) {
-  const auto& caps = plan.platform.capacities;
+Losses losses_of(const StepPlan& plan, const std::vector<double>& capacities, double step_s) {
+  const auto& caps = capacities;
   const auto network_end = static_cast<std::size_t>(plan.platform.first_memory);
   std::vector<double> free_links = caps, free_memory = caps;
   for (std::size_t ch = 0; ch < caps.size(); ++ch)
@@ -221,10 +221,18 @@ LowerBound lower_bound_of(const StepPlan& plan, const sim::TaskGraph& graph,
 StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy,
                                   const StepConfig& config, const StepOptions& step_options) {
   const StepPlan plan = build_training_step(inputs, policy, config);
+  return measure_training_step(inputs, policy, config, plan, plan.platform.capacities,
+                               step_options);
+}
+
+StepResult measure_training_step(const StepInputs& inputs, const Policy& policy,
+                                 const StepConfig& config, const StepPlan& plan,
+                                 const std::vector<double>& capacities,
+                                 const StepOptions& step_options) {
   sim::RunOptions options;
   options.timeline = step_options.timeline;
   options.channel_names = plan.platform.channel_names;
-  const sim::RunResult run = sim::run(plan.graph, plan.platform.capacities, options);
+  const sim::RunResult run = sim::run(plan.graph, capacities, options);
   const hw::HwSpec& hw = inputs.network.hw();
 
   StepResult r;
@@ -236,8 +244,8 @@ StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy
   r.energy.static_j = hw::static_power_w(hw) * r.step_s;
   r.breakdown = breakdown_of(plan, run);
   if (step_options.resimulate)
-    r.lost = losses_of(plan, r.step_s);
-  r.lower_bound = lower_bound_of(plan, plan.graph, plan.platform.capacities);
+    r.lost = losses_of(plan, capacities, r.step_s);
+  r.lower_bound = lower_bound_of(plan, plan.graph, capacities);
   r.priors = plan.priors;
   r.tokens = plan.tokens;
   r.routed_slots = plan.routed_slots;
@@ -278,7 +286,7 @@ StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy
 
   // Memory stacks and SRAM ports, then the network's channels.
   const auto& channels = run.channels;
-  const auto& caps = plan.platform.capacities;
+  const auto& caps = capacities;
   double memory_bandwidth = 0;
   for (std::size_t s = 0; s < hw.memories.size(); ++s) {
     const hw::MemoryStack& m = hw.memories[s];

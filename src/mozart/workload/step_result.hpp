@@ -134,6 +134,15 @@ struct StepResult {
 StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy,
                                   const StepConfig& config, const StepOptions& options = {});
 
+// Runs a built step over channels of `capacities` and measures it: the plan's own
+// (`plan.platform.capacities`, as simulate_training_step does), or scaled ones, so that a sweep
+// of link or memory bandwidth reuses one plan (bandwidths change no decision the builder makes:
+// routes, memory and SRAM planning depend on the topology and capacities in bytes only).
+StepResult measure_training_step(const StepInputs& inputs, const Policy& policy,
+                                 const StepConfig& config, const StepPlan& plan,
+                                 const std::vector<double>& capacities,
+                                 const StepOptions& options = {});
+
 // The lower bound of running `graph` (a plan's graph, or a copy with other durations) over
 // channels of `capacities`.
 LowerBound lower_bound_of(const StepPlan& plan, const sim::TaskGraph& graph,
