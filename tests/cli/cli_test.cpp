@@ -136,6 +136,8 @@ TEST(Cli, BadHardwareFilesGetOneLineAndExitTwo) {
       {"hw/zero_bandwidth.yaml", "topology.link.bandwidth"},
       {"hw/disconnected.yaml", "connected topology"},
       {"hw/unattached.yaml", "no stack attached to n1"},
+      {"hw/memory_on_missing_node.yaml", "got 'sw9'"},
+      {"hw/memory_serving_nobody.yaml", "memories.spare.attach"},
       {"hw/missing.yaml", "a preset"},
   };
   for (const auto& [file, expect] : cases) {

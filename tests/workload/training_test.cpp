@@ -85,6 +85,50 @@ TEST(TrainingStep, TokensAndBytesAreConserved) {
   }
 }
 
+// The paper's hardware: every expert group's HBM behind its switch.
+TEST(TrainingStep, OnThePaperPresetsWeightsCrossTheSwitchLinksAndBytesAreConserved) {
+  for (const auto& [model, preset] : {std::pair{"qwen3-30b-a3b", "mozart-paper-qwen3"},
+                                      {"olmoe-1b-7b", "mozart-paper-olmoe"},
+                                      {"deepseek-moe-16b", "mozart-paper-deepseek"}}) {
+    for (const std::string& name : kPolicies) {
+      const Policy policy = parse_policy(name);
+      const Case s = make_setup(model, 2, policy, hw::load_hw(preset));
+      const net::Network network(s.hw);
+      StepInputs inputs{s.model, network, s.placement, s.trace};
+      inputs.priors = &s.priors;
+      const StepPlan plan = build_training_step(inputs, policy, s.config);
+      EXPECT_DOUBLE_EQ(plan.routed_slots, plan.tokens * s.model.top_k * s.model.moe_layer_count());
+      const sim::RunResult run = sim::run(plan.graph, plan.platform.capacities);
+      double asked = 0, carried = 0;
+      std::vector<double> loaded(s.hw.chiplets.size(), 0);  // bytes read into each chiplet
+      for (std::size_t t = 0; t < plan.info.size(); ++t) {
+        const TaskInfo& info = plan.info[t];
+        asked += total_bytes(info.bytes);
+        if (info.activity == Activity::memory &&
+            plan.graph.tasks()[t].name.find(" load") != std::string::npos)
+          loaded[std::size_t(info.chiplet)] += total_bytes(info.bytes);
+      }
+      for (std::size_t m = 0; m < s.hw.memories.size(); ++m)
+        carried += run.channels[std::size_t(plan.platform.memory_channel(int(m)))].bytes;
+      EXPECT_NEAR(carried, asked, 1e-6 * asked) << preset << " " << name;
+      // Each expert chiplet's loads cross its switch's link to it, beside the tokens.
+      for (const hw::MemoryStack& m : s.hw.memories) {
+        if (!m.networked())
+          continue;
+        for (const int c : m.chiplets) {
+          const auto link = network.channel_between(m.node, c);
+          ASSERT_GE(link, 0);
+          EXPECT_GT(loaded[std::size_t(c)], 0) << preset << " " << name;
+          EXPECT_GE(run.channels[std::size_t(link)].bytes, loaded[std::size_t(c)] * (1 - 1e-9))
+              << preset << " " << name << " " << s.hw.chiplets[std::size_t(c)].name;
+        }
+      }
+      const StepResult r = simulate(s, policy);
+      EXPECT_GE(r.step_s, r.lower_bound.bound_s * (1 - 1e-9)) << preset << " " << name;
+    }
+  }
+}
+
 TEST(TrainingStep, NoStepBeatsItsLowerBoundOrOverfillsSram) {
   for (const char* model : {"olmoe-1b-7b", "deepseek-moe-16b"}) {
     for (const std::string& name : kPolicies) {

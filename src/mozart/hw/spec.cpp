@@ -233,6 +233,8 @@ std::vector<bool> read_memories(const ConfigNode& list, HwSpec& hw) {
       if (!base.networked())
         serves->fail("no `serves` on a stack attached to chiplets (it serves them)");
       base.chiplets = select_all(*serves, hw);
+      if (base.chiplets.empty())
+        serves->fail("at least one chiplet");
     }
     long long count = item.get_int("count", 1, 1, kMaxCount);
     bool per_chiplet = item.get_bool("per_chiplet", false);
