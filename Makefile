@@ -55,7 +55,7 @@ demo: build
 	  --hw mozart-nop-tree-ucie --model olmoe-1b-7b
 	$(MOZART) place --trace $(BUILD)/olmoe-arxiv.mzt --eval $(BUILD)/olmoe-arxiv-heldout.mzt \
 	  --hw mozart-nop-tree-ucie --model olmoe-1b-7b --placer mozart --refine -o $(BUILD)/olmoe-placement.json
-	$(MOZART) simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --policy C \
+	$(MOZART) simulate --model olmoe-1b-7b --hw mozart-paper-olmoe --policy C \
 	  -o $(BUILD)/olmoe-step.json --timeline $(BUILD)/olmoe-step-trace.json
 	$(MOZART) reproduce mozart --markdown $(BUILD)/mozart-study.md -o $(BUILD)/mozart-study.json
 

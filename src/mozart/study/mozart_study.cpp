@@ -35,10 +35,12 @@ std::optional<PaperFigures> paper_figures(const std::string& model) {
   return std::nullopt;
 }
 
-// A step's batch: sequences per step and their length.
+// A step's batch: sequences per step and their length; and whether the step updates the
+// weights (Adam, per layer) or leaves the update out.
 struct Batch {
   int sequences = 0;
   int seq_len = 0;
+  bool optimizer = true;
   auto operator<=>(const Batch&) const = default;
 };
 
@@ -104,6 +106,7 @@ class ModelRuns {
     config.micro_batches = options_.micro_batches;
     config.micro_batch.sequences = batch.sequences / options_.micro_batches;
     config.micro_batch.seq_len = batch.seq_len;
+    config.optimizer = batch.optimizer;
     // The paper's six 8 GiB stacks cannot hold Qwen3-30B-A3B's weights and it does not say how
     // they fit; the step is simulated as if they did and the table says `fits: no`.
     config.weights_may_overflow = true;
@@ -117,7 +120,9 @@ class ModelRuns {
     return workload::simulate_training_step(setup.inputs, policy, setup.config, step_options);
   }
 
+  // Traces and placements depend on the tokens only, not on the update.
   const trace::Trace& trace_for(Batch batch, std::uint64_t seed) {
+    batch.optimizer = true;
     auto& t = traces_[{batch, seed}];
     if (!t)
       t = generated_trace(model_, std::size_t(batch.sequences) * std::size_t(batch.seq_len),
@@ -127,6 +132,7 @@ class ModelRuns {
 
   const placement::Placement& placement_for(const hw::HwSpec& hw, const std::string& placer,
                                             const trace::Trace& priors, Batch batch) {
+    batch.optimizer = true;
     auto& p = placements_[{hw.name, placer, batch}];
     if (!p)
       p = place_experts(model_, hw, priors, placer, options_.seed);
@@ -282,6 +288,10 @@ void run_model(const StudyOptions& options, const model::MoeModel& m, StudyResul
                    rows);
   }
   run_policies(runs, hw.ssd, ends, batch, {"memory", "SSD 15.8 GB/s"}, rows);
+  // The update's traffic (fp32 gradients accumulated in memory, Adam's states) is the same under
+  // every policy and dilutes what they save: the same step without it.
+  run_policies(runs, hw.main, ends, {batch.sequences, batch.seq_len, false},
+               {"update traffic", "no optimizer update"}, rows);
   // C's schedule with other placements: fewer copies against balance.
   run_policies(runs, hw.main,
                {all.front(), policy("overlap+in-network+streaming+placer=contiguous"),
@@ -302,6 +312,7 @@ const char* const kSections[] = {"main",
                                  "sequence length (32 sequences)",
                                  "sequence length (fixed tokens)",
                                  "memory",
+                                 "update traffic",
                                  "placement",
                                  "topology"};
 

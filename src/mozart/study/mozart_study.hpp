@@ -9,9 +9,9 @@
 // the ablations: the same policies on the UCIe-class NoP-Tree (`mozart-nop-tree-ucie`); sweeps
 // of link bandwidth (wires per link x1/4 .. x4) and HBM bandwidth (x1/4 .. x4); sequence length
 // 128 / 512 in both readings of the paper (32 sequences per step; tokens per step fixed); an
-// SSD in place of every HBM2 stack; C's schedule with other placements (the paper's own
-// Algorithm 1 + Eq. 5 among them); and the UCIe-class tree against a mesh of equal link
-// bandwidth.
+// SSD in place of every HBM2 stack; the step without its optimizer update; C's schedule with other
+// placements (the paper's own Algorithm 1 + Eq. 5 among them); and the UCIe-class tree against a
+// mesh of equal link bandwidth.
 //
 // The paper's figures are printed beside ours for comparison only; nothing is fitted to them.
 #pragma once
@@ -46,7 +46,7 @@ std::string paper_hardware(const std::string& model);
 
 struct StudyRow {
   // "main", "UCIe-class links", "link sweep", "HBM sweep", "sequence length (32 sequences)",
-  // "sequence length (fixed tokens)", "memory", "placement" or "topology"
+  // "sequence length (fixed tokens)", "memory", "update traffic", "placement" or "topology"
   std::string section;
   std::string hardware;
   std::string model;
