@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -56,8 +57,10 @@ struct TreeScratch {
 
 // Adds one token's tree (the union of `routes`, all leaving or all entering `root`) to the
 // groups, after checking that it branches only where a switch can copy or sum.
+// `tokens` tokens take this tree: each of its channels carries that many messages.
 void add_tree(const Network& net, int root, const std::vector<const Route*>& routes,
-              bool toward_root, std::map<ChannelId, TreeGroup>& groups, TreeScratch& scratch) {
+              bool toward_root, std::map<ChannelId, TreeGroup>& groups, TreeScratch& scratch,
+              double tokens = 1) {
   auto& grouped = scratch.grouped;
   grouped.clear();
   for (const Route* r : routes) {
@@ -103,7 +106,7 @@ void add_tree(const Network& net, int root, const std::vector<const Route*>& rou
                     toward_root ? "sum" : "copy"));
   }
   for (const auto& [key, c] : grouped)
-    groups[key].messages[c] += 1;
+    groups[key].messages[c] += tokens;
 }
 
 void add_tree_flows(const Network& net, int root, const std::map<ChannelId, TreeGroup>& groups,
@@ -123,17 +126,36 @@ void add_tree_flows(const Network& net, int root, const std::map<ChannelId, Tree
   }
 }
 
-void add_pair_flows(const Network& net, const std::map<std::pair<int, int>, double>& messages,
-                    double bytes_per_message, const char* what, CollectivePlan& plan) {
-  for (const auto& [pair, count] : messages) {
-    PlannedFlow f;
-    f.label = fmt::format("{} {}->{}", what, net.hw().node_name(pair.first),
-                          net.hw().node_name(pair.second));
-    f.src = pair.first;
-    f.dst = pair.second;
-    f.spec = net.unicast(net.route(pair.first, pair.second), count * bytes_per_message);
-    plan.flows.push_back(std::move(f));
+// Messages between each ordered pair of nodes, in a flat n x n table.
+class PairCounts {
+ public:
+  explicit PairCounts(int nodes) : n_(static_cast<std::size_t>(nodes)), messages_(n_ * n_, 0.0) {}
+  void add(int src, int dst, double messages = 1) {
+    messages_[static_cast<std::size_t>(src) * n_ + static_cast<std::size_t>(dst)] += messages;
   }
+  // The pairs that carry messages, in (src, dst) order.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (std::size_t i = 0; i < messages_.size(); ++i)
+      if (messages_[i] > 0)
+        f(static_cast<int>(i / n_), static_cast<int>(i % n_), messages_[i]);
+  }
+
+ private:
+  std::size_t n_;
+  std::vector<double> messages_;
+};
+
+void add_pair_flows(const Network& net, const PairCounts& messages, double bytes_per_message,
+                    const char* what, CollectivePlan& plan) {
+  messages.for_each([&](int src, int dst, double count) {
+    PlannedFlow f;
+    f.label = fmt::format("{} {}->{}", what, net.hw().node_name(src), net.hw().node_name(dst));
+    f.src = src;
+    f.dst = dst;
+    f.spec = net.unicast(net.route(src, dst), count * bytes_per_message);
+    plan.flows.push_back(std::move(f));
+  });
 }
 
 std::vector<int> distinct_remote(const std::vector<int>& nodes, int self) {
@@ -146,6 +168,47 @@ std::vector<int> distinct_remote(const std::vector<int>& nodes, int self) {
   return out;
 }
 
+// The distinct nodes of `nodes` other than `self`, sorted, into `out`.
+void distinct_remote_into(const std::vector<int>& nodes, int self, std::vector<int>& out) {
+  out.clear();
+  for (int n : nodes)
+    if (n != self)
+      out.push_back(n);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+}
+
+// Tokens that leave one source for one set of remote nodes take the same tree: the in-network
+// plan computes each tree once and counts its tokens. Groups keep the order of their first
+// token, so the first tree that cannot be built is the first token's that cannot.
+class TokenGroups {
+ public:
+  // `key`: the source, then its sorted distinct remote nodes.
+  void add(const std::vector<int>& key) {
+    const auto [at, inserted] = index_.try_emplace(key, groups_.size());
+    if (inserted)
+      groups_.push_back({key, 0});
+    groups_[at->second].tokens += 1;
+  }
+  struct Group {
+    std::vector<int> key;
+    double tokens;
+  };
+  const std::vector<Group>& groups() const { return groups_; }
+
+ private:
+  struct Hash {
+    std::size_t operator()(const std::vector<int>& key) const {
+      std::size_t h = key.size();
+      for (const int v : key)
+        h = h * 1000003u ^ static_cast<std::size_t>(v);
+      return h;
+    }
+  };
+  std::unordered_map<std::vector<int>, std::size_t, Hash> index_;
+  std::vector<Group> groups_;
+};
+
 CollectivePlan exchange(const Network& net, const TokenRoutes& tokens, double bytes_per_token,
                         AllToAllMode mode, bool is_combine) {
   if (tokens.source.size() != tokens.destinations.size()) {
@@ -153,37 +216,46 @@ CollectivePlan exchange(const Network& net, const TokenRoutes& tokens, double by
   }
   const char* what = is_combine ? "combine" : "dispatch";
   CollectivePlan plan;
-  std::map<std::pair<int, int>, double> pairs;
-  std::map<int, std::map<ChannelId, TreeGroup>> trees;  // by source node
-  RouteCache route(net);
-  TreeScratch scratch;
-  std::vector<const Route*> routes;
+  PairCounts pairs(net.hw().node_count());
+  TokenGroups token_groups;
+  std::vector<int> key;  // the token's source, then its distinct remote nodes
+  std::vector<int> remote;
   for (size_t t = 0; t < tokens.source.size(); ++t) {
     const int s = tokens.source[t];
     if (mode == AllToAllMode::copy_per_expert) {
       for (int d : tokens.destinations[t]) {
         if (d == s)
           continue;
-        pairs[is_combine ? std::pair{d, s} : std::pair{s, d}] += 1;
+        is_combine ? pairs.add(d, s) : pairs.add(s, d);
         plan.payload_bytes += bytes_per_token;
       }
       continue;
     }
-    std::vector<int> remote = distinct_remote(tokens.destinations[t], s);
+    distinct_remote_into(tokens.destinations[t], s, remote);
     plan.payload_bytes += bytes_per_token * double(remote.size());
     if (mode == AllToAllMode::copy_per_chiplet) {
       for (int d : remote)
-        pairs[is_combine ? std::pair{d, s} : std::pair{s, d}] += 1;
+        is_combine ? pairs.add(d, s) : pairs.add(s, d);
       continue;
     }
     if (remote.empty())
       continue;
-    routes.clear();
-    for (int d : remote)
-      routes.push_back(is_combine ? &route(d, s) : &route(s, d));
-    add_tree(net, s, routes, is_combine, trees[s], scratch);
+    key.assign(1, s);
+    key.insert(key.end(), remote.begin(), remote.end());
+    token_groups.add(key);
   }
   add_pair_flows(net, pairs, bytes_per_token, what, plan);
+  std::map<int, std::map<ChannelId, TreeGroup>> trees;  // by source node
+  RouteCache route(net);
+  TreeScratch scratch;
+  std::vector<const Route*> routes;
+  for (const TokenGroups::Group& g : token_groups.groups()) {
+    const int s = g.key.front();
+    routes.clear();
+    for (auto d = g.key.begin() + 1; d != g.key.end(); ++d)
+      routes.push_back(is_combine ? &route(*d, s) : &route(s, *d));
+    add_tree(net, s, routes, is_combine, trees[s], scratch, g.tokens);
+  }
   for (const auto& [root, groups] : trees) {
     add_tree_flows(net, root, groups, bytes_per_token, what, plan);
   }
