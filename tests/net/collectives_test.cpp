@@ -1,5 +1,6 @@
 #include "mozart/net/collectives.hpp"
 
+#include <map>
 #include <random>
 #include <set>
 
@@ -211,6 +212,98 @@ TEST(Collectives, InNetworkModeNeedsSwitchesThatCan) {
   // One chiplet per row: the tree branches only at its root.
   TokenRoutes row_heads{{attn}, {{*hw.find_node("expert1"), *hw.find_node("expert5")}}};
   EXPECT_NO_THROW(dispatch(mesh, row_heads, 10, AllToAllMode::in_network));
+}
+
+// Tokens from three chiplets, with repeats, so that many share a (source, destination set);
+// only those whose trees the in-network modes can build.
+TokenRoutes tokens_with_repeats(const Network& net, int tokens, int k, unsigned seed) {
+  std::mt19937 rng(seed);
+  const int chiplets = int(net.hw().chiplets.size());
+  std::uniform_int_distribution<int> pick(0, chiplets - 1), few(0, 2);
+  TokenRoutes r;
+  for (int t = 0; t < tokens; ++t) {
+    const int source = few(rng);
+    std::vector<int> dest;
+    for (int i = 0; i < k; ++i)
+      dest.push_back(few(rng) == 0 ? pick(rng) : 3 + few(rng));
+    const TokenRoutes one{{source}, {dest}};
+    try {
+      dispatch(net, one, 1, AllToAllMode::in_network);
+      combine(net, one, 1, AllToAllMode::in_network);
+    } catch (const core::InputError&) {
+      continue;
+    }
+    r.source.push_back(source);
+    r.destinations.push_back(dest);
+  }
+  return r;
+}
+
+// What a plan puts on the network per (flow label, channel): bytes on the wire, and the flow's
+// latency.
+struct PlanTraffic {
+  std::map<std::pair<std::string, ChannelId>, double> bytes;
+  std::map<std::string, double> latency_s;
+};
+
+void add_traffic(const CollectivePlan& plan, PlanTraffic& out) {
+  for (const PlannedFlow& f : plan.flows) {
+    for (const ChannelUse& u : f.spec.uses)
+      out.bytes[{f.label, u.channel}] += f.spec.bytes * u.coefficient;
+    double& latency = out.latency_s[f.label];
+    latency = std::max(latency, f.spec.latency_s);
+  }
+}
+
+TEST(Collectives, ExchangePlansAreTheSumOfTheirTokensPlans) {
+  Network net(*hw::find_preset("mozart-nop-tree-ucie"));
+  const TokenRoutes tokens = tokens_with_repeats(net, 300, 4, 3);
+  ASSERT_GT(tokens.source.size(), 100u);
+  ASSERT_GT(std::set<int>(tokens.source.begin(), tokens.source.end()).size(), 1u);
+  for (const bool is_combine : {false, true}) {
+    for (const AllToAllMode mode : {AllToAllMode::in_network, AllToAllMode::copy_per_chiplet,
+                                    AllToAllMode::copy_per_expert}) {
+      const auto plan_of = [&](const TokenRoutes& t) {
+        return is_combine ? combine(net, t, 64, mode) : dispatch(net, t, 64, mode);
+      };
+      PlanTraffic whole, one_by_one;
+      const CollectivePlan plan = plan_of(tokens);
+      add_traffic(plan, whole);
+      double payload = 0;
+      for (std::size_t t = 0; t < tokens.source.size(); ++t) {
+        const CollectivePlan single = plan_of({{tokens.source[t]}, {tokens.destinations[t]}});
+        add_traffic(single, one_by_one);
+        payload += single.payload_bytes;
+      }
+      // Message counts are whole numbers: the sums are exact.
+      EXPECT_EQ(whole.bytes, one_by_one.bytes) << int(mode) << is_combine;
+      EXPECT_EQ(whole.latency_s, one_by_one.latency_s) << int(mode) << is_combine;
+      EXPECT_EQ(plan.payload_bytes, payload);
+    }
+  }
+}
+
+TEST(Collectives, InNetworkErrorNamesTheFirstTokenThatCannotBeSent) {
+  Network mesh(*hw::find_preset("mozart-mesh"));
+  const hw::HwSpec& hw = mesh.hw();
+  const int attn = *hw.find_node("attn");
+  const auto node = [&](const char* name) { return *hw.find_node(name); };
+  // Along a row from the attention chiplet, the nearer of two destinations would relay.
+  const std::vector<int> fine = {node("expert1"), node("expert5")};
+  const std::vector<int> at_expert2 = {node("expert2"), node("expert3")};
+  const std::vector<int> at_expert1 = {node("expert1"), node("expert2")};
+  const auto error_of = [&](const TokenRoutes& t) {
+    try {
+      dispatch(mesh, t, 10, AllToAllMode::in_network);
+    } catch (const core::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error_of({{attn, attn, attn}, {fine, at_expert2, at_expert1}}).find("'expert2'"),
+            std::string::npos);
+  EXPECT_NE(error_of({{attn, attn, attn}, {fine, at_expert1, at_expert2}}).find("'expert1'"),
+            std::string::npos);
 }
 
 }  // namespace

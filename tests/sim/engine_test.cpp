@@ -60,6 +60,41 @@ TEST(Engine, CyclesAreReported) {
   EXPECT_THROW(g.add_dependency(a, 7), std::invalid_argument);
 }
 
+TEST(Engine, CyclesBehindRunnableTasksAreReported) {
+  TaskGraph g({"engine0"});
+  const TaskId first = g.add_compute("first", 0, 1);
+  const TaskId a = g.add_delay("a", 1, {first});
+  const TaskId b = g.add_delay("b", 1, {a});
+  g.add_dependency(a, b);
+  EXPECT_THROW(run(g, {}), core::InputError);
+}
+
+TEST(Engine, DependentsPassedByTheCallerGiveTheSameRun) {
+  TaskGraph g({"engine0", "engine1"});
+  std::vector<TaskId> prev;
+  for (int i = 0; i < 40; ++i) {
+    net::FlowSpec f;
+    f.uses = {{i % 3, 1}};
+    f.bytes = 1 + i % 5;
+    const TaskId flow = g.add_flow("f", f, prev);
+    prev = {g.add_compute("c", i % 2, 0.5 + i % 3, {flow})};
+    if (i % 4 == 0)
+      prev.push_back(flow);
+  }
+  const RunResult own = run(g, {1, 2, 3});
+  const Dependents dependents = g.dependents();
+  RunOptions options;
+  options.dependents = &dependents;
+  const RunResult shared = run(g, {1, 2, 3}, options);
+  EXPECT_EQ(own.makespan_s, shared.makespan_s);
+  ASSERT_EQ(own.tasks.size(), shared.tasks.size());
+  for (std::size_t t = 0; t < own.tasks.size(); ++t)
+    EXPECT_EQ(own.tasks[t].start_s, shared.tasks[t].start_s) << t;
+  TaskGraph other;
+  other.add_delay("x", 1);
+  EXPECT_THROW(run(other, {}, options), std::invalid_argument);
+}
+
 TEST(Engine, DeterministicTimelineThatParses) {
   auto build = [] {
     TaskGraph g({"engine0", "engine1"});

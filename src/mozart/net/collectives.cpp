@@ -1,9 +1,12 @@
 #include "mozart/net/collectives.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -106,34 +109,36 @@ void add_tree(const Network& net, int root, const std::vector<const Route*>& rou
     groups[key].messages[c] += 1;
 }
 
-void add_tree_flows(const Network& net, int root, const std::map<ChannelId, TreeGroup>& groups,
-                    double bytes_per_message, const char* what, CollectivePlan& plan) {
-  for (const auto& [key, group] : groups) {
-    const double stream = group.messages.at(key);  // every message crosses the root channel
-    PlannedFlow f;
-    f.label = fmt::format("{} {} via {}", what, net.hw().node_name(root),
-                          net.hw().node_name(net.channels()[key].to));
-    f.src = root;
-    f.spec.bytes = stream * bytes_per_message;
-    f.spec.latency_s = group.latency_s;
-    for (const auto& [c, messages] : group.messages) {
-      f.spec.uses.push_back(ChannelUse{c, net.wire_factor() * messages / stream});
-    }
-    plan.flows.push_back(std::move(f));
+// Messages between each ordered pair of nodes, in a flat n x n table.
+class PairCounts {
+ public:
+  explicit PairCounts(int nodes) : n_(static_cast<std::size_t>(nodes)), messages_(n_ * n_, 0.0) {}
+  void add(int src, int dst, double messages = 1) {
+    messages_[static_cast<std::size_t>(src) * n_ + static_cast<std::size_t>(dst)] += messages;
   }
-}
+  // The pairs that carry messages, in (src, dst) order.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (std::size_t i = 0; i < messages_.size(); ++i)
+      if (messages_[i] > 0)
+        f(static_cast<int>(i / n_), static_cast<int>(i % n_), messages_[i]);
+  }
 
-void add_pair_flows(const Network& net, const std::map<std::pair<int, int>, double>& messages,
-                    double bytes_per_message, const char* what, CollectivePlan& plan) {
-  for (const auto& [pair, count] : messages) {
+ private:
+  std::size_t n_;
+  std::vector<double> messages_;
+};
+
+void add_pair_flows(const Network& net, const PairCounts& messages, double bytes_per_message,
+                    const char* what, CollectivePlan& plan) {
+  messages.for_each([&](int src, int dst, double count) {
     PlannedFlow f;
-    f.label = fmt::format("{} {}->{}", what, net.hw().node_name(pair.first),
-                          net.hw().node_name(pair.second));
-    f.src = pair.first;
-    f.dst = pair.second;
-    f.spec = net.unicast(net.route(pair.first, pair.second), count * bytes_per_message);
+    f.label = fmt::format("{} {}->{}", what, net.hw().node_name(src), net.hw().node_name(dst));
+    f.src = src;
+    f.dst = dst;
+    f.spec = net.unicast(net.route(src, dst), count * bytes_per_message);
     plan.flows.push_back(std::move(f));
-  }
+  });
 }
 
 std::vector<int> distinct_remote(const std::vector<int>& nodes, int self) {
@@ -146,6 +151,217 @@ std::vector<int> distinct_remote(const std::vector<int>& nodes, int self) {
   return out;
 }
 
+// A set of nodes as bits, with the node that owns it in front: tokens with equal keys leave
+// one source for one set of remote nodes.
+class NodeSetKey {
+ public:
+  explicit NodeSetKey(int nodes) : words_(1 + (static_cast<std::size_t>(nodes) + 63) / 64) {}
+  // `owner`, then the nodes of `nodes` other than `owner`.
+  void assign(int owner, const std::vector<int>& nodes) {
+    words_.assign(words_.size(), 0);
+    words_[0] = static_cast<std::uint64_t>(owner);
+    for (const int n : nodes)
+      if (n != owner)
+        words_[1 + static_cast<std::size_t>(n) / 64] |= std::uint64_t{1} << (n % 64);
+  }
+  const std::vector<std::uint64_t>& words() const { return words_; }
+  static int owner(const std::vector<std::uint64_t>& words) { return static_cast<int>(words[0]); }
+  static std::size_t count(const std::vector<std::uint64_t>& words) {
+    std::size_t n = 0;
+    for (std::size_t w = 1; w < words.size(); ++w)
+      n += static_cast<std::size_t>(std::popcount(words[w]));
+    return n;
+  }
+  // The nodes of the set in increasing order, into `out`.
+  static void members(const std::vector<std::uint64_t>& words, std::vector<int>& out) {
+    out.clear();
+    for (std::size_t w = 1; w < words.size(); ++w)
+      for (std::uint64_t bits = words[w]; bits != 0; bits &= bits - 1)
+        out.push_back(static_cast<int>(64 * (w - 1)) + std::countr_zero(bits));
+  }
+
+ private:
+  std::vector<std::uint64_t> words_;
+};
+
+// Tokens grouped by key (source and set of remote nodes), in the order of each group's first
+// token: they take the same tree, so the in-network plan computes each tree once and counts its
+// tokens, and the first tree that cannot be built is still the first token's that cannot.
+class TokenGroups {
+ public:
+  void add(const std::vector<std::uint64_t>& key) {
+    const auto [at, inserted] = index_.try_emplace(key, groups_.size());
+    if (inserted)
+      groups_.push_back({key, 0});
+    groups_[at->second].tokens += 1;
+  }
+  struct Group {
+    std::vector<std::uint64_t> key;
+    double tokens;
+  };
+  const std::vector<Group>& groups() const { return groups_; }
+
+ private:
+  struct Hash {
+    std::size_t operator()(const std::vector<std::uint64_t>& key) const {
+      std::uint64_t h = 0x9e3779b97f4a7c15u;
+      for (const std::uint64_t w : key)
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+      return static_cast<std::size_t>(h ^ (h >> 32));
+    }
+  };
+  std::unordered_map<std::vector<std::uint64_t>, std::size_t, Hash> index_;
+  std::vector<Group> groups_;
+};
+
+// The trees of an in-network dispatch or combine, grouped by source and root channel (as
+// add_tree's groups): for each, how many messages cross each channel and the deepest path's
+// latency. Each group of tokens adds its tree once, weighted by its tokens; the rows are dense
+// over channels, as a source has only a few root channels.
+class TreeTable {
+ public:
+  TreeTable(const Network& net, bool toward_root)
+      : net_(net),
+        toward_root_(toward_root),
+        nodes_(net.hw().node_count()),
+        channels_(net.channels().size()),
+        route_(net),
+        paths_(static_cast<std::size_t>(nodes_) * static_cast<std::size_t>(nodes_)),
+        row_of_(static_cast<std::size_t>(nodes_)),
+        channel_stamp_(channels_, 0),
+        node_hits_(static_cast<std::size_t>(nodes_), 0) {}
+
+  // Adds the tree of `tokens` tokens between `root` and each node of `remote` (sorted,
+  // distinct), after checking that it branches only where a switch can copy or sum.
+  void add(int root, const std::vector<int>& remote, double tokens) {
+    ++stamp_;
+    touched_.clear();
+    for (const int d : remote) {
+      const Path& p = path(root, d);
+      Row& row = row_of(root, p.key);
+      row.latency_s = std::max(row.latency_s, p.latency_s);
+      for (const ChannelId c : *p.route) {
+        const auto ci = static_cast<std::size_t>(c);
+        if (row.stamp[ci] != stamp_) {  // each channel carries a token's message once
+          row.stamp[ci] = stamp_;
+          row.messages[ci] += tokens;
+        }
+        if (channel_stamp_[ci] != stamp_) {
+          channel_stamp_[ci] = stamp_;
+          const Channel& ch = net_.channels()[ci];
+          hit(toward_root_ ? ch.to : ch.from);
+        }
+      }
+      hit(p.end);
+    }
+    check_branches(root);
+  }
+
+  // The flows, by source, then root channel (both in increasing order).
+  void add_flows(double bytes_per_message, const char* what, CollectivePlan& plan) const {
+    for (int root = 0; root < nodes_; ++root) {
+      const auto& rows = row_of_[static_cast<std::size_t>(root)];
+      for (std::size_t key = 0; key < rows.size(); ++key) {
+        if (rows[key] < 0)
+          continue;
+        const Row& row = rows_[static_cast<std::size_t>(rows[key])];
+        const double stream = row.messages[key];  // every message crosses the root channel
+        PlannedFlow f;
+        f.label = fmt::format("{} {} via {}", what, net_.hw().node_name(root),
+                              net_.hw().node_name(net_.channels()[key].to));
+        f.src = root;
+        f.spec.bytes = stream * bytes_per_message;
+        f.spec.latency_s = row.latency_s;
+        for (std::size_t c = 0; c < channels_; ++c)
+          if (row.messages[c] > 0)
+            f.spec.uses.push_back(ChannelUse{static_cast<ChannelId>(c),
+                                             net_.wire_factor() * row.messages[c] / stream});
+        plan.flows.push_back(std::move(f));
+      }
+    }
+  }
+
+ private:
+  struct Path {
+    const Route* route = nullptr;
+    ChannelId key = -1;  // the root's channel: first of a multicast, last of an aggregation
+    int end = -1;        // the far end: a multicast's destination, an aggregation's source
+    double latency_s = 0;
+  };
+  struct Row {
+    std::vector<double> messages;
+    std::vector<std::uint32_t> stamp;
+    double latency_s = 0;
+  };
+
+  const Path& path(int root, int other) {
+    Path& p = paths_[static_cast<std::size_t>(root) * static_cast<std::size_t>(nodes_) +
+                     static_cast<std::size_t>(other)];
+    if (p.route == nullptr) {
+      const Route& r = toward_root_ ? route_(other, root) : route_(root, other);
+      const auto& ends = net_.channels();
+      p.route = &r;
+      p.key = toward_root_ ? r.back() : r.front();
+      p.end = toward_root_ ? ends[static_cast<std::size_t>(r.front())].from
+                           : ends[static_cast<std::size_t>(r.back())].to;
+      p.latency_s = net_.latency(r);
+    }
+    return p;
+  }
+
+  Row& row_of(int root, ChannelId key) {
+    auto& rows = row_of_[static_cast<std::size_t>(root)];
+    if (rows.empty())
+      rows.assign(channels_, -1);
+    int& at = rows[static_cast<std::size_t>(key)];
+    if (at < 0) {
+      at = static_cast<int>(rows_.size());
+      rows_.push_back(
+          {std::vector<double>(channels_, 0.0), std::vector<std::uint32_t>(channels_, 0), 0});
+    }
+    return rows_[static_cast<std::size_t>(at)];
+  }
+
+  void hit(int node) {
+    if (node_hits_[static_cast<std::size_t>(node)]++ == 0)
+      touched_.push_back(node);
+  }
+
+  // A node that a token's channels leave (multicast) or enter (aggregation) by more than one
+  // channel, or that is an end of the tree and passes the token on as well, copies or sums;
+  // the lowest such node that is neither the root nor a switch that can is named.
+  void check_branches(int root) {
+    int offender = -1;
+    for (const int node : touched_) {
+      if (node_hits_[static_cast<std::size_t>(node)] > 1 && node != root &&
+          !switch_can(net_, node, toward_root_) && (offender < 0 || node < offender))
+        offender = node;
+      node_hits_[static_cast<std::size_t>(node)] = 0;
+    }
+    if (offender < 0)
+      return;
+    throw core::InputError(
+        net_.hw().name,
+        fmt::format("in-network {} needs node '{}' to {} a token's traffic, but it is not a "
+                    "switch that can",
+                    toward_root_ ? "aggregation" : "multicast", net_.hw().node_name(offender),
+                    toward_root_ ? "sum" : "copy"));
+  }
+
+  const Network& net_;
+  bool toward_root_;
+  int nodes_;
+  std::size_t channels_;
+  RouteCache route_;
+  std::vector<Path> paths_;               // [root][other]
+  std::vector<std::vector<int>> row_of_;  // [root][root channel] -> rows_ index, -1: none
+  std::vector<Row> rows_;
+  std::vector<std::uint32_t> channel_stamp_;  // channels of the tree being added
+  std::vector<int> node_hits_;                // its channels' branching ends and its far ends
+  std::vector<int> touched_;
+  std::uint32_t stamp_ = 0;
+};
+
 CollectivePlan exchange(const Network& net, const TokenRoutes& tokens, double bytes_per_token,
                         AllToAllMode mode, bool is_combine) {
   if (tokens.source.size() != tokens.destinations.size()) {
@@ -153,40 +369,40 @@ CollectivePlan exchange(const Network& net, const TokenRoutes& tokens, double by
   }
   const char* what = is_combine ? "combine" : "dispatch";
   CollectivePlan plan;
-  std::map<std::pair<int, int>, double> pairs;
-  std::map<int, std::map<ChannelId, TreeGroup>> trees;  // by source node
-  RouteCache route(net);
-  TreeScratch scratch;
-  std::vector<const Route*> routes;
+  PairCounts pairs(net.hw().node_count());
+  TokenGroups groups;
+  NodeSetKey key(net.hw().node_count());
+  std::vector<int> remote;
   for (size_t t = 0; t < tokens.source.size(); ++t) {
     const int s = tokens.source[t];
     if (mode == AllToAllMode::copy_per_expert) {
       for (int d : tokens.destinations[t]) {
         if (d == s)
           continue;
-        pairs[is_combine ? std::pair{d, s} : std::pair{s, d}] += 1;
+        is_combine ? pairs.add(d, s) : pairs.add(s, d);
         plan.payload_bytes += bytes_per_token;
       }
       continue;
     }
-    std::vector<int> remote = distinct_remote(tokens.destinations[t], s);
-    plan.payload_bytes += bytes_per_token * double(remote.size());
+    key.assign(s, tokens.destinations[t]);
+    const std::size_t copies = NodeSetKey::count(key.words());
+    plan.payload_bytes += bytes_per_token * double(copies);
     if (mode == AllToAllMode::copy_per_chiplet) {
+      NodeSetKey::members(key.words(), remote);
       for (int d : remote)
-        pairs[is_combine ? std::pair{d, s} : std::pair{s, d}] += 1;
+        is_combine ? pairs.add(d, s) : pairs.add(s, d);
       continue;
     }
-    if (remote.empty())
-      continue;
-    routes.clear();
-    for (int d : remote)
-      routes.push_back(is_combine ? &route(d, s) : &route(s, d));
-    add_tree(net, s, routes, is_combine, trees[s], scratch);
+    if (copies > 0)
+      groups.add(key.words());
   }
   add_pair_flows(net, pairs, bytes_per_token, what, plan);
-  for (const auto& [root, groups] : trees) {
-    add_tree_flows(net, root, groups, bytes_per_token, what, plan);
+  TreeTable trees(net, is_combine);
+  for (const TokenGroups::Group& g : groups.groups()) {
+    NodeSetKey::members(g.key, remote);
+    trees.add(NodeSetKey::owner(g.key), remote, g.tokens);
   }
+  trees.add_flows(bytes_per_token, what, plan);
   return plan;
 }
 

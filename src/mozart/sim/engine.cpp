@@ -35,7 +35,8 @@ class Runner {
         options_(options),
         fluid_(std::move(capacities)),
         waiting_(graph.tasks().size(), 0),
-        dependents_(graph.dependents()),
+        dependents_(options.dependents != nullptr ? Dependents{} : graph.dependents()),
+        dependents_of_(options.dependents != nullptr ? *options.dependents : dependents_),
         queues_(graph.resources().size()),
         busy_(graph.resources().size(), false) {
     result_.tasks.resize(graph.tasks().size());
@@ -56,7 +57,6 @@ class Runner {
   }
 
   RunResult run() {
-    graph_.topological_order(dependents_);  // throws on a cycle
     for (size_t t = 0; t < graph_.tasks().size(); ++t) {
       if (waiting_[t] == 0)
         make_ready(TaskId(t), 0);
@@ -80,6 +80,11 @@ class Runner {
         complete(id, t);
       result_.events += finished.size();
     }
+    // Tasks on a dependency cycle never become ready: ordering the graph names one (an
+    // acyclic graph runs every task, so it need not be ordered first).
+    if (std::any_of(result_.tasks.begin(), result_.tasks.end(),
+                    [](const TaskTiming& t) { return t.finish_s < 0; }))
+      graph_.topological_order(dependents_of_);
     for (size_t t = 0; t < result_.tasks.size(); ++t) {
       if (result_.tasks[t].finish_s < 0) {
         throw std::logic_error(fmt::format("task '{}' never ran", graph_.tasks()[t].name));
@@ -164,7 +169,7 @@ class Runner {
   void complete(TaskId id, double t) {
     result_.tasks[id].finish_s = t;
     const Task& task = graph_.tasks()[id];
-    for (TaskId next : dependents_.of(id)) {
+    for (TaskId next : dependents_of_.of(id)) {
       if (--waiting_[next] == 0)
         make_ready(next, t);
     }
@@ -178,7 +183,8 @@ class Runner {
   const RunOptions& options_;
   net::FluidNetwork fluid_;
   std::vector<int> waiting_;
-  Dependents dependents_;
+  Dependents dependents_;  // computed here unless the caller passed them
+  const Dependents& dependents_of_;
   std::vector<MinHeap<Waiting>> queues_;
   std::vector<bool> busy_;
   MinHeap<Completion> completions_;
@@ -192,6 +198,10 @@ class Runner {
 
 RunResult run(const TaskGraph& graph, std::vector<double> channel_capacities,
               const RunOptions& options) {
+  if (options.dependents != nullptr &&
+      (options.dependents->first.size() != graph.tasks().size() + 1 ||
+       options.dependents->first.back() != options.dependents->waiting.size()))
+    throw std::invalid_argument("run options: dependents of another graph");
   return Runner(graph, std::move(channel_capacities), options).run();
 }
 

@@ -24,6 +24,9 @@ struct TaskTiming {
 struct RunOptions {
   Timeline* timeline = nullptr;            // optional recording
   std::vector<std::string> channel_names;  // timeline names of the channels (optional)
+  // The graph's dependents (TaskGraph::dependents()), when the caller runs one graph, or
+  // graphs of the same dependencies, several times; null: computed by the run.
+  const Dependents* dependents = nullptr;
 };
 
 struct RunResult {

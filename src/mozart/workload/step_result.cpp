@@ -159,16 +159,21 @@ sim::TaskGraph without_compute(const sim::TaskGraph& graph) {
 // Far beyond any channel's need: what remains of a transfer's time is a millionth of it.
 constexpr double kFree = 1e6;
 
+// `dependents`: the step's graph's, which `graph` shares.
 Ideal ideal(const StepPlan& plan, const sim::TaskGraph& graph,
-            const std::vector<double>& capacities, double step_s) {
+            const std::vector<double>& capacities, double step_s,
+            const sim::Dependents& dependents) {
   Ideal i;
-  i.step_s = sim::run(graph, capacities).makespan_s;
+  sim::RunOptions options;
+  options.dependents = &dependents;
+  i.step_s = sim::run(graph, capacities, options).makespan_s;
   i.lost_s = step_s - i.step_s;
   i.bound = lower_bound_of(plan, graph, capacities);
   return i;
 }
 
-Losses losses_of(const StepPlan& plan, const std::vector<double>& capacities, double step_s) {
+Losses losses_of(const StepPlan& plan, const std::vector<double>& capacities, double step_s,
+                 const sim::Dependents& dependents) {
   const auto& caps = capacities;
   const auto network_end = static_cast<std::size_t>(plan.platform.first_memory);
   std::vector<double> free_links = caps, free_memory = caps;
@@ -176,9 +181,9 @@ Losses losses_of(const StepPlan& plan, const std::vector<double>& capacities, do
     (ch < network_end ? free_links : free_memory)[ch] *= kFree;
   Losses l;
   l.measured = true;
-  l.communication = ideal(plan, plan.graph, free_links, step_s);
-  l.memory = ideal(plan, plan.graph, free_memory, step_s);
-  l.compute = ideal(plan, without_compute(plan.graph), caps, step_s);
+  l.communication = ideal(plan, plan.graph, free_links, step_s, dependents);
+  l.memory = ideal(plan, plan.graph, free_memory, step_s, dependents);
+  l.compute = ideal(plan, without_compute(plan.graph), caps, step_s, dependents);
   return l;
 }
 
@@ -232,6 +237,8 @@ StepResult measure_training_step(const StepInputs& inputs, const Policy& policy,
   sim::RunOptions options;
   options.timeline = step_options.timeline;
   options.channel_names = plan.platform.channel_names;
+  const sim::Dependents dependents = plan.graph.dependents();  // shared by the re-simulations
+  options.dependents = &dependents;
   const sim::RunResult run = sim::run(plan.graph, capacities, options);
   const hw::HwSpec& hw = inputs.network.hw();
 
@@ -244,7 +251,7 @@ StepResult measure_training_step(const StepInputs& inputs, const Policy& policy,
   r.energy.static_j = hw::static_power_w(hw) * r.step_s;
   r.breakdown = breakdown_of(plan, run);
   if (step_options.resimulate)
-    r.lost = losses_of(plan, capacities, r.step_s);
+    r.lost = losses_of(plan, capacities, r.step_s, dependents);
   r.lower_bound = lower_bound_of(plan, plan.graph, capacities);
   r.priors = plan.priors;
   r.tokens = plan.tokens;

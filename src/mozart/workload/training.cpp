@@ -608,21 +608,23 @@ class StepBuilder {
     for (std::size_t t = 0; t < tokens_per_mb_; ++t) {
       const std::size_t seq = t / static_cast<std::size_t>(cfg_.micro_batch.seq_len);
       routes.source.push_back(attention_of_sequence_[seq]);
-      std::vector<int> dests;
-      for (const trace::ExpertId e : in_.trace.choices(static_cast<int>(li), first + t))
+      const auto choices = in_.trace.choices(static_cast<int>(li), first + t);
+      std::vector<int>& dests = routes.destinations.emplace_back();
+      dests.reserve(choices.size());
+      for (const trace::ExpertId e : choices)
         dests.push_back(chiplet_of(li, e));
-      routes.destinations.push_back(std::move(dests));
     }
     return routes;
   }
 
   void count_copies(const net::TokenRoutes& routes) {
+    std::vector<int> d;  // reused from token to token
     for (const auto& dests : routes.destinations) {
       plan_.dispatched_tokens += 1;
       if (policy_.all_to_all == net::AllToAllMode::copy_per_expert) {
         plan_.dispatched_copies += double(dests.size());
       } else {
-        std::vector<int> d = dests;
+        d.assign(dests.begin(), dests.end());
         std::sort(d.begin(), d.end());
         plan_.dispatched_copies += double(std::unique(d.begin(), d.end()) - d.begin());
       }
