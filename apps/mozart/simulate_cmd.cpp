@@ -131,7 +131,7 @@ void print_summary(const workload::StepResult& r, const std::string& placement_s
                s.needed > s.capacity ? " (DOES NOT FIT)" : "");
   fmt::print("\n");
   const bool weights_overflow = std::any_of(r.stacks.begin(), r.stacks.end(),
-                                           [](const auto& s) { return s.weights > s.capacity; });
+                                            [](const auto& s) { return s.weights > s.capacity; });
   if (weights_overflow)
     fmt::print(
         "  note: the weights alone overfill a stack (--weights-may-overflow); the step is "
@@ -296,6 +296,11 @@ void add_simulate_commands(CLI::App& app) {
                   "One hardware preset or file for every model (default: each model's "
                   "mozart-paper-* preset)");
   moz->add_flag("--quick", rf->quick, "Main table only: no sweeps, no ablations");
+  moz->add_option("--sweep-factors", rf->options.sweep_factors,
+                  "Link and HBM bandwidth factors of the sweeps, besides x1")
+      ->delimiter(',')
+      ->check(CLI::Range(1e-3, 1e3))
+      ->capture_default_str();
   moz->add_flag("!--no-resimulate", rf->options.resimulate,
                 "Skip measuring what the main table's steps lose to communication, memory and "
                 "compute (three re-simulations of each)");

@@ -575,17 +575,23 @@ class StepBuilder {
     Exchange ex;
     const bool exclusive = all_to_all && exclusive_a2a();
     const Deps gate = exclusive ? a2a_gate() : Deps{};
+    // A synchronous phase's flows all wait for the same tasks: one barrier stands for them, so
+    // the graph holds producers + flows edges rather than their product.
+    Deps start;
+    if (!policy_.overlap_a2a && !plan.flows.empty()) {
+      Deps before = all;
+      append(before, gate);
+      start = {barrier("all-to-all phase start", std::move(before))};
+    }
     for (const net::PlannedFlow& f : plan.flows) {
       const Ends ends = ends_of(net_, f.spec);
-      Deps deps;
+      Deps deps = start;
       if (policy_.overlap_a2a) {
         for (const int s : ends.senders)
           if (const auto it = ready_of.find(s); it != ready_of.end())
             append(deps, it->second);
-      } else {
-        deps = all;
+        append(deps, gate);
       }
-      append(deps, gate);
       for (const int after : f.after)
         deps.push_back(ex.flows[static_cast<std::size_t>(after)]);
       TaskInfo info;
