@@ -360,6 +360,8 @@ TEST(Cli, ReproduceMozartPrintsItsTable) {
     EXPECT_EQ(row["hardware"], "mozart-paper-olmoe");
     EXPECT_GE(row["step_over_bound"].get<double>(), 1.0);
     EXPECT_GE(row["speedup"].get<double>(), 1.0);  // no policy is slower than the baseline
+    if (row["policy"].get<std::string>().find("overlap-a2a") != std::string::npos)
+      continue;  // beyond the paper: not re-simulated
     for (const char* lost : {"lost_communication_s", "lost_memory_s", "lost_compute_s"}) {
       ASSERT_TRUE(row.contains(lost)) << lost;
       // Not below zero but for scheduling anomalies: freeing one resource reorders the rest.
