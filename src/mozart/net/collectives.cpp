@@ -59,6 +59,17 @@ struct TreeScratch {
 
 // Adds one token's tree (the union of `routes`, all leaving or all entering `root`) to the
 // groups, after checking that it branches only where a switch can copy or sum.
+// A node of an in-network tree that would have to copy (multicast) or sum (aggregation) a
+// token's traffic without being a switch that can.
+[[noreturn]] void refuse_in_network(const Network& net, int node, bool toward_root) {
+  throw core::InputError(
+      net.hw().name,
+      fmt::format("in-network {} needs node '{}' to {} a token's traffic, but it is not a "
+                  "switch that can",
+                  toward_root ? "aggregation" : "multicast", net.hw().node_name(node),
+                  toward_root ? "sum" : "copy"));
+}
+
 void add_tree(const Network& net, int root, const std::vector<const Route*>& routes,
               bool toward_root, std::map<ChannelId, TreeGroup>& groups, TreeScratch& scratch) {
   auto& grouped = scratch.grouped;
@@ -98,12 +109,7 @@ void add_tree(const Network& net, int root, const std::vector<const Route*>& rou
     const int node = nodes[i];
     if (nodes[i + 1] != node || node == root || switch_can(net, node, toward_root))
       continue;
-    throw core::InputError(
-        net.hw().name,
-        fmt::format("in-network {} needs node '{}' to {} a token's traffic, but it is not a "
-                    "switch that can",
-                    toward_root ? "aggregation" : "multicast", net.hw().node_name(node),
-                    toward_root ? "sum" : "copy"));
+    refuse_in_network(net, node, toward_root);
   }
   for (const auto& [key, c] : grouped)
     groups[key].messages[c] += 1;
@@ -340,12 +346,7 @@ class TreeTable {
     }
     if (offender < 0)
       return;
-    throw core::InputError(
-        net_.hw().name,
-        fmt::format("in-network {} needs node '{}' to {} a token's traffic, but it is not a "
-                    "switch that can",
-                    toward_root_ ? "aggregation" : "multicast", net_.hw().node_name(offender),
-                    toward_root_ ? "sum" : "copy"));
+    refuse_in_network(net_, offender, toward_root_);
   }
 
   const Network& net_;
