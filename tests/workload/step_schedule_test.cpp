@@ -116,10 +116,22 @@ std::map<std::string, std::vector<std::set<sim::TaskId>>> expert_arrivals(const 
     if (plan.info[t].activity != Activity::compute || at == std::string::npos ||
         task.name.find(" fwd") == std::string::npos)
       continue;
+    // Network tasks it waits for, directly or through barriers (a phase's end stands for it).
     std::set<sim::TaskId> flows;
-    for (const sim::TaskId d : task.deps)
-      if (plan.info[std::size_t(d)].activity == Activity::network)
+    std::vector<sim::TaskId> todo(task.deps.begin(), task.deps.end());
+    std::set<sim::TaskId> seen;
+    while (!todo.empty()) {
+      const sim::TaskId d = todo.back();
+      todo.pop_back();
+      if (!seen.insert(d).second)
+        continue;
+      const Activity activity = plan.info[std::size_t(d)].activity;
+      if (activity == Activity::network)
         flows.insert(d);
+      else if (activity == Activity::barrier)
+        todo.insert(todo.end(), plan.graph.tasks()[std::size_t(d)].deps.begin(),
+                    plan.graph.tasks()[std::size_t(d)].deps.end());
+    }
     out[task.name.substr(0, at)].push_back(flows);
   }
   return out;

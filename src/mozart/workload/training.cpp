@@ -603,6 +603,10 @@ class StepBuilder {
     }
     if (exclusive)
       close_a2a_phase(ex.flows, gate);
+    // Whoever waits for a synchronous phase waits for all of it: one barrier stands for its
+    // flows, so consumers × flows edges become consumers + flows.
+    if (!policy_.overlap_a2a && ex.flows.size() > 1)
+      ex.flows = {exclusive ? last_a2a_ : barrier("all-to-all phase done", ex.flows)};
     return ex;
   }
 
