@@ -1,8 +1,6 @@
 #include "mozart/hw/spec.hpp"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <map>
 #include <numeric>
 #include <queue>
@@ -513,15 +511,10 @@ class TopologyBuilder {
 
 // A plain number in [min, max] (or (min, max] when open_min), for technology parameters.
 double read_parameter(const ConfigNode& node, double min, double max, bool open_min) {
-  const std::string text = node.as_string();
-  double value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  const bool parsed = ec == std::errc() && end == text.data() + text.size();
-  if (!parsed || !std::isfinite(value) || value < min || value > max ||
-      (open_min && value == min)) {
+  const std::optional<double> value = core::parse_quantity(node.as_string(), Dimension::count);
+  if (!value || *value < min || *value > max || (open_min && *value == min))
     node.fail(fmt::format("a number in {}{:g}, {:g}]", open_min ? "(" : "[", min, max));
-  }
-  return value;
+  return *value;
 }
 
 // A node's defaults with the entries given overriding them.
@@ -658,7 +651,7 @@ void check(const HwSpec& hw, const std::string& source) {
     require_positive(source, fmt::format("memories.{}.capacity", m.name), m.bytes);
     require_positive(source, fmt::format("memories.{}.bandwidth", m.name), m.bytes_per_s);
   }
-  std::vector<std::vector<int>> adjacent(hw.node_count());
+  std::vector<std::size_t> links_of(static_cast<std::size_t>(hw.node_count()), 0);
   std::set<std::pair<int, int>> seen;
   for (const Link& l : hw.links) {
     std::string field = fmt::format("topology.link {}-{}", hw.node_name(l.a), hw.node_name(l.b));
@@ -668,34 +661,21 @@ void check(const HwSpec& hw, const std::string& source) {
     if (!seen.insert(std::minmax(l.a, l.b)).second) {
       reject(source, field, "a second link", "at most one link per pair of nodes");
     }
-    adjacent[l.a].push_back(l.b);
-    adjacent[l.b].push_back(l.a);
+    ++links_of[static_cast<std::size_t>(l.a)];
+    ++links_of[static_cast<std::size_t>(l.b)];
   }
   for (size_t s = 0; s < hw.switches.size(); ++s) {
     const Switch& sw = hw.switches[s];
-    size_t degree = adjacent[hw.chiplets.size() + s].size();
+    const size_t degree = links_of[hw.chiplets.size() + s];
     if (sw.ports > 0 && degree > size_t(sw.ports)) {
       reject(source, fmt::format("switch {}.ports", sw.name), std::to_string(sw.ports),
              fmt::format("at least its {} links", degree));
     }
   }
-  // Connectivity: breadth-first search from node 0.
-  std::vector<bool> reached(hw.node_count(), false);
-  std::queue<int> frontier;
-  frontier.push(0);
-  reached[0] = true;
-  while (!frontier.empty()) {
-    int n = frontier.front();
-    frontier.pop();
-    for (int m : adjacent[n]) {
-      if (!reached[m]) {
-        reached[m] = true;
-        frontier.push(m);
-      }
-    }
-  }
+  // Connectivity: every node some hops from node 0.
+  const std::vector<int> hops = hops_from(hw, 0);
   for (int n = 0; n < hw.node_count(); ++n) {
-    if (!reached[n]) {
+    if (hops[static_cast<std::size_t>(n)] < 0) {
       reject(source, "topology",
              fmt::format("{} unreachable from {}", hw.node_name(n), hw.node_name(0)),
              "a connected topology");

@@ -7,6 +7,7 @@
 
 #include "mozart/core/error.hpp"
 #include "mozart/core/units.hpp"
+#include "mozart/hw/paper.hpp"
 #include "mozart/hw/zoo.hpp"
 #include "mozart/model/zoo.hpp"
 #include "mozart/net/network.hpp"
@@ -61,6 +62,9 @@ class ModelRuns {
     const Setup setup = setup_for(hw.spec, policy, batch);
     const workload::StepPlan plan =
         workload::build_training_step(setup.inputs, policy, setup.config);
+    const sim::Dependents dependents = plan.graph.dependents();
+    workload::StepOptions options;
+    options.dependents = &dependents;
     std::vector<StepResult> out;
     for (const auto& [links, memory] : factors) {
       // Energies and leakage (more wires, more PHY area) come from the scaled spec.
@@ -71,8 +75,8 @@ class ModelRuns {
       inputs.priors = base.priors;
       inputs.priors_source = base.priors_source;
       // The scaled spec's channels are the plan's, in the same order, at the scaled bandwidths.
-      out.push_back(workload::measure_training_step(inputs, policy, setup.config, plan,
-                                                    sim::make_platform(scaled).capacities));
+      out.push_back(workload::measure_training_step(
+          inputs, policy, setup.config, plan, sim::make_platform(scaled).capacities, options));
     }
     return out;
   }
@@ -328,12 +332,9 @@ std::string seconds_or_dash(const std::optional<double>& s) {
 }  // namespace
 
 std::string paper_hardware(const std::string& model) {
-  if (model == "qwen3-30b-a3b")
-    return "mozart-paper-qwen3";
-  if (model == "olmoe-1b-7b")
-    return "mozart-paper-olmoe";
-  if (model == "deepseek-moe-16b")
-    return "mozart-paper-deepseek";
+  for (const hw::paper::Table2& row : hw::paper::table2())
+    if (row.model == model)
+      return row.preset;
   return "";
 }
 

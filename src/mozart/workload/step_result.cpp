@@ -237,7 +237,9 @@ StepResult measure_training_step(const StepInputs& inputs, const Policy& policy,
   sim::RunOptions options;
   options.timeline = step_options.timeline;
   options.channel_names = plan.platform.channel_names;
-  const sim::Dependents dependents = plan.graph.dependents();  // shared by the re-simulations
+  // Shared by the re-simulations (and by a caller's other measurements of the plan).
+  const sim::Dependents own = step_options.dependents ? sim::Dependents{} : plan.graph.dependents();
+  const sim::Dependents& dependents = step_options.dependents ? *step_options.dependents : own;
   options.dependents = &dependents;
   const sim::RunResult run = sim::run(plan.graph, capacities, options);
   const hw::HwSpec& hw = inputs.network.hw();

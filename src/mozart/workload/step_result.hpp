@@ -66,6 +66,9 @@ struct Losses {
 struct StepOptions {
   bool resimulate = false;  // measure Losses: three more runs of the step's graph
   sim::Timeline* timeline = nullptr;
+  // The plan's graph's dependents, for a caller that measures one plan several times (a
+  // bandwidth sweep); computed per measurement when null.
+  const sim::Dependents* dependents = nullptr;
 };
 
 struct Energy {

@@ -669,7 +669,8 @@ class StepBuilder {
     std::vector<Streamed> order;
     for (const int e : experts_on(li, chiplet)) {
       const bool used = counts[static_cast<std::size_t>(e)] > 0;
-      const bool prefetch = policy_.streaming && (!forward || likely_used(li, e));
+      const bool prefetch =
+          policy_.streaming && (!forward || plan_.prefetch[li][static_cast<std::size_t>(e)]);
       if (used || (forward && prefetch))
         order.push_back({e, prefetch});
     }
