@@ -1,8 +1,10 @@
 // Speed of the training simulation: one step of each of the Mozart study's models under C (on
 // the UCIe NoP-Tree and on the model's mozart-paper-* preset, as the study runs it), the step's
-// task graph built alone, and the study's main table (3 models x 4 policies, full depth), whose
-// target is under 30 s.
+// task graph built alone, a DeepSeek-V3 step on MoEntwine's 64-die wafer (target: under 10 s and
+// 2 GB; `peak_rss_MB` is the process's peak so far, so run it alone with --benchmark_filter), and
+// the study's main table (3 models x 4 policies, full depth), whose target is under 30 s.
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include "mozart/hw/zoo.hpp"
 #include "mozart/model/zoo.hpp"
@@ -20,17 +22,18 @@ struct StepSetup {
   model::MoeModel m;
   hw::HwSpec hw;
   trace::Trace step, priors;
+  workload::Policy policy;
   placement::Placement placement;
   net::Network network;
-  workload::Policy policy = workload::parse_policy("C");
   workload::StepConfig config;
 
-  StepSetup(const char* model_name, const std::string& hw_name)
+  StepSetup(const char* model_name, const std::string& hw_name, const char* policy_text = "C")
       : m(model::load_model(model_name)),
         hw(hw::load_hw(hw_name)),
         step(study::generated_trace(m, 32 * 256, 256, 1)),
         priors(study::generated_trace(m, 32 * 256, 256, 2)),
-        placement(study::place_experts(m, hw, priors, "mozart")),
+        policy(workload::parse_policy(policy_text)),
+        placement(study::place_experts(m, hw, priors, policy.placer)),
         network(hw) {
     // The paper's stacks cannot hold Qwen3-30B-A3B's weights; the study simulates it anyway.
     config.weights_may_overflow = true;
@@ -43,8 +46,22 @@ struct StepSetup {
   }
 };
 
-void BM_TrainingStep(benchmark::State& state, const char* model_name, std::string hw_name) {
-  const StepSetup s(model_name, hw_name.empty() ? study::paper_hardware(model_name) : hw_name);
+// The process's peak resident memory so far, in MB.
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) / 1024;
+}
+
+// DeepSeek-V3 (58 MoE layers of 256 experts) on MoEntwine's 8x8 wafer: a mesh has no switches to
+// multicast, so one copy per chiplet, with overlap, streaming and Mozart's placer.
+constexpr const char* kWaferPolicy = "overlap+per-chiplet+streaming+placer=mozart";
+
+// hw_name empty: the model's mozart-paper-* preset.
+void BM_TrainingStep(benchmark::State& state, const char* model_name, std::string hw_name,
+                     const char* policy) {
+  const StepSetup s(model_name, hw_name.empty() ? study::paper_hardware(model_name) : hw_name,
+                    policy);
   std::size_t tasks = 0;
   for (auto _ : state) {
     const auto r = workload::simulate_training_step(s.inputs(), s.policy, s.config);
@@ -54,26 +71,46 @@ void BM_TrainingStep(benchmark::State& state, const char* model_name, std::strin
   state.counters["tasks"] = double(tasks);
   state.counters["tasks_per_s"] =
       benchmark::Counter(double(tasks) * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["peak_rss_MB"] = peak_rss_mb();
 }
-BENCHMARK_CAPTURE(BM_TrainingStep, olmoe_ucie, "olmoe-1b-7b", "mozart-nop-tree-ucie")
+BENCHMARK_CAPTURE(BM_TrainingStep, olmoe_ucie, "olmoe-1b-7b", "mozart-nop-tree-ucie", "C")
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_TrainingStep, olmoe_paper, "olmoe-1b-7b", "")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_TrainingStep, qwen3_paper, "qwen3-30b-a3b", "")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_TrainingStep, deepseek_moe_paper, "deepseek-moe-16b", "")
+BENCHMARK_CAPTURE(BM_TrainingStep, olmoe_paper, "olmoe-1b-7b", "", "C")
     ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_TrainingStep, qwen3_paper, "qwen3-30b-a3b", "", "C")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_TrainingStep, deepseek_moe_paper, "deepseek-moe-16b", "", "C")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_TrainingStep, deepseek_v3_wafer, "deepseek-v3", "wsc-mesh-8x8", kWaferPolicy)
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1);
 
-// Building the step's task graph (the StepBuilder and the collective plans), without running it.
-void BM_BuildStep(benchmark::State& state, const char* model_name) {
-  const StepSetup s(model_name, study::paper_hardware(model_name));
+// Building the step's task graph (the StepBuilder and the collective plans), without running it;
+// its dependency edges per task.
+void BM_BuildStep(benchmark::State& state, const char* model_name, std::string hw_name,
+                  const char* policy) {
+  const StepSetup s(model_name, hw_name.empty() ? study::paper_hardware(model_name) : hw_name,
+                    policy);
+  std::size_t tasks = 0, edges = 0;
   for (auto _ : state) {
     const auto plan = workload::build_training_step(s.inputs(), s.policy, s.config);
-    benchmark::DoNotOptimize(plan.graph.tasks().size());
+    tasks = plan.graph.tasks().size();
+    edges = 0;
+    for (const sim::Task& t : plan.graph.tasks())
+      edges += t.deps.size();
   }
+  state.counters["tasks"] = double(tasks);
+  state.counters["edges_per_task"] = double(edges) / double(tasks);
+  state.counters["peak_rss_MB"] = peak_rss_mb();
 }
-BENCHMARK_CAPTURE(BM_BuildStep, olmoe_paper, "olmoe-1b-7b")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_BuildStep, qwen3_paper, "qwen3-30b-a3b")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_BuildStep, deepseek_moe_paper, "deepseek-moe-16b")
+BENCHMARK_CAPTURE(BM_BuildStep, olmoe_paper, "olmoe-1b-7b", "", "C")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_BuildStep, qwen3_paper, "qwen3-30b-a3b", "", "C")
     ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_BuildStep, deepseek_moe_paper, "deepseek-moe-16b", "", "C")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_BuildStep, deepseek_v3_wafer, "deepseek-v3", "wsc-mesh-8x8", kWaferPolicy)
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1);
 
 void BM_ReproduceMainTable(benchmark::State& state) {
   study::StudyOptions options;

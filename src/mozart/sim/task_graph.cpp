@@ -1,6 +1,7 @@
 #include "mozart/sim/task_graph.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -10,6 +11,9 @@
 namespace mozart::sim {
 
 TaskId TaskGraph::add(Task task) {
+  if (tasks_.size() >= size_t(std::numeric_limits<TaskId>::max()))
+    throw std::length_error(fmt::format("task '{}': a task graph holds at most {} tasks", task.name,
+                                        std::numeric_limits<TaskId>::max()));
   const TaskId id = TaskId(tasks_.size());
   if (!(task.duration_s >= 0)) {
     throw std::invalid_argument(fmt::format("task '{}': negative duration", task.name));
@@ -92,7 +96,7 @@ Dependents TaskGraph::dependents() const {
   for (size_t t = 0; t < n; ++t)
     out.first[t + 1] += out.first[t];
   out.waiting.resize(out.first[n]);
-  std::vector<uint32_t> next(out.first.begin(), out.first.end() - 1);
+  std::vector<uint64_t> next(out.first.begin(), out.first.end() - 1);
   for (size_t t = 0; t < n; ++t) {
     for (TaskId d : tasks_[t].deps)
       out.waiting[next[size_t(d)]++] = TaskId(t);

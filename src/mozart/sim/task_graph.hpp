@@ -28,8 +28,9 @@ struct Task {
 };
 
 // Who waits for each task, in compressed rows (one flat array rather than a list per task).
+// Offsets are 64-bit: a graph may hold more than 2^32 dependency edges.
 struct Dependents {
-  std::vector<uint32_t> first;  // one more than the tasks
+  std::vector<uint64_t> first;  // one more than the tasks
   std::vector<TaskId> waiting;
   std::span<const TaskId> of(TaskId t) const {
     return {waiting.data() + first[size_t(t)], first[size_t(t) + 1] - first[size_t(t)]};

@@ -456,6 +456,15 @@ class StepBuilder {
     return note(plan_.graph.add_delay(std::move(name), 0, std::move(deps)), {});
   }
 
+  // Stands for all of `deps` to tasks that each wait for every one of them: one barrier when
+  // there are several, so that w such waiters on d tasks cost w + d edges rather than w x d and
+  // the graph grows linearly with the chiplets.
+  Deps joined(std::string name, Deps deps) {
+    if (deps.size() <= 1)
+      return deps;
+    return {barrier(std::move(name), std::move(deps))};
+  }
+
   TaskId transfer(std::string name, int chiplet, const Bytes& bytes, sim::Direction direction,
                   Deps deps) {
     if (total_bytes(bytes) <= 0)
@@ -603,9 +612,10 @@ class StepBuilder {
     }
     if (exclusive)
       close_a2a_phase(ex.flows, gate);
-    // Whoever waits for a synchronous phase waits for all of it: one barrier stands for its
-    // flows, so consumers × flows edges become consumers + flows.
-    if (!policy_.overlap_a2a && ex.flows.size() > 1)
+    // Whoever waits for a whole phase waits for all of it: one barrier stands for its flows, so
+    // consumers x flows edges become consumers + flows (under overlap-a2a, each receiver's own
+    // flows stay in `into`).
+    if (ex.flows.size() > 1)
       ex.flows = {exclusive ? last_a2a_ : barrier("all-to-all phase done", ex.flows)};
     return ex;
   }
@@ -689,7 +699,7 @@ class StepBuilder {
   // Layer by layer, each layer taking the micro-batches in turn: with overlap the attention
   // chiplets work on the next micro-batch while the experts work on this one; without, each
   // micro-batch's layer waits for the one before it.
-  TaskId step() {
+  void step() {
     const auto mbs = static_cast<std::size_t>(cfg_.micro_batches);
     plans_.assign(mbs, std::vector<Plans>(layer_placement_.size()));
     std::vector<Deps> at(mbs);  // each micro-batch's latest output
@@ -713,10 +723,6 @@ class StepBuilder {
     }
     if (per_layer)
       update_embeddings();
-    Deps all;
-    for (const Deps& d : at)
-      append(all, d);
-    return barrier("step done", std::move(all));
   }
 
   // Forward streams in the weights and computes; backward also streams in any spilled
@@ -783,6 +789,7 @@ class StepBuilder {
       append(all_attention, ran.computes);
     }
     spill_after_forward(mb, layer, attention_done);
+    all_attention = joined(fmt::format("mb{} L{} attention done", mb, layer), all_attention);
     const int li_signed = moe_index(layer);
     if (li_signed < 0)
       return all_attention;
@@ -809,7 +816,7 @@ class StepBuilder {
     Deps out = combine.flows;
     append(out, all_experts);
     append(out, all_attention);
-    return out;
+    return joined(fmt::format("mb{} L{} fwd done", mb, layer), std::move(out));
   }
 
   // The routed experts of one layer, on every expert chiplet; returns each chiplet's computes.
@@ -821,7 +828,8 @@ class StepBuilder {
       Deps deps = before;
       if (policy_.overlap_a2a) {
         if (const auto it = arrivals.into.find(c); it != arrivals.into.end())
-          append(deps, it->second);
+          append(deps, joined(fmt::format("mb{} L{} arrived at {}", mb, layer, hw_.node_name(c)),
+                              it->second));
       } else {
         append(deps, arrivals.flows);
       }
@@ -888,7 +896,7 @@ class StepBuilder {
                              policy_.streaming ? Deps{} : input, input)
                       .computes);
     }
-    return out;
+    return joined(fmt::format("mb{} loss done", mb), std::move(out));
   }
 
   Deps backward_layer(int mb, int layer, const Deps& grad_in) {
@@ -914,6 +922,7 @@ class StepBuilder {
       attention_in = grads_back.flows;
       append(attention_in, all_experts);
       append(attention_in, grad_in);
+      attention_in = joined(fmt::format("mb{} L{} experts bwd done", mb, layer), attention_in);
     }
     Deps out;
     for (std::size_t a = 0; a < plan_.attention_chiplets.size(); ++a) {
@@ -926,7 +935,7 @@ class StepBuilder {
                              {GradientOf::attention, layer, int(a)}, load_gate, attention_in)
                       .computes);
     }
-    return out;
+    return joined(fmt::format("mb{} L{} bwd done", mb, layer), std::move(out));
   }
 
   // ---- the optimizer ----------------------------------------------------------------------
@@ -965,10 +974,11 @@ class StepBuilder {
 
   // With several attention chiplets (data-parallel attention) their gradients of `bytes` of
   // weights are summed before the update; returns what the update waits for.
-  Deps reduced(double bytes, const Deps& written) {
+  Deps reduced(double bytes, Deps written) {
     const auto& attn = plan_.attention_chiplets;
     if (attn.size() <= 1)
       return written;
+    written = joined("gradients written", std::move(written));
     std::map<int, Deps> ready;
     for (const int a : attn)
       ready[a] = written;
@@ -977,7 +987,7 @@ class StepBuilder {
                  ready, written, false)
             .flows;
     append(gate, written);
-    return gate;
+    return joined("gradients reduced", std::move(gate));
   }
 
   // Each attention chiplet updates its share of a layer's (layer -1: the embeddings') weights.
