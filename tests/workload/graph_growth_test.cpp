@@ -73,7 +73,9 @@ TEST(GraphGrowth, EdgesPerTaskDoNotGrowWithTheChiplets) {
       std::printf("%-45s %-11s 8x8: %7zu tasks %5.2f edges/task (most %zu: %s)\n", name, schedule,
                   e8.tasks, e8.per_task, e8.most, e8.busiest.c_str());
       EXPECT_LT(e8.per_task, 1.25 * e4.per_task) << name << " " << schedule;
-      EXPECT_LE(e8.most, e4.most) << name << " " << schedule << ": " << e8.busiest;
+      // Four times the chiplets: a task's edges may vary with the pieces its work streams in,
+      // but must not follow the chiplet count.
+      EXPECT_LE(e8.most, e4.most * 3 / 2) << name << " " << schedule << ": " << e8.busiest;
     }
   }
 }

@@ -578,9 +578,9 @@ class StepBuilder {
   };
 
   // `all_to_all`: a dispatch or combine (exclusive of compute unless the policy says otherwise),
-  // not another collective.
-  Exchange exchange(const net::CollectivePlan& plan, const std::map<int, Deps>& ready_of,
-                    const Deps& all, bool all_to_all = true) {
+  // not another collective. The plan's labels and flows move into the graph.
+  Exchange exchange(net::CollectivePlan plan, const std::map<int, Deps>& ready_of, const Deps& all,
+                    bool all_to_all = true) {
     Exchange ex;
     const bool exclusive = all_to_all && exclusive_a2a();
     const Deps gate = exclusive ? a2a_gate() : Deps{};
@@ -592,8 +592,9 @@ class StepBuilder {
       append(before, gate);
       start = {barrier("all-to-all phase start", std::move(before))};
     }
-    for (const net::PlannedFlow& f : plan.flows) {
-      const Ends ends = ends_of(net_, f.spec);
+    for (net::PlannedFlow& f : plan.flows) {
+      // Only flows that start on their own need their ends (senders and receivers).
+      const Ends ends = policy_.overlap_a2a ? ends_of(net_, f.spec) : Ends{};
       Deps deps = start;
       if (policy_.overlap_a2a) {
         for (const int s : ends.senders)
@@ -605,7 +606,8 @@ class StepBuilder {
         deps.push_back(ex.flows[static_cast<std::size_t>(after)]);
       TaskInfo info;
       info.activity = Activity::network;
-      const TaskId id = note(plan_.graph.add_flow(f.label, f.spec, std::move(deps)), info);
+      const TaskId id =
+          note(plan_.graph.add_flow(std::move(f.label), std::move(f.spec), std::move(deps)), info);
       ex.flows.push_back(id);
       for (const int r : ends.receivers)
         ex.into[r].push_back(id);
@@ -910,15 +912,16 @@ class StepBuilder {
       std::map<int, Deps> ready;
       for (const int a : plan_.attention_chiplets)
         ready[a] = grad_in;
-      const Plans& plans = plans_[static_cast<std::size_t>(mb)][li];
-      const Exchange grads_out = exchange(plans.first, ready, grad_in);
+      // The backward is the plans' last use: their flows move into the graph.
+      Plans& plans = plans_[static_cast<std::size_t>(mb)][li];
+      const Exchange grads_out = exchange(std::move(plans.first), ready, grad_in);
       const std::map<int, Deps> experts_done = expert_pass(
           mb, li, false, policy_.streaming ? Deps{} : (policy_.overlap ? grad_in : grads_out.flows),
           grads_out, grad_in);
       Deps all_experts;
       for (const auto& [c, d] : experts_done)
         append(all_experts, d);
-      const Exchange grads_back = exchange(plans.second, experts_done, all_experts);
+      const Exchange grads_back = exchange(std::move(plans.second), experts_done, all_experts);
       attention_in = grads_back.flows;
       append(attention_in, all_experts);
       append(attention_in, grad_in);
@@ -1015,8 +1018,12 @@ class StepBuilder {
         params += double(model::routed_expert_params(m_));
         append(deps, it->second);
       }
-      if (params > 0)
-        run(adam_work(c, params, fmt::format("adam L{} experts", moe_layers_[li])), deps, deps);
+      if (params == 0)
+        continue;
+      // Every piece of the update waits for every write: one barrier stands for them.
+      const std::string name = fmt::format("adam L{} experts", moe_layers_[li]);
+      deps = joined(name + " gradients written", std::move(deps));
+      run(adam_work(c, params, name), deps, deps);
     }
   }
 
