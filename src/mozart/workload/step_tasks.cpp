@@ -1,0 +1,193 @@
+// The step's tasks: memory transfers, computes, works streamed through SRAM, collectives.
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "mozart/workload/step_builder.hpp"
+
+namespace mozart::workload::detail {
+namespace {
+
+// The ends of a planned network flow, from its channels: senders are the nodes it leaves and
+// never enters, receivers the nodes it enters and never leaves.
+struct Ends {
+  std::vector<int> senders, receivers;
+};
+
+Ends ends_of(const net::Network& network, const net::FlowSpec& flow) {
+  std::set<int> from, to;
+  for (const net::ChannelUse& u : flow.uses) {
+    const net::Channel& c = network.channels()[static_cast<std::size_t>(u.channel)];
+    from.insert(c.from);
+    to.insert(c.to);
+  }
+  Ends ends;
+  std::set_difference(from.begin(), from.end(), to.begin(), to.end(),
+                      std::back_inserter(ends.senders));
+  std::set_difference(to.begin(), to.end(), from.begin(), from.end(),
+                      std::back_inserter(ends.receivers));
+  return ends;
+}
+
+}  // namespace
+
+TaskId StepBuilder::note(TaskId id, TaskInfo info) {
+  if (plan_.info.size() <= static_cast<std::size_t>(id))
+    plan_.info.resize(static_cast<std::size_t>(id) + 1);
+  info.optimizer_phase = optimizer_phase_;
+  plan_.info[static_cast<std::size_t>(id)] = info;
+  return id;
+}
+
+TaskId StepBuilder::barrier(std::string name, Deps deps) {
+  return note(plan_.graph.add_delay(std::move(name), 0, std::move(deps)), {});
+}
+
+Deps StepBuilder::joined(std::string name, Deps deps) {
+  if (deps.size() <= 1)
+    return deps;
+  return {barrier(std::move(name), std::move(deps))};
+}
+
+TaskId StepBuilder::transfer(std::string name, int chiplet, const Bytes& bytes,
+                             sim::Direction direction, Deps deps) {
+  if (total_bytes(bytes) <= 0)
+    return barrier(std::move(name), std::move(deps));
+  TaskInfo info;
+  info.activity = Activity::memory;
+  info.chiplet = chiplet;
+  info.bytes = bytes;
+  auto& striped =
+      memory_flow_[static_cast<std::size_t>(chiplet)][direction == sim::Direction::to_sram ? 0 : 1];
+  if (striped.uses.empty())
+    striped = sim::striped_transfer(
+        net_, plan_.platform, stacks_[static_cast<std::size_t>(chiplet)], chiplet, 0, direction);
+  net::FlowSpec flow = striped;
+  flow.bytes = total_bytes(bytes);
+  return note(plan_.graph.add_flow(std::move(name), std::move(flow), std::move(deps)), info);
+}
+
+TaskId StepBuilder::compute(std::string name, int chiplet, const OpSum& work, Deps deps) {
+  TaskInfo info;
+  info.activity = Activity::compute;
+  info.chiplet = chiplet;
+  info.flops = work.flops;
+  info.sram_bytes = work.sram_bytes;
+  plan_.flops += work.flops;
+  if (exclusive_a2a() && last_a2a_ >= 0)
+    deps.push_back(last_a2a_);
+  const TaskId id =
+      note(plan_.graph.add_compute(std::move(name), chiplet, work.seconds, std::move(deps)), info);
+  if (exclusive_a2a())
+    computes_before_a2a_.push_back(id);
+  return id;
+}
+
+void StepBuilder::close_a2a_phase(const Deps& flows, Deps gate) {
+  append(gate, flows);
+  last_a2a_ = barrier("all-to-all phase done", std::move(gate));
+  computes_before_a2a_.clear();
+}
+
+Deps StepBuilder::a2a_gate() const {
+  Deps gate = computes_before_a2a_;
+  if (last_a2a_ >= 0)
+    gate.push_back(last_a2a_);
+  return gate;
+}
+
+Ran StepBuilder::run(const Work& w, const Deps& gate, const Deps& compute_deps) {
+  const int c = w.chiplet;
+  SramWindow& window = windows_[static_cast<std::size_t>(c)];
+  const int pieces = std::max(1, int(std::ceil(w.hold / (window.capacity() / 2))));
+  const double f = 1.0 / pieces;
+  Ran ran;
+  for (int p = 0; p < pieces; ++p) {
+    const std::string name =
+        pieces == 1 ? w.name : fmt::format("{} [{}/{}]", w.name, p + 1, pieces);
+    Deps load_deps = gate;
+    append(load_deps, window.admit(w.hold * f));
+    if (last_load_[c] >= 0)
+      load_deps.push_back(last_load_[c]);
+    if (!policy_.overlap && tail_[c] >= 0)
+      load_deps.push_back(tail_[c]);
+    const Deps read_after = same_bytes(w.read_after, p, pieces);
+    append(load_deps, read_after);
+    const TaskId load = transfer(name + " load", c, scaled(w.load, f), sim::Direction::to_sram,
+                                 std::move(load_deps));
+    if (!read_after.empty())
+      plan_.gradient_reads.push_back({load, read_after});
+    last_load_[c] = load;
+    Deps deps = compute_deps;
+    deps.push_back(load);
+    if (!ran.computes.empty())
+      deps.push_back(ran.computes.back());
+    const TaskId done = compute(name, c, scaled(w.compute, f), std::move(deps));
+    TaskId release = done;
+    if (total_bytes(w.write) > 0) {
+      release = transfer(name + " write", c, scaled(w.write, f), sim::Direction::to_memory, {done});
+      ran.writes.push_back(release);
+    }
+    window.hold(w.hold * f, release);
+    plan_.holds.push_back({c, w.hold * f, load, release});
+    tail_[c] = release;
+    ran.computes.push_back(done);
+  }
+  return ran;
+}
+
+Deps StepBuilder::same_bytes(const Deps& pieces, int p, int of) {
+  const std::size_t q = pieces.size();
+  const std::size_t from = q * std::size_t(p) / std::size_t(of);
+  const std::size_t to = (q * std::size_t(p + 1) + std::size_t(of) - 1) / std::size_t(of);
+  return Deps(pieces.begin() + std::ptrdiff_t(from), pieces.begin() + std::ptrdiff_t(to));
+}
+
+StepBuilder::Exchange StepBuilder::exchange(net::CollectivePlan plan,
+                                            const std::map<int, Deps>& ready_of, const Deps& all,
+                                            bool all_to_all) {
+  Exchange ex;
+  const bool exclusive = all_to_all && exclusive_a2a();
+  const Deps gate = exclusive ? a2a_gate() : Deps{};
+  // A synchronous phase's flows all wait for the same tasks: one barrier stands for them, so
+  // the graph holds producers + flows edges rather than their product.
+  Deps start;
+  if (!policy_.overlap_a2a && !plan.flows.empty()) {
+    Deps before = all;
+    append(before, gate);
+    start = {barrier("all-to-all phase start", std::move(before))};
+  }
+  for (net::PlannedFlow& f : plan.flows) {
+    // Only flows that start on their own need their ends (senders and receivers).
+    const Ends ends = policy_.overlap_a2a ? ends_of(net_, f.spec) : Ends{};
+    Deps deps = start;
+    if (policy_.overlap_a2a) {
+      for (const int s : ends.senders)
+        if (const auto it = ready_of.find(s); it != ready_of.end())
+          append(deps, it->second);
+      append(deps, gate);
+    }
+    for (const int after : f.after)
+      deps.push_back(ex.flows[static_cast<std::size_t>(after)]);
+    TaskInfo info;
+    info.activity = Activity::network;
+    const TaskId id =
+        note(plan_.graph.add_flow(std::move(f.label), std::move(f.spec), std::move(deps)), info);
+    ex.flows.push_back(id);
+    for (const int r : ends.receivers)
+      ex.into[r].push_back(id);
+  }
+  if (exclusive)
+    close_a2a_phase(ex.flows, gate);
+  // Whoever waits for a whole phase waits for all of it: one barrier stands for its flows, so
+  // consumers x flows edges become consumers + flows (under overlap-a2a, each receiver's own
+  // flows stay in `into`).
+  if (ex.flows.size() > 1)
+    ex.flows = {exclusive ? last_a2a_ : barrier("all-to-all phase done", ex.flows)};
+  return ex;
+}
+
+}  // namespace mozart::workload::detail

@@ -1,0 +1,76 @@
+// Routing of each token, and the order in which experts stream through SRAM.
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "mozart/workload/step_builder.hpp"
+
+namespace mozart::workload::detail {
+
+net::TokenRoutes StepBuilder::routes_of(int mb, std::size_t li) const {
+  net::TokenRoutes routes;
+  const std::size_t first = cfg_.first_token + std::size_t(mb) * tokens_per_mb_;
+  routes.source.reserve(tokens_per_mb_);
+  routes.destinations.reserve(tokens_per_mb_);
+  for (std::size_t t = 0; t < tokens_per_mb_; ++t) {
+    const std::size_t seq = t / static_cast<std::size_t>(cfg_.micro_batch.seq_len);
+    routes.source.push_back(attention_of_sequence_[seq]);
+    const auto choices = in_.trace.choices(static_cast<int>(li), first + t);
+    std::vector<int>& dests = routes.destinations.emplace_back();
+    dests.reserve(choices.size());
+    for (const trace::ExpertId e : choices)
+      dests.push_back(chiplet_of(li, e));
+  }
+  return routes;
+}
+
+void StepBuilder::count_copies(const net::TokenRoutes& routes) {
+  std::vector<int> d;  // reused from token to token
+  for (const auto& dests : routes.destinations) {
+    plan_.dispatched_tokens += 1;
+    if (policy_.all_to_all == net::AllToAllMode::copy_per_expert) {
+      plan_.dispatched_copies += double(dests.size());
+    } else {
+      d.assign(dests.begin(), dests.end());
+      std::sort(d.begin(), d.end());
+      plan_.dispatched_copies += double(std::unique(d.begin(), d.end()) - d.begin());
+    }
+  }
+}
+
+std::vector<int> StepBuilder::experts_on(std::size_t li, int chiplet) const {
+  std::vector<int> out;
+  for (int e = 0; e < m_.routed_experts; ++e)
+    if (chiplet_of(li, e) == chiplet)
+      out.push_back(e);
+  return out;
+}
+
+bool StepBuilder::likely_used(std::size_t li, int e) const {
+  const double p = prior_[li][static_cast<std::size_t>(e)] / prior_tokens_;
+  return 1 - std::pow(1 - std::min(p, 1.0), double(tokens_per_mb_)) >= 0.5;
+}
+
+std::vector<StepBuilder::Streamed> StepBuilder::stream_order(std::size_t li, int chiplet, int mb,
+                                                             bool forward) const {
+  const auto& counts = counts_[static_cast<std::size_t>(mb)][li];
+  std::vector<Streamed> order;
+  for (const int e : experts_on(li, chiplet)) {
+    const bool used = counts[static_cast<std::size_t>(e)] > 0;
+    const bool prefetch =
+        policy_.streaming && (!forward || plan_.prefetch[li][static_cast<std::size_t>(e)]);
+    if (used || (forward && prefetch))
+      order.push_back({e, prefetch});
+  }
+  if (policy_.streaming)
+    std::stable_sort(order.begin(), order.end(), [&](const Streamed& x, const Streamed& y) {
+      if (x.prefetch != y.prefetch)
+        return x.prefetch;
+      return prior_[li][static_cast<std::size_t>(x.expert)] >
+             prior_[li][static_cast<std::size_t>(y.expert)];
+    });
+  return order;
+}
+
+}  // namespace mozart::workload::detail
