@@ -55,20 +55,54 @@ class ModelRuns {
  public:
   ModelRuns(const StudyOptions& options, const model::MoeModel& m) : options_(options), model_(m) {}
 
-  // One plan of `policy` on `hw`, run with its link and memory-stack bandwidths scaled by each
-  // (links, memory) pair of factors: the same as building it on the scaled hardware.
-  std::vector<StepResult> sweep(const Hardware& hw, const Policy& policy, Batch batch,
-                                const std::vector<std::pair<double, double>>& factors) {
+  using Factors = std::vector<std::pair<double, double>>;
+
+  // The step of `policy` on `hw` (with its losses when `resimulate`); with `factors`, the same
+  // plan also runs with its link and memory-stack bandwidths scaled by each (links, memory)
+  // pair, kept for swept(): the same as building it on the scaled hardware, built once.
+  const StepResult& run(const Hardware& hw, const Policy& policy, Batch batch,
+                        bool resimulate = false, const Factors& factors = {}) {
+    const auto key = std::tuple{hw.key, workload::describe(policy), batch};
+    auto& done = results_[key];
+    if (done && (!resimulate || done->lost.measured) && (factors.empty() || swept_.count(key)))
+      return *done;
     const Setup setup = setup_for(hw.spec, policy, batch);
     const workload::StepPlan plan =
         workload::build_training_step(setup.inputs, policy, setup.config);
     const sim::Dependents dependents = plan.graph.dependents();
     workload::StepOptions options;
     options.dependents = &dependents;
+    options.resimulate = resimulate;
+    done = workload::measure_training_step(setup.inputs, policy, setup.config, plan,
+                                           plan.platform.capacities, options);
+    if (!factors.empty())
+      swept_[key] = sweep(setup, policy, plan, dependents, factors);
+    return *done;
+  }
+
+  // What run() measured at each of its factors.
+  const std::vector<StepResult>& swept(const Hardware& hw, const Policy& policy, Batch batch) {
+    return swept_.at({hw.key, workload::describe(policy), batch});
+  }
+
+ private:
+  // What a step of `policy` on `hw` takes: the network, the traces, the placement, the batch.
+  struct Setup {
+    std::unique_ptr<net::Network> network;
+    workload::StepInputs inputs;
+    workload::StepConfig config;
+  };
+
+  std::vector<StepResult> sweep(const Setup& setup, const Policy& policy,
+                                const workload::StepPlan& plan, const sim::Dependents& dependents,
+                                const Factors& factors) const {
+    const hw::HwSpec& spec = setup.inputs.network.hw();
+    workload::StepOptions options;
+    options.dependents = &dependents;
     std::vector<StepResult> out;
     for (const auto& [links, memory] : factors) {
       // Energies and leakage (more wires, more PHY area) come from the scaled spec.
-      const net::Network scaled(with_memory_scale(with_link_scale(hw.spec, links), memory));
+      const net::Network scaled(with_memory_scale(with_link_scale(spec, links), memory));
       const workload::StepInputs& base = setup.inputs;
       workload::StepInputs inputs{
           base.model, scaled, base.placement, base.trace, base.trace_source, base.placement_source};
@@ -80,22 +114,6 @@ class ModelRuns {
     }
     return out;
   }
-
-  const StepResult& run(const Hardware& hw, const Policy& policy, Batch batch,
-                        bool resimulate = false) {
-    auto& done = results_[{hw.key, workload::describe(policy), batch}];
-    if (!done || (resimulate && !done->lost.measured))
-      done = simulate(hw.spec, policy, batch, resimulate);
-    return *done;
-  }
-
- private:
-  // What a step of `policy` on `hw` takes: the network, the traces, the placement, the batch.
-  struct Setup {
-    std::unique_ptr<net::Network> network;
-    workload::StepInputs inputs;
-    workload::StepConfig config;
-  };
 
   Setup setup_for(const hw::HwSpec& hw, const Policy& policy, Batch batch) {
     const auto& step = trace_for(batch, options_.seed);
@@ -115,13 +133,6 @@ class ModelRuns {
     // they fit; the step is simulated as if they did and the table says `fits: no`.
     config.weights_may_overflow = true;
     return {std::move(network), std::move(inputs), config};
-  }
-
-  StepResult simulate(const hw::HwSpec& hw, const Policy& policy, Batch batch, bool resimulate) {
-    const Setup setup = setup_for(hw, policy, batch);
-    workload::StepOptions step_options;
-    step_options.resimulate = resimulate;
-    return workload::simulate_training_step(setup.inputs, policy, setup.config, step_options);
   }
 
   // Traces and placements depend on the tokens only, not on the update.
@@ -149,6 +160,7 @@ class ModelRuns {
   std::map<std::tuple<std::string, std::string, Batch>, std::optional<placement::Placement>>
       placements_;
   std::map<std::tuple<std::string, std::string, Batch>, std::optional<StepResult>> results_;
+  std::map<std::tuple<std::string, std::string, Batch>, std::vector<StepResult>> swept_;
 };
 
 StudyRow row_of(const std::string& section, const std::string& setting, const std::string& hw,
@@ -187,10 +199,11 @@ struct Section {
 };
 
 void run_policies(ModelRuns& runs, const Hardware& hw, const std::vector<Policy>& policies,
-                  Batch batch, const Section& section, std::vector<StudyRow>& rows) {
+                  Batch batch, const Section& section, std::vector<StudyRow>& rows,
+                  const ModelRuns::Factors& sweep = {}) {
   double baseline_s = 0;
   for (const Policy& p : policies) {
-    const StepResult& r = runs.run(hw, p, batch, section.resimulate);
+    const StepResult& r = runs.run(hw, p, batch, section.resimulate, sweep);
     if (baseline_s == 0)
       baseline_s = r.step_s;
     rows.push_back(row_of(section.name, section.setting, hw.spec.name, r, baseline_s));
@@ -201,19 +214,26 @@ std::string factor_name(double f) {
   return f < 1 ? fmt::format("x1/{:g}", 1 / f) : fmt::format("x{:g}", f);
 }
 
-// Speed-ups of each policy over the baseline as link bandwidth (wires per link) and then HBM
-// bandwidth are scaled by each factor; one plan per policy serves every point.
-void run_sweeps(ModelRuns& runs, const Hardware& hw, const std::vector<Policy>& policies,
-                Batch batch, const std::vector<double>& sweep_factors,
-                std::vector<StudyRow>& rows) {
-  std::vector<std::pair<double, double>> factors;
+// The (links, memory) bandwidth factors of the sweeps: link bandwidth (wires per link) by each
+// factor, then HBM bandwidth.
+ModelRuns::Factors sweep_pairs(const std::vector<double>& sweep_factors) {
+  ModelRuns::Factors factors;
   for (const double f : sweep_factors)
     factors.emplace_back(f, 1.0);
   for (const double f : sweep_factors)
     factors.emplace_back(1.0, f);
+  return factors;
+}
+
+// Speed-ups of each policy over the baseline at each sweep factor, as the main table's runs
+// measured them on their own plans.
+void run_sweeps(ModelRuns& runs, const Hardware& hw, const std::vector<Policy>& policies,
+                Batch batch, const std::vector<double>& sweep_factors,
+                std::vector<StudyRow>& rows) {
+  const ModelRuns::Factors factors = sweep_pairs(sweep_factors);
   std::vector<std::vector<StepResult>> by_policy;
   for (const Policy& p : policies)
-    by_policy.push_back(runs.sweep(hw, p, batch, factors));
+    by_policy.push_back(runs.swept(hw, p, batch));
   for (std::size_t i = 0; i < factors.size(); ++i) {
     const bool links = i < sweep_factors.size();
     const double f = links ? factors[i].first : factors[i].second;
@@ -264,7 +284,8 @@ void run_model(const StudyOptions& options, const model::MoeModel& m, StudyResul
 
   const std::size_t first = rows.size();
   const Section main{"main", fmt::format("seq {}", batch.seq_len), options.resimulate};
-  run_policies(runs, hw.main, all, batch, main, rows);
+  run_policies(runs, hw.main, all, batch, main, rows,
+               options.sweeps ? sweep_pairs(options.sweep_factors) : ModelRuns::Factors{});
   // A step beyond the paper, measured against the same baseline (its losses not re-simulated).
   rows.push_back(row_of(main.name, main.setting, hw.main.spec.name,
                         runs.run(hw.main,
