@@ -1,5 +1,7 @@
 // Speed of the simulation core (issue targets: a 16x16 mesh all-to-all of 65,280 flows in
 // under 1 s; at least 1M engine events per second).
+#include <random>
+
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
@@ -82,5 +84,43 @@ void BM_EngineEvents(benchmark::State& state) {
   state.counters["events_per_s"] = benchmark::Counter(double(events), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_EngineEvents)->Arg(1 << 20)->Unit(benchmark::kMillisecond);
+
+// Weight reads as a training step makes them: 16 engines, each behind its SRAM port
+// (1 GB/s), read from 4 memory stacks (each serving 4 engines) between computations. With
+// stacks of 64 GB/s the ports bind and reads start and finish without a solve; with stacks of
+// 2 GB/s the four readers of a stack share it and every read needs one.
+void BM_EngineComputeAndReads(benchmark::State& state) {
+  const double stack_bandwidth = double(state.range(0)) * 1e9;
+  constexpr int kEngines = 16, kStacks = 4, kSteps = 4000;
+  std::vector<std::string> engines;
+  for (int e = 0; e < kEngines; ++e)
+    engines.push_back(fmt::format("e{}", e));
+  std::vector<double> capacities(kStacks, stack_bandwidth);
+  capacities.resize(kStacks + kEngines, 1e9);
+  mozart::sim::TaskGraph graph(engines);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<double> bytes(0.5e6, 2e6), seconds(0.2e-3, 1e-3);
+  for (int e = 0; e < kEngines; ++e) {
+    mozart::sim::TaskId last = -1;
+    for (int s = 0; s < kSteps; ++s) {
+      mozart::net::FlowSpec read;
+      read.uses = {{e / 4, 1}, {kStacks + e, 1}};
+      read.bytes = bytes(rng);
+      std::vector<mozart::sim::TaskId> after;
+      if (last >= 0)
+        after.push_back(last);
+      const mozart::sim::TaskId got = graph.add_flow("read", read, after);
+      last = graph.add_compute("op", e, seconds(rng), {got});
+    }
+  }
+  mozart::sim::RunResult r;
+  for (auto _ : state)
+    r = mozart::sim::run(graph, capacities);
+  state.counters["events_per_s"] = benchmark::Counter(double(r.events) * double(state.iterations()),
+                                                      benchmark::Counter::kIsRate);
+  state.counters["solves"] = double(r.network_solves);
+  state.counters["flows"] = double(kEngines * kSteps);
+}
+BENCHMARK(BM_EngineComputeAndReads)->Arg(64)->Arg(2)->Unit(benchmark::kMillisecond);
 
 }  // namespace

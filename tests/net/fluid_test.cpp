@@ -338,6 +338,178 @@ TEST(Fluid, MoreCapacityIsNeverSlower) {
   }
 }
 
+// --- events that need no solve --------------------------------------------------------------
+
+// The weighted max-min fair shares of the `active` flows by a plain progressive filling.
+std::vector<double> max_min_shares(const std::vector<double>& capacity,
+                                   const std::vector<FlowSpec>& flows,
+                                   const std::vector<size_t>& active) {
+  std::vector<double> share(flows.size(), -1), residual = capacity;
+  auto demand_on = [&](size_t c) {
+    double d = 0;
+    for (size_t f : active) {
+      for (const ChannelUse& u : flows[f].uses)
+        d += share[f] < 0 && u.channel == ChannelId(c) ? u.coefficient * flows[f].weight : 0;
+    }
+    return d;
+  };
+  for (size_t left = active.size(); left > 0;) {
+    double level = kNever;
+    for (size_t c = 0; c < capacity.size(); ++c) {
+      if (const double d = demand_on(c); d > 0)
+        level = std::min(level, residual[c] / d);
+    }
+    std::vector<size_t> frozen;
+    for (size_t c = 0; c < capacity.size(); ++c) {
+      const double d = demand_on(c);
+      if (d == 0 || residual[c] > level * d * (1 + 1e-12))
+        continue;
+      for (size_t f : active) {
+        for (const ChannelUse& u : flows[f].uses) {
+          if (share[f] < 0 && u.channel == ChannelId(c) &&
+              std::find(frozen.begin(), frozen.end(), f) == frozen.end())
+            frozen.push_back(f);
+        }
+      }
+    }
+    for (size_t f : frozen) {
+      share[f] = level;
+      for (const ChannelUse& u : flows[f].uses)
+        residual[u.channel] -= u.coefficient * flows[f].weight * level;
+    }
+    left -= frozen.size();
+  }
+  return share;
+}
+
+// Channels of capacity 0.5 to 4, and every third one of 50: flows on the wide ones mostly
+// start and finish without a solve.
+Instance roomy_instance(std::mt19937& rng, int channels, int flows, bool unit) {
+  Instance in = random_instance(rng, channels, flows, unit);
+  for (size_t c = 0; c < in.capacity.size(); c += 3)
+    in.capacity[c] = 50;
+  return in;
+}
+
+TEST(Fluid, RatesEqualAFullSolveAfterEveryEvent) {
+  // Starts placed without a solve and finishes that were nobody's bottleneck leave the network
+  // with the rates a full re-solve of the flows then running gives.
+  std::mt19937 rng(17);
+  uint64_t placed = 0, quiet = 0, solves = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    const Instance in = roomy_instance(rng, 4 + trial % 9, 5 + trial % 23, trial % 2 == 0);
+    std::vector<size_t> order(in.flows.size());
+    for (size_t f = 0; f < order.size(); ++f)
+      order[f] = f;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return in.start[a] < in.start[b]; });
+    FluidNetwork net(in.capacity);
+    std::vector<size_t> running;  // input indices; flow ids follow the start order
+    size_t next = 0;
+    while (true) {
+      while (next < order.size() && in.start[order[next]] <= net.now()) {
+        net.start(in.flows[order[next]]);
+        running.push_back(order[next++]);
+      }
+      double t = net.next_event_time();
+      std::vector<size_t> active;
+      for (size_t id = 0; id < running.size(); ++id) {
+        if (!net.finished(FlowId(id)))
+          active.push_back(running[id]);
+      }
+      const std::vector<double> want = max_min_shares(in.capacity, in.flows, active);
+      for (size_t id = 0; id < running.size(); ++id) {
+        if (!net.finished(FlowId(id))) {
+          EXPECT_NEAR(net.rate(FlowId(id)), want[running[id]], 1e-9 * want[running[id]])
+              << "trial " << trial << " flow " << running[id] << " at " << net.now();
+        }
+      }
+      if (next < order.size())
+        t = std::min(t, in.start[order[next]]);
+      if (t == kNever)
+        break;
+      net.advance_to(t);
+    }
+    net.settle();
+    std::vector<double> carried(in.capacity.size(), 0);
+    for (const FlowSpec& f : in.flows) {
+      for (const ChannelUse& u : f.uses)
+        carried[u.channel] += f.bytes * f.weight * u.coefficient;
+    }
+    for (size_t c = 0; c < carried.size(); ++c)
+      EXPECT_NEAR(net.channel(ChannelId(c)).bytes, carried[c], 1e-9 * carried[c] + 1e-12);
+    placed += net.placed_flows();
+    quiet += net.quiet_finishes();
+    solves += net.solves();
+  }
+  // The shortcuts were taken, and the solves they save are not counted.
+  EXPECT_GT(placed, 100u);
+  EXPECT_GT(quiet, 50u);
+  EXPECT_GT(solves, 100u);
+}
+
+TEST(Fluid, AStartTakesTheRoomLeftOnlyWhenNoOneOnItsTightestChannelHasMore) {
+  // A on channels 0 and 1 starts alone, held to channel 1's capacity; then B starts on
+  // channel 0 and finds the rest of it.
+  struct Case {
+    double capacity0, capacity1, a, b;
+    uint64_t placed, solves;
+  };
+  for (const Case& k : {
+           // B takes the 9 left: A has less than that.
+           Case{10, 1, 1, 9, 2, 0},
+           // B alone would take the 1 left, but A has 4 there: max-min fair is 2.5 each.
+           Case{5, 4, 2.5, 2.5, 1, 1},
+       }) {
+    FluidNetwork net({k.capacity0, k.capacity1});
+    net.start(on({0, 1}, 100));
+    net.next_event_time();
+    net.start(on({0}, 100));
+    net.next_event_time();
+    EXPECT_DOUBLE_EQ(net.rate(0), k.a);
+    EXPECT_DOUBLE_EQ(net.rate(1), k.b);
+    EXPECT_EQ(net.placed_flows(), k.placed);
+    EXPECT_EQ(net.solves(), k.solves);
+  }
+}
+
+TEST(Fluid, AStartOnASaturatedChannelIsSolved) {
+  FluidNetwork net({2.0, 8.0});
+  net.start(on({0}, 100));
+  net.next_event_time();
+  net.start(on({0, 1}, 100));
+  net.next_event_time();
+  EXPECT_DOUBLE_EQ(net.rate(0), 1.0);
+  EXPECT_DOUBLE_EQ(net.rate(1), 1.0);
+  EXPECT_EQ(net.solves(), 1u);
+}
+
+TEST(Fluid, AFinishOnlyOnUnsaturatedSharedChannelsNeedsNoSolve) {
+  // A (channels 0 and 1, held to 1 by channel 1) and B (channels 0 and 2, held to 2 by
+  // channel 2) share channel 0 (capacity 10), which never saturates: A's finish at t = 1
+  // leaves B at 2.
+  FluidNetwork net({10.0, 1.0, 2.0});
+  net.start(on({0, 1}, 1));
+  const FlowId b = net.start(on({0, 2}, 10));
+  EXPECT_DOUBLE_EQ(net.next_event_time(), 1.0);
+  net.advance_to(1.0);
+  EXPECT_EQ(net.quiet_finishes(), 1u);
+  EXPECT_DOUBLE_EQ(net.next_event_time(), 5.0);
+  EXPECT_DOUBLE_EQ(net.rate(b), 2.0);
+}
+
+TEST(Fluid, AFinishOnASaturatedSharedChannelIsSolved) {
+  // A and B share channel 0 (capacity 2) at 1 each; when A finishes, B takes all of it.
+  FluidNetwork net({2.0});
+  net.start(on({0}, 1));
+  const FlowId b = net.start(on({0}, 3));
+  net.advance_to(net.next_event_time());
+  EXPECT_EQ(net.quiet_finishes(), 0u);
+  net.next_event_time();
+  EXPECT_DOUBLE_EQ(net.rate(b), 2.0);
+  EXPECT_DOUBLE_EQ(drain(net)[size_t(b)], 2.0);
+}
+
 TEST(Fluid, BadFlowsAreRejected) {
   FluidNetwork net({1.0});
   EXPECT_THROW(net.start(on({3}, 1)), std::invalid_argument);

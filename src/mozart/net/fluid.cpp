@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -16,8 +17,12 @@ constexpr uint32_t kFillAhead = 6;         // flows whose uses the filling fetch
 
 // Sorts uses by channel and merges repeats, so each channel appears once per flow.
 void normalise(std::vector<ChannelUse>& uses) {
-  std::sort(uses.begin(), uses.end(),
-            [](const ChannelUse& a, const ChannelUse& b) { return a.channel < b.channel; });
+  const auto before = [](const ChannelUse& a, const ChannelUse& b) {
+    return a.channel < b.channel;
+  };
+  if (std::adjacent_find(uses.begin(), uses.end(), std::not_fn(before)) == uses.end())
+    return;  // routes mostly come in order already
+  std::sort(uses.begin(), uses.end(), before);
   size_t out = 0;
   for (size_t i = 0; i < uses.size(); ++i) {
     if (out > 0 && uses[out - 1].channel == uses[i].channel) {
@@ -180,6 +185,7 @@ void FluidNetwork::activate(FlowId id) {
     channel_flows_[c].push_back({id, u});
     dirty_.push_back(c);
   }
+  started_.push_back(id);
 }
 
 // Channels count their bytes from their load (refresh_load), so settling a flow is O(1).
@@ -210,9 +216,14 @@ void FluidNetwork::finish(FlowId id) {
   if (!unit_demand(h))
     --nonunit_listed_;
   const double rate = listed_rate_[pos];
-  finished_rate_ = std::min(finished_rate_, rate);
-  for (const ChannelId c : channels_of(id))
-    freed_.push_back(c);
+  // After a finish that needs a solve, loads no longer tell which channels are saturated.
+  if (finished_rate_ == kNever && bottleneck_free(id)) {
+    ++quiet_finishes_;
+  } else {
+    finished_rate_ = std::min(finished_rate_, rate);
+    for (const ChannelId c : channels_of(id))
+      freed_.push_back(c);
+  }
   remove_load(id, rate);
   listed_rate_[pos] = std::numeric_limits<double>::quiet_NaN();
   listed_time_[pos] = kNever;
@@ -247,12 +258,18 @@ double FluidNetwork::next_event_time() {
 }
 
 std::vector<FlowId> FluidNetwork::advance_to(double t) {
+  std::vector<FlowId> done;
+  advance_to(t, done);
+  return done;
+}
+
+void FluidNetwork::advance_to(double t, std::vector<FlowId>& done) {
   if (t < now_)
     throw std::invalid_argument("advance_to: time goes backwards");
   resolve();  // rates changed at the old time hold until t
   now_ = t;
   const double horizon = t + kTimeTolerance * std::fabs(t);
-  std::vector<FlowId> done;
+  done.clear();
   while (!heap_.empty() && flows_[heap_.front()].next_time <= horizon) {
     const FlowId id = heap_.front();
     if (flows_[id].phase == Phase::latency) {
@@ -277,14 +294,16 @@ std::vector<FlowId> FluidNetwork::advance_to(double t) {
   for (size_t i = instant; i < done.size(); ++i)
     finish(done[i]);
   std::sort(done.begin(), done.end());
-  return done;
 }
 
 // --- solving ------------------------------------------------------------------------------
 
 void FluidNetwork::resolve() {
   compact_listed();
-  if (!dirty_.empty()) {
+  const bool placed = finished_rate_ == kNever && place_started();
+  if (placed) {
+    // Every started flow took the room left to it: the others keep their rates.
+  } else if (!dirty_.empty()) {
     // Finished flows may sit in other components than the started ones: seed both.
     dirty_.insert(dirty_.end(), freed_.begin(), freed_.end());
     solve_reached(dirty_);
@@ -293,7 +312,63 @@ void FluidNetwork::resolve() {
   }
   dirty_.clear();
   freed_.clear();
+  started_.clear();
   finished_rate_ = kNever;
+}
+
+// A channel counts as saturated from within 1e-9 of its capacity: far above the rounding the
+// filling leaves on the channels it saturates, so the shortcuts below never take a saturated
+// channel for a free one.
+constexpr double kSaturated = 1 - 1e-9;
+
+bool FluidNetwork::bottleneck_free(FlowId f) const {
+  for (const ChannelId c : channels_of(f)) {
+    if (channel_flows_[c].size() > 1 && load_[c] >= kSaturated * capacity_[c])
+      return false;
+  }
+  return true;
+}
+
+bool FluidNetwork::place_started() {
+  for (size_t i = 0; i < started_.size(); ++i) {
+    if (!place(started_[i]))
+      return false;
+  }
+  return true;
+}
+
+// The new flow f's share is what its tightest channel has left, over its demand there. It
+// keeps the allocation max-min fair when none of its channels is saturated yet (it then
+// crosses no flow's bottleneck) and no flow on the tightest channel has a larger share (which
+// makes that channel f's bottleneck).
+bool FluidNetwork::place(FlowId f) {
+  const std::span<const ChannelId> channels = channels_of(f);
+  double share = kNever;
+  ChannelId tightest = -1;
+  for (size_t k = 0; k < channels.size(); ++k) {
+    const ChannelId c = channels[k];
+    if (load_[c] >= kSaturated * capacity_[c])
+      return false;
+    const double room = (capacity_[c] - load_[c]) / demand(f, k);
+    if (room < share) {
+      share = room;
+      tightest = c;
+    }
+  }
+  for (const OnChannel& on : channel_flows_[tightest]) {
+    const int32_t pos = hot_[on.flow].active_pos;
+    if (on.flow != f && listed_rate_[size_t(pos)] > share)
+      return false;
+  }
+  ++placed_flows_;
+  const auto pos = size_t(hot_[f].active_pos);
+  listed_rate_[pos] = share;
+  listed_time_[pos] = now_ + listed_progress_[pos].remaining / share;
+  for (size_t k = 0; k < channels.size(); ++k) {
+    load_[channels[k]] += share * demand(f, k);
+    refresh_load(channels[k]);
+  }
+  return true;
 }
 
 void FluidNetwork::compact_listed() {

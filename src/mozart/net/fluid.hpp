@@ -12,9 +12,15 @@
 //    allocations of disjoint components are independent);
 //  * a finish re-solves only the flows whose rate is at least the finished flow's: a flow frozen
 //    at rate r crosses no channel that saturates below r, and removing it only lowers demand on
-//    channels that saturate at r or above, so every flow below r keeps its rate. A flow
-//    first waits out its latency, then joins the sharing (as SimGrid's CM02
-// model does), and finishes when its last byte is delivered.
+//    channels that saturate at r or above, so every flow below r keeps its rate;
+//  * many events need no solve at all. The allocation is max-min fair exactly when every flow
+//    has a bottleneck: a saturated channel on which no flow has a larger share. A finishing flow
+//    whose shared channels are all unsaturated is nobody's bottleneck, so the others keep their
+//    rates. A starting flow whose channels are all unsaturated takes what its tightest channel
+//    has left, and keeps everyone's rate, when no flow on that channel has a larger share: it
+//    crosses no one's bottleneck and the tightest channel becomes its own.
+// A flow first waits out its latency, then joins the sharing (as SimGrid's CM02 model does),
+// and finishes when its last byte is delivered.
 #pragma once
 
 #include <cmath>
@@ -63,6 +69,8 @@ class FluidNetwork {
   // Moves the clock to t (at most next_event_time()) and returns the flows finished by then,
   // in id order. Flows whose finishing times agree to 1e-9 relative finish together.
   std::vector<FlowId> advance_to(double t);
+  // The same, into `done` (cleared first), which a caller that advances often keeps and reuses.
+  void advance_to(double t, std::vector<FlowId>& done);
 
   double now() const { return now_; }
   double rate(FlowId f) const {  // per member of the flow
@@ -82,6 +90,10 @@ class FluidNetwork {
   }
   uint64_t solves() const { return solves_; }
   uint64_t resolved_flows() const { return resolved_flows_; }  // summed over solves
+  // Events that needed no solve (see the header): flows that took the room left on their
+  // channels, and finishes that were nobody's bottleneck.
+  uint64_t placed_flows() const { return placed_flows_; }
+  uint64_t quiet_finishes() const { return quiet_finishes_; }
 
  private:
   enum class Phase : uint8_t { latency, active, done };
@@ -140,6 +152,13 @@ class FluidNetwork {
   void finish(FlowId f);
   void settle_listed(size_t pos);
   void resolve();
+  // Whether no channel of flow f that other flows share is saturated: then f is nobody's
+  // bottleneck.
+  bool bottleneck_free(FlowId f) const;
+  // Gives each flow started since the last solve the room left on its channels, as long as
+  // that keeps the allocation max-min fair (see the header); false at the first that does not.
+  bool place_started();
+  bool place(FlowId f);
   // Drops the finished flows' slots from the listed arrays once they are half of them.
   void compact_listed();
   // The solves below take and give flows by their position in the listed arrays.
@@ -196,6 +215,7 @@ class FluidNetwork {
   std::vector<Uses> listed_uses_;
   size_t listed_holes_ = 0;
   std::vector<ChannelId> dirty_;   // channels that gained a flow
+  std::vector<FlowId> started_;    // the flows that joined the channels since the last solve
   std::vector<ChannelId> freed_;   // channels that lost a flow since the last solve
   double finished_rate_ = kNever;  // lowest rate among flows finished since the last solve
   uint32_t stamp_ = 0;
@@ -204,6 +224,8 @@ class FluidNetwork {
   size_t nonunit_listed_ = 0;  // flows on channels whose demand is not 1 on every channel
   uint64_t solves_ = 0;
   uint64_t resolved_flows_ = 0;
+  uint64_t placed_flows_ = 0;
+  uint64_t quiet_finishes_ = 0;
   std::function<void(ChannelId, double, double)> observer_;
 
   // Scratch buffers of the filling, reused across solves.

@@ -62,6 +62,7 @@ class Runner {
         make_ready(TaskId(t), 0);
     }
     std::vector<TaskId> finished;
+    std::vector<net::FlowId> flows_done;
     while (true) {
       const double t_net = fluid_.next_event_time();
       const double t_task = completions_.empty() ? net::kNever : completions_.top().time;
@@ -69,7 +70,8 @@ class Runner {
       if (t == net::kNever)
         break;
       finished.clear();
-      for (net::FlowId f : fluid_.advance_to(t))
+      fluid_.advance_to(t, flows_done);
+      for (net::FlowId f : flows_done)
         finished.push_back(flow_task_[f]);
       while (!completions_.empty() && completions_.top().time <= t) {
         finished.push_back(completions_.top().task);
