@@ -229,19 +229,34 @@ void write_csv(const Trace& trace, Sink& sink, const Progress& progress) {
     for (int j = 0; j < trace.top_k(); ++j)
       fmt::format_to(out.out(), ",g{}", j);
   out.append("\n");
+  std::size_t longest = 0;
+  for (const auto& name : trace.domain_names)
+    longest = std::max(longest, name.size());
+  const auto k = static_cast<std::size_t>(trace.top_k());
+  const std::size_t room = 128 + longest + k * (8 + 2 + kMaxFloatText);
+  const auto id = [](Cursor& c, ExpertId e) { c.integer(e); };
+  const auto gate = [](Cursor& c, float g) { c.number(g); };
+  std::vector<std::string> layers;  // ",{layer},"
+  for (const int layer : trace.shape.layer_ids)
+    layers.push_back(fmt::format(",{},", layer));
+  std::string token;
   ProgressTicker ticker(progress, trace.records(), kRecordsPerTick);
   for (std::size_t t = 0; t < trace.tokens; ++t) {
     const std::string_view domain =
         trace.domain.empty() ? std::string_view() : trace.domain_names[trace.domain[t]];
+    token = fmt::format("{},{},{},", trace.sequence[t], trace.position[t], domain);
     for (int l = 0; l < trace.layers(); ++l) {
-      fmt::format_to(out.out(), "{},{},{},{},{},{}", t,
-                     trace.shape.layer_ids[static_cast<std::size_t>(l)], trace.sequence[t],
-                     trace.position[t], domain, fmt::join(trace.choices(l, t), ","));
+      Cursor c(out.reserve(room));
+      c.integer(t);
+      c.text(layers[static_cast<std::size_t>(l)]);
+      c.text(token);
+      c.joined(trace.choices(l, t).data(), k, ",", id);
       if (!trace.gates.empty()) {
-        const auto* g = trace.gates.data() + trace.offset(l, t);
-        fmt::format_to(out.out(), ",{}", fmt::join(g, g + trace.top_k(), ","));
+        c.text(",");
+        c.joined(trace.gates.data() + trace.offset(l, t), k, ",", gate);
       }
-      out.append("\n");
+      c.text("\n");
+      out.commit(c.end());
     }
     out.flush_if_full();
     ticker.at((t + 1) * static_cast<std::size_t>(trace.layers()));

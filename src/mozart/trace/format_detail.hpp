@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <sys/mman.h>
 
 #include "mozart/trace/formats.hpp"
 #include "mozart/trace/stream.hpp"
@@ -27,6 +28,54 @@ TraceShape resolve_shape(const TraceShape& observed, const TraceShape& hint,
 
 // The one error for a file without records, whatever its format.
 [[noreturn]] void fail_empty(const std::string& source);
+
+// An allocator that takes blocks of a megabyte or more straight from mmap, for columns that
+// grow while a file is read: a block freed as a column grows, or once it is placed in the trace,
+// goes back to the kernel at once, where malloc would keep it in its heap (it raises its mmap
+// threshold to 32 MiB after the first large free) and the process would hold the records twice.
+template <typename T>
+class MappedAllocator {
+ public:
+  using value_type = T;
+
+  MappedAllocator() = default;
+  template <typename U>
+  MappedAllocator(const MappedAllocator<U>&) noexcept {}
+
+  T* allocate(std::size_t n) {
+    if (n * sizeof(T) < kMapped)
+      return static_cast<T*>(::operator new(n * sizeof(T)));
+    void* p =
+        ::mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+      throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    if (n * sizeof(T) < kMapped)
+      ::operator delete(p);
+    else
+      ::munmap(p, n * sizeof(T));
+  }
+  template <typename U>
+  void construct(U* p) noexcept {  // resize() leaves new elements uninitialised
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+  template <typename U>
+  bool operator==(const MappedAllocator<U>&) const noexcept {
+    return true;
+  }
+
+ private:
+  static constexpr std::size_t kMapped = std::size_t{1} << 20;
+};
+
+template <typename T>
+using GrowingColumn = std::vector<T, MappedAllocator<T>>;
 
 // One (token, layer) record of a text format as read: -1 where a field is absent.
 struct Record {
@@ -59,14 +108,14 @@ class Assembler {
   // A layer's records in file order.
   struct Layer {
     int id = 0;
-    Column<ExpertId> ids;
-    Column<float> gates;
+    GrowingColumn<ExpertId> ids;
+    GrowingColumn<float> gates;
     std::uint64_t records = 0;
     // Once a record arrives out of token order: the tokens of the records from then on (and of
     // the ordered ones before, 0, 1, ...) and the lines of those after, for errors.
     std::uint64_t ordered_prefix = UINT64_MAX;
-    Column<std::uint64_t> tokens;
-    Column<std::uint64_t> lines;
+    GrowingColumn<std::uint64_t> tokens;
+    GrowingColumn<std::uint64_t> lines;
   };
   // A token's sequence, position and domain, from a record that came before the token's turn.
   struct Pending {
@@ -104,8 +153,8 @@ class Assembler {
   std::int64_t max_token_ = -1;
   std::uint64_t max_token_line_ = 0;
   // Per token, appended in token order as tokens first appear; others wait in pending_.
-  Column<std::uint32_t> sequence_, position_;
-  std::vector<int> domain_;
+  GrowingColumn<std::uint32_t> sequence_, position_;
+  GrowingColumn<int> domain_;
   std::vector<Pending> pending_;
   std::vector<std::string> domains_;
   std::unordered_map<std::string, int> domain_index_;

@@ -179,28 +179,42 @@ void write_jsonl(const Trace& trace, Sink& sink, const Progress& progress) {
   BufferedWriter out(sink);
   out.append(metadata(trace).dump());
   out.append("\n");
-  // What repeats is formatted once: each layer's opening and each domain's JSON string.
+  // What repeats is formatted once: each layer's opening, each domain's JSON string, and each
+  // token's fields.
   std::vector<std::string> opening;
   for (const int id : trace.shape.layer_ids)
     opening.push_back(fmt::format("{{\"layer\": {}, \"token_idx\": ", id));
   std::vector<std::string> domains;
-  for (const auto& name : trace.domain_names)
+  std::size_t longest = 0;
+  for (const auto& name : trace.domain_names) {
     domains.push_back(", \"domain\": " + nlohmann::json(name).dump());
+    longest = std::max(longest, domains.back().size());
+  }
   const bool gates = !trace.gates.empty();
   const auto k = static_cast<std::size_t>(trace.top_k());
+  const std::size_t room = 256 + longest + k * (8 + 2 + kMaxFloatText);
+  const auto id = [](Cursor& c, ExpertId e) { c.integer(e); };
+  const auto gate = [](Cursor& c, float g) { c.number(g); };
+  std::string token;
   ProgressTicker ticker(progress, trace.records(), kRecordsPerTick);
   for (std::size_t t = 0; t < trace.tokens; ++t) {
+    token = fmt::format("{}, \"seq_id\": {}, \"position\": {}, \"experts\": [", t,
+                        trace.sequence[t], trace.position[t]);
     for (int l = 0; l < trace.layers(); ++l) {
-      out.append(opening[static_cast<std::size_t>(l)]);
-      fmt::format_to(out.out(), "{}, \"seq_id\": {}, \"position\": {}, \"experts\": [{}]", t,
-                     trace.sequence[t], trace.position[t], fmt::join(trace.choices(l, t), ", "));
+      Cursor c(out.reserve(room));
+      c.text(opening[static_cast<std::size_t>(l)]);
+      c.text(token);
+      c.joined(trace.choices(l, t).data(), k, ", ", id);
+      c.text("]");
       if (gates) {
-        const auto* g = trace.gates.data() + trace.offset(l, t);
-        fmt::format_to(out.out(), ", \"gating_probs\": [{}]", fmt::join(g, g + k, ", "));
+        c.text(", \"gating_probs\": [");
+        c.joined(trace.gates.data() + trace.offset(l, t), k, ", ", gate);
+        c.text("]");
       }
       if (!trace.domain.empty())
-        out.append(domains[trace.domain[t]]);
-      out.append("}\n");
+        c.text(domains[trace.domain[t]]);
+      c.text("}\n");
+      out.commit(c.end());
     }
     out.flush_if_full();
     ticker.at((t + 1) * static_cast<std::size_t>(trace.layers()));

@@ -16,8 +16,8 @@ namespace {
 constexpr std::uint64_t kOrdered = UINT64_MAX;
 
 template <typename T>
-void release(Column<T>& column) {
-  Column<T>().swap(column);
+void release(GrowingColumn<T>& column) {
+  GrowingColumn<T>().swap(column);
 }
 
 }  // namespace
@@ -288,8 +288,10 @@ Trace Assembler::finish() {
   std::size_t slot = 0;
   for (const auto& entry : layer_index_)
     place(layers_[entry.second], slot++, out);
-  out.sequence = std::move(sequence_);
-  out.position = std::move(position_);
+  out.sequence.assign(sequence_.begin(), sequence_.end());
+  out.position.assign(position_.begin(), position_.end());
+  release(sequence_);
+  release(position_);
   if (!domains_.empty()) {
     out.domain.resize(out.tokens);
     for (std::size_t t = 0; t < out.tokens; ++t)

@@ -4,9 +4,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include "mozart/core/bulk_allocator.hpp"
@@ -55,6 +57,13 @@ class BufferedWriter {
 
   fmt::appender out() { return fmt::appender(buffer_); }
   void append(std::string_view text) { buffer_.append(text.data(), text.data() + text.size()); }
+  // Room for `bytes` more, to fill through a pointer; commit() says where the text ended.
+  char* reserve(std::size_t bytes) {
+    const std::size_t size = buffer_.size();
+    buffer_.resize(size + bytes);
+    return buffer_.data() + size;
+  }
+  void commit(const char* end) { buffer_.resize(static_cast<std::size_t>(end - buffer_.data())); }
   void flush_if_full() {
     if (buffer_.size() >= kBlock)
       flush();
@@ -100,6 +109,40 @@ class Input {
   std::uint64_t size_ = 0;
   std::uint64_t position_ = 0;
 };
+
+// Text written through a raw pointer into room reserved beforehand (BufferedWriter::reserve):
+// no bounds check per character, and numbers through fmt's compiled formats, whose output is
+// the same as "{}" at run time. Formatting is most of what a text writer costs.
+class Cursor {
+ public:
+  explicit Cursor(char* at) : at_(at) {}
+
+  void text(std::string_view s) {
+    std::memcpy(at_, s.data(), s.size());
+    at_ += s.size();
+  }
+  void integer(std::uint64_t n) {
+    const fmt::format_int digits(n);
+    text({digits.data(), digits.size()});
+  }
+  void number(float x) { at_ = fmt::format_to(at_, FMT_COMPILE("{}"), x); }
+  // The values with `separator` between them, each written by `put(cursor, value)`.
+  template <typename T, typename Put>
+  void joined(const T* values, std::size_t n, std::string_view separator, Put put) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i > 0)
+        text(separator);
+      put(*this, values[i]);
+    }
+  }
+  const char* end() const { return at_; }
+
+ private:
+  char* at_;
+};
+
+// The most bytes "{}" writes for a float ("-1.17549435e-38").
+inline constexpr std::size_t kMaxFloatText = 16;
 
 // Text in chunks of whole lines: a reader holds one chunk (at most kMaxLine bytes) at a time.
 // Each chunk is followed in memory by at least kPadding readable bytes (simdjson reads ahead).
