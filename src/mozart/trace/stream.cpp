@@ -109,7 +109,8 @@ Input::~Input() {
 std::size_t Input::read_some(char* into, std::size_t capacity) {
   if (fd_ < 0) {
     const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, size_ - position_));
-    std::memcpy(into, memory_.data() + position_, n);
+    if (n > 0)  // an empty view may have no data pointer at all
+      std::memcpy(into, memory_.data() + position_, n);
     position_ += n;
     return n;
   }
