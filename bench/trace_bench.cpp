@@ -1,5 +1,6 @@
 // Speed of the trace stage (issue targets: native reads of at least 50M (token, layer) records
-// per second, JSONL of at least 2M, priors for 1M tokens × 48 layers × top-8 in under 10 s).
+// per second, JSONL reads and writes of at least 2M, priors for 1M tokens × 48 layers × top-8
+// in under 10 s).
 #include <filesystem>
 
 #include <benchmark/benchmark.h>
@@ -50,22 +51,52 @@ void BM_NativeRead(benchmark::State& state) {
 }
 BENCHMARK(BM_NativeRead)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
-void BM_JsonlRead(benchmark::State& state) {
+// A 16-layer, top-8 trace of 50,000 tokens: 800,000 records, with gates when `gates`.
+Trace text_bench_trace(bool gates) {
   mozart::trace::GeneratorParams p;
-  p.gates = state.range(0) != 0;
-  const Trace t =
-      generate({{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, 64, 8}, 50'000, p, 1);
-  const std::string path = temp_path(".jsonl");
-  write_trace(t, path);
-  ReadOptions options;
-  for (auto _ : state)
-    benchmark::DoNotOptimize(read_trace(path, options).experts.data());
+  p.gates = gates;
+  return generate({{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, 64, 8}, 50'000, p, 1);
+}
+
+std::string text_path(Format format) {
+  return temp_path(format == Format::jsonl ? ".jsonl" : ".csv");
+}
+
+// Records per second and the file's size; then the file goes.
+void report(benchmark::State& state, const Trace& t, const std::string& path) {
   state.counters["records/s"] = benchmark::Counter(static_cast<double>(t.records()),
                                                    benchmark::Counter::kIsIterationInvariantRate);
   state.counters["MB"] = static_cast<double>(std::filesystem::file_size(path)) / 1e6;
   std::filesystem::remove(path);
 }
-BENCHMARK(BM_JsonlRead)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+
+// Args: format (1 JSONL, 3 CSV, as Format's values), gates (0, 1).
+void text_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"format", "gates"})->Args({1, 0})->Args({1, 1})->Args({3, 0})->Args({3, 1});
+  b->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+}
+
+void BM_TextRead(benchmark::State& state) {
+  const auto format = static_cast<Format>(state.range(0));
+  const Trace t = text_bench_trace(state.range(1) != 0);
+  const std::string path = text_path(format);
+  write_trace(t, path);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(read_trace(path).experts.data());
+  report(state, t, path);
+}
+BENCHMARK(BM_TextRead)->Apply(text_args);
+
+// Streamed to a file and renamed into place, as `trace gen` and `trace convert` write.
+void BM_TextWrite(benchmark::State& state) {
+  const auto format = static_cast<Format>(state.range(0));
+  const Trace t = text_bench_trace(state.range(1) != 0);
+  const std::string path = text_path(format);
+  for (auto _ : state)
+    write_trace(t, path);
+  report(state, t, path);
+}
+BENCHMARK(BM_TextWrite)->Apply(text_args);
 
 void BM_Priors(benchmark::State& state) {
   const auto tokens = static_cast<std::size_t>(state.range(0));

@@ -376,4 +376,56 @@ TEST(Cli, HelpAndVersionExitZero) {
   EXPECT_EQ(run("model cost --help").exit_code, 0);
 }
 
+// ---- Trace I/O: bounded allocations, memory estimates, empty traces (issue 13) ----
+
+void write_text(const std::string& path, const std::string& text) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+}
+
+TEST(Cli, TraceGenRefusesATraceOverTheMemoryLimitWithTheEstimate) {
+  const std::string path = temp_file(".mzt");
+  // deepseek-v3: 58 MoE layers, top-8; 2^32 tokens with gates and domains need ~10.9 TiB.
+  Result r = run("trace gen --model deepseek-v3 --tokens 4294967296 -o " + path);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("4294967296 tokens × 58 layers × top-8 with gates needing 10.9 TiB"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("MOZART_MEMORY_LIMIT"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(Cli, TraceReadersBoundTokenIndicesByTheRecords) {
+  const std::string path = temp_file(".jsonl");
+  write_text(path,
+             "{\"layer\": 0, \"token_idx\": 0, \"experts\": [1, 2]}\n"
+             "{\"layer\": 0, \"token_idx\": 1000000000, \"experts\": [1, 2]}\n");
+  Result r = run("trace info " + path + " --experts 4");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(path + ":2: field 'token_idx': got '1000000000', expected a token index "
+                              "below 2"),
+            std::string::npos)
+      << r.err;
+  std::filesystem::remove(path);
+}
+
+TEST(Cli, TraceEmptyFilesAreRefusedAlikeInEveryFormat) {
+  const std::string jsonl = temp_file(".jsonl"), csv = temp_file(".csv");
+  write_text(jsonl, "");
+  write_text(csv, "token,layer,e0\n");
+  for (const auto& path : {jsonl, csv}) {
+    Result r = run("trace info " + path + " --experts 4");
+    EXPECT_EQ(r.exit_code, 2) << path;
+    EXPECT_NE(r.err.find(path + ": field 'records': got 'none', expected at least one token (a "
+                                "trace without records is refused in every format)"),
+              std::string::npos)
+        << r.err;
+  }
+  for (const auto& path : {jsonl, csv})
+    std::filesystem::remove(path);
+}
+
 }  // namespace

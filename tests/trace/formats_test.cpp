@@ -1,10 +1,21 @@
 // Trace formats: lossless round trips, and a clear error for each kind of bad input.
 #include "mozart/trace/formats.hpp"
 
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <xxhash.h>
 
 #include "mozart/core/error.hpp"
 #include "mozart/trace/generator.hpp"
+#include "mozart/trace/memory.hpp"
+#include "mozart/trace/priors.hpp"
 
 namespace mozart::trace {
 namespace {
@@ -145,6 +156,280 @@ TEST(TraceFormats, NpyFaults) {
   std::string huge = good;
   huge.replace(huge.find("(100,"), 5, "(99999999999999999999999,");
   EXPECT_NE(error_of(huge, Format::npy, options).find("below 2^64"), std::string::npos);
+}
+
+// ---- Streaming, bounded allocations, empty traces (issue 13) ----
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          ("mozart_formats_" + std::to_string(::getpid()) + "_" + name))
+      .string();
+}
+
+std::uint64_t hash(const std::string& bytes) {
+  return XXH3_64bits(bytes.data(), bytes.size());
+}
+
+// The hashes of the writers' output before they streamed (commit 1c9a383), for the traces of
+// small_trace(): the streamed writers must produce the same bytes.
+TEST(TraceFormats, StreamedWritersWriteTheSameBytesAsBefore) {
+  const std::pair<Format, std::uint64_t> without_gates[] = {{Format::native, 0x82cb2dd4b553fdbdull},
+                                                            {Format::jsonl, 0x061aa259909fe3c5ull},
+                                                            {Format::npy, 0x4dab11e3007b0a52ull},
+                                                            {Format::csv, 0x5da8af7938eaba69ull}};
+  const std::pair<Format, std::uint64_t> with_gates[] = {{Format::native, 0x8082d16b4caf90aeull},
+                                                         {Format::jsonl, 0xea95c99da8c5c6f9ull},
+                                                         {Format::npy, 0x4dab11e3007b0a52ull},
+                                                         {Format::csv, 0x52838a793f6f8c33ull}};
+  for (const auto& [format, expected] : without_gates)
+    EXPECT_EQ(hash(serialise_trace(small_trace(false), format)), expected) << to_string(format);
+  for (const auto& [format, expected] : with_gates)
+    EXPECT_EQ(hash(serialise_trace(small_trace(true), format)), expected) << to_string(format);
+}
+
+Trace hand_trace() {
+  Trace t = make_trace({{2, 5}, 4, 2}, 2, "m");
+  t.experts = {1, 0, 3, 2, 0, 3, 2, 1};
+  t.gates = {0.75f, 0.25f, 0.5f, 0.5f, 1.0f, 0.0f, 0.1f, 0.9f};
+  t.domain_names = {"a\"b", "c"};
+  t.domain = {1, 0};
+  return t;
+}
+
+TEST(TraceFormats, TextWritersWriteTheDocumentedLines) {
+  const std::string meta =
+      R"({"domains":["a\"b","c"],"experts":4,"layer_ids":[2,5],"model":"m","mozart_trace":1,)"
+      R"("top_k":2})";
+  EXPECT_EQ(serialise_trace(hand_trace(), Format::jsonl),
+            meta + "\n" +
+                R"({"layer": 2, "token_idx": 0, "seq_id": 0, "position": 0, "experts": [1, 0], )"
+                R"("gating_probs": [0.75, 0.25], "domain": "c"})"
+                "\n"
+                R"({"layer": 5, "token_idx": 0, "seq_id": 0, "position": 0, "experts": [0, 3], )"
+                R"("gating_probs": [1, 0], "domain": "c"})"
+                "\n"
+                R"({"layer": 2, "token_idx": 1, "seq_id": 0, "position": 1, "experts": [3, 2], )"
+                R"("gating_probs": [0.5, 0.5], "domain": "a\"b"})"
+                "\n"
+                R"({"layer": 5, "token_idx": 1, "seq_id": 0, "position": 1, "experts": [2, 1], )"
+                R"("gating_probs": [0.1, 0.9], "domain": "a\"b"})"
+                "\n");
+  EXPECT_EQ(serialise_trace(hand_trace(), Format::csv),
+            "# " + meta +
+                "\ntoken,layer,sequence,position,domain,e0,e1,g0,g1\n0,2,0,0,c,1,0,0.75,0.25\n"
+                "0,5,0,0,c,0,3,1,0\n1,2,0,1,a\"b,3,2,0.5,0.5\n1,5,0,1,a\"b,2,1,0.1,0.9\n");
+}
+
+TEST(TraceFormats, FilesRoundTripThroughTheStreamedReadersAndWriters) {
+  const Trace original = small_trace(true);
+  for (const Format format : {Format::native, Format::jsonl, Format::csv, Format::npy}) {
+    const std::string path = temp_path(std::string("round.") + std::string(to_string(format)));
+    std::vector<std::pair<std::size_t, std::size_t>> written, read;
+    write_trace(original, path, format,
+                [&](std::size_t done, std::size_t total) { written.emplace_back(done, total); });
+    EXPECT_EQ(std::filesystem::file_size(path), serialise_trace(original, format).size());
+    ReadOptions options;
+    options.format = format;
+    options.hint = original.shape;
+    options.progress = [&](std::size_t done, std::size_t total) { read.emplace_back(done, total); };
+    const Trace back = read_trace(path, options);
+    if (format == Format::npy)
+      EXPECT_EQ(back.experts, original.experts);
+    else
+      EXPECT_TRUE(same(original, back)) << to_string(format);
+    for (const auto* reports : {&written, &read}) {
+      ASSERT_FALSE(reports->empty()) << to_string(format);
+      EXPECT_EQ(reports->back().first, reports->back().second) << to_string(format);
+      for (std::size_t i = 1; i < reports->size(); ++i)
+        EXPECT_LE((*reports)[i - 1].first, (*reports)[i].first);
+    }
+    EXPECT_EQ(read.back().second, std::filesystem::file_size(path));
+    std::filesystem::remove(path);
+  }
+}
+
+TEST(TraceFormats, AFailedWriteLeavesTheOldFileAndNoTemporary) {
+  const std::string dir = temp_path("no_such_dir");
+  EXPECT_THROW(write_trace(small_trace(false), dir + "/t.jsonl"), core::InputError);
+  EXPECT_FALSE(std::filesystem::exists(dir));
+  // A write that fails half way (a file size limit of 4 KiB stands in for a full disk).
+  const std::string path = temp_path("kept.jsonl");
+  { std::ofstream(path) << "old"; }
+  struct rlimit saved {};
+  ::getrlimit(RLIMIT_FSIZE, &saved);
+  const auto handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = saved;
+  small.rlim_cur = 4096;
+  ::setrlimit(RLIMIT_FSIZE, &small);
+  std::string message;
+  try {
+    write_trace(small_trace(true), path);
+  } catch (const core::InputError& e) {
+    message = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, handler);
+  EXPECT_NE(message.find("write failed"), std::string::npos) << message;
+  EXPECT_EQ(std::filesystem::file_size(path), 3u);
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp." + std::to_string(::getpid())));
+  std::filesystem::remove(path);
+}
+
+TEST(TraceFormats, RecordsInAnyOrderMakeTheSameTrace) {
+  // Layer-major and shuffled records read as the token-major ones mozart writes.
+  const Trace original = small_trace(true);
+  const std::string text = serialise_trace(original, Format::jsonl);
+  const auto first_newline = text.find('\n');
+  std::vector<std::string> lines;
+  for (std::size_t at = first_newline + 1; at < text.size();) {
+    const auto end = text.find('\n', at);
+    lines.push_back(text.substr(at, end - at + 1));
+    at = end + 1;
+  }
+  const std::string meta = text.substr(0, first_newline + 1);
+  std::string layer_major = meta, reversed = meta;
+  for (int l = 0; l < original.layers(); ++l)
+    for (std::size_t t = 0; t < original.tokens; ++t)
+      layer_major +=
+          lines[t * static_cast<std::size_t>(original.layers()) + static_cast<std::size_t>(l)];
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it)
+    reversed += *it;
+  EXPECT_TRUE(same(original, parse_trace(layer_major, Format::jsonl, {}, "m")));
+  EXPECT_TRUE(same(original, parse_trace(reversed, Format::jsonl, {}, "m")));
+  // A duplicate among records out of order names its line.
+  const std::string twice = reversed + lines[5];
+  EXPECT_NE(error_of(twice, Format::jsonl).find(fmt::format("input:{}", lines.size() + 2)),
+            std::string::npos);
+}
+
+TEST(TraceFormats, ATokenIndexBeyondTheRecordsIsAnErrorNotAnAllocation) {
+  ReadOptions options;
+  options.hint.experts = 8;
+  const std::string first = "{\"layer\": 0, \"token_idx\": 0, \"experts\": [1, 2]}\n";
+  for (const char* token : {"50000000", "1000000000", "1099511627776"}) {
+    const auto message =
+        error_of(first + "{\"layer\": 0, \"token_idx\": " + token + ", \"experts\": [1, 2]}\n",
+                 Format::jsonl, options);
+    EXPECT_NE(message.find("input:2: field 'token_idx': got '" + std::string(token) +
+                           "', expected a token index below 2"),
+              std::string::npos)
+        << message;
+  }
+  const std::string header = "token,layer,e0,e1\n";
+  const auto message =
+      error_of(header + "0,0,1,2\n0,1,3,4\n50000000,0,1,2\n", Format::csv, options);
+  EXPECT_NE(message.find("input:4: field 'token': got '50000000', expected a token index below 2"),
+            std::string::npos)
+      << message;
+}
+
+TEST(TraceFormats, EveryFormatRefusesAnEmptyTraceAlike) {
+  const Trace empty = make_trace({{1, 3}, 16, 4}, 0, "empty");
+  ReadOptions options;
+  options.hint.experts = 16;
+  const std::string expected = "a trace without records is refused in every format";
+  for (const Format format : {Format::native, Format::jsonl, Format::npy, Format::csv}) {
+    const auto message = error_of(serialise_trace(empty, format), format, options);
+    EXPECT_NE(message.find(expected), std::string::npos) << to_string(format) << ": " << message;
+  }
+  for (const Format format : {Format::jsonl, Format::csv})
+    EXPECT_NE(error_of("", format, options).find(expected), std::string::npos);
+  EXPECT_NE(error_of("token,layer,e0\n", Format::csv, options).find(expected), std::string::npos);
+}
+
+TEST(TraceFormats, LinesAreCountedAcrossChunks) {
+  // Over 8 MiB of records, so the reader takes several chunks: a fault near the end still
+  // names its line.
+  GeneratorParams p;
+  const Trace t = generate({{0, 1, 2, 3}, 64, 8}, 12'000, p, 3, "big");
+  std::string text = serialise_trace(t, Format::jsonl);
+  ASSERT_GT(text.size(), std::size_t{9} << 20);
+  const std::size_t record = t.records() - 10;  // line record + 2 (after the metadata)
+  std::size_t at = 0;
+  for (std::size_t line = 0; line <= record; ++line)
+    at = text.find('\n', at) + 1;
+  const auto experts = text.find("\"experts\": [", at) + 12;
+  text.replace(experts, 2, "99");
+  const auto message = error_of(text, Format::jsonl);
+  EXPECT_NE(message.find(fmt::format("input:{}", record + 2)), std::string::npos) << message;
+}
+
+TEST(TraceFormats, ALineLongerThanAChunkIsAnError) {
+  const std::string text = "{\"layer\": 0, \"token_idx\": 0, \"experts\": [1], \"pad\": \"" +
+                           std::string(std::size_t{9} << 20, 'x') + "\"}\n";
+  ReadOptions options;
+  options.hint.experts = 4;
+  EXPECT_NE(error_of(text, Format::jsonl, options).find("a line over"), std::string::npos);
+}
+
+TEST(TraceMemory, EstimateIsTheColumnsBytes) {
+  // 10 tokens × 3 layers × top-2: 60 ids of 2 bytes, 60 gates of 4, per token 4 + 4 + 2.
+  EXPECT_EQ(trace_bytes(10, 3, 2, true, true), 60u * 6 + 10u * 10);
+  EXPECT_EQ(trace_bytes(10, 3, 2, false, false), 60u * 2 + 10u * 8);
+  EXPECT_EQ(trace_bytes(std::uint64_t{1} << 40, std::uint64_t{1} << 20, 1024, true, true),
+            UINT64_MAX);
+}
+
+// Sets MOZART_MEMORY_LIMIT for one test.
+class MemoryLimitOf {
+ public:
+  explicit MemoryLimitOf(const char* value) { ::setenv("MOZART_MEMORY_LIMIT", value, 1); }
+  ~MemoryLimitOf() { ::unsetenv("MOZART_MEMORY_LIMIT"); }
+};
+
+TEST(TraceMemory, GenerateRefusesATraceOverTheLimitWithTheEstimate) {
+  const MemoryLimitOf limit("1 MiB");
+  EXPECT_EQ(memory_limit().bytes, std::uint64_t{1} << 20);
+  try {
+    generate({{0, 1, 2, 3}, 64, 8}, 1'000'000, {}, 1, "m");
+    FAIL() << "expected an InputError";
+  } catch (const core::InputError& e) {
+    const std::string message = e.what();
+    // 32e6 ids × 6 bytes + 1e6 tokens × 10 bytes = 202e6 bytes = 192.6 MiB.
+    EXPECT_NE(message.find("1000000 tokens × 4 layers × top-8 with gates needing 193 MiB"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("at most 1.00 MiB (MOZART_MEMORY_LIMIT=1 MiB)"), std::string::npos)
+        << message;
+  }
+  EXPECT_NO_THROW(generate({{0, 1}, 64, 8}, 1000, {}, 1, "m"));
+}
+
+TEST(TraceMemory, DefaultLimitIsAShareOfPhysicalMemory) {
+  ::unsetenv("MOZART_MEMORY_LIMIT");
+  const MemoryLimit limit = memory_limit();
+  const auto physical = static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
+                        static_cast<std::uint64_t>(::sysconf(_SC_PAGE_SIZE));
+  EXPECT_LE(limit.bytes, physical / 4 * 3);
+  EXPECT_GT(limit.bytes, 0u);
+  EXPECT_NE(limit.origin.find("3/4"), std::string::npos);
+  const MemoryLimitOf bad("lots");
+  EXPECT_THROW(memory_limit(), core::InputError);
+}
+
+TEST(TraceMemory, ReadersRefuseATraceOverTheLimit) {
+  const std::string jsonl = serialise_trace(small_trace(true), Format::jsonl);
+  const std::string native = serialise_trace(small_trace(true), Format::native);
+  const MemoryLimitOf limit("1 KiB");
+  for (const auto& [bytes, format] :
+       {std::pair(jsonl, Format::jsonl), std::pair(native, Format::native)}) {
+    const auto message = error_of(bytes, format);
+    EXPECT_NE(message.find("field 'memory'"), std::string::npos) << message;
+  }
+}
+
+TEST(TraceMemory, PriorsRefuseCountMatricesOverTheLimit) {
+  // 65,536 experts (a typo'd --experts, or a header that says so): 2 × 65536² counts per layer.
+  Trace t = make_trace({{0, 1}, 65536, 1}, 1, "wide");
+  const MemoryLimitOf limit("1 GiB");
+  try {
+    compute_priors(t);
+    FAIL() << "expected an InputError";
+  } catch (const core::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("2 layers × 65536² experts needing 128 GiB"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(TraceFormats, FormatFromExtension) {

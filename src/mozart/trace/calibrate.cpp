@@ -9,6 +9,7 @@
 #include "mozart/core/error.hpp"
 #include "mozart/core/io.hpp"
 #include "mozart/core/random.hpp"
+#include "mozart/trace/progress.hpp"
 
 namespace mozart::trace {
 namespace {
@@ -94,14 +95,17 @@ std::vector<double> wanted(const FitStatistic& statistic, const CalibrationTarge
 
 class Fitter {
  public:
-  Fitter(const CalibrationTarget& target, const CalibrationOptions& options)
-      : target_(target), options_(options) {}
+  Fitter(const CalibrationTarget& target, const CalibrationOptions& options, std::size_t rounds)
+      : target_(target), options_(options), ticker_(options.progress, rounds, 1) {}
+
+  void finish() const { ticker_.finish(); }
 
   // Drives each measured layer's generated shares towards the target's.
   void fit_popularity(GeneratorParams& p, int rounds) const {
     for (int r = 0; r < rounds; ++r) {
       const Trace trace = generate(target_.shape, options_.tokens_per_round, unsticky(p),
                                    options_.seed + static_cast<std::uint64_t>(r));
+      ticker_.at(++done_);
       for (int l = 0; l < trace.layers(); ++l) {
         std::vector<std::uint64_t> counts(static_cast<std::size_t>(trace.num_experts()), 0);
         for (const ExpertId id : trace.layer_block(l))
@@ -116,9 +120,11 @@ class Fitter {
   }
 
   CalibrationTarget sample(const GeneratorParams& p) const {
-    return target_from_trace(
+    auto out = target_from_trace(
         generate(target_.shape, options_.tokens_per_round, unsticky(p), options_.seed + 99),
         "generated");
+    ticker_.at(++done_);
+    return out;
   }
 
  private:
@@ -131,7 +137,18 @@ class Fitter {
 
   const CalibrationTarget& target_;
   const CalibrationOptions& options_;
+  mutable detail::ProgressTicker ticker_;
+  mutable std::size_t done_ = 0;
 };
+
+// The generated rounds calibrate() runs, for its progress reports.
+std::size_t rounds_of(const CalibrationOptions& o, bool fits_strength) {
+  const auto rounds = static_cast<std::size_t>(std::max(o.popularity_rounds, 0));
+  if (!fits_strength)
+    return rounds;
+  const auto steps = static_cast<std::size_t>(std::max(o.bisection_steps, 0));
+  return steps * (rounds / 2 + 1) + rounds + 1;
+}
 
 std::size_t nearest_measured(const std::vector<int>& measured, int id) {
   std::size_t nearest = 0;
@@ -247,13 +264,13 @@ Calibration calibrate(const CalibrationTarget& target, const TraceShape& model_s
         {target.label, "experts/top_k", 0},
         fmt::format("{} experts, top-{}", target.shape.experts, target.shape.top_k),
         fmt::format("the model's {} experts, top-{}", model_shape.experts, model_shape.top_k));
-  const Fitter fitter(target, options);
   GeneratorParams p = std::move(start);
   p.structure_seed = options.seed;
   p.popularity.clear();
   for (const auto& counts : target.counts)
     p.popularity.push_back(log_shares(counts));
   const FitStatistic statistic = fit_statistic(target);
+  const Fitter fitter(target, options, rounds_of(options, statistic.name != "popularity only"));
   Calibration out;
   out.fitted_on = statistic.name;
   out.target = statistic.target;
@@ -287,6 +304,7 @@ Calibration calibrate(const CalibrationTarget& target, const TraceShape& model_s
   p.layer_strength = expand_strength(p.layer_strength, target.shape.layer_ids, model_shape);
   p.popularity = expand_to_model(p.popularity, target.shape.layer_ids, model_shape, options.seed);
   out.params = std::move(p);
+  fitter.finish();
   return out;
 }
 

@@ -42,6 +42,7 @@ struct CalibrationOptions {
   int popularity_rounds = 16;
   int bisection_steps = 12;
   std::uint64_t seed = 1;
+  Progress progress;  // counts the generated rounds (each tokens_per_round tokens)
 };
 
 struct Calibration {

@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include "mozart/core/error.hpp"
-#include "mozart/core/io.hpp"
 #include "mozart/trace/format_detail.hpp"
 
 namespace mozart::trace {
@@ -50,52 +49,75 @@ Format format_of_path(const std::string& path) {
                    "an extension .mzt, .bin, .jsonl, .ndjson, .npy or .csv, or --format");
 }
 
-Trace parse_trace(std::string_view bytes, Format format, const ReadOptions& options,
-                  const std::string& source) {
-  Trace trace;
-  switch (format) {
-    case Format::native:
-      trace = detail::parse_native(bytes, source);
-      break;
-    case Format::jsonl:
-      trace = detail::parse_jsonl(bytes, options, source);
-      break;
-    case Format::npy:
-      trace = detail::parse_npy(bytes, options, source);
-      break;
-    case Format::csv:
-      trace = detail::parse_csv(bytes, options, source);
-      break;
-  }
+namespace {
+
+// Completes and checks what a reader returned; every format refuses an empty trace alike.
+Trace finish(Trace trace, const ReadOptions& options, const std::string& source) {
+  if (trace.tokens == 0)
+    detail::fail_empty(source);
   if (!options.model.empty() && trace.model.empty())
     trace.model = options.model;
   validate(trace, source);
   return trace;
 }
 
-Trace read_trace(const std::string& path, const ReadOptions& options) {
-  const Format format = options.format ? *options.format : format_of_path(path);
-  const core::MappedFile file(path);
-  return parse_trace(file.bytes(), format, options, path);
-}
-
-std::string serialise_trace(const Trace& trace, Format format) {
+Trace read_input(detail::Input input, Format format, const ReadOptions& options) {
   switch (format) {
     case Format::native:
-      return detail::write_native(trace);
-    case Format::jsonl:
-      return detail::write_jsonl(trace);
+      return detail::read_native(input, options.progress);
     case Format::npy:
-      return detail::write_npy(trace);
-    case Format::csv:
-      return detail::write_csv(trace);
+      return detail::read_npy(input, options);
+    case Format::jsonl: {
+      detail::LineChunks lines(std::move(input));
+      return detail::read_jsonl(lines, options);
+    }
+    case Format::csv: {
+      detail::LineChunks lines(std::move(input));
+      return detail::read_csv(lines, options);
+    }
   }
   return {};
 }
 
-void write_trace(const Trace& trace, const std::string& path, std::optional<Format> format) {
-  core::write_file_atomically(path,
-                              serialise_trace(trace, format ? *format : format_of_path(path)));
+void write_to(const Trace& trace, Format format, detail::Sink& sink, const Progress& progress) {
+  switch (format) {
+    case Format::native:
+      return detail::write_native(trace, sink, progress);
+    case Format::jsonl:
+      return detail::write_jsonl(trace, sink, progress);
+    case Format::npy:
+      return detail::write_npy(trace, sink, progress);
+    case Format::csv:
+      return detail::write_csv(trace, sink, progress);
+  }
+}
+
+}  // namespace
+
+Trace parse_trace(std::string_view bytes, Format format, const ReadOptions& options,
+                  const std::string& source) {
+  return finish(read_input(detail::Input::of_bytes(bytes, source), format, options), options,
+                source);
+}
+
+Trace read_trace(const std::string& path, const ReadOptions& options) {
+  const Format format = options.format ? *options.format : format_of_path(path);
+  return finish(read_input(detail::Input::of_file(path), format, options), options, path);
+}
+
+std::string serialise_trace(const Trace& trace, Format format) {
+  std::string out;
+  detail::StringSink sink(out);
+  write_to(trace, format, sink, {});
+  return out;
+}
+
+void write_trace(const Trace& trace, const std::string& path, std::optional<Format> format,
+                 const Progress& progress) {
+  const Format chosen = format ? *format : format_of_path(path);
+  detail::FileSink sink(path);
+  write_to(trace, chosen, sink, progress);
+  sink.commit();
 }
 
 namespace detail {

@@ -11,7 +11,14 @@
 //           domain, e0..e{k-1}, optionally g0..g{k-1}.
 //
 // Every reader validates what it read (trace.hpp's validate) and reports the first fault with
-// its record or line number; a missing (token, layer) record is reported, not guessed.
+// its record or line number; a missing (token, layer) record is reported, not guessed. No
+// allocation is sized by a field's value before it is checked against what the file holds (a
+// token index against the number of records, NPY and native dimensions against the file's
+// size), and a trace above memory_limit() (memory.hpp) is refused with the estimate. A trace
+// without records (no tokens) is refused in every format with the same message.
+//
+// Text formats stream: the reader holds one chunk of lines (a few MiB) besides the trace, and
+// writers write as they go, through a temporary file renamed into place when complete.
 #pragma once
 
 #include <optional>
@@ -36,6 +43,7 @@ struct ReadOptions {
   std::optional<Format> format;  // default: from the file's extension
   TraceShape hint;               // zeros and empty vectors mean "not given"
   std::string model;
+  Progress progress;  // counts bytes of the input read
 };
 
 Trace read_trace(const std::string& path, const ReadOptions& options = {});
@@ -44,9 +52,10 @@ Trace parse_trace(std::string_view bytes, Format format, const ReadOptions& opti
                   const std::string& source);
 
 std::string serialise_trace(const Trace& trace, Format format);
-// Written whole or not at all.
+// Written whole or not at all: streamed to `path`.tmp.<pid>, renamed over `path` at the end,
+// removed on error. `progress` counts (token, layer) records, or bytes for the native format.
 void write_trace(const Trace& trace, const std::string& path,
-                 std::optional<Format> format = std::nullopt);
+                 std::optional<Format> format = std::nullopt, const Progress& progress = {});
 
 // The header of a native file.
 struct NativeHeader {

@@ -9,6 +9,8 @@
 #include "mozart/core/error.hpp"
 #include "mozart/core/io.hpp"
 #include "mozart/core/random.hpp"
+#include "mozart/trace/memory.hpp"
+#include "mozart/trace/progress.hpp"
 
 namespace mozart::trace {
 namespace {
@@ -16,6 +18,9 @@ namespace {
 using core::AliasTable;
 using core::InputError;
 using core::Rng;
+
+// Tokens between progress reports: a few milliseconds of drawing for a large model.
+constexpr std::size_t kTokensPerTick = std::size_t{1} << 12;
 
 // One layer's sampling tables: a weight vector and an alias table per topic.
 struct LayerTables {
@@ -156,9 +161,10 @@ void check_params(const GeneratorParams& p, const TraceShape& shape, const std::
 }
 
 Trace generate(const TraceShape& shape, std::size_t tokens, const GeneratorParams& p,
-               std::uint64_t seed, const std::string& model) {
+               std::uint64_t seed, const std::string& model, const Progress& progress) {
   validate_shape(shape, "generator");
   check_params(p, shape, "generator");
+  require_trace_memory(tokens, shape, p.gates, true, model.empty() ? "generator" : model);
   Rng setup(p.structure_seed);
   Rng draws(seed);
   std::vector<LayerTables> layers;
@@ -177,7 +183,9 @@ Trace generate(const TraceShape& shape, std::size_t tokens, const GeneratorParam
   const auto seq_len = static_cast<std::size_t>(p.sequence_length);
   std::uint32_t topic = 0;
   std::uint16_t domain = 0;
+  detail::ProgressTicker ticker(progress, tokens, kTokensPerTick);
   for (std::size_t t = 0; t < tokens; ++t) {
+    ticker.at(t);
     trace.sequence[t] = static_cast<std::uint32_t>(t / seq_len);
     trace.position[t] = static_cast<std::uint32_t>(t % seq_len);
     if (trace.position[t] == 0) {
@@ -194,6 +202,7 @@ Trace generate(const TraceShape& shape, std::size_t tokens, const GeneratorParam
                     trace.experts.data() + at, p.gates ? trace.gates.data() + at : nullptr);
     }
   }
+  ticker.finish();
   return trace;
 }
 
@@ -298,7 +307,7 @@ TokenExpertCounts read_token_expert_counts(const std::string& path) {
 }
 
 Trace sample_token_experts(const TokenExpertCounts& counts, std::size_t tokens, int sequence_length,
-                           std::uint64_t seed) {
+                           std::uint64_t seed, const Progress& progress) {
   // Tokens counted at every layer with at least k experts each; frequency from the first layer.
   std::vector<std::int64_t> ids;
   std::vector<double> frequency;
@@ -321,12 +330,16 @@ Trace sample_token_experts(const TokenExpertCounts& counts, std::size_t tokens, 
     throw InputError(counts.model + "/" + counts.domain, "no token is counted at every layer");
   const AliasTable by_frequency(frequency);
   Rng rng(seed);
-  Trace trace = make_trace({counts.layer_ids, counts.experts, counts.top_k}, tokens, counts.model);
+  const TraceShape shape{counts.layer_ids, counts.experts, counts.top_k};
+  require_trace_memory(tokens, shape, false, true, counts.model);
+  Trace trace = make_trace(shape, tokens, counts.model);
   trace.domain_names = {counts.domain};
   trace.domain.assign(tokens, 0);
   const auto k = static_cast<std::size_t>(counts.top_k);
   std::vector<std::pair<double, int>> keys;
+  detail::ProgressTicker ticker(progress, tokens, kTokensPerTick);
   for (std::size_t t = 0; t < tokens; ++t) {
+    ticker.at(t);
     trace.sequence[t] = static_cast<std::uint32_t>(t / static_cast<std::size_t>(sequence_length));
     trace.position[t] = static_cast<std::uint32_t>(t % static_cast<std::size_t>(sequence_length));
     const auto token = ids[by_frequency.draw(rng)];
@@ -341,6 +354,7 @@ Trace sample_token_experts(const TokenExpertCounts& counts, std::size_t tokens, 
         out[j] = static_cast<ExpertId>(keys[j].second);
     }
   }
+  ticker.finish();
   return trace;
 }
 

@@ -57,8 +57,10 @@ double strength_at(const GeneratorParams& params, std::size_t layer);
 void check_params(const GeneratorParams& params, const TraceShape& shape,
                   const std::string& source);
 
+// Refuses (InputError with the estimate) a trace above memory_limit() before drawing it;
+// `progress` counts tokens drawn.
 Trace generate(const TraceShape& shape, std::size_t tokens, const GeneratorParams& params,
-               std::uint64_t seed, const std::string& model = {});
+               std::uint64_t seed, const std::string& model = {}, const Progress& progress = {});
 
 nlohmann::ordered_json to_json(const GeneratorParams& params);
 GeneratorParams params_from_json(const nlohmann::json& json, const std::string& source);
@@ -80,6 +82,6 @@ TokenExpertCounts read_token_expert_counts(const std::string& path);
 // A trace over the counted layers: token ids drawn by frequency, independently (the counts keep
 // no order), in sequences of `sequence_length`.
 Trace sample_token_experts(const TokenExpertCounts& counts, std::size_t tokens, int sequence_length,
-                           std::uint64_t seed);
+                           std::uint64_t seed, const Progress& progress = {});
 
 }  // namespace mozart::trace

@@ -18,6 +18,8 @@
 
 #include "mozart/core/error.hpp"
 #include "mozart/trace/format_detail.hpp"
+#include "mozart/trace/memory.hpp"
+#include "mozart/trace/progress.hpp"
 
 static_assert(std::endian::native == std::endian::little,
               "the native trace format is read in place on little-endian hosts");
@@ -73,19 +75,6 @@ std::optional<Layout> layout(const NativeHeader& h, std::uint32_t meta_bytes) {
   return l;
 }
 
-template <typename T>
-void copy_column(std::string_view bytes, std::size_t at, Column<T>& column, std::size_t n) {
-  column.resize(n);
-  if (n > 0)
-    std::memcpy(column.data(), bytes.data() + at, n * sizeof(T));
-}
-
-template <typename T>
-void write_column(std::string& out, std::size_t at, const Column<T>& column) {
-  if (!column.empty())
-    std::memcpy(out.data() + at, column.data(), column.size() * sizeof(T));
-}
-
 }  // namespace
 
 NativeHeader parse_native_header(std::string_view bytes, const std::string& source) {
@@ -114,7 +103,62 @@ NativeHeader parse_native_header(std::string_view bytes, const std::string& sour
   return h;
 }
 
-Trace parse_native(std::string_view bytes, const std::string& source) {
+namespace {
+
+// Reads the bytes after the header in order, hashing them as they come, in blocks so that
+// progress moves and each block is hashed while still in cache.
+class HashingReader {
+ public:
+  HashingReader(Input& in, const Progress& progress)
+      : in_(in), state_(XXH3_createState()), ticker_(progress, in.size(), kBlock) {
+    XXH3_64bits_reset(state_);
+  }
+  ~HashingReader() { XXH3_freeState(state_); }
+  HashingReader(const HashingReader&) = delete;
+  HashingReader& operator=(const HashingReader&) = delete;
+
+  void read(void* into, std::size_t bytes) {
+    auto* out = static_cast<char*>(into);
+    for (std::size_t at = 0; at < bytes; at += kBlock) {
+      const std::size_t n = std::min(kBlock, bytes - at);
+      in_.read(out + at, n);
+      XXH3_64bits_update(state_, out + at, n);
+      ticker_.at(in_.position());
+    }
+  }
+  // The padding up to `offset`, hashed (it is zero as written; anything else is corruption).
+  void skip_to(std::size_t offset) {
+    char gap[kAlign];
+    while (in_.position() < offset)
+      read(gap, std::min<std::size_t>(kAlign, offset - in_.position()));
+  }
+  template <typename T>
+  void column(std::size_t offset, Column<T>& into, std::size_t n) {
+    skip_to(offset);
+    into.resize(n);
+    read(into.data(), n * sizeof(T));
+  }
+  std::uint64_t digest() {
+    ticker_.finish();
+    return XXH3_64bits_digest(state_);
+  }
+
+ private:
+  static constexpr std::size_t kBlock = std::size_t{16} << 20;
+  Input& in_;
+  XXH3_state_t* state_;
+  ProgressTicker ticker_;
+};
+
+}  // namespace
+
+Trace read_native(Input& in, const Progress& progress) {
+  const std::string& source = in.source();
+  char header[kHeaderBytes];
+  const auto header_bytes =
+      static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), kHeaderBytes));
+  in.read(header, header_bytes);
+  const std::string_view bytes(header, header_bytes);
   const NativeHeader h = parse_native_header(bytes, source);
   const auto meta_bytes = load<std::uint32_t>(bytes, 28);
   const auto l = layout(h, meta_bytes);
@@ -122,18 +166,33 @@ Trace parse_native(std::string_view bytes, const std::string& source) {
     throw InputError({source, "dimensions", 0},
                      fmt::format("{} layers × {} tokens × top-{}", h.layers, h.tokens, h.top_k),
                      "dimensions below 2^60 expert ids");
-  if (bytes.size() != l->total)
-    throw InputError({source, "size", 0}, fmt::format("{} bytes", bytes.size()),
-                     fmt::format("{} bytes for {} layers × {} tokens × top-{} ({})", l->total,
-                                 h.layers, h.tokens, h.top_k,
-                                 bytes.size() < l->total ? "file truncated" : "trailing bytes"));
-  const auto checksum = XXH3_64bits(bytes.data() + kHeaderBytes, bytes.size() - kHeaderBytes);
+  if (in.size() != l->total)
+    throw InputError(
+        {source, "size", 0}, fmt::format("{} bytes", in.size()),
+        fmt::format("{} bytes for {} layers × {} tokens × top-{} ({})", l->total, h.layers,
+                    h.tokens, h.top_k, in.size() < l->total ? "file truncated" : "trailing bytes"));
+  // The dimensions agree with the file's size, so the columns hold no more than the file.
+  require_trace_memory(h.tokens, h.layers, h.top_k, h.has_gates, h.has_domains, source);
+  Trace trace;
+  trace.tokens = static_cast<std::size_t>(h.tokens);
+  const std::size_t n = static_cast<std::size_t>(h.tokens) * h.layers * h.top_k;
+  HashingReader body(in, progress);
+  std::string meta_text(meta_bytes, '\0');
+  body.read(meta_text.data(), meta_bytes);
+  body.column(l->experts_at, trace.experts, n);
+  if (h.has_gates)
+    body.column(l->gates_at, trace.gates, n);
+  body.column(l->sequence_at, trace.sequence, trace.tokens);
+  body.column(l->position_at, trace.position, trace.tokens);
+  if (h.has_domains)
+    body.column(l->domain_at, trace.domain, trace.tokens);
+  body.skip_to(l->total);
+  const auto checksum = body.digest();
   if (checksum != h.checksum)
     throw InputError({source, "checksum", 0}, fmt::format("{:016x}", checksum),
                      fmt::format("{:016x} as recorded in the header (file corrupted)", h.checksum));
 
-  Trace trace;
-  nlohmann::json meta = nlohmann::json::parse(bytes.substr(l->meta_at, meta_bytes), nullptr, false);
+  const auto meta = nlohmann::json::parse(meta_text, nullptr, false);
   if (meta.is_discarded())
     throw InputError({source, "metadata", 0}, "(unparseable)", "a JSON object");
   apply_metadata(meta, trace, source);
@@ -142,19 +201,39 @@ Trace parse_native(std::string_view bytes, const std::string& source) {
       static_cast<std::uint32_t>(trace.shape.experts) != h.experts)
     throw InputError({source, "metadata", 0}, meta.dump().substr(0, 120),
                      "layer ids, top_k and experts that agree with the header");
-  trace.tokens = static_cast<std::size_t>(h.tokens);
-  const std::size_t n = trace.records() * h.top_k;
-  copy_column(bytes, l->experts_at, trace.experts, n);
-  if (h.has_gates)
-    copy_column(bytes, l->gates_at, trace.gates, n);
-  copy_column(bytes, l->sequence_at, trace.sequence, trace.tokens);
-  copy_column(bytes, l->position_at, trace.position, trace.tokens);
-  if (h.has_domains)
-    copy_column(bytes, l->domain_at, trace.domain, trace.tokens);
   return trace;
 }
 
-std::string write_native(const Trace& trace) {
+namespace {
+
+// The bytes after the header, in file order, as (offset, bytes) pieces; `emit` receives the
+// pieces and the zero padding between them. Run twice: once to hash, once to write.
+template <typename Emit>
+void emit_body(const Trace& trace, const Layout& l, std::string_view meta, Emit&& emit) {
+  static constexpr char kZeros[kAlign] = {};
+  std::size_t at = kHeaderBytes;
+  const auto piece = [&](std::size_t offset, const void* data, std::size_t bytes) {
+    if (bytes == 0)
+      return;
+    emit(std::string_view(kZeros, offset - at));
+    emit(std::string_view(static_cast<const char*>(data), bytes));
+    at = offset + bytes;
+  };
+  const auto column = [&](std::size_t offset, const auto& values) {
+    piece(offset, values.data(), values.size() * sizeof(values[0]));
+  };
+  piece(l.meta_at, meta.data(), meta.size());
+  column(l.experts_at, trace.experts);
+  column(l.gates_at, trace.gates);
+  column(l.sequence_at, trace.sequence);
+  column(l.position_at, trace.position);
+  column(l.domain_at, trace.domain);
+  emit(std::string_view(kZeros, l.total - at));
+}
+
+}  // namespace
+
+void write_native(const Trace& trace, Sink& sink, const Progress& progress) {
   NativeHeader h;
   h.has_gates = !trace.gates.empty();
   h.has_domains = !trace.domain.empty();
@@ -164,24 +243,35 @@ std::string write_native(const Trace& trace) {
   h.tokens = trace.tokens;
   const std::string meta = metadata(trace).dump();
   const auto l = layout(h, static_cast<std::uint32_t>(meta.size()));
-  std::string out(l->total, '\0');
-  out.replace(0, kMagic.size(), kMagic);
-  store<std::uint32_t>(out, 8, kNativeVersion);
-  store<std::uint32_t>(out, 12,
+  std::string header(kHeaderBytes, '\0');
+  header.replace(0, kMagic.size(), kMagic);
+  store<std::uint32_t>(header, 8, kNativeVersion);
+  store<std::uint32_t>(header, 12,
                        (h.has_gates ? kGatesFlag : 0) | (h.has_domains ? kDomainsFlag : 0));
-  store<std::uint32_t>(out, 16, h.layers);
-  store<std::uint32_t>(out, 20, h.top_k);
-  store<std::uint32_t>(out, 24, h.experts);
-  store<std::uint32_t>(out, 28, static_cast<std::uint32_t>(meta.size()));
-  store<std::uint64_t>(out, 32, h.tokens);
-  out.replace(l->meta_at, meta.size(), meta);
-  write_column(out, l->experts_at, trace.experts);
-  write_column(out, l->gates_at, trace.gates);
-  write_column(out, l->sequence_at, trace.sequence);
-  write_column(out, l->position_at, trace.position);
-  write_column(out, l->domain_at, trace.domain);
-  store<std::uint64_t>(out, 40, XXH3_64bits(out.data() + kHeaderBytes, out.size() - kHeaderBytes));
-  return out;
+  store<std::uint32_t>(header, 16, h.layers);
+  store<std::uint32_t>(header, 20, h.top_k);
+  store<std::uint32_t>(header, 24, h.experts);
+  store<std::uint32_t>(header, 28, static_cast<std::uint32_t>(meta.size()));
+  store<std::uint64_t>(header, 32, h.tokens);
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  emit_body(trace, *l, meta,
+            [&](std::string_view bytes) { XXH3_64bits_update(state, bytes.data(), bytes.size()); });
+  store<std::uint64_t>(header, 40, XXH3_64bits_digest(state));
+  XXH3_freeState(state);
+  sink.write(header);
+  // Columns go out in blocks, so that progress moves while gigabytes are written.
+  constexpr std::size_t kBlock = std::size_t{64} << 20;
+  ProgressTicker ticker(progress, l->total, kBlock);
+  std::size_t written = kHeaderBytes;
+  emit_body(trace, *l, meta, [&](std::string_view bytes) {
+    for (std::size_t at = 0; at < bytes.size(); at += kBlock) {
+      const auto block = bytes.substr(at, kBlock);
+      sink.write(block);
+      ticker.at(written += block.size());
+    }
+  });
+  ticker.finish();
 }
 
 }  // namespace mozart::trace::detail

@@ -6,6 +6,8 @@
 
 #include "mozart/core/error.hpp"
 #include "mozart/trace/format_detail.hpp"
+#include "mozart/trace/memory.hpp"
+#include "mozart/trace/progress.hpp"
 
 namespace mozart::trace::detail {
 namespace {
@@ -83,33 +85,41 @@ std::vector<std::uint64_t> parse_shape(std::string_view value, const std::string
   return shape;
 }
 
-NpyHeader parse_header(std::string_view bytes, const std::string& source) {
+NpyHeader read_header(Input& in) {
+  const std::string& source = in.source();
+  char prefix[12] = {};
+  const auto got = static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), 10));
+  in.read(prefix, got);
+  const std::string_view bytes(prefix, got);
   if (bytes.size() < 10 || bytes.substr(0, kMagic.size()) != kMagic)
     throw InputError({source, "magic", 0}, fmt::format("{:?}", bytes.substr(0, 6)),
                      "\"\\x93NUMPY\" (is this a .npy file?)");
   const int major = static_cast<unsigned char>(bytes[6]);
   if (major < 1 || major > 3)
     throw InputError({source, "npy version", 0}, std::to_string(major), "1, 2 or 3");
-  std::size_t length = 0;
-  std::size_t start = 10;
+  std::uint64_t length = 0;
+  std::uint64_t start = 10;
   if (major == 1) {
     length = static_cast<unsigned char>(bytes[8]) |
-             static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8;
+             static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[9])) << 8;
   } else {
-    if (bytes.size() < 12)
+    if (in.size() < 12)
       throw InputError({source, "npy header", 0}, "(truncated)", "a complete header");
+    in.read(prefix + 10, 2);
     std::uint32_t n = 0;
-    std::memcpy(&n, bytes.data() + 8, 4);
+    std::memcpy(&n, prefix + 8, 4);
     length = n;
     start = 12;
   }
-  if (start + length > bytes.size())
+  if (start + length > in.size())
     throw InputError(
         {source, "npy header", 0}, fmt::format("{} header bytes", length),
-        fmt::format("at most the {} bytes left in the file (truncated?)", bytes.size() - start));
-  const auto dict = bytes.substr(start, length);
+        fmt::format("at most the {} bytes left in the file (truncated?)", in.size() - start));
+  std::string text(static_cast<std::size_t>(length), '\0');
+  in.read(text.data(), text.size());
+  const std::string_view dict = text;
   NpyHeader h;
-  h.data_at = start + length;
+  h.data_at = static_cast<std::size_t>(start + length);
   parse_descr(dict_value(dict, "descr", source), h, source);
   if (dict_value(dict, "fortran_order", source).starts_with("True"))
     throw InputError({source, "npy header.fortran_order", 0}, "True", "C order (False)");
@@ -143,18 +153,50 @@ std::int64_t element(const char* p, const NpyHeader& h) {
   }
 }
 
+// The ids, [tokens, layers, k] in file order, converted a block at a time into the trace's
+// layer-major columns.
+void read_ids(Input& in, const NpyHeader& h, Trace& trace, const Progress& progress) {
+  const auto width = static_cast<std::size_t>(h.width);
+  const auto k = static_cast<std::size_t>(trace.top_k());
+  const auto layers = static_cast<std::size_t>(trace.layers());
+  std::vector<char> block((std::size_t{1} << 20) / width * width);
+  ProgressTicker ticker(progress, in.size(), block.size());
+  std::size_t t = 0, l = 0, j = 0;
+  for (std::size_t left = trace.experts.size(); left > 0;) {
+    const std::size_t n = std::min(left, block.size() / width);
+    in.read(block.data(), n * width);
+    for (const char* data = block.data(); data < block.data() + n * width; data += width) {
+      const auto id = element(data, h);
+      if (id < 0 || id >= trace.shape.experts)
+        throw InputError({in.source(), fmt::format("[{}, {}, {}]", t, l, j), 0}, std::to_string(id),
+                         fmt::format("an expert id in [0, {}] (record {})", trace.shape.experts - 1,
+                                     t * layers + l + 1));
+      trace.experts[trace.offset(static_cast<int>(l), t) + j] = static_cast<ExpertId>(id);
+      if (++j == k) {
+        j = 0;
+        if (++l == layers)
+          l = 0, ++t;
+      }
+    }
+    left -= n;
+    ticker.at(in.position());
+  }
+  ticker.finish();
+}
+
 }  // namespace
 
-Trace parse_npy(std::string_view bytes, const ReadOptions& options, const std::string& source) {
-  const NpyHeader h = parse_header(bytes, source);
+Trace read_npy(Input& in, const ReadOptions& options) {
+  const std::string& source = in.source();
+  const NpyHeader h = read_header(in);
   const auto tokens = h.shape[0], layers = h.shape[1], k = h.shape[2];
+  std::uint64_t count = 0;  // 2^40 tokens × 2^20 layers × 2^16 ids could overflow
   if (layers == 0 || k == 0 || layers > (1u << 20) || k > 65536 ||
-      tokens > (std::uint64_t{1} << 40))
+      tokens > (std::uint64_t{1} << 40) || __builtin_mul_overflow(tokens, layers * k, &count))
     throw InputError({source, "npy header.shape", 0},
                      fmt::format("({}, {}, {})", tokens, layers, k),
-                     "at least one layer and one expert per token");
-  const auto count = tokens * layers * k;
-  const auto available = (bytes.size() - h.data_at) / static_cast<std::size_t>(h.width);
+                     "at least one layer and one expert per token, below 2^64 ids in all");
+  const auto available = (in.size() - h.data_at) / static_cast<std::size_t>(h.width);
   if (available != count)
     throw InputError({source, "npy data", 0}, fmt::format("{} elements", available),
                      fmt::format("{} elements for shape ({}, {}, {}){}", count, tokens, layers, k,
@@ -171,24 +213,14 @@ Trace parse_npy(std::string_view bytes, const ReadOptions& options, const std::s
         {source, "npy header.shape[1]", 0}, std::to_string(layers),
         fmt::format("{} layers, as the model has MoE layers", options.hint.layer_ids.size()));
   }
-  Trace trace = make_trace(resolve_shape(observed, options.hint, source), tokens, options.model);
-  const char* data = bytes.data() + h.data_at;
-  for (std::size_t t = 0; t < tokens; ++t) {
-    for (std::size_t l = 0; l < layers; ++l) {
-      for (std::size_t j = 0; j < k; ++j, data += h.width) {
-        const auto id = element(data, h);
-        if (id < 0 || id >= trace.shape.experts)
-          throw InputError({source, fmt::format("[{}, {}, {}]", t, l, j), 0}, std::to_string(id),
-                           fmt::format("an expert id in [0, {}] (record {})",
-                                       trace.shape.experts - 1, t * layers + l + 1));
-        trace.experts[trace.offset(static_cast<int>(l), t) + j] = static_cast<ExpertId>(id);
-      }
-    }
-  }
+  const TraceShape shape = resolve_shape(observed, options.hint, source);
+  require_trace_memory(tokens, shape, false, false, source);
+  Trace trace = make_trace(shape, tokens, options.model);
+  read_ids(in, h, trace, options.progress);
   return trace;
 }
 
-std::string write_npy(const Trace& trace) {
+void write_npy(const Trace& trace, Sink& sink, const Progress& progress) {
   const bool narrow = trace.num_experts() <= 32768;
   std::string header =
       fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}, {}, {}), }}",
@@ -196,23 +228,27 @@ std::string write_npy(const Trace& trace) {
   const std::size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header.push_back('\n');
-  std::string out(kMagic);
-  out.push_back('\x01');
-  out.push_back('\x00');
-  out.push_back(static_cast<char>(header.size() & 0xFF));
-  out.push_back(static_cast<char>(header.size() >> 8));
-  out += header;
-  const int width = narrow ? 2 : 4;
-  out.reserve(out.size() + trace.experts.size() * static_cast<std::size_t>(width));
+  BufferedWriter out(sink);
+  out.append(kMagic);
+  out.append(std::string_view("\x01\x00", 2));
+  const char length[2] = {static_cast<char>(header.size() & 0xFF),
+                          static_cast<char>(header.size() >> 8)};
+  out.append(std::string_view(length, 2));
+  out.append(header);
+  const auto width = static_cast<std::size_t>(narrow ? 2 : 4);
+  ProgressTicker ticker(progress, trace.records(), kRecordsPerTick);
   for (std::size_t t = 0; t < trace.tokens; ++t) {
     for (int l = 0; l < trace.layers(); ++l) {
       for (const ExpertId id : trace.choices(l, t)) {
-        const std::uint32_t v = id;
-        out.append(reinterpret_cast<const char*>(&v), static_cast<std::size_t>(width));
+        const std::uint32_t v = id;  // little-endian: the low bytes first
+        out.append(std::string_view(reinterpret_cast<const char*>(&v), width));
       }
     }
+    out.flush_if_full();
+    ticker.at((t + 1) * static_cast<std::size_t>(trace.layers()));
   }
-  return out;
+  out.flush();
+  ticker.finish();
 }
 
 }  // namespace mozart::trace::detail

@@ -4,6 +4,10 @@
 #include <cmath>
 #include <numeric>
 
+#include <fmt/format.h>
+
+#include "mozart/trace/memory.hpp"
+
 namespace mozart::trace {
 namespace {
 
@@ -127,6 +131,11 @@ double coactivation_lift(std::span<const std::uint64_t> coactivation,
 Priors compute_priors(const Trace& trace, const PriorOptions& options) {
   Priors priors{trace.model, trace.num_experts(), trace.top_k(), trace.tokens, {}};
   const auto e = static_cast<std::size_t>(trace.num_experts());
+  if (options.coactivation)  // two E × E matrices per layer: 2^56 bytes at most, no overflow
+    require_memory(static_cast<std::uint64_t>(trace.layers()) * e * e * 2 * sizeof(std::uint64_t),
+                   fmt::format("co-activation and transition counts of {} layers × {}² experts",
+                               trace.layers(), e),
+                   trace.model.empty() ? "priors" : trace.model);
   for (int l = 0; l < trace.layers(); ++l) {
     LayerPriors layer;
     layer.layer_id = trace.shape.layer_ids[static_cast<std::size_t>(l)];

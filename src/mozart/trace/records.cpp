@@ -1,145 +1,304 @@
 // The assembly of the text formats' records into a columnar trace.
 #include <algorithm>
-#include <map>
+#include <cstring>
+#include <numeric>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "mozart/core/error.hpp"
 #include "mozart/trace/format_detail.hpp"
+#include "mozart/trace/memory.hpp"
 
 namespace mozart::trace::detail {
 namespace {
 
-using core::InputError;
+constexpr std::uint64_t kOrdered = UINT64_MAX;
 
-// Places each record at its (layer, token) slot; a duplicate or missing slot is an error.
-class Assembler {
- public:
-  Assembler(const RawRecords& in, const TextSource& reader, const std::string& source)
-      : in_(in), reader_(reader), source_(source) {}
-
-  Trace assemble(Trace trace) {
-    std::map<std::int64_t, int> layer_slot;
-    std::int64_t max_token = -1;
-    for (const auto& r : in_.records) {
-      layer_slot.emplace(r.layer, 0);
-      max_token = std::max(max_token, r.token);
-    }
-    std::vector<int> layer_ids;
-    for (auto& [id, slot] : layer_slot) {
-      slot = static_cast<int>(layer_ids.size());
-      layer_ids.push_back(static_cast<int>(id));
-    }
-    if (!trace.shape.layer_ids.empty() && trace.shape.layer_ids != layer_ids &&
-        !in_.records.empty())
-      throw InputError({source_, "layer", 0}, fmt::format("layers {}", fmt::join(layer_ids, ",")),
-                       fmt::format("the layers {} named in the metadata",
-                                   fmt::join(trace.shape.layer_ids, ",")));
-    trace.shape.layer_ids = layer_ids;
-    trace.tokens = static_cast<std::size_t>(max_token + 1);
-    const auto k = static_cast<std::size_t>(trace.shape.top_k);
-    trace.experts.assign(trace.records() * k, 0);
-    if (in_.has_gates)
-      trace.gates.assign(trace.experts.size(), 0.0f);
-    trace.sequence.assign(trace.tokens, 0);
-    trace.position.assign(trace.tokens, 0);
-    if (!in_.domains.empty()) {
-      trace.domain.assign(trace.tokens, 0);
-      trace.domain_names = in_.domains;
-    }
-    std::vector<bool> seen(trace.records(), false);
-    std::vector<bool> token_seen(trace.tokens, false);
-    for (std::size_t i = 0; i < in_.records.size(); ++i)
-      place(trace, i, layer_slot.at(in_.records[i].layer), seen, token_seen);
-    report_missing(trace, seen);
-    return trace;
-  }
-
- private:
-  void place(Trace& trace, std::size_t i, int layer, std::vector<bool>& seen,
-             std::vector<bool>& token_seen) const {
-    const RawRecord& r = in_.records[i];
-    const auto token = static_cast<std::size_t>(r.token);
-    const std::size_t slot = static_cast<std::size_t>(layer) * trace.tokens + token;
-    if (seen[slot])
-      reader_.fail(r.offset, "token_idx",
-                   fmt::format("token {} at layer {} again", r.token, r.layer),
-                   "one record per token and layer");
-    seen[slot] = true;
-    const auto k = static_cast<std::size_t>(trace.shape.top_k);
-    for (std::size_t j = 0; j < k; ++j) {
-      trace.experts[slot * k + j] = static_cast<ExpertId>(in_.ids[i * k + j]);
-      if (in_.has_gates)
-        trace.gates[slot * k + j] = static_cast<float>(in_.gates[i * k + j]);
-    }
-    const auto sequence = static_cast<std::uint32_t>(std::max<std::int64_t>(r.sequence, 0));
-    const auto position = static_cast<std::uint32_t>(r.position >= 0 ? r.position : r.token);
-    if (token_seen[token] &&
-        (trace.sequence[token] != sequence || trace.position[token] != position))
-      reader_.fail(r.offset, "seq_id/position", fmt::format("{}/{}", sequence, position),
-                   fmt::format("{}/{} as in this token's other records", trace.sequence[token],
-                               trace.position[token]));
-    token_seen[token] = true;
-    trace.sequence[token] = sequence;
-    trace.position[token] = position;
-    if (!trace.domain.empty() && r.domain >= 0)
-      trace.domain[token] = static_cast<std::uint16_t>(r.domain);
-  }
-
-  void report_missing(const Trace& trace, const std::vector<bool>& seen) const {
-    const auto missing = static_cast<std::size_t>(std::count(seen.begin(), seen.end(), false));
-    if (missing == 0)
-      return;
-    const auto first =
-        static_cast<std::size_t>(std::find(seen.begin(), seen.end(), false) - seen.begin());
-    throw InputError({source_, "records", 0},
-                     fmt::format("{} of {} (token, layer) records missing, the first token {} "
-                                 "at layer {}",
-                                 missing, trace.records(), first % trace.tokens,
-                                 trace.shape.layer_ids[first / trace.tokens]),
-                     "a record for every token at every layer");
-  }
-
-  const RawRecords& in_;
-  const TextSource& reader_;
-  const std::string& source_;
-};
+template <typename T>
+void release(GrowingColumn<T>& column) {
+  GrowingColumn<T>().swap(column);
+}
 
 }  // namespace
 
-void TextSource::fail(std::size_t offset, const std::string& field, const std::string& value,
-                      const std::string& expected) const {
-  const auto at = std::min(base + offset, text.size());
-  const int line = 1 + static_cast<int>(std::count(
-                           text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
-  throw InputError({source, field, line}, value, expected);
+void fail_empty(const std::string& source) {
+  throw core::InputError({source, "records", 0}, "none",
+                         "at least one token (a trace without records is refused in every format)");
 }
 
-int RawRecords::intern_domain(const std::string& name) {
-  auto [it, inserted] = domain_index.emplace(name, static_cast<int>(domains.size()));
-  if (inserted)
-    domains.push_back(name);
-  return it->second;
+Assembler::Assembler(Trace trace, const ReadOptions& options, std::string source,
+                     std::string token_field)
+    : trace_(std::move(trace)),
+      options_(options),
+      source_(std::move(source)),
+      token_field_(std::move(token_field)) {
+  for (const auto& name : trace_.domain_names)
+    intern_domain(name, 0);
 }
 
-Trace assemble_records(Trace trace, const RawRecords& records, const ReadOptions& options,
-                       const TextSource& text) {
-  if (records.records.empty())
-    throw InputError({text.source, "records", 0}, "none", "at least one (token, layer) record");
-  TraceShape observed = trace.shape;
+void Assembler::fail(std::uint64_t line, const std::string& field, const std::string& value,
+                     const std::string& expected) const {
+  throw core::InputError(
+      {source_, field, static_cast<int>(std::min<std::uint64_t>(line, INT32_MAX))}, value,
+      expected);
+}
+
+int Assembler::intern_domain(std::string_view name, std::uint64_t line) {
+  // Records name the same domain many times in a row: the last one is checked first.
+  if (!domains_.empty() && domains_[static_cast<std::size_t>(last_domain_)] == name)
+    return last_domain_;
+  auto [it, inserted] = domain_index_.emplace(std::string(name), static_cast<int>(domains_.size()));
+  if (inserted) {
+    if (domains_.size() > UINT16_MAX)
+      fail(line, "domain", std::string(name.substr(0, 80)), "at most 65536 distinct domain names");
+    domains_.emplace_back(name);
+  }
+  last_domain_ = it->second;
+  return last_domain_;
+}
+
+void Assembler::start(const Record& first, std::size_t k, bool gates) {
+  TraceShape observed = trace_.shape;
   if (observed.top_k == 0)
-    observed.top_k = records.top_k;
-  else if (observed.top_k != records.top_k)
-    text.fail(records.records.front().offset, "experts", fmt::format("{} ids", records.top_k),
-              fmt::format("top_k {} from the metadata", observed.top_k));
-  trace.shape = resolve_shape(observed, options.hint, text.source);
-  const auto k = static_cast<std::size_t>(records.top_k);
-  for (std::size_t i = 0; i < records.ids.size(); ++i)
-    if (records.ids[i] < 0 || records.ids[i] >= trace.shape.experts)
-      text.fail(records.records[i / k].offset, "experts[]", std::to_string(records.ids[i]),
-                fmt::format("an expert id in [0, {}]", trace.shape.experts - 1));
-  return Assembler(records, text, text.source).assemble(std::move(trace));
+    observed.top_k = static_cast<int>(k);
+  else if (observed.top_k != static_cast<int>(k))
+    fail(first.line, "experts", fmt::format("{} ids", k),
+         fmt::format("top_k {} from the metadata", observed.top_k));
+  trace_.shape = resolve_shape(observed, options_.hint, source_);
+  k_ = k;
+  gates_ = gates;
+  started_ = true;
+}
+
+void Assembler::check_ids(const Record& record, std::span<const std::int64_t> ids) const {
+  for (const std::int64_t id : ids)
+    if (id < 0 || id >= trace_.shape.experts)
+      fail(record.line, "experts[]", std::to_string(id),
+           fmt::format("an expert id in [0, {}]", trace_.shape.experts - 1));
+}
+
+Assembler::Layer& Assembler::layer_of(const Record& record) {
+  // Files cycle through the layers (token-major) or stay on one (layer-major): try those first.
+  if (!layers_.empty()) {
+    const std::size_t next = last_layer_ + 1 == layers_.size() ? 0 : last_layer_ + 1;
+    for (const std::size_t guess : {last_layer_, next})
+      if (layers_[guess].id == record.layer)
+        return layers_[last_layer_ = guess];
+  }
+  const auto [it, inserted] = layer_index_.emplace(record.layer, layers_.size());
+  if (inserted)
+    layers_.emplace_back().id = static_cast<int>(record.layer);
+  last_layer_ = it->second;
+  return layers_[last_layer_];
+}
+
+void Assembler::add(const Record& record, std::span<const std::int64_t> ids,
+                    std::span<const double> gates) {
+  if (ids.empty())
+    fail(record.line, "experts", "0 ids", "the token's top-k expert ids");
+  if (!started_)
+    start(record, ids.size(), !gates.empty());
+  if (ids.size() != k_)
+    fail(record.line, "experts", fmt::format("{} ids", ids.size()),
+         fmt::format("{} ids, as in the first record", k_));
+  if (!gates.empty() && gates.size() != ids.size())
+    fail(record.line, "gating_probs", fmt::format("{} gates", gates.size()),
+         fmt::format("{} gates, one per expert", ids.size()));
+  if (gates.empty() == gates_)
+    fail(record.line, "gating_probs", gates_ ? "(missing)" : "present",
+         "gates in every record or in none");
+  check_ids(record, ids);
+  Layer& layer = layer_of(record);
+  const auto token = static_cast<std::uint64_t>(record.token);
+  if (layer.ordered_prefix == kOrdered && token != layer.records) {
+    layer.ordered_prefix = layer.records;
+    layer.tokens.resize(layer.records);
+    std::iota(layer.tokens.begin(), layer.tokens.end(), std::uint64_t{0});
+  }
+  if (layer.ordered_prefix != kOrdered) {
+    layer.tokens.push_back(token);
+    layer.lines.push_back(record.line);
+  }
+  const std::size_t at = layer.ids.size();
+  layer.ids.resize(at + k_);
+  std::copy(ids.begin(), ids.end(), layer.ids.begin() + static_cast<std::ptrdiff_t>(at));
+  if (gates_) {
+    layer.gates.resize(at + k_);
+    std::copy(gates.begin(), gates.end(), layer.gates.begin() + static_cast<std::ptrdiff_t>(at));
+  }
+  ++layer.records;
+  ++records_;
+  if (record.token > max_token_) {
+    max_token_ = record.token;
+    max_token_line_ = record.line;
+  }
+  note_token(record);
+}
+
+void Assembler::note_token(const Record& record) {
+  const auto token = static_cast<std::uint64_t>(record.token);
+  const auto sequence = static_cast<std::uint32_t>(std::max<std::int64_t>(record.sequence, 0));
+  const auto position =
+      static_cast<std::uint32_t>(record.position >= 0 ? record.position : record.token);
+  if (token < sequence_.size()) {
+    agree(token, sequence, position, record.domain, record.line);
+  } else if (token == sequence_.size()) {
+    sequence_.push_back(sequence);
+    position_.push_back(position);
+    domain_.push_back(record.domain);
+  } else {  // before its turn: kept until the token count is known and checked
+    pending_.push_back({token, sequence, position, record.domain, record.line});
+  }
+}
+
+void Assembler::agree(std::uint64_t token, std::uint32_t sequence, std::uint32_t position,
+                      int domain, std::uint64_t line) {
+  if (sequence_[token] != sequence || position_[token] != position)
+    fail(line, "seq_id/position", fmt::format("{}/{}", sequence, position),
+         fmt::format("{}/{} as in this token's other records", sequence_[token], position_[token]));
+  int& known = domain_[token];
+  if (domain >= 0 && known >= 0 && known != domain)
+    fail(line, "domain", domains_[static_cast<std::size_t>(domain)],
+         fmt::format("\"{}\" as in this token's other records",
+                     domains_[static_cast<std::size_t>(known)]));
+  if (known < 0)
+    known = domain;
+}
+
+// A complete trace of N records over L layers has N / L tokens: a higher token index is a typo
+// or a sign of missing records, and must not size an allocation.
+void Assembler::check_tokens() const {
+  const std::uint64_t layers = layers_.size();
+  const std::uint64_t bound = (records_ + layers - 1) / layers;
+  if (static_cast<std::uint64_t>(max_token_) >= bound)
+    fail(max_token_line_, token_field_, std::to_string(max_token_),
+         fmt::format("a token index below {} (the file's {} records over {} layer{} hold {} "
+                     "tokens; a higher index is a typo or means records are missing)",
+                     bound, records_, layers, layers == 1 ? "" : "s", bound));
+}
+
+void Assembler::check_duplicates(const Layer& layer, std::uint64_t tokens) const {
+  std::vector<bool> seen(tokens, false);
+  for (std::size_t i = 0; i < layer.tokens.size(); ++i) {
+    const std::uint64_t token = layer.tokens[i];
+    if (seen[token])
+      fail(layer.lines[i - layer.ordered_prefix], token_field_,
+           fmt::format("token {} at layer {} again", token, layer.id),
+           "one record per token and layer");
+    seen[token] = true;
+  }
+}
+
+// With no duplicates, N records fill the tokens × layers slots exactly when N equals their
+// number; otherwise the first empty slot (by layer, then token) is reported.
+void Assembler::check_complete(std::uint64_t tokens) const {
+  const std::uint64_t slots = tokens * layers_.size();
+  if (records_ == slots)
+    return;
+  for (const auto& [id, index] : layer_index_) {
+    const Layer& layer = layers_[index];
+    if (layer.records == tokens)
+      continue;
+    std::uint64_t first = layer.records;  // an ordered layer holds 0, 1, ..., records - 1
+    if (layer.ordered_prefix != kOrdered) {
+      std::vector<bool> seen(tokens, false);
+      for (const std::uint64_t token : layer.tokens)
+        seen[token] = true;
+      first = static_cast<std::uint64_t>(std::find(seen.begin(), seen.end(), false) - seen.begin());
+    }
+    throw core::InputError({source_, "records", 0},
+                           fmt::format("{} of {} (token, layer) records missing, the first token "
+                                       "{} at layer {}",
+                                       slots - records_, slots, first, id),
+                           "a record for every token at every layer");
+  }
+}
+
+// The per-token columns, completed by the records that came before their token's turn.
+void Assembler::settle_tokens(std::uint64_t tokens) {
+  const std::size_t known = sequence_.size();
+  sequence_.resize(tokens);
+  position_.resize(tokens);
+  domain_.resize(tokens, -1);
+  std::vector<bool> set(tokens, false);
+  std::fill(set.begin(), set.begin() + static_cast<std::ptrdiff_t>(known), true);
+  for (const Pending& p : pending_) {
+    if (set[p.token]) {
+      agree(p.token, p.sequence, p.position, p.domain, p.line);
+      continue;
+    }
+    set[p.token] = true;
+    sequence_[p.token] = p.sequence;
+    position_[p.token] = p.position;
+    domain_[p.token] = p.domain;
+  }
+  pending_.clear();
+}
+
+// Copies a layer's records into the trace (already in place when the layer was ordered by
+// token) and frees them, so the records and the trace overlap by one layer at most.
+void Assembler::place(Layer& layer, std::size_t slot, Trace& out) const {
+  const std::size_t block = out.tokens * k_;
+  ExpertId* ids = out.experts.data() + slot * block;
+  float* gates = gates_ ? out.gates.data() + slot * block : nullptr;
+  if (layer.ordered_prefix == kOrdered) {
+    std::memcpy(ids, layer.ids.data(), block * sizeof(ExpertId));
+    if (gates != nullptr)
+      std::memcpy(gates, layer.gates.data(), block * sizeof(float));
+  } else {
+    for (std::size_t i = 0; i < layer.tokens.size(); ++i) {
+      const std::size_t to = layer.tokens[i] * k_;
+      std::copy_n(layer.ids.data() + i * k_, k_, ids + to);
+      if (gates != nullptr)
+        std::copy_n(layer.gates.data() + i * k_, k_, gates + to);
+    }
+  }
+  release(layer.ids);
+  release(layer.gates);
+  release(layer.tokens);
+  release(layer.lines);
+}
+
+Trace Assembler::finish() {
+  if (records_ == 0)
+    fail_empty(source_);
+  std::vector<int> layer_ids;
+  for (const auto& entry : layer_index_)
+    layer_ids.push_back(static_cast<int>(entry.first));
+  if (!trace_.shape.layer_ids.empty() && trace_.shape.layer_ids != layer_ids)
+    throw core::InputError(
+        {source_, "layer", 0}, fmt::format("layers {}", fmt::join(layer_ids, ",")),
+        fmt::format("the layers {} named in the metadata", fmt::join(trace_.shape.layer_ids, ",")));
+  check_tokens();
+  const auto tokens = static_cast<std::uint64_t>(max_token_ + 1);
+  for (const Layer& layer : layers_)
+    if (layer.ordered_prefix != kOrdered)
+      check_duplicates(layer, tokens);
+  check_complete(tokens);
+  trace_.shape.layer_ids = std::move(layer_ids);
+  require_trace_memory(tokens, trace_.shape, gates_, !domains_.empty(), source_);
+  settle_tokens(tokens);
+
+  Trace out = std::move(trace_);
+  out.tokens = static_cast<std::size_t>(tokens);
+  out.experts.resize(out.records() * k_);
+  if (gates_)
+    out.gates.resize(out.experts.size());
+  std::size_t slot = 0;
+  for (const auto& entry : layer_index_)
+    place(layers_[entry.second], slot++, out);
+  out.sequence.assign(sequence_.begin(), sequence_.end());
+  out.position.assign(position_.begin(), position_.end());
+  release(sequence_);
+  release(position_);
+  if (!domains_.empty()) {
+    out.domain.resize(out.tokens);
+    for (std::size_t t = 0; t < out.tokens; ++t)
+      out.domain[t] = static_cast<std::uint16_t>(std::max(domain_[t], 0));
+    out.domain_names = domains_;
+  }
+  return out;
 }
 
 }  // namespace mozart::trace::detail

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "mozart/core/error.hpp"
+#include "mozart/trace/memory.hpp"
 
 namespace mozart::trace {
 namespace {
@@ -71,6 +72,7 @@ void check_gates(const Trace& trace, const std::string& source) {
 }  // namespace
 
 Trace make_trace(TraceShape shape, std::size_t tokens, std::string model) {
+  require_trace_memory(tokens, shape, false, false, model.empty() ? "trace" : model);
   Trace trace;
   trace.model = std::move(model);
   trace.shape = std::move(shape);

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,6 +20,11 @@ namespace mozart::trace {
 using core::Column;
 
 using ExpertId = std::uint16_t;
+
+// Reports a long loop's progress: `done` of `total` units (bytes read, tokens written or drawn,
+// fitting steps), every few milliseconds of work and once at the end with done == total.
+// Empty: no reports. Called on the working thread; a display should throttle itself.
+using Progress = std::function<void(std::size_t done, std::size_t total)>;
 
 // The dimensions a trace needs before its records are known.
 struct TraceShape {
@@ -56,7 +62,8 @@ struct Trace {
   }
 };
 
-// Allocates the columns for `tokens` tokens (experts zeroed, no gates, no domains).
+// Allocates the columns for `tokens` tokens (experts zeroed, no gates, no domains). A trace
+// above memory_limit() (memory.hpp) is an InputError naming the model and the estimate.
 Trace make_trace(TraceShape shape, std::size_t tokens, std::string model = {});
 
 // Checks the shape (layer ids ascending and distinct, 1 ≤ k ≤ experts ≤ 65,536) and every

@@ -1,0 +1,186 @@
+#include "mozart/trace/stream.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mozart/core/error.hpp"
+
+namespace mozart::trace::detail {
+namespace {
+
+std::string system_error(const char* what) {
+  return fmt::format("{}: {}", what, std::strerror(errno));
+}
+
+// An open file descriptor for reading `path` and its size; errors name the path.
+int open_input(const std::string& path, std::uint64_t& size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw core::InputError(path, system_error("cannot open"));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || S_ISDIR(info.st_mode)) {
+    const bool directory = S_ISDIR(info.st_mode);
+    const auto message =
+        directory ? std::string("is a directory, expected a file") : system_error("cannot stat");
+    ::close(fd);
+    throw core::InputError(path, message);
+  }
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // advice only
+  size = static_cast<std::uint64_t>(std::max<off_t>(info.st_size, 0));
+  return fd;
+}
+
+}  // namespace
+
+FileSink::FileSink(std::string path)
+    : path_(std::move(path)), temp_(fmt::format("{}.tmp.{}", path_, ::getpid())) {
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd_ < 0)
+    throw core::InputError(path_, system_error("cannot write"));
+}
+
+FileSink::~FileSink() {
+  if (fd_ >= 0) {  // not committed: an error stopped the writer
+    ::close(fd_);
+    ::unlink(temp_.c_str());
+  }
+}
+
+void FileSink::write(std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      throw core::InputError(path_, system_error("write failed"));
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+void FileSink::commit() {
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) {
+    const auto message = system_error("write failed");
+    ::unlink(temp_.c_str());
+    throw core::InputError(path_, message);
+  }
+  if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
+    const auto message = system_error("cannot replace");
+    ::unlink(temp_.c_str());
+    throw core::InputError(path_, message);
+  }
+}
+
+Input Input::of_bytes(std::string_view bytes, std::string source) {
+  Input input(std::move(source), bytes.size());
+  input.memory_ = bytes;
+  return input;
+}
+
+Input Input::of_file(const std::string& path) {
+  std::uint64_t size = 0;
+  const int fd = open_input(path, size);
+  Input input(path, size);
+  input.fd_ = fd;
+  return input;
+}
+
+Input::Input(Input&& other) noexcept
+    : source_(std::move(other.source_)),
+      memory_(other.memory_),
+      fd_(other.fd_),
+      size_(other.size_),
+      position_(other.position_) {
+  other.fd_ = -1;
+}
+
+Input::~Input() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+std::size_t Input::read_some(char* into, std::size_t capacity) {
+  if (fd_ < 0) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, size_ - position_));
+    if (n > 0)  // an empty view may have no data pointer at all
+      std::memcpy(into, memory_.data() + position_, n);
+    position_ += n;
+    return n;
+  }
+  std::size_t filled = 0;
+  while (filled < capacity) {
+    const ssize_t n = ::read(fd_, into + filled, capacity - filled);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      throw core::InputError(source_, system_error("read failed"));
+    if (n == 0)
+      break;
+    filled += static_cast<std::size_t>(n);
+  }
+  position_ += filled;
+  return filled;
+}
+
+void Input::read(void* into, std::size_t n) {
+  if (read_some(static_cast<char*>(into), n) != n)
+    throw core::InputError(source_, "file shrank while being read");
+}
+
+std::string_view LineChunks::next() {
+  if (buffer_.empty()) {
+    // Small inputs (tests, fuzzing) get a small buffer; a file gets the longest line's worth.
+    const std::size_t capacity =
+        input_.from_memory() ? std::min<std::uint64_t>(input_.size() + 1, kMaxLine) : kMaxLine;
+    buffer_.resize(capacity + kPadding);
+  }
+  const std::size_t capacity = buffer_.size() - kPadding;
+  std::memmove(buffer_.data(), buffer_.data() + start_, carried_);
+  std::size_t filled = carried_;
+  if (!eof_) {
+    const std::size_t wanted = capacity - filled;
+    const std::size_t got = input_.read_some(buffer_.data() + filled, wanted);
+    filled += got;
+    eof_ = got < wanted || input_.position() == input_.size();
+  }
+  std::memset(buffer_.data() + filled, 0, kPadding);
+  std::size_t end = filled;
+  if (!eof_) {
+    const void* newline = ::memrchr(buffer_.data(), '\n', filled);
+    if (newline == nullptr)
+      throw core::InputError({input_.source(), "line", static_cast<int>(next_line_)},
+                             fmt::format("a line over {} MiB", kMaxLine >> 20),
+                             "one record per line");
+    end = static_cast<std::size_t>(static_cast<const char*>(newline) - buffer_.data()) + 1;
+  }
+  carried_ = filled - end;
+  start_ = end;
+  const std::string_view chunk(buffer_.data(), end);
+  first_line_ = next_line_;
+  next_line_ += count_lines(chunk);
+  done_ += end;
+  return chunk;
+}
+
+std::uint64_t count_lines(std::string_view text) {
+  std::uint64_t lines = 0;
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (p < end) {
+    const void* newline = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
+    if (newline == nullptr)
+      break;
+    ++lines;
+    p = static_cast<const char*>(newline) + 1;
+  }
+  return lines;
+}
+
+}  // namespace mozart::trace::detail
