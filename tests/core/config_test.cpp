@@ -36,6 +36,20 @@ TEST(Config, UnknownKeyNamesTheKeyAndSuggestsTheNearest) {
   EXPECT_NE(message.find("'fanouts'"), std::string::npos) << message;
 }
 
+TEST(Config, DuplicateKeyNamesFileKeyAndBothLines) {
+  std::string message =
+      error_of([] { ConfigNode::parse("a:\n  b: 1\n  c: 2\n  b: 3\n", "dup.yaml"); });
+  EXPECT_NE(message.find("dup.yaml:4: field 'a.b'"), std::string::npos) << message;
+  EXPECT_NE(message.find("key 'b' again (first on line 2)"), std::string::npos) << message;
+}
+
+TEST(Config, DuplicateKeyInsideAListOrAFlowMapIsRefused) {
+  EXPECT_NE(error_of([] { ConfigNode::parse("l:\n  - {x: 1, x: 2}\n", "f.yaml"); }), "");
+  EXPECT_NE(error_of([] { ConfigNode::parse("{\"k\": 1, \"k\": 1}", "f.json"); }), "");
+  // The same key in different maps, and aliases of one map, are fine.
+  EXPECT_EQ(error_of([] { ConfigNode::parse("a: &m {x: 1}\nb: *m\nc: {x: 2}\n", "f.yaml"); }), "");
+}
+
 TEST(Config, MalformedYamlIsAnInputErrorWithLine) {
   std::string message = error_of([] { ConfigNode::parse("a: [1, 2\nb: 3\n", "bad.yaml"); });
   EXPECT_NE(message.find("bad.yaml"), std::string::npos) << message;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -38,6 +40,41 @@ std::string join(std::initializer_list<std::string_view> words) {
   return out;
 }
 
+std::string child_path(const std::string& parent, std::string_view name) {
+  return parent.empty() ? std::string(name) : fmt::format("{}.{}", parent, name);
+}
+
+// yaml-cpp keeps every entry of a map whose key repeats, and a lookup sees only the first: the
+// second value would be silently ignored. `visited` holds the collections already walked (an
+// alias shares its anchor's node, and its mark), so a document of aliases is walked once.
+void refuse_duplicate_keys(const YAML::Node& node, const std::string& source,
+                           const std::string& path, std::set<std::size_t>& visited) {
+  if (!node.IsMap() && !node.IsSequence())
+    return;
+  if (!visited.insert(static_cast<std::size_t>(node.Mark().pos) * 2 + node.IsMap()).second)
+    return;
+  if (node.IsSequence()) {
+    std::size_t index = 0;
+    for (const auto& item : node)
+      refuse_duplicate_keys(item, source, fmt::format("{}[{}]", path, index++), visited);
+    return;
+  }
+  std::map<std::string, int> first_line;
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar())
+      continue;
+    const std::string& key = entry.first.Scalar();
+    const int line = entry.first.Mark().line + 1;
+    const auto [first, inserted] = first_line.emplace(key, line);
+    if (!inserted) {
+      throw InputError(InputLocation{source, child_path(path, key), line},
+                       fmt::format("key '{}' again (first on line {})", key, first->second),
+                       "each key once per map");
+    }
+    refuse_duplicate_keys(entry.second, source, child_path(path, key), visited);
+  }
+}
+
 }  // namespace
 
 ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> source, std::string path)
@@ -47,6 +84,8 @@ ConfigNode ConfigNode::parse(std::string_view text, std::string source) {
   auto shared_source = std::make_shared<const std::string>(std::move(source));
   try {
     YAML::Node root = YAML::Load(std::string(text));
+    std::set<std::size_t> visited;
+    refuse_duplicate_keys(root, *shared_source, "", visited);
     return ConfigNode(root, shared_source, "");
   } catch (const YAML::Exception& e) {
     throw InputError(InputLocation{*shared_source, "", e.mark.line + 1}, "malformed document",
@@ -64,8 +103,7 @@ int ConfigNode::line() const {
 }
 
 ConfigNode ConfigNode::child(const YAML::Node& node, std::string_view name) const {
-  std::string path = path_.empty() ? std::string(name) : fmt::format("{}.{}", path_, name);
-  return ConfigNode(node, source_, std::move(path));
+  return ConfigNode(node, source_, child_path(path_, name));
 }
 
 bool ConfigNode::has(std::string_view key) const {
@@ -84,8 +122,7 @@ std::optional<ConfigNode> ConfigNode::find(std::string_view key) const {
 ConfigNode ConfigNode::at(std::string_view key) const {
   std::optional<ConfigNode> value = find(key);
   if (!value) {
-    std::string path = path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
-    throw InputError(InputLocation{*source_, path, line()}, "nothing",
+    throw InputError(InputLocation{*source_, child_path(path_, key), line()}, "nothing",
                      "this required field to be present");
   }
   return *value;
