@@ -50,6 +50,16 @@ TEST(Config, DuplicateKeyInsideAListOrAFlowMapIsRefused) {
   EXPECT_EQ(error_of([] { ConfigNode::parse("a: &m {x: 1}\nb: *m\nc: {x: 2}\n", "f.yaml"); }), "");
 }
 
+TEST(Config, TextThatIsNotUtf8IsRefusedWithItsLine) {
+  std::string message = error_of([] { ConfigNode::parse("a: 1\nname: x\xA5y\n", "f.yaml"); });
+  EXPECT_NE(message.find("f.yaml:2"), std::string::npos) << message;
+  EXPECT_NE(message.find("byte 0xA5 at offset 12"), std::string::npos) << message;
+  for (const char* bad : {"\xC0\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82"})
+    EXPECT_NE(error_of([&] { ConfigNode::parse(std::string("a: ") + bad, "f.yaml"); }), "") << bad;
+  EXPECT_EQ(
+      error_of([] { ConfigNode::parse("a: \xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", "f.yaml"); }), "");
+}
+
 TEST(Config, MalformedYamlIsAnInputErrorWithLine) {
   std::string message = error_of([] { ConfigNode::parse("a: [1, 2\nb: 3\n", "bad.yaml"); });
   EXPECT_NE(message.find("bad.yaml"), std::string::npos) << message;

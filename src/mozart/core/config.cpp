@@ -40,6 +40,43 @@ std::string join(std::initializer_list<std::string_view> words) {
   return out;
 }
 
+// The offset of the first byte that breaks UTF-8 (RFC 3629: no overlong forms, no surrogates,
+// nothing past U+10FFFF), or npos. YAML is UTF-8, and names read from it reach JSON output,
+// which refuses anything else.
+std::size_t invalid_utf8_at(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char lead = byte(i);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // the range of the second byte
+    if (lead >= 0xC2 && lead <= 0xDF)
+      length = 2;
+    else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      low = lead == 0xE0 ? 0xA0 : 0x80;
+      high = lead == 0xED ? 0x9F : 0xBF;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      low = lead == 0xF0 ? 0x90 : 0x80;
+      high = lead == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return i;
+    }
+    if (i + length > text.size() || byte(i + 1) < low || byte(i + 1) > high)
+      return i;
+    for (std::size_t k = 2; k < length; ++k)
+      if (byte(i + k) < 0x80 || byte(i + k) > 0xBF)
+        return i;
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
 std::string child_path(const std::string& parent, std::string_view name) {
   return parent.empty() ? std::string(name) : fmt::format("{}.{}", parent, name);
 }
@@ -82,6 +119,14 @@ ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> sourc
 
 ConfigNode ConfigNode::parse(std::string_view text, std::string source) {
   auto shared_source = std::make_shared<const std::string>(std::move(source));
+  if (const std::size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+    const auto line =
+        1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+    throw InputError(
+        InputLocation{*shared_source, "", static_cast<int>(line)},
+        fmt::format("byte 0x{:02X} at offset {}", static_cast<unsigned char>(text[bad]), bad),
+        "UTF-8 text");
+  }
   try {
     YAML::Node root = YAML::Load(std::string(text));
     std::set<std::size_t> visited;

@@ -274,6 +274,8 @@ std::vector<bool> read_memories(const ConfigNode& list, HwSpec& hw) {
     if (per_chiplet && base.networked())
       item.at("per_chiplet").fail("per_chiplet only on stacks attached to chiplets");
     if (per_chiplet) {
+      if (hw.memories.size() + base.chiplets.size() > static_cast<std::size_t>(kMaxCount))
+        item.at("per_chiplet").fail(fmt::format("at most {} memory stacks in all", kMaxCount));
       for (int c : base.chiplets) {
         MemoryStack m = base;
         m.name = fmt::format("{}.{}", base.name, hw.chiplets[c].name);
@@ -750,13 +752,15 @@ void check(const HwSpec& hw, const std::string& source) {
              "a connected topology");
     }
   }
+  // One pass over the stacks: a million per-chiplet stacks must not take chiplets x stacks.
+  std::vector<bool> attached(hw.chiplets.size(), false);
+  for (const MemoryStack& m : hw.memories)
+    for (const int c : m.chiplets)
+      attached[static_cast<std::size_t>(c)] = true;
   for (int c = 0; c < int(hw.chiplets.size()); ++c) {
     if (!hw.chiplets[c].holds_weights)
       continue;
-    bool attached = std::any_of(hw.memories.begin(), hw.memories.end(), [&](const MemoryStack& m) {
-      return std::find(m.chiplets.begin(), m.chiplets.end(), c) != m.chiplets.end();
-    });
-    if (!attached) {
+    if (!attached[static_cast<std::size_t>(c)]) {
       reject(source, "memories", fmt::format("no stack attached to {}", hw.chiplets[c].name),
              "every chiplet that holds weights attached to a memory (or holds_weights: false)");
     }
