@@ -131,40 +131,66 @@ class Refiner {
   }
 
   // For each expert a, the tokens it shares with each later expert b: entries (b, token) of row
-  // a, ordered (memory grows with the tokens' pairs, not with experts squared).
+  // a, ordered by b then token (memory grows with the tokens' pairs, not with experts squared).
+  // Two stable counting sorts of the pairs, found in token order: by b, then by a.
   void index_shared_tokens() {
     const auto experts = static_cast<std::size_t>(in_.experts);
-    shared_start_.assign(experts + 1, 0);
-    const auto each_pair = [&](auto visit) {
-      for (std::size_t t = 0; t < tokens_; ++t) {
-        const auto chosen = in_.trace->choices(in_.trace_layer, t);
-        for (std::size_t i = 0; i < chosen.size(); ++i)
-          for (std::size_t j = 0; j < chosen.size(); ++j)
-            if (chosen[i] < chosen[j])
-              visit(chosen[i], chosen[j], t);
-      }
+    std::vector<std::pair<std::uint32_t, Shared>> pairs;  // (a, {b, token})
+    for (std::size_t t = 0; t < tokens_; ++t) {
+      const auto chosen = in_.trace->choices(in_.trace_layer, t);
+      for (const auto a : chosen)
+        for (const auto b : chosen)
+          if (a < b)
+            pairs.push_back({a, {b, static_cast<std::uint32_t>(t)}});
+    }
+    const auto counting_sort = [&](auto key, auto& from, auto& to) {
+      std::vector<std::size_t> start(experts + 1, 0);
+      for (const auto& p : from)
+        ++start[key(p) + 1];
+      std::partial_sum(start.begin(), start.end(), start.begin());
+      to.resize(from.size());
+      for (const auto& p : from)
+        to[start[key(p)]++] = p;
     };
-    each_pair([&](std::size_t a, std::size_t, std::size_t) { ++shared_start_[a + 1]; });
+    std::vector<std::pair<std::uint32_t, Shared>> by_b;
+    counting_sort([](const auto& p) { return std::size_t{p.second.expert}; }, pairs, by_b);
+    counting_sort([](const auto& p) { return std::size_t{p.first}; }, by_b, pairs);
+    shared_start_.assign(experts + 1, 0);
+    shared_.clear();
+    shared_.reserve(pairs.size());
+    for (const auto& [a, entry] : pairs) {
+      ++shared_start_[a + 1];
+      shared_.push_back(entry);
+    }
     std::partial_sum(shared_start_.begin(), shared_start_.end(), shared_start_.begin());
-    shared_.resize(shared_start_.back());
-    std::vector<std::size_t> next(shared_start_.begin(), shared_start_.end() - 1);
-    each_pair([&](std::size_t a, std::size_t b, std::size_t t) {
-      shared_[next[a]++] = {static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(t)};
-    });
-    for (std::size_t a = 0; a < experts; ++a)
-      std::sort(shared_.begin() + static_cast<std::ptrdiff_t>(shared_start_[a]),
-                shared_.begin() + static_cast<std::ptrdiff_t>(shared_start_[a + 1]));
   }
 
   // absent_[e·C + c]: tokens of e with none of their experts on chiplet c (moving e there adds
   // a copy); alone_[e]: tokens of e with no other of their experts on e's chiplet (moving e away
   // removes one).
+  // A token counts as absent at every chiplet but the few its experts are on.
   void count_token_states() {
-    absent_.assign(static_cast<std::size_t>(in_.experts) * static_cast<std::size_t>(chiplets_), 0);
+    const auto C = static_cast<std::size_t>(chiplets_);
+    absent_.assign(static_cast<std::size_t>(in_.experts) * C, 0);
     alone_.assign(static_cast<std::size_t>(in_.experts), 0);
-    for (std::size_t t = 0; t < tokens_; ++t)
-      for (int c = 0; c < chiplets_; ++c)
-        count_states(t, c, +1);
+    for (std::size_t e = 0; e < tokens_of_.size(); ++e)
+      std::fill_n(absent_.begin() + static_cast<std::ptrdiff_t>(e * C), C,
+                  static_cast<int>(tokens_of_[e].size()));
+    std::vector<int> present;
+    for (std::size_t t = 0; t < tokens_; ++t) {
+      const auto chosen = in_.trace->choices(in_.trace_layer, t);
+      present.clear();
+      for (const auto e : chosen) {
+        const int c = home_[e];
+        if (at(t, c) == 1)
+          ++alone_[e];
+        if (std::find(present.begin(), present.end(), c) == present.end())
+          present.push_back(c);
+      }
+      for (const int c : present)
+        for (const auto e : chosen)
+          --absent_[e * C + static_cast<std::size_t>(c)];
+    }
   }
 
   // Adds (sign +1) or removes (-1) token t's part in absent_ and alone_ at chiplet c.
