@@ -60,6 +60,13 @@ TEST(Config, TextThatIsNotUtf8IsRefusedWithItsLine) {
       error_of([] { ConfigNode::parse("a: \xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", "f.yaml"); }), "");
 }
 
+TEST(Config, KeysThatAreNotNamesAreRefused) {
+  for (const char* text : {"a: 1\n? [x, y]\n: 2\n", "{[1]: 2}", "a:\n  ? \n  : 3\n"}) {
+    const std::string message = error_of([&] { ConfigNode::parse(text, "k.yaml"); });
+    EXPECT_NE(message.find("keys that are plain names"), std::string::npos) << text << message;
+  }
+}
+
 TEST(Config, MalformedYamlIsAnInputErrorWithLine) {
   std::string message = error_of([] { ConfigNode::parse("a: [1, 2\nb: 3\n", "bad.yaml"); });
   EXPECT_NE(message.find("bad.yaml"), std::string::npos) << message;

@@ -98,8 +98,10 @@ void refuse_duplicate_keys(const YAML::Node& node, const std::string& source,
   }
   std::map<std::string, int> first_line;
   for (const auto& entry : node) {
-    if (!entry.first.IsScalar())
-      continue;
+    if (!entry.first.IsScalar()) {  // `? [a, b]: x` or an empty key: no reader could name it
+      throw InputError(InputLocation{source, path, entry.first.Mark().line + 1},
+                       "a key that is a list, a map or empty", "keys that are plain names");
+    }
     const std::string& key = entry.first.Scalar();
     const int line = entry.first.Mark().line + 1;
     const auto [first, inserted] = first_line.emplace(key, line);
