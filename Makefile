@@ -13,7 +13,7 @@ DEB_PACKAGES := cmake make g++ pkg-config clang-format \
   googletest libgtest-dev libgmock-dev libbenchmark-dev libsimgrid-dev \
   libsimdjson-dev libxxhash-dev clang coinor-libcbc-dev libmetis-dev
 
-.PHONY: all deps build demo test test-sanitize fuzz format format-check bench clean
+.PHONY: all deps build demo test test-sanitize fuzz fuzz-long format format-check bench clean
 
 all: build
 
@@ -68,19 +68,24 @@ test-sanitize: deps
 	cmake --build $(BUILD_SAN) -j $(JOBS)
 	cd $(BUILD_SAN) && ctest --output-on-failure -j $(JOBS)
 
-# Each trace reader under libFuzzer (clang), from the seed corpus, for FUZZ_SECONDS each.
-FUZZ_TARGETS := native jsonl npy csv
+# Each reader of a user file under libFuzzer (clang), from its seed corpus (fuzz/corpus/NAME,
+# NAME without the trace_ prefix), for FUZZ_SECONDS each; `make fuzz-long`: 10 minutes each.
+# The last lines of each run give its executions ("Done N runs in S second(s)"); a crash stops.
+FUZZ_TARGETS := trace_native trace_jsonl trace_npy trace_csv hw model hf placement placement_csv
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DMOZART_FUZZ=ON -DMOZART_BUILD_TESTS=OFF
-	cmake --build $(BUILD_FUZZ) -j $(JOBS) $(addprefix --target fuzz_trace_,$(FUZZ_TARGETS))
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) $(addprefix --target fuzz_,$(FUZZ_TARGETS))
 	@for f in $(FUZZ_TARGETS); do \
 	  work=$$(mktemp -d); \
 	  echo "fuzzing the $$f reader for $(FUZZ_SECONDS) s"; \
-	  $(BUILD_FUZZ)/fuzz/fuzz_trace_$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
-	    -max_len=65536 $$work fuzz/corpus/$$f >$$work.log 2>&1; rc=$$?; \
+	  $(BUILD_FUZZ)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	    -max_len=65536 $$work fuzz/corpus/$${f#trace_} >$$work.log 2>&1; rc=$$?; \
 	  tail -2 $$work.log; rm -rf $$work $$work.log; [ $$rc -eq 0 ] || exit $$rc; \
 	done
+
+fuzz-long:
+	$(MAKE) fuzz FUZZ_SECONDS=600
 
 SOURCES = $(shell git ls-files '*.cpp' '*.hpp' 2>/dev/null)
 

@@ -83,7 +83,9 @@ void run_collective(const NetOptions& o) {
       busiest_channel = int(c);
     }
   }
-  const net::Channel& hot = net.channels()[busiest_channel];
+  // A spec without links (one chiplet) has no channel: its collectives are empty.
+  const net::Channel hot =
+      net.channels().empty() ? net::Channel{} : net.channels()[busiest_channel];
   const double utilisation = r.makespan_s > 0 ? busiest / (hot.bytes_per_s * r.makespan_s) : 0;
   if (o.json) {
     print_json({{"hw", hw.name},

@@ -52,19 +52,6 @@ double expert_bytes(const std::optional<model::MoeModel>& m) {
   return static_cast<double>(model::routed_expert_params(*m)) * core::bytes_per_element(m->dtype);
 }
 
-// Expert weights that cannot fit a chiplet's memory are bad input, not a number to report.
-void check_memory(const placement::Metrics& metrics, const placement::Placement& p) {
-  if (metrics.expert_bytes <= 0 || metrics.memory_bytes <= 0 ||
-      metrics.max_weight_bytes <= metrics.memory_bytes)
-    return;
-  throw core::InputError(
-      {p.layout.hardware, "memory per expert chiplet", 0},
-      core::format_quantity(metrics.memory_bytes, core::Dimension::bytes),
-      fmt::format("room for {} of expert weights on the fullest chiplet ({} per expert)",
-                  core::format_quantity(metrics.max_weight_bytes, core::Dimension::bytes),
-                  core::format_quantity(metrics.expert_bytes, core::Dimension::bytes)));
-}
-
 placement::DeviceLayout layout_for(const PlaceFlags& f, const trace::Trace& t) {
   const auto hw = hw::load_hw(f.hw);
   return placement::layout_from_hw(hw, t.num_experts(), f.slots, f.group_size);
@@ -87,8 +74,8 @@ void run_place(const PlaceFlags& f) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const auto m = model_of(f, t);
+  placement::check_expert_memory(p, expert_bytes(m));
   const auto on_trace = placement::evaluate(p, t, expert_bytes(m));
-  check_memory(on_trace, p);
   placement::write_placement(p, f.output);
   std::optional<placement::Metrics> held_out;
   if (!f.eval.empty())
@@ -136,6 +123,7 @@ void run_compare(const PlaceFlags& f) {
     const auto p = placement::place(t, layout, name, f.options);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    placement::check_expert_memory(p, expert_bytes(model_of(f, t)));
     const auto m = placement::evaluate(p, measured);
     rows.push_back({{"placer", p.placer},
                     {"copies_chiplets", m.copies_chiplets},

@@ -13,6 +13,7 @@
 #include "mozart/core/io.hpp"
 #include "mozart/core/units.hpp"
 #include "mozart/hw/zoo.hpp"
+#include "mozart/model/params.hpp"
 #include "mozart/model/zoo.hpp"
 #include "mozart/net/network.hpp"
 #include "mozart/placement/placement.hpp"
@@ -155,6 +156,8 @@ void run_simulate(const SimulateFlags& f) {
   placement::Placement placement;
   if (!f.placement.empty()) {
     placement = placement::read_placement(f.placement);
+    const auto layout = placement::layout_from_hw(hw, m.routed_experts);
+    placement::check_matches(placement, m.name, m.routed_experts, m.moe_layers(), &layout);
     placement_source = f.placement;
   } else {
     placement = study::place_experts(m, hw, priors, policy.placer, f.seed);
@@ -162,6 +165,9 @@ void run_simulate(const SimulateFlags& f) {
         fmt::format("{} from the priors of {}", policy.placer,
                     f.priors.empty() ? "a generated trace (another seed)" : f.priors);
   }
+  if (!f.weights_may_overflow)  // the rule of place and place compare
+    placement::check_expert_memory(placement, static_cast<double>(model::routed_expert_params(m)) *
+                                                  core::bytes_per_element(m.dtype));
   const net::Network network(hw);
   workload::StepInputs inputs{m,
                               network,

@@ -380,6 +380,7 @@ TEST(Cli, HelpAndVersionExitZero) {
 
 void write_text(const std::string& path, const std::string& text) {
   std::FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr) << path;
   std::fputs(text.c_str(), f);
   std::fclose(f);
 }
@@ -426,6 +427,106 @@ TEST(Cli, TraceEmptyFilesAreRefusedAlikeInEveryFormat) {
   }
   for (const auto& path : {jsonl, csv})
     std::filesystem::remove(path);
+}
+
+// ---- Hardening of hardware, model and placement inputs (issue 13: hw-model-place) ----
+
+const char* kOneChiplet = R"(name: one
+clock: 1 GHz
+chiplet_kinds:
+  c: {peak_flops: {bf16: 1 TFLOP/s}, array: {rows: 8, cols: 8, count: 1}, sram: {capacity: 1 MiB, bandwidth: 10 GB/s}}
+chiplets: [{name: n, kind: c, count: 1}]
+memories: [{name: m, kind: dram, capacity: 1 GiB, bandwidth: 10 GB/s, attach: [n]}]
+topology: {kind: mesh, rows: 1, cols: 1, nodes: n, link: {bandwidth: 10 GB/s}}
+)";
+
+TEST(CliHardening, OneChipletCollectivesAreEmptyAndTakeNoTime) {
+  const std::string hw = temp_file(".yaml");
+  write_text(hw, kOneChiplet);
+  ASSERT_EQ(run("hw check " + hw).exit_code, 0);
+  for (const char* kind : {"all-to-all", "all-gather", "reduce-scatter", "broadcast",
+                           "all-reduce-ring", "all-reduce-tree", "all-reduce-in-network"}) {
+    Result r = run("net collective " + hw + " --kind " + kind + " --bytes '1 MB' --json");
+    ASSERT_EQ(r.exit_code, 0) << kind << ": " << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["flows"], 0) << kind;
+    EXPECT_EQ(j["time_s"], 0.0) << kind;
+  }
+  std::filesystem::remove(hw);
+}
+
+TEST(CliHardening, DuplicateKeysAndOutOfRangeQuantitiesAreRefused) {
+  const std::string hw = temp_file(".yaml");
+  write_text(hw, std::string(kOneChiplet) + "clock: 2 GHz\n");
+  Result dup = run("hw check " + hw);
+  EXPECT_EQ(dup.exit_code, 2);
+  EXPECT_EQ(lines(dup.err), 1) << dup.err;
+  EXPECT_NE(dup.err.find("key 'clock' again (first on line 2)"), std::string::npos) << dup.err;
+  std::string huge = kOneChiplet;
+  huge.replace(huge.find("10 GB/s, attach"), 7, "1e308 TB/s");
+  write_text(hw, huge);
+  Result r = run("hw check " + hw);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("field 'memories.m.bandwidth'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("at most 1000 TB/s"), std::string::npos) << r.err;
+  std::filesystem::remove(hw);
+}
+
+TEST(CliHardening, PlacementFilesMustMatchWhatTheyAreUsedWith) {
+  const std::string olmoe = temp_file(".olmoe.mzt");
+  const std::string qwen = temp_file(".qwen.mzt");
+  const std::string placement = temp_file(".json");
+  ASSERT_EQ(run("trace gen --model olmoe-1b-7b --tokens 256 -o " + olmoe).exit_code, 0);
+  ASSERT_EQ(run("trace gen --model qwen3-30b-a3b --tokens 256 -o " + qwen).exit_code, 0);
+  ASSERT_EQ(run("place --trace " + olmoe + " --hw mozart-nop-tree-ucie --placer contiguous -o " +
+                placement)
+                .exit_code,
+            0);
+  // A placement for OLMoE (64 experts) measured on a Qwen3 trace (128).
+  Result other = run("place eval --placement " + placement + " --trace " + qwen);
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_EQ(lines(other.err), 1) << other.err;
+  EXPECT_NE(other.err.find(placement + ": field 'experts': got '64'"), std::string::npos)
+      << other.err;
+  // ... and simulated on other hardware.
+  Result sim =
+      run("simulate --model olmoe-1b-7b --hw wsc-mesh-8x8 --policy C --sequences 2 "
+          "--micro-batches 1 --seq-len 32 --placement " +
+          placement);
+  EXPECT_EQ(sim.exit_code, 2);
+  EXPECT_NE(sim.err.find("layout.chiplets"), std::string::npos) << sim.err;
+  // A chiplet index of 1.5: a non-integer, said so, without a json exception's text.
+  std::string text = slurp(placement);
+  const auto at = text.find("\"chiplets_of\"");
+  ASSERT_NE(at, std::string::npos) << text.substr(0, 400);
+  text.insert(text.find_first_of("0123456789", at), "1.5, ");
+  write_text(placement, text);
+  Result fraction = run("place eval --placement " + placement + " --trace " + olmoe);
+  EXPECT_EQ(fraction.exit_code, 2);
+  EXPECT_NE(fraction.err.find("'1.5', expected an integer"), std::string::npos) << fraction.err;
+  EXPECT_EQ(fraction.err.find("json.exception"), std::string::npos) << fraction.err;
+  for (const auto& f : {olmoe, qwen, placement})
+    std::filesystem::remove(f);
+}
+
+TEST(CliHardening, ReplicasThatCannotBePlacedAreAnError) {
+  const std::string trace = temp_file(".mzt");
+  const std::string placement = temp_file(".json");
+  ASSERT_EQ(run("trace gen --model olmoe-1b-7b --tokens 256 -o " + trace).exit_code, 0);
+  // 16 expert chiplets x 4 slots hold the 64 experts and not one replica more.
+  Result r = run("place --trace " + trace +
+                 " --hw mozart-nop-tree-ucie --placer balanced --replicas 8 -o " + placement);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("at most the 0 free slots"), std::string::npos) << r.err;
+  EXPECT_EQ(run("place --trace " + trace +
+                " --hw mozart-nop-tree-ucie --placer balanced "
+                "--replicas 8 --slots 5 -o " +
+                placement)
+                .exit_code,
+            0);
+  std::filesystem::remove(trace);
+  std::filesystem::remove(placement);
 }
 
 }  // namespace

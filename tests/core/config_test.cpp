@@ -36,6 +36,37 @@ TEST(Config, UnknownKeyNamesTheKeyAndSuggestsTheNearest) {
   EXPECT_NE(message.find("'fanouts'"), std::string::npos) << message;
 }
 
+TEST(Config, DuplicateKeyNamesFileKeyAndBothLines) {
+  std::string message =
+      error_of([] { ConfigNode::parse("a:\n  b: 1\n  c: 2\n  b: 3\n", "dup.yaml"); });
+  EXPECT_NE(message.find("dup.yaml:4: field 'a.b'"), std::string::npos) << message;
+  EXPECT_NE(message.find("key 'b' again (first on line 2)"), std::string::npos) << message;
+}
+
+TEST(Config, DuplicateKeyInsideAListOrAFlowMapIsRefused) {
+  EXPECT_NE(error_of([] { ConfigNode::parse("l:\n  - {x: 1, x: 2}\n", "f.yaml"); }), "");
+  EXPECT_NE(error_of([] { ConfigNode::parse("{\"k\": 1, \"k\": 1}", "f.json"); }), "");
+  // The same key in different maps, and aliases of one map, are fine.
+  EXPECT_EQ(error_of([] { ConfigNode::parse("a: &m {x: 1}\nb: *m\nc: {x: 2}\n", "f.yaml"); }), "");
+}
+
+TEST(Config, TextThatIsNotUtf8IsRefusedWithItsLine) {
+  std::string message = error_of([] { ConfigNode::parse("a: 1\nname: x\xA5y\n", "f.yaml"); });
+  EXPECT_NE(message.find("f.yaml:2"), std::string::npos) << message;
+  EXPECT_NE(message.find("byte 0xA5 at offset 12"), std::string::npos) << message;
+  for (const char* bad : {"\xC0\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82"})
+    EXPECT_NE(error_of([&] { ConfigNode::parse(std::string("a: ") + bad, "f.yaml"); }), "") << bad;
+  EXPECT_EQ(
+      error_of([] { ConfigNode::parse("a: \xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", "f.yaml"); }), "");
+}
+
+TEST(Config, KeysThatAreNotNamesAreRefused) {
+  for (const char* text : {"a: 1\n? [x, y]\n: 2\n", "{[1]: 2}", "a:\n  ? \n  : 3\n"}) {
+    const std::string message = error_of([&] { ConfigNode::parse(text, "k.yaml"); });
+    EXPECT_NE(message.find("keys that are plain names"), std::string::npos) << text << message;
+  }
+}
+
 TEST(Config, MalformedYamlIsAnInputErrorWithLine) {
   std::string message = error_of([] { ConfigNode::parse("a: [1, 2\nb: 3\n", "bad.yaml"); });
   EXPECT_NE(message.find("bad.yaml"), std::string::npos) << message;

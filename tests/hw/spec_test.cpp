@@ -54,6 +54,34 @@ std::string error_of(const std::string& yaml) {
   return "";
 }
 
+TEST(HwSpec, SliceBeyondItsGroupIsRefusedNamingTheBound) {
+  const std::string message =
+      error_of(with("attach: [root, leaf]", "attach: [root, \"leaf[0:99]\"]"));
+  EXPECT_NE(message.find("leaf[0:99]"), std::string::npos) << message;
+  EXPECT_NE(message.find("end <= 4"), std::string::npos) << message;
+  EXPECT_NE(error_of(with("attach: [root, leaf]", "attach: [root, \"leaf[2:2]\"]")), "");
+  EXPECT_NE(error_of(with("attach: [root, leaf]", "attach: [root, \"leaf[-1:2]\"]")), "");
+  EXPECT_NE(error_of(with("attach: [root, leaf]", "attach: [root, \"leaf[0:2x]\"]")), "");
+  EXPECT_EQ(error_of(with("attach: [root, leaf]", "attach: [root, \"leaf[0:4]\"]")), "");
+}
+
+TEST(HwSpec, QuantitiesPastTheirSaneRangeAreRefused) {
+  std::string message =
+      error_of(with("bandwidth: 10 GB/s, latency", "bandwidth: 1e308 TB/s, latency"));
+  EXPECT_NE(message.find("bandwidth"), std::string::npos) << message;
+  EXPECT_NE(message.find("at most 1000 TB/s"), std::string::npos) << message;
+  EXPECT_NE(error_of(with("clock: 1 GHz", "clock: 1e12 GHz")), "");
+  EXPECT_NE(error_of(with("capacity: 1 GiB", "capacity: 1e30 GiB")), "");
+  EXPECT_NE(error_of(with("hop_latency: 5 ns", "hop_latency: 5e9 s")), "");
+  EXPECT_NE(error_of(with("fp16: 1 TFLOP/s", "fp16: 1e9 TFLOP/s")), "");
+}
+
+TEST(HwSpec, ChipletCountsSumWithoutOverflow) {
+  EXPECT_NE(error_of(with("{name: leaf, kind: core, count: 4, role: expert}",
+                          "{name: leaf, kind: core, count: 1048576, role: expert}")),
+            "");
+}
+
 TEST(HwSpec, TreeExpandsToSwitchesAndLinks) {
   HwSpec hw = parse(kSmall);
   EXPECT_EQ(hw.chiplets.size(), 5u);

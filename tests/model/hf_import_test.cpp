@@ -81,5 +81,67 @@ TEST(HfImport, ZeroSizesAreRejected) {
                core::InputError);
 }
 
+// The OLMoE fixture with fields set to values (raw JSON), imported from its text.
+std::string olmoe_error_with(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string text = core::read_text_file(fixture("olmoe"));
+  for (const auto& [field, value] : fields) {
+    const std::string key = "\"" + field + "\": ";
+    const auto at = text.find(key);
+    if (at == std::string::npos)
+      text.insert(text.find('{') + 1, key + value + ",");
+    else
+      text.replace(at + key.size(), text.find_first_of(",\n", at) - at - key.size(), value);
+  }
+  try {
+    import_hf_config(text, "config.json");
+  } catch (const core::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string olmoe_error_with(const std::string& field, const std::string& value) {
+  return olmoe_error_with({{field, value}});
+}
+
+TEST(HfImport, SizesAreReadIn64BitsAndRangeChecked) {
+  // 2^32 + 2048 once read as 2048; 2^40 once gave "0 total params".
+  std::string message = olmoe_error_with("hidden_size", "4294969344");
+  EXPECT_NE(message.find("config.json: field 'hidden_size': got '4294969344'"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("[1, 131072]"), std::string::npos) << message;
+  EXPECT_NE(olmoe_error_with("hidden_size", "1099511627776"), "");
+  EXPECT_NE(olmoe_error_with("vocab_size", "18446744073709551615"), "");
+  EXPECT_NE(olmoe_error_with("num_hidden_layers", "2.5"), "");
+  EXPECT_NE(olmoe_error_with("head_dim", "4294967424"), "");
+  EXPECT_EQ(olmoe_error_with("hidden_size", "2048"), "");
+}
+
+TEST(HfImport, AModelEveryLaterCommandWouldRefuseIsRefusedAtImport) {
+  // A trace holds an expert id in 16 bits.
+  std::string message = olmoe_error_with("num_experts", "70000");
+  EXPECT_NE(message.find("'num_experts': got '70000'"), std::string::npos) << message;
+  EXPECT_EQ(olmoe_error_with("num_experts", "65536"), "");
+  // Each size in range, their product not: more parameters than any real model.
+  message = olmoe_error_with({{"intermediate_size", "1000000"}, {"num_experts", "65536"}});
+  EXPECT_NE(message.find("parameters"), std::string::npos) << message;
+}
+
+TEST(HfImport, LayerPatternFieldsAreChecked) {
+  std::string message = olmoe_error_with("moe_layer_freq", "0");
+  EXPECT_NE(message.find("'moe_layer_freq': got '0', expected an integer of at least 1"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(olmoe_error_with("decoder_sparse_step", "0"), "");
+  message = olmoe_error_with("mlp_only_layers", "[1, 999]");
+  EXPECT_NE(message.find("'mlp_only_layers[1]': got '999', expected a layer index in [0, 15]"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(olmoe_error_with("mlp_only_layers", "[\"3\"]"), "");
+  EXPECT_NE(olmoe_error_with("first_k_dense_replace", "17"), "");
+  EXPECT_EQ(olmoe_error_with("mlp_only_layers", "[0, 15]"), "");
+  EXPECT_EQ(olmoe_error_with("decoder_sparse_step", "2"), "");
+}
+
 }  // namespace
 }  // namespace mozart::model

@@ -54,6 +54,22 @@ sim::RunResult execute(const Network& net, const CollectivePlan& plan) {
   return sim::run(graph, net.capacities());
 }
 
+TEST(Collectives, OneMemberIsTriviallyEmptyAndTakesNoTime) {
+  // A torus of one chiplet: valid, and without a single link.
+  Network net(ring(1, 1, 0));
+  const std::vector<int> one = {0};
+  std::vector<CollectivePlan> plans = {all_to_all(net, one, 100), all_gather(net, one, 100),
+                                       reduce_scatter(net, one, 100), broadcast(net, one, 100)};
+  for (AllReduceAlgorithm a : {AllReduceAlgorithm::ring, AllReduceAlgorithm::tree,
+                               AllReduceAlgorithm::in_network, AllReduceAlgorithm::mesh_2d})
+    plans.push_back(all_reduce(net, one, 100, a));
+  for (const CollectivePlan& plan : plans) {
+    EXPECT_TRUE(plan.flows.empty());
+    EXPECT_EQ(plan.payload_bytes, 0);
+    EXPECT_EQ(execute(net, plan).makespan_s, 0);
+  }
+}
+
 TEST(Collectives, RingAllReduceClosedForm) {
   for (int n : {2, 4, 8}) {
     const double S = 64, B = 2, L = 0.5;

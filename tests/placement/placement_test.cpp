@@ -280,6 +280,96 @@ TEST(Placement, FilesRoundTripAndBadInputIsRejected) {
   EXPECT_THROW(evaluate(p, other), core::InputError);  // a placement for another model
 }
 
+// The message of the InputError f throws, or "" when it throws none.
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const core::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Placement, JsonMistakesNameFileFieldValueAndExpectation) {
+  const auto t = olmoe_like(200, 8);
+  const auto p = place(t, uniform_layout(16, 4, 4, "test"), "contiguous", {});
+  auto j = nlohmann::json::parse(to_json(p).dump());
+  j["layers"][0]["chiplets_of"][5] = {1.5};
+  std::string message = error_of([&] { placement_from_json(j, "p.json"); });
+  EXPECT_NE(message.find("p.json: field 'layers[0].chiplets_of[5][0]': got '1.5', expected an "
+                         "integer, not a fraction"),
+            std::string::npos)
+      << message;
+  j = nlohmann::json::parse(to_json(p).dump());
+  j["layout"]["slots"] = "four";
+  message = error_of([&] { placement_from_json(j, "p.json"); });
+  EXPECT_NE(message.find("field 'layout.slots': got '\"four\"'"), std::string::npos) << message;
+  EXPECT_EQ(message.find("json.exception"), std::string::npos) << message;
+  j = nlohmann::json::parse(to_json(p).dump());
+  j.erase("layers");
+  EXPECT_NE(error_of([&] { placement_from_json(j, "p.json"); }).find("field 'layers'"),
+            std::string::npos);
+  j = nlohmann::json::parse(to_json(p).dump());
+  j["layers"][1]["layer"] = 0;  // the same layer twice
+  message = error_of([&] { placement_from_json(j, "p.json"); });
+  EXPECT_NE(message.find("layers[1].layer': got '0', expected a layer index above the previous"),
+            std::string::npos)
+      << message;
+}
+
+TEST(Placement, APlacementForOtherLayersExpertsOrChipletsIsRefused) {
+  const auto t = olmoe_like(200, 8);
+  auto p = place(t, uniform_layout(16, 4, 4, "test"), "contiguous", {});
+  p.source = "p.json";
+  EXPECT_EQ(error_of([&] { check_matches(p, "m", 64, t.shape.layer_ids); }), "");
+  std::string message = error_of([&] { check_matches(p, "m", 32, t.shape.layer_ids); });
+  EXPECT_NE(message.find("p.json: field 'experts': got '64', expected the 32 routed experts of m"),
+            std::string::npos)
+      << message;
+  message = error_of([&] { check_matches(p, "m", 64, {0, 99}); });
+  EXPECT_NE(message.find("got 'layers without MoE layer 99', expected a placement of every MoE "
+                         "layer of m (2 of them, 0 to 99)"),
+            std::string::npos)
+      << message;
+  const auto other = uniform_layout(8, 4, 8, "other");
+  message = error_of([&] { check_matches(p, "m", 64, t.shape.layer_ids, &other); });
+  EXPECT_NE(message.find("field 'layout.chiplets'"), std::string::npos) << message;
+}
+
+TEST(Placement, OneMemoryRuleCountsHomesAndReplicas) {
+  const auto t = olmoe_like(200, 8);
+  auto layout = uniform_layout(16, 4, 6, "test");
+  layout.memory_bytes = 4.0 * double(t.layers());  // four experts of 1 byte per layer
+  const auto plain = place(t, layout, "contiguous", {});
+  EXPECT_EQ(error_of([&] { check_expert_memory(plain, 1.0); }), "");
+  PlacerOptions options;
+  options.replicas = 4;
+  const auto replicated = place(t, layout, "balanced", options);
+  const std::string message = error_of([&] { check_expert_memory(replicated, 1.0); });
+  EXPECT_NE(message.find("memory per expert chiplet"), std::string::npos) << message;
+  EXPECT_EQ(error_of([&] { check_expert_memory(replicated, 0.0); }), "");  // size unknown
+}
+
+TEST(Placers, ReplicasBeyondTheFreeSlotsAreAnError) {
+  const auto t = olmoe_like(200, 8);
+  PlacerOptions options;
+  options.replicas = 8;
+  const std::string message =
+      error_of([&] { place(t, uniform_layout(16, 4, 4, "full"), "balanced", options); });
+  EXPECT_NE(message.find("--replicas: got '8', expected at most the 0 free slots"),
+            std::string::npos)
+      << message;
+  // Enough free slots: every replica is placed.
+  const auto p = place(t, uniform_layout(16, 4, 5, "roomy"), "balanced", options);
+  for (const auto& layer : p.layers) {
+    std::size_t copies = 0;
+    for (const auto& homes : layer.chiplets_of)
+      copies += homes.size();
+    EXPECT_EQ(copies, 64u + 8u);
+  }
+}
+
 // The least largest step_load[to[c]] + layer_load[c] over every permutation within each group.
 double brute_force_within(const DeviceLayout& layout, const std::vector<double>& step,
                           const std::vector<double>& layer) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -38,6 +40,80 @@ std::string join(std::initializer_list<std::string_view> words) {
   return out;
 }
 
+// The offset of the first byte that breaks UTF-8 (RFC 3629: no overlong forms, no surrogates,
+// nothing past U+10FFFF), or npos. YAML is UTF-8, and names read from it reach JSON output,
+// which refuses anything else.
+std::size_t invalid_utf8_at(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char lead = byte(i);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // the range of the second byte
+    if (lead >= 0xC2 && lead <= 0xDF)
+      length = 2;
+    else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      low = lead == 0xE0 ? 0xA0 : 0x80;
+      high = lead == 0xED ? 0x9F : 0xBF;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      low = lead == 0xF0 ? 0x90 : 0x80;
+      high = lead == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return i;
+    }
+    if (i + length > text.size() || byte(i + 1) < low || byte(i + 1) > high)
+      return i;
+    for (std::size_t k = 2; k < length; ++k)
+      if (byte(i + k) < 0x80 || byte(i + k) > 0xBF)
+        return i;
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
+std::string child_path(const std::string& parent, std::string_view name) {
+  return parent.empty() ? std::string(name) : fmt::format("{}.{}", parent, name);
+}
+
+// yaml-cpp keeps every entry of a map whose key repeats, and a lookup sees only the first: the
+// second value would be silently ignored. `visited` holds the collections already walked (an
+// alias shares its anchor's node, and its mark), so a document of aliases is walked once.
+void refuse_duplicate_keys(const YAML::Node& node, const std::string& source,
+                           const std::string& path, std::set<std::size_t>& visited) {
+  if (!node.IsMap() && !node.IsSequence())
+    return;
+  if (!visited.insert(static_cast<std::size_t>(node.Mark().pos) * 2 + node.IsMap()).second)
+    return;
+  if (node.IsSequence()) {
+    std::size_t index = 0;
+    for (const auto& item : node)
+      refuse_duplicate_keys(item, source, fmt::format("{}[{}]", path, index++), visited);
+    return;
+  }
+  std::map<std::string, int> first_line;
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar()) {  // `? [a, b]: x` or an empty key: no reader could name it
+      throw InputError(InputLocation{source, path, entry.first.Mark().line + 1},
+                       "a key that is a list, a map or empty", "keys that are plain names");
+    }
+    const std::string& key = entry.first.Scalar();
+    const int line = entry.first.Mark().line + 1;
+    const auto [first, inserted] = first_line.emplace(key, line);
+    if (!inserted) {
+      throw InputError(InputLocation{source, child_path(path, key), line},
+                       fmt::format("key '{}' again (first on line {})", key, first->second),
+                       "each key once per map");
+    }
+    refuse_duplicate_keys(entry.second, source, child_path(path, key), visited);
+  }
+}
+
 }  // namespace
 
 ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> source, std::string path)
@@ -45,8 +121,18 @@ ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> sourc
 
 ConfigNode ConfigNode::parse(std::string_view text, std::string source) {
   auto shared_source = std::make_shared<const std::string>(std::move(source));
+  if (const std::size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+    const auto line =
+        1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+    throw InputError(
+        InputLocation{*shared_source, "", static_cast<int>(line)},
+        fmt::format("byte 0x{:02X} at offset {}", static_cast<unsigned char>(text[bad]), bad),
+        "UTF-8 text");
+  }
   try {
     YAML::Node root = YAML::Load(std::string(text));
+    std::set<std::size_t> visited;
+    refuse_duplicate_keys(root, *shared_source, "", visited);
     return ConfigNode(root, shared_source, "");
   } catch (const YAML::Exception& e) {
     throw InputError(InputLocation{*shared_source, "", e.mark.line + 1}, "malformed document",
@@ -64,8 +150,7 @@ int ConfigNode::line() const {
 }
 
 ConfigNode ConfigNode::child(const YAML::Node& node, std::string_view name) const {
-  std::string path = path_.empty() ? std::string(name) : fmt::format("{}.{}", path_, name);
-  return ConfigNode(node, source_, std::move(path));
+  return ConfigNode(node, source_, child_path(path_, name));
 }
 
 bool ConfigNode::has(std::string_view key) const {
@@ -84,8 +169,7 @@ std::optional<ConfigNode> ConfigNode::find(std::string_view key) const {
 ConfigNode ConfigNode::at(std::string_view key) const {
   std::optional<ConfigNode> value = find(key);
   if (!value) {
-    std::string path = path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
-    throw InputError(InputLocation{*source_, path, line()}, "nothing",
+    throw InputError(InputLocation{*source_, child_path(path_, key), line()}, "nothing",
                      "this required field to be present");
   }
   return *value;

@@ -1,6 +1,7 @@
 #include "mozart/hw/spec.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <numeric>
 #include <queue>
@@ -93,6 +94,8 @@ void read_chiplets(const ConfigNode& list, HwSpec& hw) {
     if (kind == hw.kinds.end())
       kind_node.fail("the name of an entry in chiplet_kinds");
     long long count = item.get_int("count", 1, 1, kMaxCount);
+    if (static_cast<long long>(hw.chiplets.size()) + count > kMaxCount)
+      item.at("count").fail(fmt::format("at most {} chiplets in all", kMaxCount));
     Role role = item.has("role") ? read_role(item.at("role")) : Role::any;
     bool holds_weights = item.get_bool("holds_weights", true);
     for (long long i = 0; i < count; ++i) {
@@ -110,6 +113,30 @@ void read_chiplets(const ConfigNode& list, HwSpec& hw) {
     list.fail("at least one chiplet");
 }
 
+// The integer text[begin, end), all of it.
+std::optional<long long> whole_integer(const std::string& text, size_t begin, size_t end) {
+  long long value = 0;
+  const char* last = text.data() + end;
+  const auto [stop, ec] = std::from_chars(text.data() + begin, last, value);
+  if (ec != std::errc() || stop != last || begin == end)
+    return std::nullopt;
+  return value;
+}
+
+// A slice group[first:end] of a declared group must lie within it: clamping it would quietly
+// attach fewer chiplets than written.
+void check_slice(const ConfigNode& node, const HwSpec& hw, const std::string& group,
+                 long long first, long long last) {
+  const auto size = std::count_if(hw.chiplets.begin(), hw.chiplets.end(),
+                                  [&](const Chiplet& c) { return c.group == group; });
+  if (size == 0)
+    return;  // not a group: reported by the caller
+  if (first < 0 || first >= last || last > size) {
+    node.fail(fmt::format("a slice {}[first:end] with 0 <= first < end <= {} (the group's size)",
+                          group, size));
+  }
+}
+
 // Chiplets named by a selector: a chiplet name, a group name, or "group[i:j]" (i inclusive,
 // j exclusive).
 std::vector<int> select_chiplets(const ConfigNode& node, const HwSpec& hw) {
@@ -123,12 +150,13 @@ std::vector<int> select_chiplets(const ConfigNode& node, const HwSpec& hw) {
       node.fail("a chiplet, a group, or group[first:end]");
     }
     group = text.substr(0, open);
-    try {
-      first = std::stoll(text.substr(open + 1, colon - open - 1));
-      last = std::stoll(text.substr(colon + 1, close - colon - 1));
-    } catch (const std::exception&) {
+    const std::optional<long long> from = whole_integer(text, open + 1, colon);
+    const std::optional<long long> to = whole_integer(text, colon + 1, close);
+    if (!from || !to)
       node.fail("a chiplet, a group, or group[first:end] with integer bounds");
-    }
+    first = *from;
+    last = *to;
+    check_slice(node, hw, group, first, last);
   }
   std::vector<int> out;
   for (int i = 0; i < int(hw.chiplets.size()); ++i) {
@@ -195,6 +223,8 @@ Attachment read_attachment(const ConfigNode& list, const HwSpec& hw) {
       try {
         chiplets = select_chiplets(item, hw);
       } catch (const core::InputError&) {
+        if (item.as_string().find('[') != std::string::npos)
+          throw;  // a slice: its own message names the bound
         item.fail("a chiplet, a group, group[first:end], a switch, or {node, port}");
       }
       for (int c : chiplets)
@@ -235,6 +265,8 @@ std::vector<bool> read_memories(const ConfigNode& list, HwSpec& hw) {
         serves->fail("at least one chiplet");
     }
     long long count = item.get_int("count", 1, 1, kMaxCount);
+    if (static_cast<long long>(hw.memories.size()) + count > kMaxCount)
+      item.at("count").fail(fmt::format("at most {} memory stacks in all", kMaxCount));
     bool per_chiplet = item.get_bool("per_chiplet", false);
     if (per_chiplet && item.has("count")) {
       item.at("count").fail("no count together with per_chiplet (one stack per chiplet)");
@@ -242,6 +274,8 @@ std::vector<bool> read_memories(const ConfigNode& list, HwSpec& hw) {
     if (per_chiplet && base.networked())
       item.at("per_chiplet").fail("per_chiplet only on stacks attached to chiplets");
     if (per_chiplet) {
+      if (hw.memories.size() + base.chiplets.size() > static_cast<std::size_t>(kMaxCount))
+        item.at("per_chiplet").fail(fmt::format("at most {} memory stacks in all", kMaxCount));
       for (int c : base.chiplets) {
         MemoryStack m = base;
         m.name = fmt::format("{}.{}", base.name, hw.chiplets[c].name);
@@ -389,7 +423,7 @@ class TopologyBuilder {
       node_.at("fanouts").fail("at least one fan-out");
     long long capacity = 1;
     for (int f : hw_.topology.fanouts)
-      capacity *= f;
+      capacity = std::min(capacity * f, kMaxCount + 1);  // no overflow: both are <= 2^20 + 1
     if (capacity != static_cast<long long>(leaves.size())) {
       node_.at("fanouts").fail(
           fmt::format("fan-outs whose product equals the number of leaves ({})", leaves.size()));
@@ -421,9 +455,9 @@ class TopologyBuilder {
     hw_.topology.rows = rows;
     hw_.topology.cols = cols;
     std::vector<int> nodes = group("nodes");
-    if (int(nodes.size()) != rows * cols) {
-      node_.at("nodes").fail(
-          fmt::format("a group of rows x cols = {} chiplets, not {}", rows * cols, nodes.size()));
+    if (static_cast<long long>(nodes.size()) != static_cast<long long>(rows) * cols) {
+      node_.at("nodes").fail(fmt::format("a group of rows x cols = {} chiplets, not {}",
+                                         static_cast<long long>(rows) * cols, nodes.size()));
     }
     LinkSpec link = default_link();
     auto at = [&](int x, int y) { return nodes[y * cols + x]; };
@@ -547,9 +581,35 @@ Technology read_technology(const ConfigNode& node) {
   throw core::InputError(core::InputLocation{source, field, 0}, value, expected);
 }
 
-void require_positive(const std::string& source, const std::string& field, double value) {
-  if (!(value > 0))
-    reject(source, field, fmt::format("{:g}", value), "a positive number");
+// What a real part can have, with orders of magnitude to spare (docs/hardware.md, "Checks"):
+// a value past them is a unit slip, and would overflow the times and energies computed from it.
+struct SaneRange {
+  double max;
+  Dimension dimension;
+  bool zero_allowed = false;
+};
+constexpr SaneRange kClock{1e11, Dimension::hertz};            // 100 GHz
+constexpr SaneRange kFlops{1e18, Dimension::flops_per_s};      // 1 EFLOP/s a chiplet
+constexpr SaneRange kBytes{1e15, Dimension::bytes};            // 1 PB
+constexpr SaneRange kBandwidth{1e15, Dimension::bytes_per_s};  // 1 PB/s
+constexpr SaneRange kLatency{1, Dimension::seconds, true};     // 1 s
+constexpr SaneRange kEnergy{1e-6, Dimension::joules, true};    // 1 uJ a bit or a FLOP
+
+void require_sane(const std::string& source, const std::string& field, double value,
+                  const SaneRange& range) {
+  const bool low_ok = range.zero_allowed ? value >= 0 : value > 0;
+  if (low_ok && value <= range.max)  // false for NaN
+    return;
+  reject(
+      source, field, fmt::format("{:g}", value),
+      fmt::format("a {} quantity of at most {}", range.zero_allowed ? "non-negative" : "positive",
+                  core::format_quantity(range.max, range.dimension)));
+}
+
+void require_sane_link(const std::string& source, const std::string& field, const LinkSpec& l) {
+  require_sane(source, field + ".bandwidth", l.bytes_per_s, kBandwidth);
+  require_sane(source, field + ".latency", l.latency_s, kLatency);
+  require_sane(source, field + ".energy_per_bit", l.energy_per_bit_j, kEnergy);
 }
 
 }  // namespace
@@ -632,15 +692,20 @@ HwSpec read_hw(const ConfigNode& root) {
 }
 
 void check(const HwSpec& hw, const std::string& source) {
-  require_positive(source, "clock", hw.clock_hz);
+  require_sane(source, "clock", hw.clock_hz, kClock);
   for (const ChipletKind& k : hw.kinds) {
     std::string at = "chiplet_kinds." + k.name;
     for (const auto& [type, flops] : k.peak_flops_per_s) {
-      require_positive(source, fmt::format("{}.peak_flops.{}", at, core::to_string(type)), flops);
+      require_sane(source, fmt::format("{}.peak_flops.{}", at, core::to_string(type)), flops,
+                   kFlops);
     }
-    require_positive(source, at + ".sram.capacity", k.sram.bytes);
-    require_positive(source, at + ".sram.bandwidth", k.sram.bytes_per_s);
+    require_sane(source, at + ".sram.capacity", k.sram.bytes, kBytes);
+    require_sane(source, at + ".sram.bandwidth", k.sram.bytes_per_s, kBandwidth);
+    require_sane(source, at + ".sram.energy_per_bit", k.sram.energy_per_bit_j, kEnergy);
+    require_sane(source, at + ".energy_per_flop", k.energy_per_flop_j, kEnergy);
   }
+  for (const Switch& sw : hw.switches)
+    require_sane(source, fmt::format("switch {}.hop_latency", sw.name), sw.hop_latency_s, kLatency);
   std::set<std::string> names;
   for (int n = 0; n < hw.node_count(); ++n) {
     if (!names.insert(hw.node_name(n)).second) {
@@ -648,14 +713,20 @@ void check(const HwSpec& hw, const std::string& source) {
     }
   }
   for (const MemoryStack& m : hw.memories) {
-    require_positive(source, fmt::format("memories.{}.capacity", m.name), m.bytes);
-    require_positive(source, fmt::format("memories.{}.bandwidth", m.name), m.bytes_per_s);
+    const std::string at = "memories." + m.name;
+    require_sane(source, at + ".capacity", m.bytes, kBytes);
+    require_sane(source, at + ".bandwidth", m.bytes_per_s, kBandwidth);
+    require_sane(source, at + ".energy_per_bit", m.energy_per_bit_j, kEnergy);
+    if (m.port)
+      require_sane_link(source, at + ".port", *m.port);
   }
+  if (hw.technology)
+    require_sane(source, "technology.wire_rate", hw.technology->wire_bytes_per_s, kBandwidth);
   std::vector<std::size_t> links_of(static_cast<std::size_t>(hw.node_count()), 0);
   std::set<std::pair<int, int>> seen;
   for (const Link& l : hw.links) {
     std::string field = fmt::format("topology.link {}-{}", hw.node_name(l.a), hw.node_name(l.b));
-    require_positive(source, field + ".bandwidth", l.spec.bytes_per_s);
+    require_sane_link(source, field, l.spec);
     if (l.a == l.b)
       reject(source, field, hw.node_name(l.a), "a link between two different nodes");
     if (!seen.insert(std::minmax(l.a, l.b)).second) {
@@ -681,13 +752,15 @@ void check(const HwSpec& hw, const std::string& source) {
              "a connected topology");
     }
   }
+  // One pass over the stacks: a million per-chiplet stacks must not take chiplets x stacks.
+  std::vector<bool> attached(hw.chiplets.size(), false);
+  for (const MemoryStack& m : hw.memories)
+    for (const int c : m.chiplets)
+      attached[static_cast<std::size_t>(c)] = true;
   for (int c = 0; c < int(hw.chiplets.size()); ++c) {
     if (!hw.chiplets[c].holds_weights)
       continue;
-    bool attached = std::any_of(hw.memories.begin(), hw.memories.end(), [&](const MemoryStack& m) {
-      return std::find(m.chiplets.begin(), m.chiplets.end(), c) != m.chiplets.end();
-    });
-    if (!attached) {
+    if (!attached[static_cast<std::size_t>(c)]) {
       reject(source, "memories", fmt::format("no stack attached to {}", hw.chiplets[c].name),
              "every chiplet that holds weights attached to a memory (or holds_weights: false)");
     }

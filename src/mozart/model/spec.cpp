@@ -10,8 +10,6 @@
 namespace mozart::model {
 namespace {
 
-constexpr long long kMaxDim = 1LL << 24;
-
 AttentionKind parse_attention(const core::ConfigNode& node) {
   std::string s = node.as_string();
   if (s == "mha")
@@ -34,18 +32,56 @@ QkNorm parse_qk_norm(const core::ConfigNode& node) {
   node.fail("one of: none, per_head, full");
 }
 
-int dim(const core::ConfigNode& node, std::string_view key, long long min = 1) {
-  return static_cast<int>(node.at(key).as_int(min, kMaxDim));
+int dim(const core::ConfigNode& node, std::string_view key, SizeRange range) {
+  return static_cast<int>(node.at(key).as_int(std::max(range.min, 1LL), range.max));
 }
 
-int optional_dim(const core::ConfigNode& node, std::string_view key, long long min = 0) {
-  return static_cast<int>(node.get_int(key, 0, min, kMaxDim));
+int optional_dim(const core::ConfigNode& node, std::string_view key, SizeRange range) {
+  return static_cast<int>(node.get_int(key, 0, range.min, range.max));
 }
 
 [[noreturn]] void reject(const std::string& source, std::string_view field, long long value,
                          const std::string& expected) {
   throw core::InputError(core::InputLocation{source, std::string(field), 0}, std::to_string(value),
                          expected);
+}
+
+void require_in(const std::string& source, std::string_view field, long long value,
+                SizeRange range) {
+  if (value < range.min || value > range.max)
+    reject(source, field, value, fmt::format("an integer in [{}, {}]", range.min, range.max));
+}
+
+void validate_ranges(const MoeModel& m, const std::string& source) {
+  require_in(source, "layers", m.layers, limits::layers);
+  require_in(source, "hidden", m.hidden, limits::hidden);
+  require_in(source, "vocab", m.vocab, limits::vocab);
+  require_in(source, "attention.heads", m.heads, limits::heads);
+  require_in(source, "attention.kv_heads", m.kv_heads, limits::heads);
+  if (m.attention == AttentionKind::mla) {
+    require_in(source, "attention.q_lora_rank", m.mla.q_lora_rank, limits::lora_rank);
+    require_in(source, "attention.kv_lora_rank", m.mla.kv_lora_rank, {1, limits::lora_rank.max});
+    require_in(source, "attention.qk_nope_head_dim", m.mla.qk_nope_head_dim, limits::head_dim);
+    require_in(source, "attention.qk_rope_head_dim", m.mla.qk_rope_head_dim, limits::head_dim);
+    require_in(source, "attention.v_head_dim", m.mla.v_head_dim, limits::head_dim);
+  } else {
+    require_in(source, "attention.head_dim", m.head_dim, limits::head_dim);
+  }
+  require_in(source, "experts.routed", m.routed_experts, limits::routed_experts);
+  require_in(source, "experts.top_k", m.top_k, limits::top_k);
+  require_in(source, "experts.shared", m.shared_experts, limits::shared_experts);
+  require_in(source, "experts.expert_ffn", m.expert_ffn, {1, limits::ffn.max});
+  require_in(source, "experts.shared_expert_ffn", m.shared_expert_ffn, limits::ffn);
+  require_in(source, "experts.dense_ffn", m.dense_ffn, limits::ffn);
+  for (const int layer : m.dense_layers)
+    require_in(source, "dense_layers", layer, {0, m.layers - 1LL});
+  // The routed experts dominate; in doubles, before any 64-bit count is formed from them.
+  const double routed = double(m.layers) * m.routed_experts * 3.0 * m.hidden * m.expert_ffn;
+  if (routed > limits::kMaxParameters) {
+    throw core::InputError(core::InputLocation{source, "experts", 0},
+                           fmt::format("{:.3g} routed expert parameters", routed),
+                           fmt::format("at most {:g} parameters", limits::kMaxParameters));
+  }
 }
 
 }  // namespace
@@ -118,9 +154,9 @@ MoeModel read_model(const core::ConfigNode& root) {
   m.name = root.at("name").as_string();
   m.source = root.get_string("source", "");
   m.family = root.get_string("family", "");
-  m.layers = dim(root, "layers");
-  m.hidden = dim(root, "hidden");
-  m.vocab = dim(root, "vocab");
+  m.layers = dim(root, "layers", limits::layers);
+  m.hidden = dim(root, "hidden", limits::hidden);
+  m.vocab = dim(root, "vocab", limits::vocab);
   m.tied_embeddings = root.get_bool("tied_embeddings", false);
   if (auto dense = root.find("dense_layers")) {
     for (const core::ConfigNode& item : dense->items()) {
@@ -138,39 +174,41 @@ MoeModel read_model(const core::ConfigNode& root) {
   attn.expect_keys({"kind", "heads", "kv_heads", "head_dim", "qkv_bias", "qk_norm", "q_lora_rank",
                     "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"});
   m.attention = parse_attention(attn.at("kind"));
-  m.heads = dim(attn, "heads");
+  m.heads = dim(attn, "heads", limits::heads);
   m.qkv_bias = attn.get_bool("qkv_bias", false);
   if (auto norm = attn.find("qk_norm"))
     m.qk_norm = parse_qk_norm(*norm);
   if (m.attention == AttentionKind::mla) {
     m.kv_heads = m.heads;
-    m.mla.q_lora_rank = optional_dim(attn, "q_lora_rank");
-    m.mla.kv_lora_rank = dim(attn, "kv_lora_rank");
-    m.mla.qk_nope_head_dim = dim(attn, "qk_nope_head_dim");
-    m.mla.qk_rope_head_dim = dim(attn, "qk_rope_head_dim");
-    m.mla.v_head_dim = dim(attn, "v_head_dim");
+    m.mla.q_lora_rank = optional_dim(attn, "q_lora_rank", limits::lora_rank);
+    m.mla.kv_lora_rank = dim(attn, "kv_lora_rank", limits::lora_rank);
+    m.mla.qk_nope_head_dim = dim(attn, "qk_nope_head_dim", limits::head_dim);
+    m.mla.qk_rope_head_dim = dim(attn, "qk_rope_head_dim", limits::head_dim);
+    m.mla.v_head_dim = dim(attn, "v_head_dim", limits::head_dim);
   } else {
-    m.kv_heads = static_cast<int>(attn.get_int("kv_heads", m.heads, 1, kMaxDim));
-    m.head_dim = static_cast<int>(attn.get_int("head_dim", m.hidden / m.heads, 1, kMaxDim));
+    m.kv_heads = static_cast<int>(attn.get_int("kv_heads", m.heads, 1, limits::heads.max));
+    m.head_dim = static_cast<int>(
+        attn.get_int("head_dim", std::max(1, m.hidden / m.heads), 1, limits::head_dim.max));
   }
 
   core::ConfigNode experts = root.at("experts");
   experts.expect_keys({"routed", "shared", "top_k", "expert_ffn", "shared_expert_ffn",
                        "shared_expert_gate", "dense_ffn"});
-  m.routed_experts = dim(experts, "routed");
-  m.top_k = dim(experts, "top_k");
-  m.expert_ffn = dim(experts, "expert_ffn");
-  m.shared_experts = optional_dim(experts, "shared");
+  m.routed_experts = dim(experts, "routed", limits::routed_experts);
+  m.top_k = dim(experts, "top_k", limits::top_k);
+  m.expert_ffn = dim(experts, "expert_ffn", limits::ffn);
+  m.shared_experts = optional_dim(experts, "shared", limits::shared_experts);
   // A shared expert is, unless said otherwise, as wide as a routed one.
-  m.shared_expert_ffn = static_cast<int>(
-      experts.get_int("shared_expert_ffn", m.shared_experts > 0 ? m.expert_ffn : 0, 0, kMaxDim));
+  m.shared_expert_ffn = static_cast<int>(experts.get_int(
+      "shared_expert_ffn", m.shared_experts > 0 ? m.expert_ffn : 0, 0, limits::ffn.max));
   m.shared_expert_gate = experts.get_bool("shared_expert_gate", false);
-  m.dense_ffn = optional_dim(experts, "dense_ffn");
+  m.dense_ffn = optional_dim(experts, "dense_ffn", limits::ffn);
   validate(m, root.source());
   return m;
 }
 
 void validate(const MoeModel& m, const std::string& source) {
+  validate_ranges(m, source);
   if (m.top_k > m.routed_experts) {
     reject(source, "experts.top_k", m.top_k,
            fmt::format("at most the number of routed experts ({})", m.routed_experts));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mozart/core/config.hpp"
+#include "mozart/core/limits.hpp"
 #include "mozart/core/units.hpp"
 
 namespace mozart::model {
@@ -67,6 +68,28 @@ struct MoeModel {
   int v_head_dim() const;
 };
 
+// The range of each size a spec may hold (docs/models.md): what real models hold, with an order
+// of magnitude or more to spare, so that the counts computed from them fit 64 bits. read_model,
+// the Hugging Face import and validate all apply these same ranges.
+struct SizeRange {
+  long long min;
+  long long max;
+};
+namespace limits {
+inline constexpr SizeRange layers{1, 1024};
+inline constexpr SizeRange hidden{1, 1 << 17};
+inline constexpr SizeRange vocab{1, 1 << 24};
+inline constexpr SizeRange heads{1, 1024};
+inline constexpr SizeRange head_dim{1, 1 << 14};
+inline constexpr SizeRange lora_rank{0, 1 << 16};
+inline constexpr SizeRange routed_experts{1, core::kMaxRoutedExperts};
+inline constexpr SizeRange top_k{1, 1024};
+inline constexpr SizeRange shared_experts{0, 1024};
+inline constexpr SizeRange ffn{0, 1 << 20};
+// Parameters of the whole model; the largest real ones hold a few 10^12.
+inline constexpr double kMaxParameters = 1e15;
+}  // namespace limits
+
 std::string_view to_string(AttentionKind kind);
 std::string_view to_string(QkNorm norm);
 
@@ -74,7 +97,8 @@ std::string_view to_string(QkNorm norm);
 // InputErrors.
 MoeModel read_model(const core::ConfigNode& root);
 
-// Checks a spec that did not come through read_model (for instance an HF import).
+// Checks every field against its range and the fields against each other; read_model and the
+// HF import both end with it, so a spec any command would refuse is refused where it is read.
 void validate(const MoeModel& model, const std::string& source);
 
 nlohmann::ordered_json to_json(const MoeModel& model);

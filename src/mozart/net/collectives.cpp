@@ -445,10 +445,9 @@ std::vector<int> ring_phase(const Network& net, const std::vector<int>& ring, do
   return into;
 }
 
-void require_nodes(const std::vector<int>& nodes, size_t at_least) {
-  if (nodes.size() < at_least) {
-    throw std::invalid_argument(fmt::format("a collective needs at least {} nodes", at_least));
-  }
+// A collective among fewer than two members moves nothing: its plan is empty, and takes no time.
+bool trivial(const std::vector<int>& nodes) {
+  return nodes.size() < 2;
 }
 
 // A multicast tree from root to the others and an aggregation tree from the others to root,
@@ -568,8 +567,9 @@ CollectivePlan mesh_all_reduce(const Network& net, const std::vector<int>& nodes
 // reduce-scatter alike (they differ in what a node does with a chunk, not in what moves).
 CollectivePlan ring_pass(const Network& net, const std::vector<int>& nodes, double bytes,
                          const char* what) {
-  require_nodes(nodes, 2);
   CollectivePlan plan;
+  if (trivial(nodes))
+    return plan;
   ring_phase(net, nodes, bytes / double(nodes.size()), int(nodes.size()) - 1, {}, what, plan);
   return plan;
 }
@@ -618,7 +618,8 @@ CollectivePlan all_to_all(const Network& net, const std::vector<int>& nodes, dou
 
 CollectivePlan all_reduce(const Network& net, const std::vector<int>& nodes, double bytes,
                           AllReduceAlgorithm algorithm) {
-  require_nodes(nodes, 2);
+  if (trivial(nodes))
+    return {};
   const double n = double(nodes.size());
   switch (algorithm) {
     case AllReduceAlgorithm::ring: {
@@ -652,8 +653,9 @@ CollectivePlan reduce_scatter(const Network& net, const std::vector<int>& nodes,
 }
 
 CollectivePlan broadcast(const Network& net, const std::vector<int>& nodes, double bytes) {
-  require_nodes(nodes, 2);
   CollectivePlan plan;
+  if (trivial(nodes))
+    return plan;
   try {
     PlannedFlow f = in_network_flow(net, nodes[0], nodes, bytes, false, true);
     f.label = "multicast broadcast";

@@ -53,6 +53,8 @@ CollectivePlan combine(const Network& net, const TokenRoutes& tokens, double byt
 // Uniform all-to-all: every node sends `bytes` to every other node.
 CollectivePlan all_to_all(const Network& net, const std::vector<int>& nodes, double bytes);
 
+// Every collective of fewer than two members is trivially empty: a plan of no flows (zero time).
+
 enum class AllReduceAlgorithm { ring, tree, in_network, mesh_2d };
 
 // All-reduce of `bytes` held by each of `nodes` (ring order = list order). mesh_2d needs the

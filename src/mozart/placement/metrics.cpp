@@ -82,18 +82,13 @@ double max_over_mean(const std::vector<double>& load) {
 }
 
 Metrics evaluate(const Placement& p, const trace::Trace& t, double expert_bytes) {
-  if (t.num_experts() != p.experts)
-    throw core::InputError(
-        {"placement", "experts", 0}, std::to_string(p.experts),
-        fmt::format("the trace's {} experts (a placement for another model?)", t.num_experts()));
+  check_matches(p, t.model.empty() ? "the trace" : "the trace of " + t.model, t.num_experts(),
+                t.shape.layer_ids);
   Metrics out;
   for (int l = 0; l < t.layers(); ++l) {
     const int id = t.shape.layer_ids[static_cast<std::size_t>(l)];
     const auto it = std::find_if(p.layers.begin(), p.layers.end(),
                                  [&](const LayerPlacement& lp) { return lp.layer_id == id; });
-    if (it == p.layers.end())
-      throw core::InputError({"placement", "layers", 0}, fmt::format("no layer {}", id),
-                             "a placement for every MoE layer of the trace");
     out.layers.push_back(evaluate_layer(p, *it, t, l));
   }
   const double n = std::max<double>(1, static_cast<double>(out.layers.size()));

@@ -1,6 +1,7 @@
 #include "mozart/placement/placement.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -9,6 +10,9 @@
 
 #include "mozart/core/error.hpp"
 #include "mozart/core/io.hpp"
+#include "mozart/core/json_text.hpp"
+#include "mozart/core/limits.hpp"
+#include "mozart/core/units.hpp"
 
 namespace mozart::placement {
 namespace {
@@ -162,6 +166,11 @@ void validate(const Placement& p, const std::string& source) {
                        fmt::format("a group in [0, {}]", p.layout.group_count() - 1));
   for (std::size_t l = 0; l < p.layers.size(); ++l) {
     const auto& layer = p.layers[l];
+    if (layer.layer_id < 0 || (l > 0 && layer.layer_id <= p.layers[l - 1].layer_id))
+      fail(source, l, "layer", std::to_string(layer.layer_id),
+           l == 0 ? std::string("a non-negative layer index")
+                  : fmt::format("a layer index above the previous one ({})",
+                                p.layers[l - 1].layer_id));
     if (layer.chiplets_of.size() != static_cast<std::size_t>(p.experts))
       fail(source, l, "experts", std::to_string(layer.chiplets_of.size()),
            fmt::format("all {} experts of the model", p.experts));
@@ -188,6 +197,61 @@ void validate(const Placement& p, const std::string& source) {
              fmt::format("{} experts", used[static_cast<std::size_t>(c)]),
              fmt::format("at most {} slots", p.layout.slots));
   }
+}
+
+static std::string source_of(const Placement& p) {
+  return p.source.empty() ? fmt::format("the {} placement", p.placer) : p.source;
+}
+
+void check_expert_memory(const Placement& p, double expert_bytes) {
+  if (expert_bytes <= 0 || p.layout.memory_bytes <= 0)
+    return;
+  std::vector<double> held(static_cast<std::size_t>(p.layout.chiplet_count()), 0.0);
+  for (const auto& layer : p.layers)
+    for (const auto& chiplets : layer.chiplets_of)
+      for (const int c : chiplets)
+        held[static_cast<std::size_t>(c)] += 1;
+  const auto fullest = std::max_element(held.begin(), held.end());
+  const double needed = *fullest * expert_bytes;
+  if (needed <= p.layout.memory_bytes)
+    return;
+  throw InputError(
+      {p.layout.hardware, "memory per expert chiplet", 0},
+      core::format_quantity(p.layout.memory_bytes, core::Dimension::bytes),
+      fmt::format("room for the {} of expert weights {} places on {} ({:g} experts of {}); the "
+                  "model does not fit",
+                  core::format_quantity(needed, core::Dimension::bytes), source_of(p),
+                  p.layout.chiplets[static_cast<std::size_t>(fullest - held.begin())], *fullest,
+                  core::format_quantity(expert_bytes, core::Dimension::bytes)));
+}
+
+void check_matches(const Placement& p, const std::string& used_with, int experts,
+                   const std::vector<int>& layer_ids, const DeviceLayout* layout) {
+  const std::string source = source_of(p);
+  if (p.experts != experts)
+    throw InputError({source, "experts", 0}, std::to_string(p.experts),
+                     fmt::format("the {} routed experts of {}", experts, used_with));
+  for (const int id : layer_ids)
+    if (std::none_of(p.layers.begin(), p.layers.end(),
+                     [&](const LayerPlacement& l) { return l.layer_id == id; }))
+      throw InputError(
+          {source, "layers", 0}, fmt::format("layers without MoE layer {}", id),
+          fmt::format("a placement of every MoE layer of {} ({} of them, {} to {})", used_with,
+                      layer_ids.size(), layer_ids.front(), layer_ids.back()));
+  if (layout == nullptr || layout->chiplets == p.layout.chiplets)
+    return;
+  const std::size_t n = std::min(layout->chiplets.size(), p.layout.chiplets.size());
+  std::size_t first = 0;
+  while (first < n && layout->chiplets[first] == p.layout.chiplets[first])
+    ++first;
+  throw InputError(
+      {source, "layout.chiplets", 0},
+      fmt::format("{} chiplets, chiplet {} '{}'", p.layout.chiplets.size(), first,
+                  first < p.layout.chiplets.size() ? p.layout.chiplets[first] : "(none)"),
+      fmt::format("the {} expert chiplets of {}, in order, chiplet {} '{}' (a placement made "
+                  "for other hardware?)",
+                  layout->chiplets.size(), layout->hardware, first,
+                  first < layout->chiplets.size() ? layout->chiplets[first] : "(none)"));
 }
 
 nlohmann::ordered_json to_json(const Placement& p) {
@@ -217,39 +281,156 @@ nlohmann::ordered_json to_json(const Placement& p) {
   return out;
 }
 
-Placement placement_from_json(const nlohmann::json& j, const std::string& source) {
-  Placement p;
-  try {
-    p.model = j.at("model").get<std::string>();
-    p.experts = j.at("experts").get<int>();
-    p.placer = j.value("placer", std::string());
-    const auto& l = j.at("layout");
-    p.layout.hardware = l.value("hardware", std::string());
-    p.layout.chiplets = l.at("chiplets").get<std::vector<std::string>>();
-    p.layout.group = l.at("group").get<std::vector<int>>();
-    p.layout.group_names = l.at("group_names").get<std::vector<std::string>>();
-    p.layout.slots = l.at("slots").get<int>();
-    p.layout.hops = l.value("hops", std::vector<double>(p.layout.chiplets.size(), 1.0));
-    p.layout.memory_bytes = l.value("memory_bytes", 0.0);
-    for (const auto& layer : j.at("layers")) {
-      p.layers.push_back({layer.at("layer").get<int>(),
-                          layer.at("chiplets_of").get<std::vector<std::vector<int>>>()});
-      std::optional<SolverReport> report;
-      if (layer.contains("solver")) {
-        const auto& s = layer.at("solver");
-        report = SolverReport{s.at("status").get<std::string>(), s.at("objective").get<double>(),
-                              s.at("bound").get<double>(), s.at("gap").get<double>(), 0.0};
-      }
-      p.solver.push_back(report);
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError({source, "", 0}, e.what(),
-                     "a placement: model, experts, layout{chiplets, group, group_names, slots}, "
-                     "layers[{layer, chiplets_of}]");
+namespace {
+
+// A typed reader of placement JSON: each mistake is one InputError naming the file, the field
+// path, the value found and what was expected (never a json exception's text).
+class JsonFields {
+ public:
+  explicit JsonFields(const std::string& source) : source_(source) {}
+
+  [[noreturn]] void fail(const std::string& path, const nlohmann::json& value,
+                         const std::string& expected) const {
+    throw InputError({source_, path, 0}, core::json_value_text(value), expected);
   }
-  if (p.layout.hops.size() != p.layout.chiplets.size())
-    throw InputError({source, "layout.hops", 0}, std::to_string(p.layout.hops.size()),
-                     "one entry per chiplet");
+
+  const nlohmann::json& at(const nlohmann::json& j, const std::string& path,
+                           const std::string& key) const {
+    if (!j.is_object())
+      fail(path, j, "an object");
+    const auto it = j.find(key);
+    if (it == j.end())
+      throw InputError({source_, join(path, key), 0}, "nothing", "this required field");
+    return *it;
+  }
+
+  const nlohmann::json* find(const nlohmann::json& j, const std::string& key) const {
+    const auto it = j.find(key);
+    return it == j.end() ? nullptr : &*it;
+  }
+
+  int integer(const nlohmann::json& v, const std::string& path, long long min,
+              long long max) const {
+    const std::string expected = fmt::format("an integer in [{}, {}]", min, max);
+    if (!v.is_number_integer())
+      fail(path, v, v.is_number() ? "an integer, not a fraction: " + expected : expected);
+    if (v.is_number_unsigned() ? v.get<unsigned long long>() > static_cast<unsigned long long>(max)
+                               : (v.get<long long>() < min || v.get<long long>() > max))
+      fail(path, v, expected);
+    return v.get<int>();
+  }
+
+  double number(const nlohmann::json& v, const std::string& path) const {
+    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0)
+      fail(path, v, "a finite non-negative number");
+    return v.get<double>();
+  }
+
+  std::string string(const nlohmann::json& v, const std::string& path) const {
+    if (!v.is_string())
+      fail(path, v, "a string");
+    return v.get<std::string>();
+  }
+
+  const nlohmann::json& array(const nlohmann::json& v, const std::string& path) const {
+    if (!v.is_array())
+      fail(path, v, "a list");
+    return v;
+  }
+
+  template <typename Read>
+  auto list(const nlohmann::json& v, const std::string& path, Read read) const {
+    std::vector<decltype(read(v, path))> out;
+    for (std::size_t i = 0; i < array(v, path).size(); ++i) {
+      const std::string item = fmt::format("{}[{}]", path, i);
+      out.push_back(read(v[i], item));
+    }
+    return out;
+  }
+
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+ private:
+  const std::string& source_;
+};
+
+constexpr long long kMaxChiplets = 1 << 20;
+constexpr long long kMaxSlots = 1 << 20;
+
+DeviceLayout layout_from_json(const JsonFields& r, const nlohmann::json& l) {
+  DeviceLayout layout;
+  if (const auto* hardware = r.find(l, "hardware"))
+    layout.hardware = r.string(*hardware, "layout.hardware");
+  auto text = [&](const nlohmann::json& v, const std::string& path) { return r.string(v, path); };
+  layout.chiplets = r.list(r.at(l, "layout", "chiplets"), "layout.chiplets", text);
+  if (layout.chiplets.empty() || static_cast<long long>(layout.chiplets.size()) > kMaxChiplets)
+    r.fail("layout.chiplets", r.at(l, "layout", "chiplets"),
+           fmt::format("1 to {} chiplet names", kMaxChiplets));
+  layout.group_names = r.list(r.at(l, "layout", "group_names"), "layout.group_names", text);
+  const long long groups = static_cast<long long>(layout.group_names.size());
+  layout.group = r.list(r.at(l, "layout", "group"), "layout.group",
+                        [&](const nlohmann::json& v, const std::string& path) {
+                          return r.integer(v, path, 0, std::max(0LL, groups - 1));
+                        });
+  if (layout.group.size() != layout.chiplets.size())
+    r.fail("layout.group", r.at(l, "layout", "group"), "one group per chiplet");
+  layout.slots = r.integer(r.at(l, "layout", "slots"), "layout.slots", 1, kMaxSlots);
+  layout.hops.assign(layout.chiplets.size(), 1.0);
+  if (const auto* hops = r.find(l, "hops")) {
+    layout.hops = r.list(*hops, "layout.hops", [&](const nlohmann::json& v, const std::string& p) {
+      return r.number(v, p);
+    });
+    if (layout.hops.size() != layout.chiplets.size())
+      r.fail("layout.hops", *hops, "one entry per chiplet");
+  }
+  if (const auto* memory = r.find(l, "memory_bytes"))
+    layout.memory_bytes = r.number(*memory, "layout.memory_bytes");
+  return layout;
+}
+
+std::optional<SolverReport> solver_from_json(const JsonFields& r, const nlohmann::json& layer,
+                                             const std::string& path) {
+  const auto* s = r.find(layer, "solver");
+  if (s == nullptr)
+    return std::nullopt;
+  const std::string at = path + ".solver";
+  auto value = [&](const char* key) { return r.at(*s, at, key).get<double>(); };
+  for (const char* key : {"objective", "bound", "gap"})
+    if (!r.at(*s, at, key).is_number())
+      r.fail(at + "." + key, r.at(*s, at, key), "a number");
+  return SolverReport{r.string(r.at(*s, at, "status"), at + ".status"), value("objective"),
+                      value("bound"), value("gap"), 0.0};
+}
+
+}  // namespace
+
+Placement placement_from_json(const nlohmann::json& j, const std::string& source) {
+  const JsonFields r(source);
+  Placement p;
+  p.source = source;
+  p.model = r.string(r.at(j, "", "model"), "model");
+  p.experts = r.integer(r.at(j, "", "experts"), "experts", 1, core::kMaxRoutedExperts);
+  if (const auto* placer = r.find(j, "placer"))
+    p.placer = r.string(*placer, "placer");
+  p.layout = layout_from_json(r, r.at(j, "", "layout"));
+  const int last_chiplet = p.layout.chiplet_count() - 1;
+  const auto& layers = r.array(r.at(j, "", "layers"), "layers");
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const std::string path = fmt::format("layers[{}]", l);
+    LayerPlacement layer;
+    layer.layer_id = r.integer(r.at(layers[l], path, "layer"), path + ".layer", 0, 1 << 20);
+    layer.chiplets_of =
+        r.list(r.at(layers[l], path, "chiplets_of"), path + ".chiplets_of",
+               [&](const nlohmann::json& homes, const std::string& at) {
+                 return r.list(homes, at, [&](const nlohmann::json& c, const std::string& chiplet) {
+                   return r.integer(c, chiplet, 0, last_chiplet);
+                 });
+               });
+    p.layers.push_back(std::move(layer));
+    p.solver.push_back(solver_from_json(r, layers[l], path));
+  }
   validate(p, source);
   return p;
 }
@@ -309,6 +490,10 @@ Placement placement_from_csv(std::string_view text, const std::string& source) {
     p.layers[it->second].chiplets_of[static_cast<std::size_t>(expert)].push_back(
         static_cast<int>(c - p.layout.chiplets.begin()));
   }
+  // Rows may come in any order; the layers of a placement ascend.
+  std::sort(p.layers.begin(), p.layers.end(), [](const LayerPlacement& a, const LayerPlacement& b) {
+    return a.layer_id < b.layer_id;
+  });
   validate(p, source);
   return p;
 }

@@ -53,6 +53,7 @@ struct SolverReport {
 };
 
 struct Placement {
+  std::string source;  // the file it was read from, for messages; empty when made here
   std::string model;
   int experts = 0;
   std::string placer;
@@ -67,6 +68,18 @@ struct Placement {
 // Checks every layer: each expert placed at least once, on distinct valid chiplets, and no
 // chiplet over its slots. InputError naming `source`, the layer and the expert or chiplet.
 void validate(const Placement& placement, const std::string& source);
+
+// The one memory rule of place, place compare and simulate: the expert weights on the fullest
+// chiplet (homes and replicas, summed over the layers) fit the layout's memory per chiplet.
+// Nothing is checked when either size is unknown (0).
+void check_expert_memory(const Placement& placement, double expert_bytes);
+
+// A placement read from a file must be one for what it is used with (`used_with`, named in
+// errors: a model or a trace): `experts` routed experts, every layer of `layer_ids` placed, and,
+// when given, the chiplets of `layout` in its order. InputError naming the placement's file, the
+// field, the value and the expectation.
+void check_matches(const Placement& placement, const std::string& used_with, int experts,
+                   const std::vector<int>& layer_ids, const DeviceLayout* layout = nullptr);
 
 nlohmann::ordered_json to_json(const Placement& placement);
 Placement placement_from_json(const nlohmann::json& json, const std::string& source);

@@ -71,17 +71,35 @@ class Random final : public Placer {
 class Balanced final : public Placer {
  public:
   std::string name() const override { return "balanced"; }
+  // Replicas go into the slots the homes leave free: asking for more would place fewer than asked.
+  void check(const std::vector<LayerInput>& inputs, const DeviceLayout& layout,
+             const PlacerOptions& options) const override {
+    if (inputs.empty() || options.replicas == 0)
+      return;
+    const long long slots = static_cast<long long>(layout.chiplet_count()) * layout.slots;
+    const long long spare = slots - inputs.front().experts;
+    if (options.replicas > spare)
+      throw core::InputError(
+          {"--replicas", "", 0}, std::to_string(options.replicas),
+          fmt::format("at most the {} free slots ({} chiplets x {} slots - {} experts; raise "
+                      "--slots for more)",
+                      spare, layout.chiplet_count(), layout.slots, inputs.front().experts));
+  }
   LayerPlacement place(const LayerInput& in, const DeviceLayout& layout,
                        const PlacerOptions& options, std::optional<SolverReport>&) const override {
     const int chiplets = layout.chiplet_count();
     const int spare = chiplets * layout.slots - in.experts;
     std::vector<int> copies(static_cast<std::size_t>(in.experts), 1);
     for (int r = 0; r < std::min(options.replicas, spare); ++r) {
-      int hot = 0;
-      for (int e = 1; e < in.experts; ++e)
-        if (in.load[static_cast<std::size_t>(e)] / copies[static_cast<std::size_t>(e)] >
-            in.load[static_cast<std::size_t>(hot)] / copies[static_cast<std::size_t>(hot)])
+      int hot = -1;  // an expert already on every chiplet takes no more copies
+      for (int e = 0; e < in.experts; ++e)
+        if (copies[static_cast<std::size_t>(e)] < chiplets &&
+            (hot < 0 ||
+             in.load[static_cast<std::size_t>(e)] / copies[static_cast<std::size_t>(e)] >
+                 in.load[static_cast<std::size_t>(hot)] / copies[static_cast<std::size_t>(hot)]))
           hot = e;
+      if (hot < 0)
+        break;
       ++copies[static_cast<std::size_t>(hot)];
     }
     struct Item {
@@ -109,8 +127,12 @@ class Balanced final : public Placer {
         if (best < 0 || load[ci] < load[static_cast<std::size_t>(best)])
           best = c;
       }
-      if (best < 0)
-        continue;  // only a replica can find no chiplet: every free slot is beside a copy
+      if (best < 0)  // only a replica can find no chiplet: every free slot is beside a copy
+        throw core::InputError(
+            {"--replicas", "", 0}, std::to_string(options.replicas),
+            fmt::format("replicas that fit layer {}: a copy of expert {} finds every free slot "
+                        "beside one of its copies (use fewer, or raise --slots)",
+                        in.layer_id, item.expert));
       homes.push_back(best);
       load[static_cast<std::size_t>(best)] += item.load;
       ++used[static_cast<std::size_t>(best)];

@@ -1,0 +1,24 @@
+// A JSON value as an error message shows it: scalars as written (long ones cut), lists and
+// objects by their size, so a message stays one short line whatever the input holds (and a
+// deeply nested value is never dumped recursively).
+#pragma once
+
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace mozart::core {
+
+inline std::string json_value_text(const nlohmann::json& value) {
+  if (value.is_array())
+    return fmt::format("a list of {}", value.size());
+  if (value.is_object())
+    return fmt::format("an object of {} keys", value.size());
+  std::string text = value.dump();
+  if (text.size() > 60)
+    text = text.substr(0, 57) + "...";
+  return text;
+}
+
+}  // namespace mozart::core
