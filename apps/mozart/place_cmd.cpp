@@ -165,6 +165,7 @@ void run_compare(const PlaceFlags& f) {
                     {"hop_copies", m.hop_copies},
                     {"seconds", seconds}});
     progress.advance();
+    progress.clear();
     if (!f.json)
       fmt::print("{:<18}{:>10.3f}{:>10.3f}{:>12.3f}{:>12.3f}{:>12.3f}{:>10.3f}{:>10.3f}\n",
                  p.placer, m.copies_chiplets, m.copies_groups, m.chiplet_imbalance,

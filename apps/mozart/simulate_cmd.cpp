@@ -168,7 +168,7 @@ void run_simulate(const SimulateFlags& f) {
   const auto policy = workload::parse_policy(f.policy);
   const auto config = step_config(f);
   auto outputs = output_plan(f, m);
-  core::Progress progress("simulate: reading and generating traces", 3);
+  core::Progress progress("simulate: reading and generating traces", 3, false);
   const auto step = step_trace(f, m, f.seed, f.trace);
   // Priors from a trace the step does not run, as a deployment would have them.
   const auto priors = step_trace(f, m, f.seed + 1, f.priors);
@@ -203,7 +203,7 @@ void run_simulate(const SimulateFlags& f) {
   options.resimulate = !f.no_resimulate;
   options.timeline = f.timeline.empty() ? nullptr : &timeline;
   const auto r = workload::simulate_training_step(inputs, policy, config, options);
-  progress.advance();
+  progress.finish();
   const ordered_json summary = workload::to_json(r);
   if (!f.output.empty())
     outputs.stage(f.output, summary.dump(1) + "\n");
@@ -241,6 +241,7 @@ study::StudyResult run_study_with_progress(const study::StudyOptions& options) {
     result.rows.insert(result.rows.end(), rows.begin(), rows.end());
     progress.advance();
   }
+  progress.finish();
   return result;
 }
 

@@ -192,6 +192,8 @@ void run_gen(const GenFlags& f) {
   outputs.input(f.model).input(f.params).input(f.token_experts);
   outputs.output("-o", f.output, {}).check();
   const trace::Format format = output_format(f.output, "--format", f.format);
+  // By phase: the generator's loop offers no progress callback yet.
+  core::Progress progress("trace gen: generating", 2, false);
   Trace t;
   if (!f.token_experts.empty()) {
     t = sample_measured(f);
@@ -217,8 +219,11 @@ void run_gen(const GenFlags& f) {
     trace::check_params(p, model_shape(m), f.params.empty() ? "generator options" : f.params);
     t = trace::generate(model_shape(m), f.tokens, p, f.seed, m.name);
   }
+  progress.advance();
+  progress.set_label("trace gen: writing " + f.output);
   outputs.stage(f.output, trace::serialise_trace(t, format));
   outputs.commit();
+  progress.finish();
   fmt::print("wrote {} tokens × {} layers (top-{} of {}) to {}\n", t.tokens, t.layers(), t.top_k(),
              t.num_experts(), f.output);
 }
@@ -326,7 +331,10 @@ void run_calibrate(const CalibrateFlags& f) {
   outputs.output("-o", f.output, {".json"}).output("--report", f.report, {".md"}).check();
   const auto m = model::load_model(f.model);
   const auto shape = model_shape(m);
+  core::Progress progress("trace calibrate: reading the target", f.report.empty() ? 2 : 3, false);
   const auto target = calibration_target(f, shape);
+  progress.advance();
+  progress.set_label("trace calibrate: fitting");
   trace::CalibrationOptions options;
   options.seed = f.seed;
   options.tokens_per_round = f.tokens;
@@ -336,9 +344,13 @@ void run_calibrate(const CalibrateFlags& f) {
                         {"fitted_on", c.fitted_on}, {"target_value", c.target},
                         {"achieved", c.achieved},   {"seed", f.seed}};
   outputs.stage(f.output, out.dump(1) + "\n");
-  if (!f.report.empty())
+  progress.advance();
+  if (!f.report.empty()) {
+    progress.set_label("trace calibrate: the report's generated trace");
     outputs.stage(f.report, calibration_report(f, shape, target, c));
+  }
   outputs.commit();
+  progress.finish();
   fmt::print(
       "calibrated to {}: topic strength {:.3f} ({}: real {:.4f}, generated {:.4f}); "
       "parameters written to {}\n",
@@ -391,9 +403,13 @@ void add_trace_commands(CLI::App& app) {
     core::OutputPlan outputs("mozart trace convert");
     outputs.input(*in).input(convert_flags->model).output("output", *out, {}).check();
     const trace::Format format = output_format(*out, "--to", *to);
+    core::Progress progress("trace convert: reading " + *in, 2, false);
     const Trace t = convert_flags->read(*in);
+    progress.advance();
+    progress.set_label("trace convert: writing " + *out);
     outputs.stage(*out, trace::serialise_trace(t, format));
     outputs.commit();
+    progress.finish();
     fmt::print("wrote {} ({} tokens × {} layers)\n", *out, t.tokens, t.layers());
   });
 

@@ -182,6 +182,7 @@ TEST(Progress, LineCountsAndEstimatesTheRest) {
   EXPECT_EQ(progress_line("reproduce", 0, 4, 2.0), "reproduce  0/4 (0%)  2 s so far");
   EXPECT_EQ(progress_line("simulate", 2, 3, 300.0), "simulate  2/3 (67%)  ETA 2 min");
   EXPECT_EQ(progress_line("study", 1, 2, 7200.0), "study  1/2 (50%)  ETA 2.0 h");
+  EXPECT_EQ(progress_line("gen", 1, 2, 5.0, false), "gen  1/2 (50%)  5 s so far");
   // Not a terminal under the test runner: nothing is drawn.
   if (::isatty(STDERR_FILENO) == 0) {
     EXPECT_FALSE(progress_enabled());

@@ -32,20 +32,21 @@ bool progress_enabled() {
 }
 
 std::string progress_line(const std::string& label, std::size_t done, std::size_t total,
-                          double elapsed_s) {
+                          double elapsed_s, bool estimate) {
   std::string line = label;
   if (total > 0)
     line += fmt::format("  {}/{} ({:.0f}%)", done, total, 100.0 * double(done) / double(total));
-  if (done > 0 && total > done)
+  if (estimate && done > 0 && total > done)
     line += "  ETA " + duration_text(elapsed_s / double(done) * double(total - done));
   else
     line += "  " + duration_text(elapsed_s) + " so far";
   return line;
 }
 
-Progress::Progress(std::string label, std::size_t total)
+Progress::Progress(std::string label, std::size_t total, bool equal_units)
     : label_(std::move(label)),
       total_(total),
+      estimate_(equal_units),
       shown_(progress_enabled()),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {
@@ -53,8 +54,18 @@ Progress::Progress(std::string label, std::size_t total)
 }
 
 Progress::~Progress() {
-  if (shown_)
-    std::fputs("\r\033[K", stderr);  // clear the line for whatever prints next
+  finish();
+}
+
+void Progress::clear() {
+  if (drawn_)
+    std::fputs("\r\033[K", stderr);
+  drawn_ = false;
+}
+
+void Progress::finish() {
+  clear();
+  shown_ = false;
 }
 
 void Progress::set_label(std::string label) {
@@ -75,8 +86,10 @@ void Progress::draw(bool force) {
     return;
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  std::fputs(("\r\033[K" + progress_line(label_, done_, total_, elapsed)).c_str(), stderr);
+  std::fputs(("\r\033[K" + progress_line(label_, done_, total_, elapsed, estimate_)).c_str(),
+             stderr);
   std::fflush(stderr);
+  drawn_ = true;
 }
 
 }  // namespace mozart::core
