@@ -82,8 +82,9 @@ trace::Trace step_trace(const SimulateFlags& f, const model::MoeModel& m, std::u
   return study::generated_trace(m, generated_tokens(f), f.seq_len, seed);
 }
 
-// Every output checked, and every size that drives memory, before any trace is made.
-core::OutputPlan output_plan(const SimulateFlags& f, const model::MoeModel& m) {
+// Every output checked, and every size that drives memory, before any trace is made; the
+// plan then holds the outputs until the step is done.
+core::OutputPlan check_before_work(const SimulateFlags& f, const model::MoeModel& m) {
   if (f.trace.empty() || f.priors.empty())
     check_generated_size(m, generated_tokens(f), {"mozart simulate", "--sequences", 0});
   core::OutputPlan plan("mozart simulate");
@@ -167,7 +168,7 @@ void run_simulate(const SimulateFlags& f) {
   const auto hw = hw::load_hw(f.hw);
   const auto policy = workload::parse_policy(f.policy);
   const auto config = step_config(f);
-  auto outputs = output_plan(f, m);
+  auto outputs = check_before_work(f, m);
   core::Progress progress("simulate: reading and generating traces", 3, false);
   const auto step = step_trace(f, m, f.seed, f.trace);
   // Priors from a trace the step does not run, as a deployment would have them.
