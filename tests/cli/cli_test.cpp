@@ -389,7 +389,8 @@ void expect_refused(const std::string& args, const std::string& says,
   EXPECT_NE(r.err.find(says), std::string::npos) << args << ": " << r.err;
 }
 
-void write_text(const std::string& path, const std::string& text) {
+// Binary-safe (the noise below holds NUL bytes).
+void write_bytes(const std::string& path, const std::string& text) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   ASSERT_NE(f, nullptr) << path;
   std::fwrite(text.data(), 1, text.size(), f);
@@ -458,7 +459,7 @@ TEST(CliHardening, NonFiniteAndHugeQuantitiesAreRefused) {
   ASSERT_NE(at, std::string::npos);
   text.replace(at, link.size(), "bandwidth: 1e308 TB/s");
   const std::string hw = temp_file(".yaml");
-  write_text(hw, text);
+  write_bytes(hw, text);
   expect_refused("hw check " + hw, "1e308 TB/s");
   std::filesystem::remove(hw);
 }
@@ -466,8 +467,8 @@ TEST(CliHardening, NonFiniteAndHugeQuantitiesAreRefused) {
 TEST(CliHardening, FailingRunsLeaveOutputsUntouched) {
   const std::string summary = temp_file(".json");
   const std::string timeline = temp_file("-timeline.json");
-  write_text(summary, "keep me");
-  write_text(timeline, "keep me too");
+  write_bytes(summary, "keep me");
+  write_bytes(timeline, "keep me too");
   // Fails inside the work (policy B needs switches; the mesh has none).
   const std::string small = " --sequences 2 --micro-batches 2 --seq-len 32";
   Result r = run("simulate --model olmoe-1b-7b --hw mozart-mesh --policy B" + small + " -o " +
@@ -551,7 +552,7 @@ TEST(CliHardening, MessagesAreOneLineAndQuoteLittle) {
   }
   const std::string yaml = temp_file(".yaml");
   for (const std::string& text : {noise, "name: " + std::string(8000, 'x') + "\nchiplets: 3\n"}) {
-    write_text(yaml, text);
+    write_bytes(yaml, text);
     for (const std::string command : {"hw check ", "model show "}) {
       const Result r = run(command + yaml);
       EXPECT_EQ(r.exit_code, 2) << command << r.err;
