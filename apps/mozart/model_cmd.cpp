@@ -1,10 +1,12 @@
 // `mozart model list | show | import | cost`.
 #include "commands.hpp"
+#include "options.hpp"
 #include "output.hpp"
 #include <fmt/format.h>
 
 #include "mozart/core/error.hpp"
 #include "mozart/core/io.hpp"
+#include "mozart/core/output_plan.hpp"
 #include "mozart/model/cost.hpp"
 #include "mozart/model/hf_import.hpp"
 #include "mozart/model/params.hpp"
@@ -202,6 +204,21 @@ void run_cost(const CostOptions& o) {
   fmt::print("  {:<17}{:>12} FLOPs per token\n", "", sci(step.total().flops / step.tokens));
 }
 
+void run_import(const std::string& config, const std::string& output, bool json) {
+  core::OutputPlan outputs("mozart model import");
+  outputs.input(config).output("-o", output,
+                               json ? std::vector<std::string>{".json"}
+                                    : std::vector<std::string>{".yaml", ".yml", ".json"});
+  outputs.check();
+  const MoeModel m = model::import_hf_config(core::read_text_file(config), config);
+  const bool as_json = json || core::extension_of(output) == ".json";
+  const std::string text = as_json ? model::to_json(m).dump(2) + "\n" : model::to_yaml(m);
+  if (output.empty())
+    return fmt::print("{}", text);
+  outputs.stage(output, text);
+  outputs.commit();
+}
+
 }  // namespace
 
 void add_model_commands(CLI::App& app) {
@@ -236,16 +253,12 @@ void add_model_commands(CLI::App& app) {
   auto import_out = std::make_shared<std::string>();
   auto import_json = std::make_shared<bool>(false);
   import->add_option("config", *import_path, "Path to config.json")->required();
-  import->add_option("-o,--output", *import_out, "Write the model file here (else stdout)");
+  import->add_option("-o,--output", *import_out,
+                     "Write the model file here (.yaml, .yml or .json: the format follows the "
+                     "extension; else stdout)");
   import->add_flag("--json", *import_json, "JSON instead of YAML");
   import->callback([import_path, import_out, import_json] {
-    MoeModel m = model::import_hf_config(core::read_text_file(*import_path), *import_path);
-  std::string text = *import_json ? model::to_json(m).dump(2) + "\n" : model::to_yaml(m);
-  if (import_out->empty()) {
-    fmt::print("{}", text);
-  } else {
-    core::write_file_atomically(*import_out, text);
-  }
+    run_import(*import_path, *import_out, *import_json);
 });
 
 auto* cost = model_cmd->add_subcommand(
@@ -253,16 +266,16 @@ auto* cost = model_cmd->add_subcommand(
 auto o = std::make_shared<CostOptions>();
 cost->add_option("model", o->model, "Preset name or model file")->required();
 cost->add_option("--seq-len", o->seq_len, "Tokens per sequence")
-    ->check(CLI::Range(1, 1 << 20))
+    ->check(whole(1, 1 << 20))
     ->capture_default_str();
 cost->add_option("--sequences", o->sequences, "Sequences per micro-batch")
-    ->check(CLI::Range(1, 1 << 20))
+    ->check(whole(1, 1 << 20))
     ->capture_default_str();
 cost->add_option("--micro-batches", o->micro_batches, "Micro-batches per step")
-    ->check(CLI::Range(1, 1 << 20))
+    ->check(whole(1, 1 << 20))
     ->capture_default_str();
 cost->add_option("--layer", o->layer, "Layer to itemise (default: the first MoE layer)")
-    ->check(CLI::Range(0, 1 << 20));
+    ->check(whole(0, 1 << 20));
 cost->add_flag("--json", o->json, "Print JSON");
 cost->callback([o] { run_cost(*o); });
 }  // namespace mozart::cli

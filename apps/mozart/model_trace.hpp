@@ -1,11 +1,23 @@
 // What a zoo model tells the trace readers and the generator: its MoE layers, routed experts
-// and top-k. Shared by the commands that read or make traces.
+// and top-k. Shared by the commands that read or make traces: they fill what a foreign trace
+// leaves out, check a trace against the model the user named, and bound what a generated
+// trace would take in memory before making it.
 #pragma once
 
+#include <cstddef>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
 #include "mozart/model/spec.hpp"
 #include "mozart/trace/formats.hpp"
 
 namespace mozart::cli {
+
+// 2^32 expert choices (tokens x MoE layers x top-k, 2 bytes each plus the per-token columns):
+// about 8 GB, beyond which a generated trace is surely a typo.
+inline constexpr std::size_t kMaxTraceChoices = std::size_t{1} << 32;
 
 inline trace::TraceShape model_shape(const model::MoeModel& m) {
   return {m.moe_layers(), m.routed_experts, m.top_k};
@@ -17,6 +29,33 @@ inline trace::ReadOptions read_options_for(const model::MoeModel& m) {
   options.hint = model_shape(m);
   options.model = m.name;
   return options;
+}
+
+// A trace read for a model the user named must be of that model's shape: --model is used,
+// never silently ignored.
+inline void check_trace_fits_model(const trace::Trace& t, const model::MoeModel& m,
+                                   const std::string& source) {
+  const trace::TraceShape shape = model_shape(m);
+  if (t.shape.layer_ids == shape.layer_ids && t.num_experts() == shape.experts &&
+      t.top_k() == shape.top_k)
+    return;
+  throw core::InputError(
+      {source, "shape", 0},
+      fmt::format("{} MoE layers, {} experts, top-{}", t.layers(), t.num_experts(), t.top_k()),
+      fmt::format("the shape of --model {}: {} MoE layers, {} experts, top-{}", m.name,
+                  shape.layer_ids.size(), shape.experts, shape.top_k));
+}
+
+// Refuses, before any work, a generated trace too large for memory.
+inline void check_generated_size(const model::MoeModel& m, std::size_t tokens,
+                                 const core::InputLocation& where) {
+  const std::size_t per_token = m.moe_layers().size() * std::size_t(m.top_k);
+  if (per_token == 0 || tokens <= kMaxTraceChoices / per_token)
+    return;
+  throw core::InputError(where, fmt::format("{} tokens", tokens),
+                         fmt::format("at most {} tokens of {} ({} expert choices each; at most "
+                                     "2^32 choices in a generated trace)",
+                                     kMaxTraceChoices / per_token, m.name, per_token));
 }
 
 }  // namespace mozart::cli

@@ -3,10 +3,12 @@
 #include <map>
 
 #include "commands.hpp"
+#include "options.hpp"
 #include "output.hpp"
 #include <fmt/format.h>
 
 #include "mozart/core/error.hpp"
+#include "mozart/core/output_plan.hpp"
 #include "mozart/core/units.hpp"
 #include "mozart/hw/zoo.hpp"
 #include "mozart/net/collectives.hpp"
@@ -49,8 +51,11 @@ void run_collective(const NetOptions& o) {
   std::optional<double> bytes = core::parse_quantity(o.bytes, core::Dimension::bytes);
   if (!bytes || *bytes <= 0) {
     throw core::InputError(core::InputLocation{"--bytes", "", 0}, o.bytes,
-                           "a positive size, e.g. '1 MB' or '4096'");
+                           fmt::format("a positive size {}, e.g. '1 MB' or '4096'",
+                                       core::range_of(core::Dimension::bytes)));
   }
+  core::OutputPlan outputs("mozart net collective");
+  outputs.input(o.hw).output("--timeline", o.timeline, {".json"}).check();
   net::NetworkOptions options;
   options.efficiency = o.efficiency;
   options.mesh_routing = o.routing == "yx"         ? net::MeshRouting::yx
@@ -71,8 +76,10 @@ void run_collective(const NetOptions& o) {
     }
   }
   sim::RunResult r = sim::run(graph, net.capacities(), run_options);
-  if (!o.timeline.empty())
-    timeline.write(o.timeline);
+  if (!o.timeline.empty()) {
+    outputs.stage(o.timeline, timeline.to_chrome_json());
+    outputs.commit();
+  }
 
   double wire_bytes = 0, busiest = 0;
   int busiest_channel = 0;
@@ -140,8 +147,10 @@ void add_net_commands(CLI::App& app) {
       ->check(CLI::IsMember({"xy", "yx", "adaptive"}))
       ->capture_default_str();
   collective->add_option("--efficiency", o->efficiency, "Link efficiency in (0, 1]")
+      ->check(finite(0.0, 1.0, true))
       ->capture_default_str();
-  collective->add_option("--timeline", o->timeline, "Write a Perfetto / Chrome trace JSON here");
+  collective->add_option("--timeline", o->timeline,
+                         "Write a Perfetto / Chrome trace JSON here (.json)");
   collective->add_flag("--json", o->json, "Print JSON");
   collective->callback([o] { run_collective(*o); });
 }

@@ -4,10 +4,13 @@
 
 #include "commands.hpp"
 #include "model_trace.hpp"
+#include "options.hpp"
 #include "output.hpp"
 #include <fmt/format.h>
 
 #include "mozart/core/error.hpp"
+#include "mozart/core/output_plan.hpp"
+#include "mozart/core/progress.hpp"
 #include "mozart/core/units.hpp"
 #include "mozart/hw/zoo.hpp"
 #include "mozart/model/params.hpp"
@@ -41,9 +44,14 @@ std::optional<model::MoeModel> model_of(const PlaceFlags& f, const trace::Trace&
   return model::find_preset(t.model);
 }
 
+// The trace at `path`, checked against --model when one is given.
 trace::Trace load_trace(const std::string& path, const PlaceFlags& f) {
-  return trace::read_trace(
-      path, f.model.empty() ? trace::ReadOptions{} : read_options_for(model::load_model(f.model)));
+  if (f.model.empty())
+    return trace::read_trace(path);
+  const auto m = model::load_model(f.model);
+  trace::Trace t = trace::read_trace(path, read_options_for(m));
+  check_trace_fits_model(t, m, path);
+  return t;
 }
 
 double expert_bytes(const std::optional<model::MoeModel>& m) {
@@ -67,6 +75,10 @@ void print_metrics(const std::string& label, const placement::Metrics& m) {
 }
 
 void run_place(const PlaceFlags& f) {
+  core::OutputPlan outputs("mozart place");
+  for (const std::string* in : {&f.trace, &f.eval, &f.hw, &f.model})
+    outputs.input(*in);
+  outputs.output("-o", f.output, {".json", ".csv"}).check();
   const auto t = load_trace(f.trace, f);
   const auto layout = layout_for(f, t);
   const auto start = std::chrono::steady_clock::now();
@@ -76,10 +88,13 @@ void run_place(const PlaceFlags& f) {
   const auto m = model_of(f, t);
   placement::check_expert_memory(p, expert_bytes(m));
   const auto on_trace = placement::evaluate(p, t, expert_bytes(m));
-  placement::write_placement(p, f.output);
   std::optional<placement::Metrics> held_out;
   if (!f.eval.empty())
     held_out = placement::evaluate(p, load_trace(f.eval, f), expert_bytes(m));
+  outputs.stage(f.output, core::extension_of(f.output) == ".csv"
+                              ? placement::to_csv(p)
+                              : placement::to_json(p).dump(1) + "\n");
+  outputs.commit();
   if (f.json) {
     ordered_json out{{"placement", f.output},
                      {"placer", p.placer},
@@ -105,6 +120,8 @@ void run_place(const PlaceFlags& f) {
 }
 
 void run_compare(const PlaceFlags& f) {
+  if (f.json)
+    core::set_progress_enabled(false);
   const auto t = load_trace(f.trace, f);
   const auto layout = layout_for(f, t);
   const auto eval_trace = f.eval.empty() ? std::optional<trace::Trace>() : load_trace(f.eval, f);
@@ -118,7 +135,9 @@ void run_compare(const PlaceFlags& f) {
         t.model.empty() ? f.trace : t.model, layout.hardware, layout.chiplet_count(),
         layout.group_count(), f.eval.empty() ? f.trace : f.eval, "placer", "C_T chip", "C_T grp",
         "chip max/mn", "step max/mn", "grp max/mn", "hops", "seconds");
+  core::Progress progress("place compare", names.size());
   for (const auto& name : names) {
+    progress.set_label("place compare: " + name);
     const auto start = std::chrono::steady_clock::now();
     const auto p = placement::place(t, layout, name, f.options);
     const double seconds =
@@ -133,6 +152,8 @@ void run_compare(const PlaceFlags& f) {
                     {"group_imbalance", m.group_imbalance},
                     {"hop_copies", m.hop_copies},
                     {"seconds", seconds}});
+    progress.advance();
+    progress.clear();
     if (!f.json)
       fmt::print("{:<18}{:>10.3f}{:>10.3f}{:>12.3f}{:>12.3f}{:>12.3f}{:>10.3f}{:>10.3f}\n",
                  p.placer, m.copies_chiplets, m.copies_groups, m.chiplet_imbalance,
@@ -148,27 +169,27 @@ void add_common(CLI::App* cmd, PlaceFlags& f, bool required) {
   cmd->add_option("--model", f.model, "Zoo model or file (default: the trace's model)");
   cmd->add_option("--eval", f.eval, "Also measure on this (held-out) trace");
   cmd->add_option("--slots", f.slots, "Experts one chiplet may hold per layer (default: ceil(E/C))")
-      ->check(CLI::Range(1, 1 << 20));
+      ->check(whole(1, 1 << 20));
   cmd->add_option("--group-size", f.group_size,
                   "Group chiplets contiguously in groups of N instead")
-      ->check(CLI::Range(1, 1 << 20));
+      ->check(whole(1, 1 << 20));
   cmd->add_option("--replicas", f.options.replicas, "balanced: redundant copies of hot experts")
-      ->check(CLI::Range(0, 1 << 20));
+      ->check(whole(0, 1 << 20));
   cmd->add_option("--group-balance", f.options.group_balance, "Bound on group max/mean load")
-      ->check(CLI::Range(1.0, 100.0));
+      ->check(finite(1.0, 100.0));
   cmd->add_option("--chiplet-balance", f.options.chiplet_balance,
                   "mozart, --refine: a bound on every layer's chiplet max/mean load (default "
                   "none: mozart aims at 2.0; metis: tolerance)")
-      ->check(CLI::Range(0.0, 100.0));  // below 1: the placer's own one-line error
+      ->check(finite(0.0, 100.0));  // below 1: the placer's own one-line error
   cmd->add_option("--time-limit", f.options.solver.seconds,
                   "Seconds per integer program (safety net)")
-      ->check(CLI::Range(0.001, 3600.0));
+      ->check(finite(0.001, 3600.0));
   cmd->add_option("--nodes", f.options.solver.nodes, "Branch-and-bound nodes per integer program")
-      ->check(CLI::Range(0, 100000000));
+      ->check(whole(0, 100000000));
   cmd->add_flag("--refine", f.options.refine, "Swap experts to lower C_T + lambda * imbalance");
   cmd->add_option("--lambda", f.options.lambda, "Weight of chiplet imbalance in --refine")
-      ->check(CLI::Range(0.0, 1000.0));
-  cmd->add_option("--seed", f.options.seed, "Seed (random, metis)");
+      ->check(finite(0.0, 1000.0));
+  cmd->add_option("--seed", f.options.seed, "Seed (random, metis)")->check(whole(0));
   cmd->add_flag("--json", f.json, "Print JSON");
 }
 
@@ -180,7 +201,8 @@ void add_place_commands(CLI::App& app) {
   add_common(cmd, *f, false);  // required only without a subcommand, checked below
   cmd->add_option("--placer", f->placer,
                   "contiguous, round-robin, random, balanced, occult, mozart, mozart-paper, metis");
-  cmd->add_option("-o,--output", f->output, "Placement to write (.json or .csv)");
+  cmd->add_option("-o,--output", f->output,
+                  "Placement to write (.json or .csv; not the trace it is made from)");
   cmd->callback([cmd, f] {
     if (cmd->get_subcommands().empty()) {
       for (const auto& [value, flag] :
@@ -194,7 +216,9 @@ void add_place_commands(CLI::App& app) {
   auto c = std::make_shared<PlaceFlags>();
   auto* compare = cmd->add_subcommand("compare", "Every placer on one trace and hardware: a table");
   add_common(compare, *c, true);
-  compare->add_option("--placers", c->placers, "Placers to compare (default: all)")->delimiter(',');
+  compare->add_option("--placers", c->placers, "Placers to compare (default: all)")
+      ->delimiter(',')
+      ->check(name_text());
   compare->callback([c] { run_compare(*c); });
 
   auto e = std::make_shared<std::pair<std::string, std::string>>();

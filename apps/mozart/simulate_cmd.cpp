@@ -6,11 +6,13 @@
 #include "commands.hpp"
 #include "default_step.hpp"
 #include "model_trace.hpp"
+#include "options.hpp"
 #include "output.hpp"
 #include <fmt/format.h>
 
 #include "mozart/core/error.hpp"
-#include "mozart/core/io.hpp"
+#include "mozart/core/output_plan.hpp"
+#include "mozart/core/progress.hpp"
 #include "mozart/core/units.hpp"
 #include "mozart/hw/zoo.hpp"
 #include "mozart/model/params.hpp"
@@ -37,7 +39,7 @@ struct SimulateFlags {
   int sequences = 32;
   int seq_len = 256;
   int micro_batches = 4;
-  std::size_t first_token = 0;
+  std::size_t first_token = 0;  // checked by whole(): CLI11 wraps "-1" for a size_t
   std::string optimizer = "per-layer";
   std::string grad_precision = "fp32";
   bool no_resimulate = false;
@@ -69,13 +71,29 @@ workload::StepConfig step_config(const SimulateFlags& f) {
   return c;
 }
 
+std::size_t generated_tokens(const SimulateFlags& f) {
+  return f.first_token + std::size_t(f.sequences) * std::size_t(f.seq_len);
+}
+
 // The step's trace: a file, or a sample of the default generator law.
 trace::Trace step_trace(const SimulateFlags& f, const model::MoeModel& m, std::uint64_t seed,
                         const std::string& path) {
   if (!path.empty())
     return trace::read_trace(path, read_options_for(m));
-  const std::size_t tokens = f.first_token + std::size_t(f.sequences) * std::size_t(f.seq_len);
-  return study::generated_trace(m, tokens, f.seq_len, seed);
+  return study::generated_trace(m, generated_tokens(f), f.seq_len, seed);
+}
+
+// Every output checked, and every size that drives memory, before any trace is made; the
+// plan then holds the outputs until the step is done.
+core::OutputPlan check_before_work(const SimulateFlags& f, const model::MoeModel& m) {
+  if (f.trace.empty() || f.priors.empty())
+    check_generated_size(m, generated_tokens(f), {"mozart simulate", "--sequences", 0});
+  core::OutputPlan plan("mozart simulate");
+  for (const std::string* in : {&f.model, &f.hw, &f.trace, &f.priors, &f.placement})
+    plan.input(*in);
+  plan.output("-o", f.output, {".json"}).output("--timeline", f.timeline, {".json"});
+  plan.check();
+  return plan;
 }
 
 void print_losses(const workload::Losses& lost) {
@@ -145,13 +163,19 @@ void print_summary(const workload::StepResult& r, const std::string& placement_s
 }
 
 void run_simulate(const SimulateFlags& f) {
+  if (f.json)
+    core::set_progress_enabled(false);
   const auto m = model::load_model(f.model);
   const auto hw = hw::load_hw(f.hw);
   const auto policy = workload::parse_policy(f.policy);
   const auto config = step_config(f);
+  auto outputs = check_before_work(f, m);
+  core::Progress progress("simulate: reading and generating traces", 3, false);
   const auto step = step_trace(f, m, f.seed, f.trace);
   // Priors from a trace the step does not run, as a deployment would have them.
   const auto priors = step_trace(f, m, f.seed + 1, f.priors);
+  progress.advance();
+  progress.set_label("simulate: placing experts");
   std::string placement_source;
   placement::Placement placement;
   if (!f.placement.empty()) {
@@ -168,6 +192,9 @@ void run_simulate(const SimulateFlags& f) {
   if (!f.weights_may_overflow)  // the rule of place and place compare
     placement::check_expert_memory(placement, static_cast<double>(model::routed_expert_params(m)) *
                                                   core::bytes_per_element(m.dtype));
+  progress.advance();
+  progress.set_label(f.no_resimulate ? "simulate: the step"
+                                     : "simulate: the step and its three re-simulations");
   const net::Network network(hw);
   workload::StepInputs inputs{m,
                               network,
@@ -183,11 +210,13 @@ void run_simulate(const SimulateFlags& f) {
   options.resimulate = !f.no_resimulate;
   options.timeline = f.timeline.empty() ? nullptr : &timeline;
   const auto r = workload::simulate_training_step(inputs, policy, config, options);
+  progress.finish();
   const ordered_json summary = workload::to_json(r);
   if (!f.output.empty())
-    core::write_file_atomically(f.output, summary.dump(1) + "\n");
+    outputs.stage(f.output, summary.dump(1) + "\n");
   if (!f.timeline.empty())
-    timeline.write(f.timeline);
+    outputs.stage(f.timeline, timeline.to_chrome_json());
+  outputs.commit();
   if (f.json)
     return print_json(summary);
   print_summary(r, placement_source);
@@ -205,21 +234,46 @@ struct ReproduceFlags {
   bool json = false;
 };
 
+// The study one model at a time (the rows are the same as in one call: each model's runs
+// are independent), so that the progress line can count models.
+study::StudyResult run_study_with_progress(const study::StudyOptions& options) {
+  study::StudyResult result;
+  result.options = options;
+  core::Progress progress("reproduce mozart", options.models.size());
+  for (const std::string& name : options.models) {
+    progress.set_label("reproduce mozart: " + name);
+    auto one = options;
+    one.models = {name};
+    auto rows = study::run_mozart_study(one).rows;
+    result.rows.insert(result.rows.end(), rows.begin(), rows.end());
+    progress.advance();
+  }
+  progress.finish();
+  return result;
+}
+
 void run_reproduce(const ReproduceFlags& f) {
+  if (f.json)
+    core::set_progress_enabled(false);
   auto options = f.options;
   if (f.quick) {
     options.ablations = false;
     options.sweeps = false;
   }
+  core::OutputPlan outputs("mozart reproduce mozart");
+  outputs.input(options.hardware);
+  outputs.output("-o", f.output, {".json"}).output("--markdown", f.markdown, {".md"});
+  outputs.check();
   const auto start = std::chrono::steady_clock::now();
-  const auto result = study::run_mozart_study(options);
+  const auto result = run_study_with_progress(options);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!f.output.empty())
-    core::write_file_atomically(f.output, study::to_json(result).dump(1) + "\n");
+    outputs.stage(f.output, study::to_json(result).dump(1) + "\n");
   const std::string table = study::to_markdown(result);
   if (!f.markdown.empty())
-    core::write_file_atomically(f.markdown, table);
+    outputs.stage(f.markdown, table);
+  outputs.commit();
   if (f.json)
     return print_json(study::to_json(result));
   fmt::print(
@@ -267,11 +321,17 @@ void add_simulate_commands(CLI::App& app) {
   sim->add_option("--policy", sf->policy,
                   "baseline, A, B, C, or options: overlap+in-network+streaming+placer=mozart")
       ->capture_default_str();
-  sim->add_option("--sequences", sf->sequences, "Sequences per step")->capture_default_str();
-  sim->add_option("--seq-len", sf->seq_len, "Tokens per sequence")->capture_default_str();
+  sim->add_option("--sequences", sf->sequences, "Sequences per step")
+      ->check(whole(1, kMaxBatchDimension))
+      ->capture_default_str();
+  sim->add_option("--seq-len", sf->seq_len, "Tokens per sequence")
+      ->check(whole(1, kMaxBatchDimension))
+      ->capture_default_str();
   sim->add_option("--micro-batches", sf->micro_batches, "Micro-batches per step")
+      ->check(whole(1, kMaxBatchDimension))
       ->capture_default_str();
   sim->add_option("--first-token", sf->first_token, "Trace token where the step starts")
+      ->check(whole(0, kMaxTraceTokens))
       ->capture_default_str();
   sim->add_option("--optimizer", sf->optimizer,
                   "Adam per-layer (each layer once its gradients are final), end-of-step, or none")
@@ -285,9 +345,10 @@ void add_simulate_commands(CLI::App& app) {
                 "Skip the three re-simulations that measure what the step loses to "
                 "communication, memory and compute");
   sim->add_option("--seed", sf->seed, "Seed of generated traces and placers")
+      ->check(whole(0, kMaxU64 - 1))  // the priors use seed + 1
       ->capture_default_str();
-  sim->add_option("-o,--output", sf->output, "Write the JSON summary here");
-  sim->add_option("--timeline", sf->timeline, "Write a Perfetto / Chrome trace here");
+  sim->add_option("-o,--output", sf->output, "Write the JSON summary here (.json)");
+  sim->add_option("--timeline", sf->timeline, "Write a Perfetto / Chrome trace here (.json)");
   sim->add_flag("--json", sf->json, "Print the JSON summary");
   sim->callback([sf] { run_simulate(*sf); });
 
@@ -296,8 +357,12 @@ void add_simulate_commands(CLI::App& app) {
   rep->require_subcommand(1);
   CLI::App* moz = rep->add_subcommand(
       "mozart", "Mozart (NeurIPS 2025): policies baseline/A/B/C on three models, and ablations");
-  moz->add_option("--seed", rf->options.seed, "Seed of the traces")->capture_default_str();
-  moz->add_option("--models", rf->options.models, "Models to run")->capture_default_str();
+  moz->add_option("--seed", rf->options.seed, "Seed of the traces")
+      ->check(whole(0, kMaxU64 - 1))
+      ->capture_default_str();
+  moz->add_option("--models", rf->options.models, "Models to run")
+      ->check(name_text())
+      ->capture_default_str();
   moz->add_option("--hw", rf->options.hardware,
                   "One hardware preset or file for every model (default: each model's "
                   "mozart-paper-* preset)");
@@ -305,13 +370,13 @@ void add_simulate_commands(CLI::App& app) {
   moz->add_option("--sweep-factors", rf->options.sweep_factors,
                   "Link and HBM bandwidth factors of the sweeps, besides x1")
       ->delimiter(',')
-      ->check(CLI::Range(1e-3, 1e3))
+      ->check(finite(1e-3, 1e3))
       ->capture_default_str();
   moz->add_flag("!--no-resimulate", rf->options.resimulate,
                 "Skip measuring what the main table's steps lose to communication, memory and "
                 "compute (three re-simulations of each)");
-  moz->add_option("-o,--output", rf->output, "Write the JSON results here");
-  moz->add_option("--markdown", rf->markdown, "Write the tables as Markdown here");
+  moz->add_option("-o,--output", rf->output, "Write the JSON results here (.json)");
+  moz->add_option("--markdown", rf->markdown, "Write the tables as Markdown here (.md)");
   moz->add_flag("--json", rf->json, "Print JSON");
   moz->callback([rf] { run_reproduce(*rf); });
 }

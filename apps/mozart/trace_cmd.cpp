@@ -5,11 +5,14 @@
 
 #include "commands.hpp"
 #include "model_trace.hpp"
+#include "options.hpp"
 #include "output.hpp"
 #include <fmt/format.h>
 
 #include "mozart/core/error.hpp"
 #include "mozart/core/io.hpp"
+#include "mozart/core/output_plan.hpp"
+#include "mozart/core/progress.hpp"
 #include "mozart/model/zoo.hpp"
 #include "mozart/trace/calibrate.hpp"
 #include "mozart/trace/formats.hpp"
@@ -35,7 +38,15 @@ struct ReadFlags {
     if (with_model)
       cmd->add_option("--model", model, "Zoo model or model file: experts, top-k and MoE layers");
     cmd->add_option("--experts", experts, "Routed experts per layer (for files that omit it)")
-        ->check(CLI::Range(1, 65536));
+        ->check(whole(1, 65536));
+  }
+
+  // The trace at `path`, checked against --model when one is given.
+  Trace read(const std::string& path) const {
+    Trace t = trace::read_trace(path, options());
+    if (!model.empty())
+      check_trace_fits_model(t, model::load_model(model), path);
+    return t;
   }
 
   trace::ReadOptions options() const {
@@ -56,8 +67,26 @@ std::string opt(const std::optional<double>& v, const char* spec = "{:.3f}") {
   return v ? fmt::format(fmt::runtime(spec), *v) : std::string("-");
 }
 
+// The format a trace output is written in: its extension's; --to or --format may confirm it
+// but not contradict it (a file named .csv holding native bytes misleads every reader).
+trace::Format output_format(const std::string& path, const std::string& option,
+                            const std::string& requested) {
+  const trace::Format by_extension = trace::format_of_path(path);
+  if (requested.empty())
+    return by_extension;
+  const auto format = trace::parse_format(requested);
+  if (!format)
+    throw core::InputError({option, "format", 0}, requested, "native, jsonl, npy or csv");
+  if (*format != by_extension)
+    throw core::InputError({option, "format", 0}, requested,
+                           fmt::format("{}, the format of {}'s extension (the format follows the "
+                                       "extension)",
+                                       trace::to_string(by_extension), path));
+  return *format;
+}
+
 void run_info(const std::string& path, const ReadFlags& flags, bool json) {
-  const Trace t = trace::read_trace(path, flags.options());
+  const Trace t = flags.read(path);
   const auto sequences =
       t.sequence.empty() ? 0 : *std::max_element(t.sequence.begin(), t.sequence.end()) + 1;
   ordered_json out{{"file", path},
@@ -96,7 +125,9 @@ struct StatsFlags {
 };
 
 void run_stats(const StatsFlags& f) {
-  const Trace t = trace::read_trace(f.path, f.read.options());
+  core::OutputPlan outputs("mozart trace stats");
+  outputs.input(f.path).input(f.read.model).output("-o", f.output, {".json"}).check();
+  const Trace t = f.read.read(f.path);
   const auto priors = trace::compute_priors(t, {f.window, true});
   const int groups = std::min(f.groups, t.num_experts());
   const auto contiguous = trace::contiguous_groups(t.num_experts(), groups);
@@ -106,8 +137,10 @@ void run_stats(const StatsFlags& f) {
         trace::copies_per_token(t, l, contiguous);
   out["copies_contiguous_groups"] = groups;
   out["copies_contiguous"] = trace::copies_per_token(t, contiguous);
-  if (!f.output.empty())
-    core::write_file_atomically(f.output, out.dump(1) + "\n");
+  if (!f.output.empty()) {
+    outputs.stage(f.output, out.dump(1) + "\n");
+    outputs.commit();
+  }
   if (f.json)
     return print_json(f.output.empty() ? out : trace::to_json(priors, false));
   fmt::print("{}: {} tokens, {} layers, {} experts, top-{}\n", f.path, t.tokens, t.layers(),
@@ -145,15 +178,25 @@ struct GenFlags {
   double skew = -1;
 };
 
+// Draws from measured per-token counts; a --model given too must match their shape.
+Trace sample_measured(const GenFlags& f) {
+  const auto counts = trace::read_token_expert_counts(f.token_experts);
+  Trace t = trace::sample_token_experts(counts, f.tokens, f.seq_len > 0 ? f.seq_len : 256, f.seed);
+  if (!f.model.empty())
+    check_trace_fits_model(t, model::load_model(f.model), f.token_experts);
+  return t;
+}
+
 void run_gen(const GenFlags& f) {
-  const std::optional<trace::Format> format =
-      f.format.empty() ? std::nullopt : trace::parse_format(f.format);
-  if (!f.format.empty() && !format)
-    throw core::InputError({"--format", "format", 0}, f.format, "native, jsonl, npy or csv");
+  core::OutputPlan outputs("mozart trace gen");
+  outputs.input(f.model).input(f.params).input(f.token_experts);
+  outputs.output("-o", f.output, {}).check();
+  const trace::Format format = output_format(f.output, "--format", f.format);
+  // By phase: the generator's loop offers no progress callback yet.
+  core::Progress progress("trace gen: generating", 2, false);
   Trace t;
   if (!f.token_experts.empty()) {
-    const auto counts = trace::read_token_expert_counts(f.token_experts);
-    t = trace::sample_token_experts(counts, f.tokens, f.seq_len > 0 ? f.seq_len : 256, f.seed);
+    t = sample_measured(f);
   } else {
     if (f.model.empty())
       throw core::InputError({"mozart trace gen", "--model", 0}, "(none)",
@@ -175,7 +218,11 @@ void run_gen(const GenFlags& f) {
     trace::check_params(p, model_shape(m), f.params.empty() ? "generator options" : f.params);
     t = trace::generate(model_shape(m), f.tokens, p, f.seed, m.name);
   }
-  trace::write_trace(t, f.output, format);
+  progress.advance();
+  progress.set_label("trace gen: writing " + f.output);
+  trace::write_trace(t, outputs.temp_for(f.output).path(), format);
+  outputs.commit();
+  progress.finish();
   fmt::print("wrote {} tokens × {} layers (top-{} of {}) to {}\n", t.tokens, t.layers(), t.top_k(),
              t.num_experts(), f.output);
 }
@@ -196,6 +243,7 @@ struct CalibrateFlags {
 
 trace::CalibrationTarget calibration_target(const CalibrateFlags& f, const TraceShape& shape) {
   if (!f.trace_path.empty())
+    // Not checked against --model: a real trace may cover only some of its MoE layers.
     return trace::target_from_trace(trace::read_trace(f.trace_path, f.read.options()),
                                     f.trace_path);
   std::optional<trace::CalibrationTarget> token_target;
@@ -253,26 +301,11 @@ std::string report_markdown(const trace::CalibrationTarget& real,
   return out;
 }
 
-void run_calibrate(const CalibrateFlags& f) {
-  const auto m = model::load_model(f.model);
-  const auto shape = model_shape(m);
-  const auto target = calibration_target(f, shape);
-  trace::CalibrationOptions options;
-  options.seed = f.seed;
-  options.tokens_per_round = f.tokens;
-  const auto c = trace::calibrate(target, shape, trace::GeneratorParams{}, options);
-  ordered_json out = trace::to_json(c.params);
-  out["calibration"] = {{"model", m.name},          {"target", target.label},
-                        {"fitted_on", c.fitted_on}, {"target_value", c.target},
-                        {"achieved", c.achieved},   {"seed", f.seed}};
-  core::write_file_atomically(f.output, out.dump(1) + "\n");
-  fmt::print(
-      "calibrated to {}: topic strength {:.3f} ({}: real {:.4f}, generated {:.4f}); "
-      "parameters written to {}\n",
-      target.label, c.params.topic_strength, c.fitted_on, c.target, c.achieved, f.output);
-  if (f.report.empty())
-    return;
-  // The generated side of the report: a fresh trace over the measured layers only.
+// The report: the real statistics beside those of a fresh trace from the calibrated
+// generator over the measured layers only.
+std::string calibration_report(const CalibrateFlags& f, const TraceShape& shape,
+                               const trace::CalibrationTarget& target,
+                               const trace::Calibration& c) {
   auto params = c.params;
   params.popularity.clear();
   params.layer_strength.clear();
@@ -287,8 +320,42 @@ void run_calibrate(const CalibrateFlags& f) {
   }
   const auto generated = trace::target_from_trace(
       trace::generate(target.shape, f.tokens * 4, params, f.seed + 1000), "generated");
-  core::write_file_atomically(f.report, report_markdown(target, generated, c));
-  fmt::print("report written to {}\n", f.report);
+  return report_markdown(target, generated, c);
+}
+
+void run_calibrate(const CalibrateFlags& f) {
+  core::OutputPlan outputs("mozart trace calibrate");
+  for (const std::string* in : {&f.model, &f.counts, &f.token_experts, &f.trace_path})
+    outputs.input(*in);
+  outputs.output("-o", f.output, {".json"}).output("--report", f.report, {".md"}).check();
+  const auto m = model::load_model(f.model);
+  const auto shape = model_shape(m);
+  core::Progress progress("trace calibrate: reading the target", f.report.empty() ? 2 : 3, false);
+  const auto target = calibration_target(f, shape);
+  progress.advance();
+  progress.set_label("trace calibrate: fitting");
+  trace::CalibrationOptions options;
+  options.seed = f.seed;
+  options.tokens_per_round = f.tokens;
+  const auto c = trace::calibrate(target, shape, trace::GeneratorParams{}, options);
+  ordered_json out = trace::to_json(c.params);
+  out["calibration"] = {{"model", m.name},          {"target", target.label},
+                        {"fitted_on", c.fitted_on}, {"target_value", c.target},
+                        {"achieved", c.achieved},   {"seed", f.seed}};
+  outputs.stage(f.output, out.dump(1) + "\n");
+  progress.advance();
+  if (!f.report.empty()) {
+    progress.set_label("trace calibrate: the report's generated trace");
+    outputs.stage(f.report, calibration_report(f, shape, target, c));
+  }
+  outputs.commit();
+  progress.finish();
+  fmt::print(
+      "calibrated to {}: topic strength {:.3f} ({}: real {:.4f}, generated {:.4f}); "
+      "parameters written to {}\n",
+      target.label, c.params.topic_strength, c.fitted_on, c.target, c.achieved, f.output);
+  if (!f.report.empty())
+    fmt::print("report written to {}\n", f.report);
 }
 
 }  // namespace
@@ -313,12 +380,13 @@ void add_trace_commands(CLI::App& app) {
   auto s = std::make_shared<StatsFlags>();
   stats->add_option("trace", s->path, "Trace file")->required();
   s->read.add_to(stats);
-  stats->add_option("--window", s->window, "Tokens per drift window (0: no drift)");
+  stats->add_option("--window", s->window, "Tokens per drift window (0: no drift)")
+      ->check(whole(0, kMaxTraceTokens));
   stats->add_option("--groups", s->groups, "Contiguous expert groups for C_T")
-      ->check(CLI::Range(1, 65536));
+      ->check(whole(1, 65536));
   stats->add_flag("--json", s->json, "Print JSON");
   stats->add_flag("--full", s->full, "With --json: include V, C, transitions and drift");
-  stats->add_option("-o,--output", s->output, "Write the full priors as JSON here");
+  stats->add_option("-o,--output", s->output, "Write the full priors as JSON here (.json)");
   stats->callback([s] { run_stats(*s); });
 
   auto* convert = cmd->add_subcommand("convert", "Convert between native, JSONL, NPY and CSV");
@@ -329,13 +397,18 @@ void add_trace_commands(CLI::App& app) {
   convert->add_option("input", *in, "Trace to read")->required();
   convert->add_option("output", *out, "Trace to write")->required();
   convert_flags->add_to(convert);
-  convert->add_option("--to", *to, "Output format (default: extension)");
+  convert->add_option("--to", *to, "Output format; must agree with the output's extension");
   convert->callback([=] {
-    const Trace t = trace::read_trace(*in, convert_flags->options());
-    std::optional<trace::Format> format;
-    if (!to->empty() && !(format = trace::parse_format(*to)))
-      throw core::InputError({"--to", "format", 0}, *to, "native, jsonl, npy or csv");
-    trace::write_trace(t, *out, format);
+    core::OutputPlan outputs("mozart trace convert");
+    outputs.input(*in).input(convert_flags->model).output("output", *out, {}).check();
+    const trace::Format format = output_format(*out, "--to", *to);
+    core::Progress progress("trace convert: reading " + *in, 2, false);
+    const Trace t = convert_flags->read(*in);
+    progress.advance();
+    progress.set_label("trace convert: writing " + *out);
+    trace::write_trace(t, outputs.temp_for(*out).path(), format);
+    outputs.commit();
+    progress.finish();
     fmt::print("wrote {} ({} tokens × {} layers)\n", *out, t.tokens, t.layers());
   });
 
@@ -343,18 +416,20 @@ void add_trace_commands(CLI::App& app) {
   auto g = std::make_shared<GenFlags>();
   gen->add_option("--model", g->model, "Zoo model or model file");
   gen->add_option("--tokens", g->tokens, "Tokens to generate")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 32));
-  gen->add_option("--seed", g->seed, "Random seed");
-  gen->add_option("-o,--output", g->output, "Trace file to write")->required();
-  gen->add_option("--format", g->format, "Output format (default: extension)");
+      ->check(whole(1, std::uint64_t{1} << 32));
+  gen->add_option("--seed", g->seed, "Random seed")->check(whole(0));
+  gen->add_option("-o,--output", g->output, "Trace file to write (.mzt, .jsonl, .npy, .csv)")
+      ->required();
+  gen->add_option("--format", g->format, "Output format; must agree with the extension");
   gen->add_option("--params", g->params, "Generator parameters (JSON, e.g. from trace calibrate)");
-  gen->add_option(
-      "--token-experts", g->token_experts,
-      "Draw from measured per-token expert counts instead (data/routing-counts/token-experts/)");
-  gen->add_option("--seq-len", g->seq_len, "Tokens per sequence")->check(CLI::Range(1, 1 << 24));
+  gen->add_option("--token-experts", g->token_experts,
+                  "Draw from measured per-token expert counts instead "
+                  "(data/routing-counts/token-experts/); --model, if given, must match them");
+  gen->add_option("--seq-len", g->seq_len, "Tokens per sequence")->check(whole(1, 1 << 24));
   gen->add_option("--domains", g->domains, "Domain names (sequences draw one each)")
-      ->delimiter(',');
-  gen->add_option("--skew", g->skew, "Log-normal popularity spread")->check(CLI::Range(0.0, 10.0));
+      ->delimiter(',')
+      ->check(name_text());
+  gen->add_option("--skew", g->skew, "Log-normal popularity spread")->check(finite(0.0, 10.0));
   gen->callback([g] { run_gen(*g); });
 
   auto* cal = cmd->add_subcommand("calibrate", "Fit the generator to real routing");
@@ -369,11 +444,12 @@ void add_trace_commands(CLI::App& app) {
   cal->add_option("--token-experts", c->token_experts, "Per-token expert counts (co-activation)");
   cal->add_option("--trace", c->trace_path, "A real trace to fit instead");
   c->read.add_to(cal, false);
-  cal->add_option("-o,--output", c->output, "Generator parameters to write (JSON)")->required();
-  cal->add_option("--report", c->report, "Markdown report of real beside generated statistics");
-  cal->add_option("--seed", c->seed, "Random seed");
+  cal->add_option("-o,--output", c->output, "Generator parameters to write (.json)")->required();
+  cal->add_option("--report", c->report,
+                  "Markdown report of real beside generated statistics (.md)");
+  cal->add_option("--seed", c->seed, "Random seed")->check(whole(0, kMaxU64 - 1000));
   cal->add_option("--tokens", c->tokens, "Tokens per fitting round")
-      ->check(CLI::Range(std::size_t{256}, std::size_t{1} << 24));
+      ->check(whole(256, std::uint64_t{1} << 24));
   cal->callback([c] {
     c->read.model = c->model;
     run_calibrate(*c);

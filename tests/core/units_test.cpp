@@ -1,5 +1,6 @@
 #include "mozart/core/units.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace mozart::core {
@@ -22,6 +23,25 @@ TEST(Units, RejectsWrongDimensionAndGarbage) {
   EXPECT_FALSE(parse_quantity("", Dimension::bytes));
   EXPECT_FALSE(parse_quantity("nan", Dimension::bytes));
   EXPECT_FALSE(parse_quantity("inf GB", Dimension::bytes));
+}
+
+TEST(Units, RejectsValuesThatOverflowOrLeaveTheSaneRange) {
+  // Finite as a number, infinite once scaled: the overflow the network met later.
+  EXPECT_FALSE(parse_quantity("1e308 TB/s", Dimension::bytes_per_s));
+  EXPECT_FALSE(parse_quantity("1e300 TB", Dimension::bytes));
+  EXPECT_FALSE(parse_quantity("-1e300 TB", Dimension::bytes));
+  EXPECT_FALSE(parse_quantity("1e400", Dimension::seconds));
+  // Each dimension's limit is accepted, and just above it is not.
+  for (Dimension d : {Dimension::bytes, Dimension::bytes_per_s, Dimension::flops_per_s,
+                      Dimension::seconds, Dimension::hertz, Dimension::joules, Dimension::count}) {
+    const double max = max_quantity(d);
+    ASSERT_TRUE(parse_quantity(fmt::format("{:.17g}", max), d)) << max;
+    EXPECT_EQ(*parse_quantity(fmt::format("{:.17g}", max), d), max);
+    EXPECT_FALSE(parse_quantity(fmt::format("{:.17g}", max * 1.000001), d)) << max;
+    EXPECT_NE(range_of(d).find("at most"), std::string::npos);
+  }
+  EXPECT_TRUE(parse_quantity("1048576 TiB", Dimension::bytes));  // 2^60 B exactly
+  EXPECT_FALSE(parse_quantity("1048577 TiB", Dimension::bytes));
 }
 
 TEST(Units, FormatReadsBackToTheSameValue) {

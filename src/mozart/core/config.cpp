@@ -273,8 +273,9 @@ long long ConfigNode::as_int(long long min, long long max) const {
 }
 
 double ConfigNode::as_quantity(Dimension dimension, bool allow_zero) const {
-  std::string expected = fmt::format("a {} number, optionally with a unit ({})",
-                                     allow_zero ? "non-negative" : "positive", units_of(dimension));
+  std::string expected = fmt::format("a {} number, optionally with a unit ({}), {}",
+                                     allow_zero ? "non-negative" : "positive", units_of(dimension),
+                                     range_of(dimension));
   if (!node_.IsScalar())
     fail(expected);
   std::optional<double> value = parse_quantity(node_.Scalar(), dimension);

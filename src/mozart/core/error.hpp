@@ -5,8 +5,10 @@
 // past the boundary assumes validated data.
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace mozart::core {
 
@@ -15,6 +17,10 @@ struct InputLocation {
   std::string field;  // dotted path, e.g. "chiplet_kinds.expert.sram.bytes"
   int line = 0;       // 1-based; 0 when unknown
 };
+
+// User text as an error may quote it: non-printable bytes escaped (\n, \xNN) and at most
+// `max_chars` characters kept, so that a binary file or a huge value still gives one short line.
+std::string quote_user_text(std::string_view text, std::size_t max_chars = 80);
 
 class InputError : public std::runtime_error {
  public:

@@ -58,6 +58,54 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
+double max_quantity(Dimension dimension) {
+  switch (dimension) {
+    case Dimension::bytes:
+      return 1152921504606846976.0;  // 2^60
+    case Dimension::bytes_per_s:
+      return 1e18;
+    case Dimension::flops_per_s:
+      return 1e21;
+    case Dimension::seconds:
+      return 1e9;
+    case Dimension::hertz:
+      return 1e12;
+    case Dimension::joules:
+      return 1e9;
+    case Dimension::count:
+      return 9007199254740992.0;  // 2^53
+  }
+  return 0;
+}
+
+std::string range_of(Dimension dimension) {
+  const char* limit = "";
+  switch (dimension) {
+    case Dimension::bytes:
+      limit = "1 EiB (2^60 B)";
+      break;
+    case Dimension::bytes_per_s:
+      limit = "1e18 B/s (1e6 TB/s)";
+      break;
+    case Dimension::flops_per_s:
+      limit = "1e21 FLOP/s";
+      break;
+    case Dimension::seconds:
+      limit = "1e9 s";
+      break;
+    case Dimension::hertz:
+      limit = "1e12 Hz";
+      break;
+    case Dimension::joules:
+      limit = "1e9 J";
+      break;
+    case Dimension::count:
+      limit = "2^53";
+      break;
+  }
+  return fmt::format("at most {}", limit);
+}
+
 std::optional<double> parse_quantity(std::string_view text, Dimension dimension) {
   text = trim(text);
   double number = 0;
@@ -65,13 +113,16 @@ std::optional<double> parse_quantity(std::string_view text, Dimension dimension)
   if (ec != std::errc() || !std::isfinite(number))
     return std::nullopt;
   std::string_view unit = trim(std::string_view(end, text.data() + text.size() - end));
+  std::optional<double> value;
   if (unit.empty())
-    return number;
+    value = number;
   for (const Unit& u : table(dimension)) {
-    if (u.symbol == unit)
-      return number * u.scale;
+    if (!value && u.symbol == unit)
+      value = number * u.scale;
   }
-  return std::nullopt;
+  if (!value || !std::isfinite(*value) || std::fabs(*value) > max_quantity(dimension))
+    return std::nullopt;
+  return value;
 }
 
 std::string units_of(Dimension dimension) {

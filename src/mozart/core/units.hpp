@@ -13,8 +13,19 @@ namespace mozart::core {
 enum class Dimension { bytes, bytes_per_s, flops_per_s, seconds, hertz, joules, count };
 
 // Parses "<number> [unit]"; a bare number is taken in the base unit. Returns nullopt when the
-// text is not a number or the unit does not belong to the dimension.
+// text is not a number, the unit does not belong to the dimension, or the value (in base units)
+// is not finite or lies outside the dimension's sane range (max_quantity): a typo such as
+// "1e308 TB/s" stops at the boundary instead of overflowing a simulation later.
 std::optional<double> parse_quantity(std::string_view text, Dimension dimension);
+
+// The largest magnitude parse_quantity accepts, in base units, with room for the arithmetic
+// done on it (sums over thousands of links or steps stay far below a double's 1.8e308):
+//   bytes 2^60 (1 EiB), bytes/s 1e18 (1 EB/s), FLOP/s 1e21, seconds 1e9 (~32 years),
+//   hertz 1e12, joules 1e9, plain counts 2^53 (exact in a double).
+double max_quantity(Dimension dimension);
+
+// "at most 1 EiB (2^60 B)": the sane range, for error messages.
+std::string range_of(Dimension dimension);
 
 // The units accepted for a dimension, for error messages ("B, KB, ..., GiB").
 std::string units_of(Dimension dimension);

@@ -94,8 +94,10 @@ void require_memory(std::uint64_t bytes, const std::string& what, const std::str
   const MemoryLimit limit = memory_limit();
   if (bytes <= limit.bytes)
     return;
-  throw core::InputError({source, "memory", 0}, fmt::format("{} needing {}", what, human(bytes)),
-                         fmt::format("at most {} ({})", human(limit.bytes), limit.origin));
+  // Not user text, so not quoted (a quoted value is capped at 80 characters).
+  throw core::InputError(source, fmt::format("field 'memory': got {} needing {}, expected at most "
+                                             "{} ({})",
+                                             what, human(bytes), human(limit.bytes), limit.origin));
 }
 
 void require_trace_memory(std::uint64_t tokens, const TraceShape& shape, bool gates, bool domains,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mozart/core/error.hpp"
+#include "mozart/core/io.hpp"
 
 namespace mozart::trace::detail {
 namespace {
@@ -18,38 +19,27 @@ std::string system_error(const char* what) {
   return fmt::format("{}: {}", what, std::strerror(errno));
 }
 
-// An open file descriptor for reading `path` and its size; errors name the path.
+// An open file descriptor for reading `path` and its size; errors name the path, and
+// anything but a regular file (a directory, /dev/zero, a FIFO) is refused.
 int open_input(const std::string& path, std::uint64_t& size) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw core::InputError(path, system_error("cannot open"));
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || S_ISDIR(info.st_mode)) {
-    const bool directory = S_ISDIR(info.st_mode);
-    const auto message =
-        directory ? std::string("is a directory, expected a file") : system_error("cannot stat");
-    ::close(fd);
-    throw core::InputError(path, message);
-  }
+  std::size_t bytes = 0;
+  const int fd = core::open_regular_file(path, bytes);
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // advice only
-  size = static_cast<std::uint64_t>(std::max<off_t>(info.st_size, 0));
+  size = bytes;
   return fd;
 }
 
 }  // namespace
 
-FileSink::FileSink(std::string path)
-    : path_(std::move(path)), temp_(fmt::format("{}.tmp.{}", path_, ::getpid())) {
-  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+FileSink::FileSink(std::string path) : temp_(std::move(path)) {
+  fd_ = ::open(temp_.path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd_ < 0)
-    throw core::InputError(path_, system_error("cannot write"));
+    throw core::InputError(temp_.target(), system_error("cannot write"));
 }
 
 FileSink::~FileSink() {
-  if (fd_ >= 0) {  // not committed: an error stopped the writer
+  if (fd_ >= 0)  // not committed: an error stopped the writer; temp_ removes the file
     ::close(fd_);
-    ::unlink(temp_.c_str());
-  }
 }
 
 void FileSink::write(std::string_view bytes) {
@@ -58,7 +48,7 @@ void FileSink::write(std::string_view bytes) {
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
-      throw core::InputError(path_, system_error("write failed"));
+      throw core::InputError(temp_.target(), system_error("write failed"));
     bytes.remove_prefix(static_cast<std::size_t>(n));
   }
 }
@@ -66,16 +56,9 @@ void FileSink::write(std::string_view bytes) {
 void FileSink::commit() {
   const int fd = fd_;
   fd_ = -1;
-  if (::close(fd) != 0) {
-    const auto message = system_error("write failed");
-    ::unlink(temp_.c_str());
-    throw core::InputError(path_, message);
-  }
-  if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
-    const auto message = system_error("cannot replace");
-    ::unlink(temp_.c_str());
-    throw core::InputError(path_, message);
-  }
+  if (::close(fd) != 0)
+    throw core::InputError(temp_.target(), system_error("write failed"));
+  temp_.commit();
 }
 
 Input Input::of_bytes(std::string_view bytes, std::string source) {

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "mozart/core/bulk_allocator.hpp"
+#include "mozart/core/temp_file.hpp"
 
 namespace mozart::trace::detail {
 
@@ -33,7 +34,7 @@ class StringSink final : public Sink {
 
 // Writes `path`.tmp.<pid> and renames it over `path` at commit(), so a reader never sees a
 // partial file and a failed write leaves the old file in place; an uncommitted temporary is
-// removed. Failures are InputErrors naming `path`.
+// removed, also on SIGINT/SIGTERM (core::TempFile). Failures are InputErrors naming `path`.
 class FileSink final : public Sink {
  public:
   explicit FileSink(std::string path);
@@ -45,8 +46,7 @@ class FileSink final : public Sink {
   void commit();
 
  private:
-  std::string path_;
-  std::string temp_;
+  core::TempFile temp_;
   int fd_ = -1;
 };
 
