@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "commands.hpp"
+#include "loop_progress.hpp"
 #include "model_trace.hpp"
 #include "options.hpp"
 #include "output.hpp"
@@ -11,6 +12,7 @@
 
 #include "mozart/core/error.hpp"
 #include "mozart/core/io.hpp"
+#include "mozart/core/limits.hpp"
 #include "mozart/core/output_plan.hpp"
 #include "mozart/core/progress.hpp"
 #include "mozart/model/zoo.hpp"
@@ -38,12 +40,14 @@ struct ReadFlags {
     if (with_model)
       cmd->add_option("--model", model, "Zoo model or model file: experts, top-k and MoE layers");
     cmd->add_option("--experts", experts, "Routed experts per layer (for files that omit it)")
-        ->check(whole(1, 65536));
+        ->check(whole(1, core::kMaxRoutedExperts));
   }
 
   // The trace at `path`, checked against --model when one is given.
-  Trace read(const std::string& path) const {
-    Trace t = trace::read_trace(path, options());
+  Trace read(const std::string& path, const trace::Progress& progress = {}) const {
+    trace::ReadOptions o = options();
+    o.progress = progress;
+    Trace t = trace::read_trace(path, o);
     if (!model.empty())
       check_trace_fits_model(t, model::load_model(model), path);
     return t;
@@ -118,7 +122,7 @@ struct StatsFlags {
   std::string path;
   ReadFlags read;
   std::size_t window = 2048;
-  int groups = 16;
+  int groups = 0;  // 0: 16, or one group per expert when the trace has fewer
   bool json = false;
   bool full = false;
   std::string output;
@@ -129,7 +133,11 @@ void run_stats(const StatsFlags& f) {
   outputs.input(f.path).input(f.read.model).output("-o", f.output, {".json"}).check();
   const Trace t = f.read.read(f.path);
   const auto priors = trace::compute_priors(t, {f.window, true});
-  const int groups = std::min(f.groups, t.num_experts());
+  if (f.groups > t.num_experts())
+    throw core::InputError(
+        {"mozart trace stats", "--groups", 0}, std::to_string(f.groups),
+        fmt::format("at most the trace's {} experts (one group per expert)", t.num_experts()));
+  const int groups = f.groups > 0 ? f.groups : std::min(16, t.num_experts());
   const auto contiguous = trace::contiguous_groups(t.num_experts(), groups);
   auto out = trace::to_json(priors, f.full || !f.output.empty());
   for (int l = 0; l < t.layers(); ++l)
@@ -179,9 +187,10 @@ struct GenFlags {
 };
 
 // Draws from measured per-token counts; a --model given too must match their shape.
-Trace sample_measured(const GenFlags& f) {
+Trace sample_measured(const GenFlags& f, const trace::Progress& progress) {
   const auto counts = trace::read_token_expert_counts(f.token_experts);
-  Trace t = trace::sample_token_experts(counts, f.tokens, f.seq_len > 0 ? f.seq_len : 256, f.seed);
+  Trace t = trace::sample_token_experts(counts, f.tokens, f.seq_len > 0 ? f.seq_len : 256, f.seed,
+                                        progress);
   if (!f.model.empty())
     check_trace_fits_model(t, model::load_model(f.model), f.token_experts);
   return t;
@@ -192,11 +201,10 @@ void run_gen(const GenFlags& f) {
   outputs.input(f.model).input(f.params).input(f.token_experts);
   outputs.output("-o", f.output, {}).check();
   const trace::Format format = output_format(f.output, "--format", f.format);
-  // By phase: the generator's loop offers no progress callback yet.
-  core::Progress progress("trace gen: generating", 2, false);
+  LoopProgress generating("trace gen: generating");
   Trace t;
   if (!f.token_experts.empty()) {
-    t = sample_measured(f);
+    t = sample_measured(f, generating.callback());
   } else {
     if (f.model.empty())
       throw core::InputError({"mozart trace gen", "--model", 0}, "(none)",
@@ -216,13 +224,13 @@ void run_gen(const GenFlags& f) {
     if (f.skew >= 0)
       p.skew = f.skew;
     trace::check_params(p, model_shape(m), f.params.empty() ? "generator options" : f.params);
-    t = trace::generate(model_shape(m), f.tokens, p, f.seed, m.name);
+    t = trace::generate(model_shape(m), f.tokens, p, f.seed, m.name, generating.callback());
   }
-  progress.advance();
-  progress.set_label("trace gen: writing " + f.output);
-  trace::write_trace(t, outputs.temp_for(f.output).path(), format);
+  {
+    LoopProgress writing("trace gen: writing " + f.output);
+    trace::write_trace(t, outputs.temp_for(f.output).path(), format, writing.callback());
+  }
   outputs.commit();
-  progress.finish();
   fmt::print("wrote {} tokens × {} layers (top-{} of {}) to {}\n", t.tokens, t.layers(), t.top_k(),
              t.num_experts(), f.output);
 }
@@ -382,8 +390,10 @@ void add_trace_commands(CLI::App& app) {
   s->read.add_to(stats);
   stats->add_option("--window", s->window, "Tokens per drift window (0: no drift)")
       ->check(whole(0, kMaxTraceTokens));
-  stats->add_option("--groups", s->groups, "Contiguous expert groups for C_T")
-      ->check(whole(1, 65536));
+  stats
+      ->add_option("--groups", s->groups,
+                   "Contiguous expert groups for C_T (default 16, or the experts when fewer)")
+      ->check(whole(1, core::kMaxRoutedExperts));
   stats->add_flag("--json", s->json, "Print JSON");
   stats->add_flag("--full", s->full, "With --json: include V, C, transitions and drift");
   stats->add_option("-o,--output", s->output, "Write the full priors as JSON here (.json)");
@@ -402,13 +412,15 @@ void add_trace_commands(CLI::App& app) {
     core::OutputPlan outputs("mozart trace convert");
     outputs.input(*in).input(convert_flags->model).output("output", *out, {}).check();
     const trace::Format format = output_format(*out, "--to", *to);
-    core::Progress progress("trace convert: reading " + *in, 2, false);
-    const Trace t = convert_flags->read(*in);
-    progress.advance();
-    progress.set_label("trace convert: writing " + *out);
-    trace::write_trace(t, outputs.temp_for(*out).path(), format);
+    const Trace t = [&] {
+      LoopProgress reading("trace convert: reading " + *in);
+      return convert_flags->read(*in, reading.callback());
+    }();
+    {
+      LoopProgress writing("trace convert: writing " + *out);
+      trace::write_trace(t, outputs.temp_for(*out).path(), format, writing.callback());
+    }
     outputs.commit();
-    progress.finish();
     fmt::print("wrote {} ({} tokens × {} layers)\n", *out, t.tokens, t.layers());
   });
 

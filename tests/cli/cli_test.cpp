@@ -763,4 +763,35 @@ TEST(CliHardening, ProgressOnlyOnATerminalAndNeverWhenQuiet) {
   std::filesystem::remove(trace);
 }
 
+// ---- Lead's merge follow-ups: --groups bounded, trace loops show progress ----
+
+TEST(CliFollowUps, TraceStatsRefusesMoreGroupsThanExperts) {
+  const std::string trace = temp_file(".mzt");
+  ASSERT_EQ(run("trace gen --model olmoe-1b-7b --tokens 64 -o " + trace).exit_code, 0);
+  const Result r = run("trace stats " + trace + " --groups 65");  // olmoe: 64 experts
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("--groups': got '65', expected at most the trace's 64 experts"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(run("trace stats " + trace + " --groups 64").exit_code, 0);
+  std::filesystem::remove(trace);
+}
+
+TEST(CliFollowUps, TraceGenShowsItsLoopsOnATerminalOnly) {
+  const std::string trace = temp_file(".npy");
+  const std::string out = temp_file("-tty.txt");
+  const std::string gen =
+      std::string(MOZART_BINARY) + " trace gen --model olmoe-1b-7b --tokens 200000 -o " + trace;
+  const std::string command = "script -qec \"" + gen + "\" /dev/null >" + out + " 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const std::string text = slurp(out);
+  EXPECT_NE(text.find("trace gen: writing"), std::string::npos) << text;
+  const Result piped = run("trace gen --model olmoe-1b-7b --tokens 2000 -o " + trace);
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(piped.err, "");
+  std::filesystem::remove(out);
+  std::filesystem::remove(trace);
+}
+
 }  // namespace

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "mozart/core/error.hpp"
+#include "mozart/core/limits.hpp"
 #include "mozart/trace/memory.hpp"
 
 namespace mozart::trace {
@@ -94,9 +95,9 @@ void validate_shape(const TraceShape& shape, const std::string& source) {
       throw InputError({source, fmt::format("layer_ids[{}]", i), 0}, std::to_string(id),
                        "non-negative model layer indices in ascending order");
   }
-  if (shape.experts < 1 || shape.experts > 65536)
+  if (shape.experts < 1 || shape.experts > core::kMaxRoutedExperts)
     throw InputError({source, "experts", 0}, std::to_string(shape.experts),
-                     "between 1 and 65536 routed experts");
+                     fmt::format("between 1 and {} routed experts", core::kMaxRoutedExperts));
   if (shape.top_k < 1 || shape.top_k > shape.experts)
     throw InputError({source, "top_k", 0}, std::to_string(shape.top_k),
                      fmt::format("between 1 and the expert count {}", shape.experts));
