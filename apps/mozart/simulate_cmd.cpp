@@ -22,6 +22,7 @@
 #include "mozart/study/mozart_study.hpp"
 #include "mozart/study/setup.hpp"
 #include "mozart/trace/formats.hpp"
+#include "mozart/workload/memory_plan.hpp"
 #include "mozart/workload/step_result.hpp"
 
 namespace mozart::cli {
@@ -170,6 +171,8 @@ void run_simulate(const SimulateFlags& f) {
   const auto policy = workload::parse_policy(f.policy);
   const auto config = step_config(f);
   auto outputs = check_before_work(f, m);
+  // What the step's memory plan would refuse whatever the routing, before minutes of traces.
+  workload::check_micro_batch(hw, m, config.micro_batch);
   core::Progress progress("simulate: reading and generating traces", 3, false);
   const auto step = step_trace(f, m, f.seed, f.trace);
   // Priors from a trace the step does not run, as a deployment would have them.

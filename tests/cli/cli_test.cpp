@@ -795,3 +795,17 @@ TEST(CliFollowUps, TraceGenShowsItsLoopsOnATerminalOnly) {
 }
 
 }  // namespace
+
+// ---- batch-check: a micro-batch no attention chiplet can hold is refused before any trace ----
+
+TEST(CliBatchCheck, AnOversizedMicroBatchIsRefusedBeforeTracesAreMade) {
+  // 4096 x 256 tokens in 4 micro-batches: two 1M-token traces would take a minute to generate.
+  const Result r =
+      run("simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --sequences 4096 --seq-len 256");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("chiplet_kinds.attention.sram.capacity"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("micro-batch of 262144 tokens (use smaller micro-batches)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+}

@@ -1,9 +1,11 @@
 #include "mozart/workload/memory_plan.hpp"
 
+#include "step_case.hpp"
 #include <gtest/gtest.h>
 
 #include "mozart/core/config.hpp"
 #include "mozart/core/error.hpp"
+#include "mozart/workload/training.hpp"
 
 namespace mozart::workload {
 namespace {
@@ -68,6 +70,48 @@ TEST(MemoryPlan, OverflowingWeightsArePlannedWhenAllowedAndStillCounted) {
   ChipletDemand crowded = demand();
   crowded.working = 100 * MB;
   EXPECT_THROW(plan_memory(hw, {crowded}, 2.0, "m", 512, true), core::InputError);
+}
+
+// The refusal an InputError gives, or "" when `f` returns.
+template <typename F>
+std::string refusal(F&& f) {
+  try {
+    f();
+  } catch (const core::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(MemoryPlan, TheEarlyBatchCheckRefusesWhatTheStepRefusesOnTheAttentionSide) {
+  // The preset's attention chiplet holds 128 MiB: 3 x 2048 x 2 bytes of olmoe working
+  // activations a token leave room for 170 sequences of 64 tokens, not 171.
+  const Policy policy = parse_policy("C");
+  for (const bool roomy_experts : {true, false}) {
+    hw::HwSpec hw = hw::load_hw("mozart-nop-tree-ucie");
+    if (roomy_experts)  // the routing's share of tokens then never matters
+      for (hw::ChipletKind& kind : hw.kinds)
+        if (kind.name != "attention")
+          kind.sram.bytes = 1e12;
+    Case s = make_setup("olmoe-1b-7b", 2, policy, hw, 1, 180, 64);
+    const net::Network network(s.hw);
+    int refused = 0;
+    for (int sequences = 160; sequences <= 180; ++sequences) {
+      s.config.micro_batch.sequences = sequences;
+      const std::string early =
+          refusal([&] { check_micro_batch(s.hw, s.model, s.config.micro_batch); });
+      const std::string full = refusal([&] {
+        build_training_step({s.model, network, s.placement, s.trace}, policy, s.config);
+      });
+      if (roomy_experts) {
+        EXPECT_EQ(early, full) << sequences << " sequences";
+      } else if (!early.empty()) {  // experts may fill first, as the routing has it; never later
+        EXPECT_FALSE(full.empty()) << sequences << " sequences";
+      }
+      refused += early.empty() ? 0 : 1;
+    }
+    EXPECT_EQ(refused, 10);  // 171 to 180
+  }
 }
 
 }  // namespace

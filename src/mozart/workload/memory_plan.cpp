@@ -47,6 +47,61 @@ std::string bytes(double b) {
 
 }  // namespace
 
+std::vector<int> attention_chiplets(const hw::HwSpec& hw) {
+  std::vector<int> chiplets = hw.chiplets_with_role(hw::Role::attention);
+  if (chiplets.empty())
+    for (std::size_t c = 0; c < hw.chiplets.size(); ++c)
+      chiplets.push_back(static_cast<int>(c));
+  return chiplets;
+}
+
+std::vector<model::Batch> attention_shares(const model::Batch& micro_batch, std::size_t chiplets) {
+  const auto n = static_cast<int>(chiplets);
+  std::vector<model::Batch> shares;
+  for (int a = 0; a < n; ++a) {
+    model::Batch share = micro_batch;
+    share.sequences = micro_batch.sequences / n + (a < micro_batch.sequences % n ? 1 : 0);
+    shares.push_back(share);
+  }
+  return shares;
+}
+
+double attention_working_bytes(const model::MoeModel& m, const model::Batch& share) {
+  return 3 * share.tokens() * m.hidden * core::bytes_per_element(m.dtype);
+}
+
+void check_working_fits(const hw::HwSpec& hw, std::size_t c, double working, double largest_hold,
+                        std::size_t tokens_per_micro_batch) {
+  const hw::ChipletKind& kind = hw.kinds[static_cast<std::size_t>(hw.chiplets[c].kind)];
+  if (largest_hold > 0 && kind.sram.bytes - working <= 0)
+    throw core::InputError(
+        {hw.name, fmt::format("chiplet_kinds.{}.sram.capacity", kind.name), 0},
+        bytes(kind.sram.bytes),
+        fmt::format("room beyond the {} of working activations chiplet '{}' needs for a "
+                    "micro-batch of {} tokens (use smaller micro-batches)",
+                    bytes(working), hw.chiplets[c].name, tokens_per_micro_batch));
+}
+
+void check_micro_batch(const hw::HwSpec& hw, const model::MoeModel& m,
+                       const model::Batch& micro_batch) {
+  const std::vector<int> chiplets = attention_chiplets(hw);
+  const std::vector<model::Batch> shares = attention_shares(micro_batch, chiplets.size());
+  const auto tokens = static_cast<std::size_t>(micro_batch.tokens());
+  for (std::size_t a = 0; a < chiplets.size(); ++a) {
+    if (shares[a].sequences == 0)
+      continue;
+    // The step's largest hold there is past zero exactly when some layer's attention has
+    // weights; only that it is past zero decides the refusal.
+    double weights = 0;
+    for (int l = 0; l < m.layers && weights <= 0; ++l)
+      for (const model::OpCost& op : model::layer_forward_ops(m, l, shares[a]))
+        if (op.expert < 0)
+          weights += op.weight_bytes;
+    check_working_fits(hw, static_cast<std::size_t>(chiplets[a]),
+                       attention_working_bytes(m, shares[a]), weights, tokens);
+  }
+}
+
 MemoryPlan plan_memory(const hw::HwSpec& hw, const std::vector<ChipletDemand>& demand,
                        double resident_per_weight_byte, const std::string& model,
                        std::size_t tokens_per_micro_batch, bool weights_may_overflow) {
@@ -61,15 +116,12 @@ MemoryPlan plan_memory(const hw::HwSpec& hw, const std::vector<ChipletDemand>& d
     const ChipletDemand& d = demand[c];
     const hw::ChipletKind& kind = hw.kinds[static_cast<std::size_t>(hw.chiplets[c].kind)];
     const double sram = kind.sram.bytes;
+    // Retained activations leave two largest works of room, so the window is empty only when
+    // the working activations fill SRAM.
+    check_working_fits(hw, c, d.working, d.largest_hold, tokens_per_micro_batch);
     plan.sram_reserved[c] =
         d.working + retain(d, sram - d.working - 2 * d.largest_hold, plan.spilled[c]);
     plan.sram_window[c] = sram - plan.sram_reserved[c];
-    if (d.largest_hold > 0 && plan.sram_window[c] <= 0)
-      throw core::InputError(
-          {hw.name, fmt::format("chiplet_kinds.{}.sram.capacity", kind.name), 0}, bytes(sram),
-          fmt::format("room beyond the {} of working activations chiplet '{}' needs for a "
-                      "micro-batch of {} tokens (use smaller micro-batches)",
-                      bytes(d.working), hw.chiplets[c].name, tokens_per_micro_batch));
     if (d.weights <= 0)
       continue;
     const std::vector<int> stacks = sim::stacks_of(hw, static_cast<int>(c));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mozart/hw/spec.hpp"
+#include "mozart/model/cost.hpp"
 
 namespace mozart::workload {
 
@@ -39,5 +40,27 @@ struct MemoryPlan {
 MemoryPlan plan_memory(const hw::HwSpec& hw, const std::vector<ChipletDemand>& demand,
                        double resident_per_weight_byte, const std::string& model,
                        std::size_t tokens_per_micro_batch, bool weights_may_overflow = false);
+
+// The chiplets that run attention: those with the attention role, or every chiplet when none
+// has it.
+std::vector<int> attention_chiplets(const hw::HwSpec& hw);
+
+// A micro-batch's sequences shared out among `chiplets` attention chiplets, the first ones
+// taking one more when they do not divide evenly.
+std::vector<model::Batch> attention_shares(const model::Batch& micro_batch, std::size_t chiplets);
+
+// The activations that stay whole while attention runs over `share` on one chiplet.
+double attention_working_bytes(const model::MoeModel& m, const model::Batch& share);
+
+// The refusal `plan_memory` gives: an InputError when chiplet `c`, which streams works of up to
+// `largest_hold` bytes, has no SRAM left beyond its `working` activations.
+void check_working_fits(const hw::HwSpec& hw, std::size_t c, double working, double largest_hold,
+                        std::size_t tokens_per_micro_batch);
+
+// What `plan_memory` would refuse of a batch whatever the routing: each attention chiplet's
+// working activations for its share of a micro-batch of `micro_batch`. The same InputError,
+// checked before any trace is made or read (a large batch's traces take minutes).
+void check_micro_batch(const hw::HwSpec& hw, const model::MoeModel& m,
+                       const model::Batch& micro_batch);
 
 }  // namespace mozart::workload

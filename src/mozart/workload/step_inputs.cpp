@@ -75,10 +75,7 @@ void StepBuilder::setup_chiplets() {
   plan_.platform = sim::make_platform(net_);
   plan_.graph = sim::TaskGraph(plan_.platform.engines);
   const int n = static_cast<int>(hw_.chiplets.size());
-  plan_.attention_chiplets = hw_.chiplets_with_role(hw::Role::attention);
-  if (plan_.attention_chiplets.empty())
-    for (int c = 0; c < n; ++c)
-      plan_.attention_chiplets.push_back(c);
+  plan_.attention_chiplets = attention_chiplets(hw_);
   for (const std::string& name : in_.placement.layout.chiplets) {
     const auto node = hw_.find_node(name);
     if (!node || hw_.is_switch(*node))
@@ -93,15 +90,10 @@ void StepBuilder::setup_chiplets() {
   last_load_.assign(static_cast<std::size_t>(n), -1);
   tail_.assign(static_cast<std::size_t>(n), -1);
   // Sequences of a micro-batch, shared out among the attention chiplets.
-  const int na = static_cast<int>(plan_.attention_chiplets.size());
-  const int seqs = cfg_.micro_batch.sequences;
-  for (int a = 0; a < na; ++a) {
-    model::Batch share = cfg_.micro_batch;
-    share.sequences = seqs / na + (a < seqs % na ? 1 : 0);
-    for (int s = 0; s < share.sequences; ++s)
-      attention_of_sequence_.push_back(plan_.attention_chiplets[static_cast<std::size_t>(a)]);
-    attention_batch_.push_back(share);
-  }
+  attention_batch_ = attention_shares(cfg_.micro_batch, plan_.attention_chiplets.size());
+  for (std::size_t a = 0; a < attention_batch_.size(); ++a)
+    for (int s = 0; s < attention_batch_[a].sequences; ++s)
+      attention_of_sequence_.push_back(plan_.attention_chiplets[a]);
 }
 
 int StepBuilder::moe_index(int layer) const {

@@ -50,7 +50,7 @@ std::vector<ChipletDemand> StepBuilder::memory_demand() {
     d.saved.assign(mbs, std::vector<double>(layers, 0));
   for (std::size_t a = 0; a < plan_.attention_chiplets.size(); ++a) {
     ChipletDemand& d = demand[static_cast<std::size_t>(plan_.attention_chiplets[a])];
-    d.working = std::max(d.working, 3 * attention_batch_[a].tokens() * m_.hidden * b_);
+    d.working = std::max(d.working, attention_working_bytes(m_, attention_batch_[a]));
     d.weights += lm_head_bytes() * (m_.tied_embeddings ? 1 : 2);
     for (int l = 0; l < m_.layers; ++l) {
       double saved = 0;
