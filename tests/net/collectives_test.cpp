@@ -1,5 +1,6 @@
 #include "mozart/net/collectives.hpp"
 
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <set>
@@ -68,6 +69,24 @@ TEST(Collectives, OneMemberIsTriviallyEmptyAndTakesNoTime) {
     EXPECT_EQ(plan.payload_bytes, 0);
     EXPECT_EQ(execute(net, plan).makespan_s, 0);
   }
+}
+
+TEST(Collectives, AnAllToAllTooLargeForMemoryIsRefusedWithItsEstimate) {
+  Network net(ring(64, 1, 0));  // 4032 flows of 1024/63 = 16.25 hops on average: ~3 MiB
+  ::setenv("MOZART_MEMORY_LIMIT", "64 KiB", 1);
+  try {
+    all_to_all(net, first_nodes(64), 1);
+    ADD_FAILURE() << "an all-to-all over the memory limit was planned";
+  } catch (const core::InputError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("an all-to-all of 64 members (4032 flows, 16.3 hops each"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("expected at most 64.0 KiB"), std::string::npos) << message;
+  }
+  ::setenv("MOZART_MEMORY_LIMIT", "1 GiB", 1);
+  EXPECT_EQ(all_to_all(net, first_nodes(64), 1).flows.size(), 64u * 63u);
+  ::unsetenv("MOZART_MEMORY_LIMIT");
 }
 
 TEST(Collectives, RingAllReduceClosedForm) {

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "mozart/core/error.hpp"
+#include "mozart/core/memory_limit.hpp"
 
 namespace mozart::net {
 namespace {
@@ -598,7 +599,31 @@ CollectivePlan combine(const Network& net, const TokenRoutes& tokens, double byt
   return exchange(net, tokens, bytes_per_token, mode, true);
 }
 
+// Refuses, with the estimate, an all-to-all whose plan (and the simulation's copy of its flows)
+// would not fit in memory: n(n-1) flows, each with one channel use per hop; the mean hops are
+// those of the routes from up to 16 sources spread over the members.
+void require_all_to_all_memory(const Network& net, const std::vector<int>& nodes) {
+  const std::uint64_t n = nodes.size();
+  const std::uint64_t flows = n * (n - 1);
+  const std::size_t stride = std::max<std::size_t>(1, nodes.size() / 16);
+  double hops = 0, routes = 0;
+  for (std::size_t i = 0; i < nodes.size(); i += stride)
+    for (const int d : nodes)
+      if (d != nodes[i])
+        hops += double(net.route(nodes[i], d).size()), routes += 1;
+  const auto per_flow = static_cast<std::uint64_t>(
+      sizeof(PlannedFlow) + (hops / std::max(routes, 1.0)) * sizeof(ChannelUse));
+  core::require_memory(core::saturating_mul_bytes(core::saturating_mul_bytes(flows, per_flow), 2),
+                       fmt::format("an all-to-all of {} members ({} flows, {:.1f} hops each on "
+                                   "average) and its simulation",
+                                   n, flows, hops / std::max(routes, 1.0)),
+                       net.hw().name);
+}
+
 CollectivePlan all_to_all(const Network& net, const std::vector<int>& nodes, double bytes) {
+  if (trivial(nodes))
+    return {};
+  require_all_to_all_memory(net, nodes);
   CollectivePlan plan;
   plan.flows.reserve(nodes.size() * nodes.size());
   for (int s : nodes) {

@@ -1,103 +1,19 @@
 #include "mozart/trace/memory.hpp"
 
-#include <cstdlib>
-#include <fstream>
-#include <limits>
+#include <algorithm>
 
 #include <fmt/format.h>
-#include <unistd.h>
-
-#include "mozart/core/error.hpp"
-#include "mozart/core/units.hpp"
 
 namespace mozart::trace {
-namespace {
-
-constexpr std::uint64_t kUnlimited = std::numeric_limits<std::uint64_t>::max();
-constexpr const char* kVariable = "MOZART_MEMORY_LIMIT";
-
-std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
-  std::uint64_t product = 0;
-  return __builtin_mul_overflow(a, b, &product) ? kUnlimited : product;
-}
-
-std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
-  std::uint64_t sum = 0;
-  return __builtin_add_overflow(a, b, &sum) ? kUnlimited : sum;
-}
-
-std::uint64_t physical_memory() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES);
-  const long page = ::sysconf(_SC_PAGE_SIZE);
-  if (pages <= 0 || page <= 0)
-    return kUnlimited;
-  return saturating_mul(static_cast<std::uint64_t>(pages), static_cast<std::uint64_t>(page));
-}
-
-// A container's limit (cgroup v2, then v1); UINT64_MAX when there is none.
-std::uint64_t cgroup_memory() {
-  for (const char* path :
-       {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
-    std::ifstream in(path);
-    std::uint64_t bytes = 0;
-    if (in >> bytes && bytes > 0)
-      return bytes;
-  }
-  return kUnlimited;
-}
-
-// About three significant figures in the largest binary unit that keeps the number at least 1.
-std::string human(std::uint64_t bytes) {
-  if (bytes == kUnlimited)
-    return "unlimited";
-  constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  auto value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 6)
-    value /= 1024, ++unit;
-  const int decimals = value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return fmt::format("{:.{}f} {}", value, decimals, kUnits[unit]);
-}
-
-}  // namespace
 
 std::uint64_t trace_bytes(std::uint64_t tokens, std::uint64_t layers, std::uint64_t top_k,
                           bool gates, bool domains) {
-  const std::uint64_t ids = saturating_mul(saturating_mul(tokens, layers), top_k);
+  const std::uint64_t ids =
+      core::saturating_mul_bytes(core::saturating_mul_bytes(tokens, layers), top_k);
   const std::uint64_t per_id = sizeof(ExpertId) + (gates ? sizeof(float) : 0);
   const std::uint64_t per_token = 2 * sizeof(std::uint32_t) + (domains ? sizeof(std::uint16_t) : 0);
-  return saturating_add(saturating_mul(ids, per_id), saturating_mul(tokens, per_token));
-}
-
-MemoryLimit memory_limit() {
-  if (const char* text = std::getenv(kVariable); text != nullptr && *text != '\0') {
-    if (std::string_view(text) == "unlimited")
-      return {kUnlimited, fmt::format("{}=unlimited", kVariable)};
-    const auto bytes = core::parse_quantity(text, core::Dimension::bytes);
-    if (!bytes || !(*bytes > 0))
-      throw core::InputError({kVariable, "", 0}, text,
-                             fmt::format("a byte quantity ({}) or \"unlimited\"",
-                                         core::units_of(core::Dimension::bytes)));
-    const auto limit = *bytes >= 1.8e19 ? kUnlimited : static_cast<std::uint64_t>(*bytes);
-    return {limit, fmt::format("{}={}", kVariable, text)};
-  }
-  const std::uint64_t physical = physical_memory();
-  const std::uint64_t cgroup = cgroup_memory();
-  const bool contained = cgroup < physical;
-  const std::uint64_t usable = contained ? cgroup : physical;
-  return {usable == kUnlimited ? kUnlimited : usable / 4 * 3,
-          fmt::format("3/4 of the {} of {}; set {} to change it", human(usable),
-                      contained ? "container's memory limit" : "physical memory", kVariable)};
-}
-
-void require_memory(std::uint64_t bytes, const std::string& what, const std::string& source) {
-  const MemoryLimit limit = memory_limit();
-  if (bytes <= limit.bytes)
-    return;
-  // Not user text, so not quoted (a quoted value is capped at 80 characters).
-  throw core::InputError(source, fmt::format("field 'memory': got {} needing {}, expected at most "
-                                             "{} ({})",
-                                             what, human(bytes), human(limit.bytes), limit.origin));
+  return core::saturating_add_bytes(core::saturating_mul_bytes(ids, per_id),
+                                    core::saturating_mul_bytes(tokens, per_token));
 }
 
 void require_trace_memory(std::uint64_t tokens, const TraceShape& shape, bool gates, bool domains,
@@ -109,10 +25,10 @@ void require_trace_memory(std::uint64_t tokens, const TraceShape& shape, bool ga
 
 void require_trace_memory(std::uint64_t tokens, std::uint64_t layers, std::uint64_t k, bool gates,
                           bool domains, const std::string& source) {
-  require_memory(trace_bytes(tokens, layers, k, gates, domains),
-                 fmt::format("a trace of {} tokens × {} layers × top-{}{}", tokens, layers, k,
-                             gates ? " with gates" : ""),
-                 source);
+  core::require_memory(trace_bytes(tokens, layers, k, gates, domains),
+                       fmt::format("a trace of {} tokens × {} layers × top-{}{}", tokens, layers, k,
+                                   gates ? " with gates" : ""),
+                       source);
 }
 
 }  // namespace mozart::trace
