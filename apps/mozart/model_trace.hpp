@@ -4,6 +4,7 @@
 // trace would take in memory before making it.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 
@@ -33,17 +34,22 @@ inline trace::ReadOptions read_options_for(const model::MoeModel& m) {
 
 // A trace read for a model the user named must be of that model's shape: --model is used,
 // never silently ignored.
+// A trace may hold some of the model's MoE layers (measured routing often samples a few), but
+// each must be one of them, with the model's experts and top-k.
 inline void check_trace_fits_model(const trace::Trace& t, const model::MoeModel& m,
                                    const std::string& source) {
   const trace::TraceShape shape = model_shape(m);
-  if (t.shape.layer_ids == shape.layer_ids && t.num_experts() == shape.experts &&
-      t.top_k() == shape.top_k)
+  const auto& ids = shape.layer_ids;
+  const bool layers_fit =
+      std::all_of(t.shape.layer_ids.begin(), t.shape.layer_ids.end(),
+                  [&](int id) { return std::binary_search(ids.begin(), ids.end(), id); });
+  if (layers_fit && t.num_experts() == shape.experts && t.top_k() == shape.top_k)
     return;
   throw core::InputError(
       {source, "shape", 0},
       fmt::format("{} MoE layers, {} experts, top-{}", t.layers(), t.num_experts(), t.top_k()),
-      fmt::format("the shape of --model {}: {} MoE layers, {} experts, top-{}", m.name,
-                  shape.layer_ids.size(), shape.experts, shape.top_k));
+      fmt::format("layers among the {} MoE layers of --model {}, {} experts, top-{}", ids.size(),
+                  m.name, shape.experts, shape.top_k));
 }
 
 // Refuses, before any work, a generated trace too large for memory.

@@ -731,6 +731,16 @@ TEST(CliHardening, ModelIsCheckedNotIgnored) {
   expect_refused("trace gen --token-experts " + counts + " --model olmoe-1b-7b --tokens 64 -o " +
                      temp_file("-te.mzt"),
                  "--model olmoe-1b-7b");
+  // Measured routing of some of the model's layers (OLMoE's 0, 7 and 15) fits the model.
+  const std::string olmoe = std::string(MOZART_TEST_DATA) +
+                            "/../../data/routing-counts/token-experts/olmoe-1b-7b-arxiv.json";
+  const std::string some_layers = temp_file("-some.mzt");
+  EXPECT_EQ(run("trace gen --token-experts " + olmoe + " --model olmoe-1b-7b --tokens 64 -o " +
+                some_layers)
+                .exit_code,
+            0);
+  EXPECT_EQ(run("trace stats " + some_layers + " --model olmoe-1b-7b").exit_code, 0);
+  std::filesystem::remove(some_layers);
   expect_refused("trace gen --model olmoe-1b-7b --domains '' -o " + temp_file("-d.mzt"),
                  "non-empty name");
   std::filesystem::remove(trace);
