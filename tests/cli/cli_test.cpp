@@ -789,6 +789,8 @@ TEST(CliFollowUps, TraceStatsRefusesMoreGroupsThanExperts) {
 }
 
 TEST(CliFollowUps, TraceGenShowsItsLoopsOnATerminalOnly) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "needs script(1) for a terminal";
   const std::string trace = temp_file(".npy");
   const std::string out = temp_file("-tty.txt");
   const std::string gen =
