@@ -58,52 +58,42 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-double max_quantity(Dimension dimension) {
+namespace {
+
+// A dimension's sane range: the largest value and how messages word it.
+struct SaneRange {
+  double max;
+  const char* words;
+};
+
+SaneRange sane_range(Dimension dimension) {
   switch (dimension) {
     case Dimension::bytes:
-      return 1152921504606846976.0;  // 2^60
+      return {1152921504606846976.0, "1 EiB (2^60 B)"};
     case Dimension::bytes_per_s:
-      return 1e18;
+      return {1e18, "1e18 B/s (1e6 TB/s)"};
     case Dimension::flops_per_s:
-      return 1e21;
+      return {1e21, "1e21 FLOP/s"};
     case Dimension::seconds:
-      return 1e9;
+      return {1e9, "1e9 s"};
     case Dimension::hertz:
-      return 1e12;
+      return {1e12, "1e12 Hz"};
     case Dimension::joules:
-      return 1e9;
+      return {1e9, "1e9 J"};
     case Dimension::count:
-      return 9007199254740992.0;  // 2^53
+      return {9007199254740992.0, "2^53"};
   }
-  return 0;
+  return {0, ""};
+}
+
+}  // namespace
+
+double max_quantity(Dimension dimension) {
+  return sane_range(dimension).max;
 }
 
 std::string range_of(Dimension dimension) {
-  const char* limit = "";
-  switch (dimension) {
-    case Dimension::bytes:
-      limit = "1 EiB (2^60 B)";
-      break;
-    case Dimension::bytes_per_s:
-      limit = "1e18 B/s (1e6 TB/s)";
-      break;
-    case Dimension::flops_per_s:
-      limit = "1e21 FLOP/s";
-      break;
-    case Dimension::seconds:
-      limit = "1e9 s";
-      break;
-    case Dimension::hertz:
-      limit = "1e12 Hz";
-      break;
-    case Dimension::joules:
-      limit = "1e9 J";
-      break;
-    case Dimension::count:
-      limit = "2^53";
-      break;
-  }
-  return fmt::format("at most {}", limit);
+  return fmt::format("at most {}", sane_range(dimension).words);
 }
 
 std::optional<double> parse_quantity(std::string_view text, Dimension dimension) {
