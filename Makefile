@@ -70,7 +70,8 @@ test-sanitize: deps
 
 # Each reader of a user file under libFuzzer (clang), from its seed corpus (fuzz/corpus/NAME,
 # NAME without the trace_ prefix), for FUZZ_SECONDS each; `make fuzz-long`: 10 minutes each.
-# The last lines of each run give its executions ("Done N runs in S second(s)"); a crash stops.
+# The last lines of each run give its executions ("Done N runs in S second(s)"); a crash stops
+# the loop and prints the report's last 60 lines (the failing input is left as ./crash-*).
 FUZZ_TARGETS := trace_native trace_jsonl trace_npy trace_csv hw model hf placement placement_csv
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -81,7 +82,8 @@ fuzz: deps
 	  echo "fuzzing the $$f reader for $(FUZZ_SECONDS) s"; \
 	  $(BUILD_FUZZ)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
 	    -max_len=65536 $$work fuzz/corpus/$${f#trace_} >$$work.log 2>&1; rc=$$?; \
-	  tail -2 $$work.log; rm -rf $$work $$work.log; [ $$rc -eq 0 ] || exit $$rc; \
+	  if [ $$rc -eq 0 ]; then tail -2 $$work.log; else tail -60 $$work.log; fi; \
+	  rm -rf $$work $$work.log; [ $$rc -eq 0 ] || exit $$rc; \
 	done
 
 fuzz-long:

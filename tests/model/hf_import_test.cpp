@@ -73,6 +73,18 @@ TEST(HfImport, MalformedJsonNamesTheFile) {
   EXPECT_NE(message.find("malformed JSON"), std::string::npos) << message;
 }
 
+TEST(HfImport, NumberTooLargeForADoubleIsAnInputError) {
+  // Found by fuzz_hf: nlohmann raises out_of_range (not parse_error) for 1e6666.
+  try {
+    import_hf_config(R"({"model_type": "qwen3_moe", "rms_norm_eps": 1e6666})", "huge.json");
+    FAIL() << "expected an InputError";
+  } catch (const core::InputError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("huge.json"), std::string::npos) << message;
+    EXPECT_NE(message.find("unreadable JSON"), std::string::npos) << message;
+  }
+}
+
 TEST(HfImport, ZeroSizesAreRejected) {
   EXPECT_THROW(import_hf_config(R"({"model_type": "mixtral", "hidden_size": 0,
       "intermediate_size": 8, "num_attention_heads": 2, "num_hidden_layers": 1,

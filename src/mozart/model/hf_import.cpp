@@ -190,6 +190,12 @@ MoeModel import_hf_config(std::string_view json_text, const std::string& source)
     throw core::InputError(core::InputLocation{source, "", 0},
                            fmt::format("malformed JSON at byte {}", e.byte),
                            "a Hugging Face config.json");
+  } catch (const json::exception& e) {
+    // A number too large for a double (1e6666) is well-formed JSON that the parser refuses with
+    // out_of_range rather than parse_error.
+    throw core::InputError(core::InputLocation{source, "", 0},
+                           fmt::format("unreadable JSON ({})", e.what()),
+                           "a Hugging Face config.json with numbers a double can hold");
   }
   if (!root.is_object()) {
     throw core::InputError(source, "expected a JSON object (a Hugging Face config.json)");
