@@ -91,9 +91,7 @@ void run_place(const PlaceFlags& f) {
   std::optional<placement::Metrics> held_out;
   if (!f.eval.empty())
     held_out = placement::evaluate(p, load_trace(f.eval, f), expert_bytes(m));
-  outputs.stage(f.output, core::extension_of(f.output) == ".csv"
-                              ? placement::to_csv(p)
-                              : placement::to_json(p).dump(1) + "\n");
+  outputs.stage(f.output, placement::placement_file_text(p, f.output));
   outputs.commit();
   if (f.json) {
     ordered_json out{{"placement", f.output},

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
-#include <filesystem>
 #include <map>
 
 #include <fmt/format.h>
@@ -12,6 +11,7 @@
 #include "mozart/core/io.hpp"
 #include "mozart/core/json_text.hpp"
 #include "mozart/core/limits.hpp"
+#include "mozart/core/output_plan.hpp"
 #include "mozart/core/units.hpp"
 
 namespace mozart::placement {
@@ -500,7 +500,7 @@ Placement placement_from_csv(std::string_view text, const std::string& source) {
 
 Placement read_placement(const std::string& path) {
   const std::string text = core::read_text_file(path);
-  if (std::filesystem::path(path).extension() == ".csv")
+  if (core::extension_of(path) == ".csv")
     return placement_from_csv(text, path);
   const auto json = nlohmann::json::parse(text, nullptr, false);
   if (json.is_discarded())
@@ -508,11 +508,8 @@ Placement read_placement(const std::string& path) {
   return placement_from_json(json, path);
 }
 
-void write_placement(const Placement& placement, const std::string& path) {
-  if (std::filesystem::path(path).extension() == ".csv")
-    core::write_file_atomically(path, to_csv(placement));
-  else
-    core::write_file_atomically(path, to_json(placement).dump(1) + "\n");
+std::string placement_file_text(const Placement& placement, const std::string& path) {
+  return core::extension_of(path) == ".csv" ? to_csv(placement) : to_json(placement).dump(1) + "\n";
 }
 
 }  // namespace mozart::placement

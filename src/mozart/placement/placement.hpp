@@ -87,7 +87,8 @@ Placement placement_from_json(const nlohmann::json& json, const std::string& sou
 std::string to_csv(const Placement& placement);
 Placement placement_from_csv(std::string_view text, const std::string& source);
 
+// A placement file: CSV when `path` ends in .csv, JSON otherwise, both ways.
 Placement read_placement(const std::string& path);
-void write_placement(const Placement& placement, const std::string& path);
+std::string placement_file_text(const Placement& placement, const std::string& path);
 
 }  // namespace mozart::placement

@@ -15,9 +15,7 @@ void StepBuilder::check_inputs() {
   if (!p.model.empty() && p.model != m_.name)
     throw core::InputError({in_.placement_source, "model", 0}, p.model,
                            fmt::format("a placement of {}", m_.name));
-  if (p.experts != m_.routed_experts)
-    throw core::InputError({in_.placement_source, "experts", 0}, std::to_string(p.experts),
-                           fmt::format("{} routed experts ({})", m_.routed_experts, m_.name));
+  placement::check_matches(p, m_.name, m_.routed_experts, moe_layers_);
   if (p.layout.hardware != hw_.name)
     throw core::InputError({in_.placement_source, "layout.hardware", 0}, p.layout.hardware,
                            fmt::format("a placement onto {}", hw_.name));
@@ -45,9 +43,6 @@ void StepBuilder::check_inputs() {
   for (const int id : moe_layers_) {
     const auto at = std::find_if(p.layers.begin(), p.layers.end(),
                                  [id](const auto& l) { return l.layer_id == id; });
-    if (at == p.layers.end())
-      throw core::InputError({in_.placement_source, "layers", 0}, fmt::format("no layer {}", id),
-                             "every MoE layer of the model");
     for (std::size_t e = 0; e < at->chiplets_of.size(); ++e)
       if (at->chiplets_of[e].size() != 1)
         throw core::InputError(
