@@ -270,6 +270,9 @@ TEST(Placement, FilesRoundTripAndBadInputIsRejected) {
   std::string bad = to_csv(p);
   bad.replace(bad.find(",device3,"), 9, ",device99,");
   EXPECT_THROW(placement_from_csv(bad, "bad.csv"), core::InputError);
+  // A layout line that is JSON but not an object (found by fuzz_placement_csv).
+  EXPECT_THROW(placement_from_csv("# 0\n0,3,expert11,g0,0\n", "number.csv"), core::InputError);
+  EXPECT_THROW(placement_from_csv("# [1]\n", "array.csv"), core::InputError);
   auto j = nlohmann::json::parse(to_json(p).dump());
   j["layers"][0]["chiplets_of"][5] = {42};
   EXPECT_THROW(placement_from_json(j, "bad.json"), core::InputError);

@@ -458,8 +458,9 @@ Placement placement_from_csv(std::string_view text, const std::string& source) {
     throw InputError({source, "", 1}, std::string(text.substr(0, 40)),
                      "a '# {layout JSON}' first line");
   auto head = nlohmann::json::parse(text.substr(2, first_end - 2), nullptr, false);
-  if (head.is_discarded())
-    throw InputError({source, "layout", 1}, "(unparseable)", "a JSON object");
+  if (head.is_discarded() || !head.is_object())
+    throw InputError({source, "layout", 1}, head.is_discarded() ? "(unparseable)" : head.dump(),
+                     "a JSON object");
   head["layers"] = nlohmann::json::array();
   Placement p = placement_from_json(head, source);
   std::map<int, std::size_t> layer_index;
