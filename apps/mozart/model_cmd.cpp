@@ -74,6 +74,31 @@ std::string mixer_counts(const model::ParamCounts& p) {
   return out;
 }
 
+bool uses(const MoeModel& m, model::Mixer mixer) {
+  return std::any_of(m.layout.begin(), m.layout.end(),
+                     [&](const model::LayerKind& k) { return k.mixer == mixer; });
+}
+
+// The numbers of the mixers other than the main attention, for those the layout uses.
+void print_other_mixers(const MoeModel& m) {
+  if (uses(m, model::Mixer::sliding_attention)) {
+    const model::AttentionShape s = model::attention_shape(m, model::Mixer::sliding_attention);
+    fmt::print("  {:<16}window {}: {} heads, {} KV heads, head dim {} (values {})\n", "sliding",
+               m.sliding.window, s.heads, s.kv_heads, s.head_dim, s.v_head_dim);
+  }
+  if (uses(m, model::Mixer::linear_attention)) {
+    const model::LinearSpec& a = m.linear;
+    fmt::print("  {:<16}{}: {} key heads x {}, {} value heads x {}, conv {}\n", "linear attn",
+               model::to_string(a.kind), a.key_heads, a.key_head_dim, a.value_heads,
+               a.value_head_dim, a.conv_kernel);
+  }
+  if (uses(m, model::Mixer::mamba)) {
+    const model::MambaSpec& s = m.mamba;
+    fmt::print("  {:<16}Mamba-{}: inner {}, state {}, conv {}\n", "mamba", s.version, s.inner,
+               s.d_state, s.d_conv);
+  }
+}
+
 void print_model(const MoeModel& m) {
   model::ParamCounts p = model::count_params(m);
   fmt::print("{}  ({})\n", m.name, m.source.empty() ? "user file" : m.source);
@@ -94,8 +119,9 @@ void print_model(const MoeModel& m) {
                "attention", to_string(m.attention), m.heads, m.kv_heads, m.head_dim,
                m.qkv_bias ? "yes" : "no", to_string(m.qk_norm));
   }
-  fmt::print("  {:<16}{} routed, top-{}, expert FFN {} (SwiGLU)\n", "experts", m.routed_experts,
-             m.top_k, m.expert_ffn);
+  print_other_mixers(m);
+  fmt::print("  {:<16}{} routed, top-{}, expert FFN {} ({})\n", "experts", m.routed_experts,
+             m.top_k, m.expert_ffn, m.gated_ffn ? "SwiGLU" : "up, relu2, down");
   if (m.shared_experts > 0) {
     fmt::print("  {:<16}{} x FFN {}{}\n", "shared experts", m.shared_experts, m.shared_expert_ffn,
                m.shared_expert_gate ? ", sigmoid-gated" : "");
