@@ -1,4 +1,6 @@
 // `mozart model list | show | import | cost`.
+#include <algorithm>
+
 #include "commands.hpp"
 #include "options.hpp"
 #include "output.hpp"
@@ -21,14 +23,37 @@ using nlohmann::ordered_json;
 ordered_json params_json(const model::ParamCounts& p) {
   return ordered_json{{"total", p.total},
                       {"active", p.active},
+                      {"active_without_embedding", p.active_without_embedding},
+                      {"active_without_embeddings", p.active_without_embeddings},
                       {"embedding", p.embedding},
                       {"lm_head", p.lm_head},
                       {"attention", p.attention},
+                      {"linear_attention", p.linear_attention},
+                      {"mamba", p.mamba},
                       {"routers", p.routers},
                       {"routed_experts", p.routed_experts},
                       {"shared_experts", p.shared_experts},
                       {"dense_ffn", p.dense_ffn},
-                      {"norms", p.norms}};
+                      {"norms", p.norms},
+                      {"checkpoint_bytes", p.checkpoint_bytes}};
+}
+
+// "36 linear_attention/moe, 12 attention/moe", in order of first appearance.
+std::string layout_text(const MoeModel& m) {
+  std::vector<std::pair<model::LayerKind, int>> runs;
+  for (const model::LayerKind& kind : m.layout) {
+    auto it =
+        std::find_if(runs.begin(), runs.end(), [&](const auto& r) { return r.first == kind; });
+    if (it == runs.end())
+      runs.emplace_back(kind, 1);
+    else
+      ++it->second;
+  }
+  std::string out;
+  for (const auto& [kind, n] : runs)
+    out += fmt::format("{}{} {}/{}", out.empty() ? "" : ", ", n, model::to_string(kind.mixer),
+                       model::to_string(kind.ffn));
+  return out;
 }
 
 std::string dense_layers_text(const MoeModel& m) {
@@ -40,12 +65,48 @@ std::string dense_layers_text(const MoeModel& m) {
   return out;
 }
 
+std::string mixer_counts(const model::ParamCounts& p) {
+  std::string out;
+  if (p.linear_attention > 0)
+    out += ", linear attention " + human_count(double(p.linear_attention));
+  if (p.mamba > 0)
+    out += ", Mamba " + human_count(double(p.mamba));
+  return out;
+}
+
+bool uses(const MoeModel& m, model::Mixer mixer) {
+  return std::any_of(m.layout.begin(), m.layout.end(),
+                     [&](const model::LayerKind& k) { return k.mixer == mixer; });
+}
+
+// The numbers of the mixers other than the main attention, for those the layout uses.
+void print_other_mixers(const MoeModel& m) {
+  if (uses(m, model::Mixer::sliding_attention)) {
+    const model::AttentionShape s = model::attention_shape(m, model::Mixer::sliding_attention);
+    fmt::print("  {:<16}window {}: {} heads, {} KV heads, head dim {} (values {})\n", "sliding",
+               m.sliding.window, s.heads, s.kv_heads, s.head_dim, s.v_head_dim);
+  }
+  if (uses(m, model::Mixer::linear_attention)) {
+    const model::LinearSpec& a = m.linear;
+    fmt::print("  {:<16}{}: {} key heads x {}, {} value heads x {}, conv {}\n", "linear attn",
+               model::to_string(a.kind), a.key_heads, a.key_head_dim, a.value_heads,
+               a.value_head_dim, a.conv_kernel);
+  }
+  if (uses(m, model::Mixer::mamba)) {
+    const model::MambaSpec& s = m.mamba;
+    fmt::print("  {:<16}Mamba-{}: inner {}, state {}, conv {}\n", "mamba", s.version, s.inner,
+               s.d_state, s.d_conv);
+  }
+}
+
 void print_model(const MoeModel& m) {
   model::ParamCounts p = model::count_params(m);
   fmt::print("{}  ({})\n", m.name, m.source.empty() ? "user file" : m.source);
   fmt::print("  {:<16}{}\n", "family", m.family.empty() ? "-" : m.family);
   fmt::print("  {:<16}{} ({} MoE; dense layers: {})\n", "layers", m.layers, m.moe_layer_count(),
              dense_layers_text(m));
+  if (m.is_hybrid())
+    fmt::print("  {:<16}{}\n", "layout", layout_text(m));
   fmt::print("  {:<16}{}\n", "hidden", m.hidden);
   fmt::print("  {:<16}{} (embeddings {})\n", "vocabulary", m.vocab,
              m.tied_embeddings ? "tied" : "untied");
@@ -58,8 +119,9 @@ void print_model(const MoeModel& m) {
                "attention", to_string(m.attention), m.heads, m.kv_heads, m.head_dim,
                m.qkv_bias ? "yes" : "no", to_string(m.qk_norm));
   }
-  fmt::print("  {:<16}{} routed, top-{}, expert FFN {} (SwiGLU)\n", "experts", m.routed_experts,
-             m.top_k, m.expert_ffn);
+  print_other_mixers(m);
+  fmt::print("  {:<16}{} routed, top-{}, expert FFN {} ({})\n", "experts", m.routed_experts,
+             m.top_k, m.expert_ffn, m.gated_ffn ? "SwiGLU" : "up, relu2, down");
   if (m.shared_experts > 0) {
     fmt::print("  {:<16}{} x FFN {}{}\n", "shared experts", m.shared_experts, m.shared_expert_ffn,
                m.shared_expert_gate ? ", sigmoid-gated" : "");
@@ -67,14 +129,23 @@ void print_model(const MoeModel& m) {
   if (m.dense_ffn > 0)
     fmt::print("  {:<16}{}\n", "dense FFN", m.dense_ffn);
   fmt::print("  {:<16}{}\n", "data type", core::to_string(m.dtype));
+  if (m.quantization.format != model::QuantFormat::none) {
+    fmt::print("  {:<16}{} checkpoint ({}), {:.1f} GB stored\n", "quantization",
+               model::to_string(m.quantization.format),
+               m.quantization.attention ? "FFN and attention" : "FFN only",
+               p.checkpoint_bytes / 1e9);
+  }
   fmt::print("  {:<16}{} total, {} active per token ({:.1f}%)\n", "parameters",
              human_count(double(p.total)), human_count(double(p.active)),
              100.0 * double(p.active) / double(p.total));
+  fmt::print("  {:<16}active without the input embedding {}, without embedding and LM head {}\n",
+             "", human_count(double(p.active_without_embedding)),
+             human_count(double(p.active_without_embeddings)));
   fmt::print(
-      "  {:<16}embedding {}, LM head {}, attention {}, routers {}, routed experts {}, "
+      "  {:<16}embedding {}, LM head {}, attention {}{}, routers {}, routed experts {}, "
       "shared experts {}, dense FFN {}, norms {}\n",
       "", human_count(double(p.embedding)), human_count(double(p.lm_head)),
-      human_count(double(p.attention)), human_count(double(p.routers)),
+      human_count(double(p.attention)), mixer_counts(p), human_count(double(p.routers)),
       human_count(double(p.routed_experts)), human_count(double(p.shared_experts)),
       human_count(double(p.dense_ffn)), human_count(double(p.norms)));
 }
@@ -210,7 +281,10 @@ void run_import(const std::string& config, const std::string& output, bool json)
                                json ? std::vector<std::string>{".json"}
                                     : std::vector<std::string>{".yaml", ".yml", ".json"});
   outputs.check();
-  const MoeModel m = model::import_hf_config(core::read_text_file(config), config);
+  const model::HfImport imported = model::import_hf(core::read_text_file(config), config);
+  const MoeModel& m = imported.model;
+  for (const std::string& note : imported.notes)
+    fmt::print(stderr, "mozart: note: {}\n", note);
   const bool as_json = json || core::extension_of(output) == ".json";
   const std::string text = as_json ? model::to_json(m).dump(2) + "\n" : model::to_yaml(m);
   if (output.empty())

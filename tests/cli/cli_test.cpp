@@ -84,7 +84,7 @@ TEST(Cli, HwShowPrintsEveryPart) {
 }
 
 TEST(Cli, ListsPresets) {
-  EXPECT_EQ(nlohmann::json::parse(run("model list --json").out).size(), 10u);
+  EXPECT_EQ(nlohmann::json::parse(run("model list --json").out).size(), 15u);
   EXPECT_EQ(nlohmann::json::parse(run("hw list --json").out).size(), 8u);
 }
 

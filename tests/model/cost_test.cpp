@@ -83,20 +83,42 @@ TEST(Cost, ExplicitExpertLoadsDecideExpertWork) {
     EXPECT_NE(op.expert, 1) << "an idle expert has no work";
 }
 
+// A mixer's parameters that are not GEMM weights: biases, norms, convolutions, decays.
+double mixer_non_gemm_params(const MoeModel& m, Mixer mixer) {
+  if (mixer == Mixer::linear_attention) {  // the presets' linear attention is Gated DeltaNet
+    const LinearSpec& a = m.linear;
+    const double key = double(a.key_heads) * a.key_head_dim;
+    const double value = double(a.value_heads) * a.value_head_dim;
+    return (2 * key + value) * a.conv_kernel + 2.0 * a.value_heads + a.value_head_dim;
+  }
+  if (m.attention == AttentionKind::mla)
+    return double(m.mla.q_lora_rank) + m.mla.kv_lora_rank;
+  const AttentionShape s = attention_shape(m, mixer);
+  const double q = double(s.heads) * s.head_dim, k = double(s.kv_heads) * s.head_dim;
+  const double v = s.kv_shared ? 0 : double(s.kv_heads) * s.v_head_dim;
+  double params = 0;
+  if (m.qkv_bias)
+    params += (m.q_gate ? 2 * q : q) + k + v;
+  if (m.o_bias)
+    params += m.hidden;
+  if (m.qk_norm == QkNorm::per_head)
+    params += 2.0 * s.head_dim;
+  if (m.qk_norm == QkNorm::full)
+    params += q + k;
+  return params;
+}
+
 // Active parameters that are not GEMM weights: embedding rows, norms, biases.
 double non_gemm_active_params(const MoeModel& m) {
   ParamCounts p = count_params(m);
-  double per_layer = 0;
-  if (m.qkv_bias)
-    per_layer += m.q_dim() + 2.0 * m.kv_dim();
-  if (m.qk_norm == QkNorm::per_head)
-    per_layer += 2.0 * m.head_dim;
-  if (m.qk_norm == QkNorm::full)
-    per_layer += double(m.q_dim()) + m.kv_dim();
-  if (m.attention == AttentionKind::mla)
-    per_layer += double(m.mla.q_lora_rank) + m.mla.kv_lora_rank;
+  double layers = 0;
+  for (int l = 0; l < m.layers; ++l) {
+    layers += mixer_non_gemm_params(m, m.layer_kind(l).mixer);
+    if (m.expert_bias && m.is_moe_layer(l))  // router bias, and each active expert's biases
+      layers += m.routed_experts + m.top_k * (2.0 * m.expert_ffn + m.hidden);
+  }
   double tied_head = m.tied_embeddings ? -double(p.embedding) : 0;  // the LM head reuses it
-  return double(p.embedding) + double(p.norms) + m.layers * per_layer + tied_head;
+  return double(p.embedding) + double(p.norms) + layers + tied_head;
 }
 
 TEST(Cost, ForwardGemmFlopsAreTwicePerTokenActiveParameters) {

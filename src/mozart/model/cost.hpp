@@ -8,7 +8,11 @@
 //    backward-input reads the weights and output gradient and writes the input gradient;
 //    backward-weight reads the saved input and output gradient and writes the weight gradient.
 //  * Attention's core (QK^T, softmax, PV) is fused: scores never leave the chip. A causal
-//    sequence of length S has S(S+1)/2 query-key pairs; softmax costs 5 FLOPs per pair.
+//    sequence of length S has S(S+1)/2 query-key pairs (a sliding window of W caps each query
+//    at W keys); softmax costs 5 FLOPs per pair.
+//  * Linear attention and Mamba run in recurrent form: a per-sequence state stays on chip; the
+//    core's FLOPs are per token and state element (Gated DeltaNet 7, lightning 5, Mamba-1 7,
+//    Mamba-2 5), its short causal convolution 2 per tap and channel.
 //  * Element-wise ops: RMSNorm 4 FLOPs per element, SiLU-and-multiply 5, softmax 5, the
 //    weighted combine of k expert outputs 2 per element. Their backward costs twice the forward
 //    FLOPs, reads the saved input and the output gradient and writes the input gradient; ops
@@ -64,8 +68,9 @@ struct Batch {
   bool causal = true;
 
   double tokens() const { return double(sequences) * seq_len; }
-  // Query-key pairs scored by one head over the whole micro-batch.
+  // Query-key pairs scored by one head over the whole micro-batch, unbounded or within a window.
   double attention_pairs() const;
+  double attention_pairs(int window) const;
 };
 
 struct OptimizerSpec {
@@ -73,10 +78,15 @@ struct OptimizerSpec {
   double state_bytes_per_param = 12;  // fp32 master weight, first and second moments
 };
 
-// Forward ops of one layer. `expert_tokens[e]` is how many of the batch's tokens chose routed
-// expert e (summing to tokens * top_k); empty means the uniform average tokens * top_k / E.
+// Forward ops of one layer, by its mixer and FFN kind. `expert_tokens[e]` is how many of the
+// batch's tokens chose routed expert e (summing to tokens * top_k); empty means the uniform average
+// tokens * top_k / E.
 std::vector<OpCost> layer_forward_ops(const MoeModel& m, int layer, const Batch& batch,
                                       std::span<const double> expert_tokens = {});
+// What one sequence holds between decode steps in layer `layer` after `context` tokens: the KV
+// cache of (sliding-window) attention, the recurrent state and convolution tail of linear
+// attention and Mamba; 0 for a layer without a mixer.
+double layer_state_bytes(const MoeModel& m, int layer, int context);
 // Forward ops of routed expert `expert` alone, for `tokens` tokens: what one chiplet runs for it.
 std::vector<OpCost> expert_forward_ops(const MoeModel& m, double tokens, int expert);
 // Forward ops outside the layers: embedding lookup, final norm, LM head, loss.
