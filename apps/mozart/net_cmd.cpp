@@ -118,7 +118,8 @@ void report(const NetOptions& o, core::OutputPlan& outputs, const net::Network& 
   double wire_bytes = 0, busiest = 0;
   int busiest_channel = 0;
   for (size_t c = 0; c < net.channels().size(); ++c) {
-    wire_bytes += r.channels[c].bytes;
+    if (net.channels()[c].kind == net::ChannelKind::link)  // ports are not links
+      wire_bytes += r.channels[c].bytes;
     if (r.channels[c].bytes > busiest) {
       busiest = r.channels[c].bytes;
       busiest_channel = int(c);
