@@ -1,8 +1,10 @@
-// `mozart net collective`: run one collective on a hardware spec through the flow-level
-// network and report its time, traffic and link utilisation; optionally a Perfetto timeline.
+// `mozart net collective` and `mozart net flows`: run one collective, or a traffic file, on a
+// hardware spec through the flow-level network and report its time, traffic and link
+// utilisation; optionally a Perfetto timeline. `mozart net calibrate` is in net_calibrate.cpp.
 #include <map>
 
 #include "commands.hpp"
+#include "net_run.hpp"
 #include "options.hpp"
 #include "output.hpp"
 #include <fmt/format.h>
@@ -11,129 +13,226 @@
 #include "mozart/core/output_plan.hpp"
 #include "mozart/core/units.hpp"
 #include "mozart/hw/zoo.hpp"
-#include "mozart/net/collectives.hpp"
+#include "mozart/net/traffic.hpp"
 #include "mozart/sim/engine.hpp"
 
 namespace mozart::cli {
-namespace {
 
-struct NetOptions {
-  std::string hw;
-  std::string kind = "all-to-all";
-  std::string bytes = "1 MB";
-  std::string routing = "xy";
-  double efficiency = 1.0;
-  std::string timeline;
-  bool json = false;
-};
+std::vector<double> destination_weights(const hw::HwSpec& hw, const std::vector<std::string>& hot,
+                                        double hot_weight) {
+  std::vector<double> weight(hw.chiplets.size(), 1.0);
+  for (const std::string& name : hot) {
+    const std::optional<int> node = hw.find_node(name);
+    if (!node || hw.is_switch(*node)) {
+      throw core::InputError(core::InputLocation{"--hot", "", 0}, core::quote_user_text(name),
+                             fmt::format("a chiplet of {}", hw.name));
+    }
+    weight[static_cast<size_t>(*node)] = hot_weight;
+  }
+  return weight;
+}
 
-net::CollectivePlan plan_for(const NetOptions& o, const net::Network& net, double bytes) {
+net::CollectivePlan collective_plan(const net::Network& net, const std::string& kind, double bytes,
+                                    const std::vector<double>& weight) {
   std::vector<int> nodes;
   for (size_t c = 0; c < net.hw().chiplets.size(); ++c)
     nodes.push_back(int(c));
-  if (o.kind == "all-to-all")
-    return net::all_to_all(net, nodes, bytes);
-  if (o.kind == "all-gather")
+  if (kind == "all-to-all")
+    return net::all_to_all(net, nodes, bytes, weight);
+  if (kind == "all-gather")
     return net::all_gather(net, nodes, bytes);
-  if (o.kind == "reduce-scatter")
+  if (kind == "reduce-scatter")
     return net::reduce_scatter(net, nodes, bytes);
-  if (o.kind == "broadcast")
+  if (kind == "broadcast")
     return net::broadcast(net, nodes, bytes);
   const std::map<std::string, net::AllReduceAlgorithm> all_reduce = {
       {"all-reduce-ring", net::AllReduceAlgorithm::ring},
       {"all-reduce-tree", net::AllReduceAlgorithm::tree},
       {"all-reduce-in-network", net::AllReduceAlgorithm::in_network},
       {"all-reduce-mesh-2d", net::AllReduceAlgorithm::mesh_2d}};
-  return net::all_reduce(net, nodes, bytes, all_reduce.at(o.kind));
+  return net::all_reduce(net, nodes, bytes, all_reduce.at(kind));
 }
 
-void run_collective(const NetOptions& o) {
-  std::optional<double> bytes = core::parse_quantity(o.bytes, core::Dimension::bytes);
-  if (!bytes || *bytes <= 0) {
-    throw core::InputError(core::InputLocation{"--bytes", "", 0}, o.bytes,
-                           fmt::format("a positive size {}, e.g. '1 MB' or '4096'",
-                                       core::range_of(core::Dimension::bytes)));
-  }
-  core::OutputPlan outputs("mozart net collective");
-  outputs.input(o.hw).output("--timeline", o.timeline, {".json"}).check();
+net::NetworkOptions network_options(const std::string& routing, const std::string& multipath,
+                                    double efficiency) {
   net::NetworkOptions options;
-  options.efficiency = o.efficiency;
-  options.mesh_routing = o.routing == "yx"         ? net::MeshRouting::yx
-                         : o.routing == "adaptive" ? net::MeshRouting::adaptive
-                                                   : net::MeshRouting::xy;
-  hw::HwSpec hw = hw::load_hw(o.hw);
-  net::Network net(hw, options);
-  net::CollectivePlan plan = plan_for(o, net, *bytes);
+  options.efficiency = efficiency;
+  options.mesh_routing = routing == "yx"         ? net::MeshRouting::yx
+                         : routing == "adaptive" ? net::MeshRouting::adaptive
+                                                 : net::MeshRouting::xy;
+  options.multipath = multipath == "hash"     ? net::Multipath::hash
+                      : multipath == "single" ? net::Multipath::single
+                                              : net::Multipath::split;
+  return options;
+}
+
+sim::RunResult run_plan(const net::Network& net, const net::CollectivePlan& plan,
+                        const std::vector<double>& start_s, sim::Timeline* timeline) {
   sim::TaskGraph graph;
-  graph.add_collective(plan);
-  sim::Timeline timeline;
-  sim::RunOptions run_options;
-  if (!o.timeline.empty()) {
-    run_options.timeline = &timeline;
-    for (const net::Channel& c : net.channels()) {
-      run_options.channel_names.push_back(
-          fmt::format("{}->{}", hw.node_name(c.from), hw.node_name(c.to)));
-    }
+  std::vector<sim::TaskId> ids;
+  ids.reserve(plan.flows.size());
+  for (size_t i = 0; i < plan.flows.size(); ++i) {
+    const net::PlannedFlow& f = plan.flows[i];
+    std::vector<sim::TaskId> after;
+    for (int a : f.after)
+      after.push_back(ids.at(static_cast<size_t>(a)));
+    if (i < start_s.size() && start_s[i] > 0)
+      after.push_back(graph.add_delay(f.label + " start", start_s[i]));
+    ids.push_back(graph.add_flow(f.label, f.spec, std::move(after)));
   }
-  sim::RunResult r = sim::run(graph, net.capacities(), run_options);
+  sim::RunOptions options;
+  if (timeline != nullptr) {
+    options.timeline = timeline;
+    for (size_t c = 0; c < net.channels().size(); ++c)
+      options.channel_names.push_back(net.channel_name(static_cast<net::ChannelId>(c)));
+  }
+  return sim::run(graph, net.capacities(), options);
+}
+
+namespace {
+
+struct NetOptions {
+  std::string hw;
+  std::string traffic;  // net flows: the traffic file
+  std::string kind = "all-to-all";
+  std::string bytes = "1 MB";
+  std::vector<std::string> hot;
+  double hot_weight = 4;
+  std::string routing = "xy";
+  std::string multipath = "split";
+  double efficiency = 1.0;
+  std::string timeline;
+  bool json = false;
+};
+
+void report(const NetOptions& o, core::OutputPlan& outputs, const net::Network& net,
+            const net::CollectivePlan& plan, const std::vector<double>& start_s,
+            std::optional<double> bytes) {
+  sim::Timeline timeline;
+  const sim::RunResult r = run_plan(net, plan, start_s, o.timeline.empty() ? nullptr : &timeline);
   if (!o.timeline.empty()) {
     outputs.stage(o.timeline, timeline.to_chrome_json());
     outputs.commit();
   }
-
+  const hw::HwSpec& hw = net.hw();
   double wire_bytes = 0, busiest = 0;
   int busiest_channel = 0;
-  for (size_t c = 0; c < r.channels.size(); ++c) {
-    wire_bytes += r.channels[c].bytes;
+  for (size_t c = 0; c < net.channels().size(); ++c) {
+    if (net.channels()[c].kind == net::ChannelKind::link)  // ports are not links
+      wire_bytes += r.channels[c].bytes;
     if (r.channels[c].bytes > busiest) {
       busiest = r.channels[c].bytes;
       busiest_channel = int(c);
     }
   }
   // A spec without links (one chiplet) has no channel: its collectives are empty.
-  const net::Channel hot =
-      net.channels().empty() ? net::Channel{} : net.channels()[busiest_channel];
-  const double utilisation = r.makespan_s > 0 ? busiest / (hot.bytes_per_s * r.makespan_s) : 0;
+  const std::string hot_name = net.channels().empty() ? "-" : net.channel_name(busiest_channel);
+  const double hot_capacity =
+      net.channels().empty() ? 0 : net.capacities()[static_cast<size_t>(busiest_channel)];
+  const double utilisation = r.makespan_s > 0 ? busiest / (hot_capacity * r.makespan_s) : 0;
+  const std::string what = o.traffic.empty() ? o.kind : "traffic " + o.traffic;
   if (o.json) {
-    print_json({{"hw", hw.name},
-                {"collective", o.kind},
-                {"bytes", *bytes},
-                {"flows", plan.flows.size()},
-                {"time_s", r.makespan_s},
-                {"payload_bytes", plan.payload_bytes},
-                {"wire_bytes", wire_bytes},
-                {"busiest_channel",
-                 {{"from", hw.node_name(hot.from)},
-                  {"to", hw.node_name(hot.to)},
-                  {"bytes", busiest},
-                  {"utilisation", utilisation}}},
-                {"network_solves", r.network_solves}});
+    nlohmann::ordered_json j = {{"hw", hw.name}};
+    if (o.traffic.empty()) {
+      j["collective"] = o.kind;
+      j["bytes"] = *bytes;
+      if (!o.hot.empty())
+        j["hot"] = {{"nodes", o.hot}, {"weight", o.hot_weight}};
+    } else {
+      j["traffic"] = o.traffic;
+    }
+    j.update(nlohmann::ordered_json{
+        {"flows", plan.flows.size()},
+        {"time_s", r.makespan_s},
+        {"payload_bytes", plan.payload_bytes},
+        {"wire_bytes", wire_bytes},
+        {"busiest_channel", {{"name", hot_name}, {"bytes", busiest}, {"utilisation", utilisation}}},
+        {"network_solves", r.network_solves}});
+    print_json(j);
     return;
   }
-  fmt::print("{} of {} on {} ({} chiplets, {} flows)\n", o.kind,
-             core::format_quantity(*bytes, core::Dimension::bytes), hw.name, hw.chiplets.size(),
-             plan.flows.size());
+  fmt::print("{}{} on {} ({} chiplets, {} flows)\n", what,
+             bytes ? " of " + core::format_quantity(*bytes, core::Dimension::bytes) : "", hw.name,
+             hw.chiplets.size(), plan.flows.size());
+  if (!o.hot.empty())
+    fmt::print("  hot destinations {} (x{:g})\n", fmt::join(o.hot, ", "), o.hot_weight);
   fmt::print("  time             {}\n",
              core::format_quantity(r.makespan_s, core::Dimension::seconds));
   fmt::print("  payload          {}\n",
              core::format_quantity(plan.payload_bytes, core::Dimension::bytes));
   fmt::print("  bytes on links   {}\n", core::format_quantity(wire_bytes, core::Dimension::bytes));
-  fmt::print("  busiest channel  {} -> {}: {}, {:.1f}% utilised over the collective\n",
-             hw.node_name(hot.from), hw.node_name(hot.to),
+  fmt::print("  busiest channel  {}: {}, {:.1f}% utilised over the run\n", hot_name,
              core::format_quantity(busiest, core::Dimension::bytes), 100 * utilisation);
   if (!o.timeline.empty())
     fmt::print("  timeline         {} (open in ui.perfetto.dev)\n", o.timeline);
 }
 
+double parse_bytes(const std::string& text) {
+  std::optional<double> bytes = core::parse_quantity(text, core::Dimension::bytes);
+  if (!bytes || *bytes <= 0) {
+    throw core::InputError(core::InputLocation{"--bytes", "", 0}, text,
+                           fmt::format("a positive size {}, e.g. '1 MB' or '4096'",
+                                       core::range_of(core::Dimension::bytes)));
+  }
+  return *bytes;
+}
+
+void run_collective(const NetOptions& o) {
+  const double bytes = parse_bytes(o.bytes);
+  core::OutputPlan outputs("mozart net collective");
+  outputs.input(o.hw).output("--timeline", o.timeline, {".json"}).check();
+  if (!o.hot.empty() && o.kind != "all-to-all") {
+    throw core::InputError(core::InputLocation{"--hot", "", 0}, o.kind,
+                           "--kind all-to-all (weights are per destination)");
+  }
+  const hw::HwSpec hw = hw::load_hw(o.hw);
+  const net::Network net(hw, network_options(o.routing, o.multipath, o.efficiency));
+  const net::CollectivePlan plan =
+      collective_plan(net, o.kind, bytes, destination_weights(hw, o.hot, o.hot_weight));
+  report(o, outputs, net, plan, {}, bytes);
+}
+
+void run_flows(const NetOptions& o) {
+  core::OutputPlan outputs("mozart net flows");
+  outputs.input(o.hw).input(o.traffic).output("--timeline", o.timeline, {".json"}).check();
+  const hw::HwSpec hw = hw::load_hw(o.hw);
+  const net::Network net(hw, network_options(o.routing, o.multipath, o.efficiency));
+  const net::Traffic traffic = net::read_traffic(o.traffic, hw);
+  std::vector<double> start;
+  for (const net::TrafficFlow& f : traffic.flows)
+    start.push_back(f.start_s);
+  report(o, outputs, net, net::plan_traffic(net, traffic), start, std::nullopt);
+}
+
+// The options both commands share.
+void add_network_options(CLI::App* cmd, NetOptions& o) {
+  cmd->add_option("hw", o.hw, "Hardware preset or YAML file")->required();
+  cmd->add_option("--routing", o.routing, "Mesh routing")
+      ->check(CLI::IsMember({"xy", "yx", "adaptive"}))
+      ->capture_default_str();
+  cmd->add_option("--multipath", o.multipath,
+                  "Equal-cost paths: split (fractional ECMP), hash (per-flow), single")
+      ->check(CLI::IsMember({"split", "hash", "single"}))
+      ->capture_default_str();
+  cmd->add_option("--efficiency", o.efficiency,
+                  "Extra factor on every channel, in (0, 1] (the spec's efficiency classes apply "
+                  "first)")
+      ->check(finite(0.0, 1.0, true))
+      ->capture_default_str();
+  cmd->add_option("--timeline", o.timeline, "Write a Perfetto / Chrome trace JSON here (.json)");
+  cmd->add_flag("--json", o.json, "Print JSON");
+}
+
 }  // namespace
 
 void add_net_commands(CLI::App& app) {
-  CLI::App* net_cmd = app.add_subcommand("net", "Flow-level network: run collectives");
+  CLI::App* net_cmd =
+      app.add_subcommand("net", "Flow-level network: run collectives and traffic, calibrate");
   net_cmd->require_subcommand(1);
   auto* collective = net_cmd->add_subcommand(
       "collective", "Run one collective among all chiplets of a hardware spec");
   auto o = std::make_shared<NetOptions>();
-  collective->add_option("hw", o->hw, "Hardware preset or YAML file")->required();
+  add_network_options(collective, *o);
   collective
       ->add_option("--kind", o->kind,
                    "all-to-all (bytes per pair), all-gather, reduce-scatter, broadcast, "
@@ -143,16 +242,22 @@ void add_net_commands(CLI::App& app) {
                              "all-reduce-mesh-2d"}))
       ->capture_default_str();
   collective->add_option("--bytes", o->bytes, "Buffer size, e.g. '1 MB'")->capture_default_str();
-  collective->add_option("--routing", o->routing, "Mesh routing")
-      ->check(CLI::IsMember({"xy", "yx", "adaptive"}))
+  collective
+      ->add_option("--hot", o->hot,
+                   "All-to-all: chiplets that receive --hot-weight times the bytes of the others")
+      ->delimiter(',');
+  collective->add_option("--hot-weight", o->hot_weight, "Weight of the --hot destinations")
+      ->check(finite(0.0, 1e6))
       ->capture_default_str();
-  collective->add_option("--efficiency", o->efficiency, "Link efficiency in (0, 1]")
-      ->check(finite(0.0, 1.0, true))
-      ->capture_default_str();
-  collective->add_option("--timeline", o->timeline,
-                         "Write a Perfetto / Chrome trace JSON here (.json)");
-  collective->add_flag("--json", o->json, "Print JSON");
   collective->callback([o] { run_collective(*o); });
+
+  auto* flows = net_cmd->add_subcommand(
+      "flows", "Run a traffic file (CSV or JSON: source, destination, bytes, start, after, id)");
+  auto f = std::make_shared<NetOptions>();
+  add_network_options(flows, *f);
+  flows->add_option("traffic", f->traffic, "Traffic file (.csv, .json or .yaml)")->required();
+  flows->callback([f] { run_flows(*f); });
+  add_net_calibrate_command(*net_cmd);
 }
 
 }  // namespace mozart::cli

@@ -821,3 +821,44 @@ TEST(CliBatchCheck, AnOversizedMicroBatchIsRefusedBeforeTracesAreMade) {
       << r.err;
   EXPECT_EQ(lines(r.err), 1) << r.err;
 }
+
+TEST(Cli, NetFlowsAndHotSpotsReportLikeACollective) {
+  const std::string mesh = data("../../configs/net/booksim/mesh-4x4.yaml");
+  Result flows = run("net flows " + mesh + " " + data("net/traffic.csv") + " --json");
+  ASSERT_EQ(flows.exit_code, 0) << flows.err;
+  auto j = nlohmann::json::parse(flows.out);
+  EXPECT_EQ(j["flows"], 3);
+  EXPECT_DOUBLE_EQ(j["payload_bytes"].get<double>(), 400);
+  // Three flows one after another into n5 through its one-byte-per-second port: 400 s.
+  EXPECT_DOUBLE_EQ(j["time_s"].get<double>(), 400);
+  Result hot = run("net collective " + mesh + " --bytes 160 --hot n5 --hot-weight 4 --json");
+  ASSERT_EQ(hot.exit_code, 0) << hot.err;
+  // n5 receives 15 x 640 bytes through its one ejection port.
+  EXPECT_GE(nlohmann::json::parse(hot.out)["time_s"].get<double>(), 15 * 640 * (1 - 1e-12));
+}
+
+TEST(Cli, BadTrafficAndCalibrationGetOneLineAndExitTwo) {
+  const std::string mesh = data("../../configs/net/booksim/mesh-4x4.yaml");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"net flows " + mesh + " " + data("net/traffic_cycle.csv"), "cycle"},
+      {"net flows " + mesh + " " + data("net/traffic_unknown_node.csv"), "n99"},
+      {"net flows " + mesh + " " + data("net/traffic_negative.csv"), "bytes"},
+      {"net collective " + mesh + " --hot nobody", "--hot"},
+      {"net calibrate " + data("net/cases_too_fast.yaml"), "no efficiency in (0, 1]"},
+  };
+  for (const auto& [args, expect] : cases) {
+    Result r = run(args);
+    EXPECT_EQ(r.exit_code, 2) << args;
+    EXPECT_EQ(lines(r.err), 1) << args << ": " << r.err;
+    EXPECT_NE(r.err.find(expect), std::string::npos) << args << ": " << r.err;
+  }
+}
+
+TEST(Cli, NetCalibrateFitsAndReportsResiduals) {
+  Result r = run("net calibrate " + data("net/cases.yaml") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j["classes"]["link"]["efficiency"].get<double>(), 0.8, 1e-4);
+  EXPECT_NEAR(j["cases"][0]["residual"].get<double>(), 0, 1e-4);
+  EXPECT_EQ(j["cases"][1]["fit"], false);
+}

@@ -194,7 +194,7 @@ topology:
   EXPECT_NE(message.find("connected"), std::string::npos) << message;
 }
 
-TEST(HwSpec, DuplicateAndSelfLinksAreRejected) {
+TEST(HwSpec, ParallelLinksAreKeptAndSelfLinksRejected) {
   std::string base = R"(
 name: dup
 clock: 1 GHz
@@ -204,11 +204,68 @@ topology:
   kind: explicit
   link: {bandwidth: 1 GB/s}
 )";
-  EXPECT_NE(error_of(base + "  links: [{a: n0, b: n1}, {a: n1, b: n0}]\n").find("at most one link"),
-            std::string::npos);
+  const HwSpec two =
+      read_hw(core::ConfigNode::parse(base + "  links: [{a: n0, b: n1}, {a: n1, b: n0}]\n", "dup"));
+  EXPECT_EQ(two.links.size(), 2u);  // parallel links between one pair
   EXPECT_NE(error_of(base + "  links: [{a: n0, b: n0}, {a: n0, b: n1}]\n").find("two different"),
             std::string::npos);
   EXPECT_NE(error_of(base + "  links: [{a: n0, b: n9}]\n").find("chiplet or switch"),
+            std::string::npos);
+}
+
+TEST(HwSpec, EndpointsEfficiencyAndTreeBuilders) {
+  const std::string kinds = R"(
+name: t
+clock: 1 GHz
+chiplet_kinds:
+  c: {peak_flops: {bf16: 1 TFLOP/s}, array: {rows: 1, cols: 1, count: 1}, sram: {capacity: 1 MB, bandwidth: 1 GB/s}}
+  wide: {peak_flops: {bf16: 1 TFLOP/s}, array: {rows: 1, cols: 1, count: 1}, sram: {capacity: 1 MB, bandwidth: 1 GB/s}, endpoint: {bandwidth: 8 GB/s}}
+)";
+  const HwSpec tree = read_hw(core::ConfigNode::parse(kinds + R"(
+chiplets: [{name: n, kind: c, count: 8, holds_weights: false}]
+topology: {kind: tree, fanouts: [2, 4], parallel: [2, 3], leaves: n, link: {bandwidth: 1 GB/s},
+           endpoint: {bandwidth: 2 GB/s}, efficiency: {link: 0.5, switch: 0.25}}
+)",
+                                                      "t"));
+  EXPECT_EQ(tree.switches.size(), 2u + 2u * 3u);  // two roots; two positions of three
+  EXPECT_EQ(tree.switches[0].name, "root.0");
+  EXPECT_EQ(tree.switches[2].name, "sw1_0.0");
+  EXPECT_EQ(tree.links.size(), 2u * 3u * 2u + 8u * 3u);  // every switch to all above it
+  EXPECT_DOUBLE_EQ(tree.chiplets[0].endpoint_bytes_per_s, 2e9);
+  const HwSpec pair = read_hw(core::ConfigNode::parse(kinds + R"(
+chiplets: [{name: a, kind: c, holds_weights: false}, {name: b, kind: wide, holds_weights: false}]
+topology: {kind: explicit, links: [{a: a, b: b, bandwidth: 1 GB/s}], endpoint: {bandwidth: 2 GB/s}}
+)",
+                                                      "t"));
+  EXPECT_DOUBLE_EQ(pair.chiplets[0].endpoint_bytes_per_s, 2e9);
+  EXPECT_DOUBLE_EQ(pair.chiplets[1].endpoint_bytes_per_s, 8e9);  // its kind's own
+  EXPECT_DOUBLE_EQ(tree.topology.efficiency.link, 0.5);
+  EXPECT_DOUBLE_EQ(tree.topology.efficiency.endpoint, 1);
+  EXPECT_DOUBLE_EQ(tree.topology.efficiency.switch_traversal, 0.25);
+  const HwSpec ft = read_hw(core::ConfigNode::parse(kinds + R"(
+chiplets: [{name: n, kind: c, count: 8, holds_weights: false}]
+topology: {kind: fat_tree, k: 2, n: 3, nodes: n, link: {bandwidth: 1 GB/s}}
+)",
+                                                    "t"));
+  EXPECT_EQ(ft.switches.size(), 12u);
+  EXPECT_EQ(ft.links.size(), 8u + 2u * 8u);
+  EXPECT_NE(error_of(kinds + R"(
+chiplets: [{name: n, kind: c, count: 6, holds_weights: false}]
+topology: {kind: fat_tree, k: 2, n: 3, nodes: n, link: {bandwidth: 1 GB/s}}
+)")
+                .find("k^n = 8"),
+            std::string::npos);
+  EXPECT_NE(error_of(kinds + R"(
+chiplets: [{name: n, kind: c, count: 8, holds_weights: false}]
+topology: {kind: tree, fanouts: [2, 4], parallel: [1], leaves: n, link: {bandwidth: 1 GB/s}}
+)")
+                .find("one count per level"),
+            std::string::npos);
+  EXPECT_NE(error_of(kinds + R"(
+chiplets: [{name: n, kind: c, count: 8, holds_weights: false}]
+topology: {kind: tree, fanouts: [2, 4], leaves: n, link: {bandwidth: 1 GB/s}, efficiency: {link: 2}}
+)")
+                .find("(0, 1]"),
             std::string::npos);
 }
 

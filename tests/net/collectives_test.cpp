@@ -79,7 +79,7 @@ TEST(Collectives, AnAllToAllTooLargeForMemoryIsRefusedWithItsEstimate) {
     ADD_FAILURE() << "an all-to-all over the memory limit was planned";
   } catch (const core::InputError& e) {
     const std::string message = e.what();
-    EXPECT_NE(message.find("an all-to-all of 64 members (4032 flows, 16.3 hops each"),
+    EXPECT_NE(message.find("an all-to-all of 64 members (4032 flows, 16.3 channel uses each"),
               std::string::npos)
         << message;
     EXPECT_NE(message.find("expected at most 64.0 KiB"), std::string::npos) << message;

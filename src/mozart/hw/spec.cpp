@@ -31,6 +31,12 @@ LinkSpec read_link(const ConfigNode& node, const LinkSpec& fallback) {
   return link;
 }
 
+// An endpoint: the bandwidth of a chiplet's injection and of its ejection port, each way.
+double read_endpoint(const ConfigNode& node) {
+  node.expect_keys({"bandwidth"});
+  return node.at("bandwidth").as_quantity(Dimension::bytes_per_s);
+}
+
 Switch read_switch(const ConfigNode& node, std::string name) {
   node.expect_keys({"name", "ports", "multicast", "aggregate", "hop_latency"});
   Switch s;
@@ -43,7 +49,7 @@ Switch read_switch(const ConfigNode& node, std::string name) {
 }
 
 ChipletKind read_kind(const std::string& name, const ConfigNode& node) {
-  node.expect_keys({"peak_flops", "array", "sram", "energy_per_flop"});
+  node.expect_keys({"peak_flops", "array", "sram", "energy_per_flop", "endpoint"});
   ChipletKind kind;
   kind.name = name;
   for (const auto& [type_name, value] : node.at("peak_flops").entries()) {
@@ -66,6 +72,8 @@ ChipletKind read_kind(const std::string& name, const ConfigNode& node) {
   kind.sram.stacked_3d = sram.get_bool("stacked_3d", false);
   kind.sram.energy_per_bit_j = sram.get_quantity("energy_per_bit", Dimension::joules, 0, true);
   kind.energy_per_flop_j = node.get_quantity("energy_per_flop", Dimension::joules, 0, true);
+  if (auto endpoint = node.find("endpoint"))
+    kind.endpoint_bytes_per_s = read_endpoint(*endpoint);
   return kind;
 }
 
@@ -367,26 +375,36 @@ class TopologyBuilder {
     hw_.topology.kind = kind.as_string();
     const std::string& k = hw_.topology.kind;
     if (k == "tree") {
-      node_.expect_keys({"kind", "root", "fanouts", "leaves", "switch", "link", "extra_links"});
+      node_.expect_keys({"kind", "root", "fanouts", "parallel", "leaves", "switch", "link",
+                         "extra_links", "endpoint", "efficiency"});
       build_tree();
+    } else if (k == "fat_tree") {
+      node_.expect_keys(
+          {"kind", "k", "n", "nodes", "switch", "link", "extra_links", "endpoint", "efficiency"});
+      build_fat_tree();
     } else if (k == "mesh" || k == "torus") {
-      node_.expect_keys({"kind", "rows", "cols", "nodes", "link", "extra_links"});
+      node_.expect_keys(
+          {"kind", "rows", "cols", "nodes", "link", "extra_links", "endpoint", "efficiency"});
       build_grid(k == "torus");
     } else if (k == "star") {
-      node_.expect_keys({"kind", "nodes", "switch", "link", "extra_links"});
+      node_.expect_keys(
+          {"kind", "nodes", "switch", "link", "extra_links", "endpoint", "efficiency"});
       build_star();
     } else if (k == "cluster") {
       node_.expect_keys({"kind", "nodes", "per_node", "switch", "link", "inter_node_switch",
-                         "inter_node_link", "extra_links"});
+                         "inter_node_link", "extra_links", "endpoint", "efficiency"});
       build_cluster();
     } else if (k == "explicit") {
-      node_.expect_keys({"kind", "switches", "link", "links"});
+      node_.expect_keys({"kind", "switches", "link", "links", "endpoint", "efficiency"});
       build_explicit();
     } else {
-      kind.fail("one of: tree, mesh, torus, star, cluster, explicit");
+      kind.fail("one of: tree, fat_tree, mesh, torus, star, cluster, explicit");
     }
     if (auto extra = node_.find("extra_links"))
       add_link_list(*extra, "extra");
+    read_endpoints();
+    if (auto efficiency = node_.find("efficiency"))
+      hw_.topology.efficiency = read_efficiency(*efficiency);
   }
 
  private:
@@ -413,40 +431,133 @@ class TopologyBuilder {
     return c.front();
   }
 
+  // A tree of switches, fan-outs from the root down to the leaves. The root is a chiplet
+  // (`root`) or, without one, a level of switches; `parallel` puts that many switches side by
+  // side at each switch level (root level first), each joined to every switch of its parent
+  // position, as in tapered and fat trees.
   void build_tree() {
-    int root = single_chiplet("root");
     std::vector<int> leaves = group("leaves");
     for (const ConfigNode& f : node_.at("fanouts").items()) {
       hw_.topology.fanouts.push_back(static_cast<int>(f.as_int(1, kMaxCount)));
     }
-    if (hw_.topology.fanouts.empty())
+    const auto& fanouts = hw_.topology.fanouts;
+    if (fanouts.empty())
       node_.at("fanouts").fail("at least one fan-out");
     long long capacity = 1;
-    for (int f : hw_.topology.fanouts)
+    for (int f : fanouts)
       capacity = std::min(capacity * f, kMaxCount + 1);  // no overflow: both are <= 2^20 + 1
     if (capacity != static_cast<long long>(leaves.size())) {
       node_.at("fanouts").fail(
           fmt::format("fan-outs whose product equals the number of leaves ({})", leaves.size()));
     }
-    LinkSpec link = default_link();
-    std::vector<int> parents = {root};
-    const auto& fanouts = hw_.topology.fanouts;
-    for (size_t level = 0; level + 1 < fanouts.size(); ++level) {
-      std::vector<int> next;
-      for (int parent : parents) {
-        for (int i = 0; i < fanouts[level]; ++i) {
-          int s = add_switch(fmt::format("sw{}_{}", level + 1, next.size()), "switch");
-          add_link(parent, s, link, "nop");
-          next.push_back(s);
+    const bool chiplet_root = node_.has("root");
+    const size_t levels = fanouts.size() - (chiplet_root ? 1 : 0);  // levels of switches
+    std::vector<int>& parallel = hw_.topology.parallel;
+    if (auto list = node_.find("parallel")) {
+      for (const ConfigNode& p : list->items())
+        parallel.push_back(static_cast<int>(p.as_int(1, 1 << 10)));
+      if (parallel.size() != levels)
+        list->fail(fmt::format("one count per level of switches ({})", levels));
+    } else {
+      parallel.assign(levels, 1);
+    }
+    const LinkSpec link = default_link();
+    std::vector<std::vector<int>> parents;  // positions of the level above, each its nodes
+    size_t level = 0;
+    if (chiplet_root) {
+      parents.push_back({single_chiplet("root")});
+    } else {
+      parents.push_back(add_switches("root", parallel[0]));
+      level = 1;
+    }
+    for (size_t f = 0; f + 1 < fanouts.size(); ++f, ++level) {
+      std::vector<std::vector<int>> next;
+      for (const std::vector<int>& parent : parents) {
+        for (int i = 0; i < fanouts[f]; ++i) {
+          next.push_back(add_switches(fmt::format("sw{}_{}", f + 1, next.size()), parallel[level]));
+          for (int s : next.back())
+            for (int p : parent)
+              add_link(p, s, link, "nop");
         }
       }
       parents = std::move(next);
     }
     size_t leaf = 0;
-    for (int parent : parents) {
-      for (int i = 0; i < fanouts.back(); ++i)
-        add_link(parent, leaves[leaf++], link, "nop");
+    for (const std::vector<int>& parent : parents) {
+      for (int i = 0; i < fanouts.back(); ++i, ++leaf)
+        for (int p : parent)
+          add_link(p, leaves[leaf], link, "nop");
     }
+  }
+
+  // `count` switches side by side: `name`, or name.0, name.1 ... when several.
+  std::vector<int> add_switches(const std::string& name, int count) {
+    std::vector<int> out;
+    for (int c = 0; c < count; ++c)
+      out.push_back(add_switch(count == 1 ? name : fmt::format("{}.{}", name, c), "switch"));
+    return out;
+  }
+
+  // A k-ary n-tree: k^n chiplets under n levels of k^(n-1) switches (level 0 the leaves). A
+  // switch's index has n-1 base-k digits; switches of levels l and l+1 are joined when their
+  // indices agree on every digit but digit l, so every switch has k links down and k up (none
+  // up at the top): full bisection bandwidth.
+  void build_fat_tree() {
+    const int k = static_cast<int>(node_.at("k").as_int(2, 1 << 10));
+    const int n = static_cast<int>(node_.at("n").as_int(1, 20));
+    long long terminals = 1;
+    for (int i = 0; i < n && terminals <= kMaxCount; ++i)
+      terminals *= k;
+    std::vector<int> nodes = group("nodes");
+    if (terminals != static_cast<long long>(nodes.size())) {
+      node_.at("nodes").fail(
+          fmt::format("a group of k^n = {} chiplets, not {}", terminals, nodes.size()));
+    }
+    hw_.topology.k = k;
+    hw_.topology.n = n;
+    const int per_level = static_cast<int>(terminals / k);
+    const LinkSpec link = default_link();
+    std::vector<std::vector<int>> sw(static_cast<size_t>(n));
+    for (int l = 0; l < n; ++l)
+      for (int w = 0; w < per_level; ++w)
+        sw[l].push_back(add_switch(fmt::format("ft{}_{}", l, w), "switch"));
+    for (size_t t = 0; t < nodes.size(); ++t)
+      add_link(nodes[t], sw[0][t / static_cast<size_t>(k)], link, "fat_tree");
+    int digit = 1;  // k^l: the weight of digit l
+    for (int l = 0; l + 1 < n; ++l, digit *= k) {
+      for (int w = 0; w < per_level; ++w) {
+        const int base = w - (w / digit % k) * digit;  // digit l cleared
+        for (int d = 0; d < k; ++d)
+          add_link(sw[l][w], sw[l + 1][base + d * digit], link, "fat_tree");
+      }
+    }
+  }
+
+  // Endpoint ports: a chiplet kind's own, else the topology's.
+  void read_endpoints() {
+    double fallback = 0;
+    if (auto endpoint = node_.find("endpoint"))
+      fallback = read_endpoint(*endpoint);
+    for (Chiplet& c : hw_.chiplets)
+      c.endpoint_bytes_per_s =
+          hw_.kinds[static_cast<size_t>(c.kind)].endpoint_bytes_per_s.value_or(fallback);
+  }
+
+  static Efficiency read_efficiency(const ConfigNode& node) {
+    node.expect_keys({"link", "endpoint", "switch"});
+    Efficiency e;
+    auto fraction = [&](const char* key, double& field) {
+      if (auto value = node.find(key)) {
+        const std::optional<double> v = core::parse_quantity(value->as_string(), Dimension::count);
+        if (!v || !(*v > 0 && *v <= 1))
+          value->fail("an efficiency in (0, 1]");
+        field = *v;
+      }
+    };
+    fraction("link", e.link);
+    fraction("endpoint", e.endpoint);
+    fraction("switch", e.switch_traversal);
+    return e;
   }
 
   void build_grid(bool torus) {
@@ -706,6 +817,10 @@ void check(const HwSpec& hw, const std::string& source) {
   }
   for (const Switch& sw : hw.switches)
     require_sane(source, fmt::format("switch {}.hop_latency", sw.name), sw.hop_latency_s, kLatency);
+  for (const Chiplet& c : hw.chiplets)
+    if (c.endpoint_bytes_per_s != 0)
+      require_sane(source, fmt::format("{}.endpoint.bandwidth", c.name), c.endpoint_bytes_per_s,
+                   kBandwidth);
   std::set<std::string> names;
   for (int n = 0; n < hw.node_count(); ++n) {
     if (!names.insert(hw.node_name(n)).second) {
@@ -723,15 +838,11 @@ void check(const HwSpec& hw, const std::string& source) {
   if (hw.technology)
     require_sane(source, "technology.wire_rate", hw.technology->wire_bytes_per_s, kBandwidth);
   std::vector<std::size_t> links_of(static_cast<std::size_t>(hw.node_count()), 0);
-  std::set<std::pair<int, int>> seen;
   for (const Link& l : hw.links) {
     std::string field = fmt::format("topology.link {}-{}", hw.node_name(l.a), hw.node_name(l.b));
     require_sane_link(source, field, l.spec);
     if (l.a == l.b)
       reject(source, field, hw.node_name(l.a), "a link between two different nodes");
-    if (!seen.insert(std::minmax(l.a, l.b)).second) {
-      reject(source, field, "a second link", "at most one link per pair of nodes");
-    }
     ++links_of[static_cast<std::size_t>(l.a)];
     ++links_of[static_cast<std::size_t>(l.b)];
   }
@@ -794,6 +905,8 @@ nlohmann::ordered_json to_json(const HwSpec& hw) {
                       {"holds_weights", c.holds_weights}};
     if (c.coord)
       j["coord"] = {c.coord->x, c.coord->y};
+    if (c.endpoint_bytes_per_s > 0)
+      j["endpoint_bytes_per_s"] = c.endpoint_bytes_per_s;
     chiplets.push_back(std::move(j));
   }
   ordered_json memories = ordered_json::array();
@@ -844,6 +957,17 @@ nlohmann::ordered_json to_json(const HwSpec& hw) {
   }
   if (hw.topology.nodes_per_group > 0)
     topology["per_node"] = hw.topology.nodes_per_group;
+  if (std::any_of(hw.topology.parallel.begin(), hw.topology.parallel.end(),
+                  [](int p) { return p > 1; }))
+    topology["parallel"] = hw.topology.parallel;
+  if (hw.topology.k > 0) {
+    topology["k"] = hw.topology.k;
+    topology["n"] = hw.topology.n;
+  }
+  const Efficiency& e = hw.topology.efficiency;
+  if (e.link != 1 || e.endpoint != 1 || e.switch_traversal != 1)
+    topology["efficiency"] = {
+        {"link", e.link}, {"endpoint", e.endpoint}, {"switch", e.switch_traversal}};
   return ordered_json{{"name", hw.name},         {"description", hw.description},
                       {"clock_hz", hw.clock_hz}, {"chiplet_kinds", kinds},
                       {"chiplets", chiplets},    {"memories", memories},

@@ -38,6 +38,9 @@ struct ChipletKind {
   ComputeArray array;
   SramSpec sram;
   double energy_per_flop_j = 0;
+  // Bandwidth of each of its injection and ejection ports into the network, per direction;
+  // absent: the topology's `endpoint`, if any.
+  std::optional<double> endpoint_bytes_per_s;
 
   // Peak for a data type; 0 when the kind cannot compute in it.
   double peak(core::DataType type) const;
@@ -58,6 +61,9 @@ struct Chiplet {
   Role role = Role::any;
   bool holds_weights = true;
   std::optional<Coord> coord;  // on a mesh or torus
+  // Its injection and ejection ports into the network (one channel each way); 0: none, the
+  // chiplet sends and receives on all its links at once.
+  double endpoint_bytes_per_s = 0;
 };
 
 enum class MemoryKind { hbm, dram, ssd };
@@ -101,12 +107,25 @@ struct Link {
   std::string label;  // "nop", "nvlink", "infiniband" ...
 };
 
+// What fraction of its bandwidth each class of channel delivers under load (packet-level
+// losses: arbitration, flow control, serialisation), calibrated with `mozart net calibrate`.
+// A channel out of a switch is a switch traversal: it takes both the link's and the switch's.
+struct Efficiency {
+  double link = 1;
+  double endpoint = 1;
+  double switch_traversal = 1;
+};
+
 struct Topology {
-  std::string kind;  // tree, mesh, torus, star, cluster, explicit
+  std::string kind;  // tree, mesh, torus, star, cluster, fat_tree, explicit
   std::vector<int> fanouts;
+  std::vector<int> parallel;  // tree: switches side by side at each switch level, root first
+  int k = 0;                  // fat_tree: k-ary n-tree
+  int n = 0;
   int rows = 0;
   int cols = 0;
   int nodes_per_group = 0;  // cluster: chiplets per node
+  Efficiency efficiency;
 };
 
 struct HwSpec {

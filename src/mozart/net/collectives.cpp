@@ -143,7 +143,7 @@ void add_pair_flows(const Network& net, const PairCounts& messages, double bytes
     f.label = fmt::format("{} {}->{}", what, net.hw().node_name(src), net.hw().node_name(dst));
     f.src = src;
     f.dst = dst;
-    f.spec = net.unicast(net.route(src, dst), count * bytes_per_message);
+    f.spec = net.flow(src, dst, count * bytes_per_message);
     plan.flows.push_back(std::move(f));
   });
 }
@@ -283,6 +283,7 @@ class TreeTable {
           if (row.messages[c] > 0)
             f.spec.uses.push_back(ChannelUse{static_cast<ChannelId>(c),
                                              net_.wire_factor() * row.messages[c] / stream});
+        net_.add_endpoints(f.spec);
         plan.flows.push_back(std::move(f));
       }
     }
@@ -414,7 +415,7 @@ int add_unicast(const Network& net, int src, int dst, double bytes, std::vector<
   f.label = label;
   f.src = src;
   f.dst = dst;
-  f.spec = net.unicast(net.route(src, dst), bytes);
+  f.spec = net.flow(src, dst, bytes);
   f.after = std::move(after);
   plan.flows.push_back(std::move(f));
   plan.payload_bytes += bytes;
@@ -464,6 +465,7 @@ PlannedFlow in_network_flow(const Network& net, int root, const std::vector<int>
   f.src = root;
   f.spec.bytes = bytes;
   std::set<ChannelId> channels;
+  std::map<ChannelId, double> endpoints;  // port -> coefficient
   double latency = 0;
   // One direction of the flow: check its merge or branch points, take its channels, and wait
   // for its deepest path.
@@ -475,11 +477,22 @@ PlannedFlow in_network_flow(const Network& net, int root, const std::vector<int>
     TreeScratch scratch;
     add_tree(net, root, pointers, toward_root, groups, scratch);
     double deepest = 0;
+    std::set<ChannelId> side;
     for (const Route& r : routes) {
       deepest = std::max(deepest, net.latency(r));
-      channels.insert(r.begin(), r.end());
+      side.insert(r.begin(), r.end());
     }
     latency += deepest;
+    // Each side's ends use their ports: members inject and the root ejects the reduction,
+    // the root injects and members eject the broadcast.
+    FlowSpec ends;
+    for (ChannelId c : side)
+      ends.uses.push_back(ChannelUse{c, net.wire_factor()});
+    net.add_endpoints(ends);
+    for (const ChannelUse& u : ends.uses)
+      if (net.channels()[static_cast<std::size_t>(u.channel)].kind != ChannelKind::link)
+        endpoints[u.channel] += u.coefficient;
+    channels.insert(side.begin(), side.end());
   };
   if (reduce)
     add_side(to_root, true);
@@ -488,6 +501,8 @@ PlannedFlow in_network_flow(const Network& net, int root, const std::vector<int>
   f.spec.latency_s = latency;
   for (ChannelId c : channels)
     f.spec.uses.push_back(ChannelUse{c, net.wire_factor()});
+  for (const auto& [c, coefficient] : endpoints)
+    f.spec.uses.push_back(ChannelUse{c, coefficient});
   return f;
 }
 
@@ -600,8 +615,9 @@ CollectivePlan combine(const Network& net, const TokenRoutes& tokens, double byt
 }
 
 // Refuses, with the estimate, an all-to-all whose plan (and the simulation's copy of its flows)
-// would not fit in memory: n(n-1) flows, each with one channel use per hop; the mean hops are
-// those of the routes from up to 16 sources spread over the members.
+// would not fit in memory: n(n-1) flows; the mean channel uses (hops, endpoint ports, the
+// branches of split paths) are those of the flows from up to 16 sources spread over the
+// members.
 void require_all_to_all_memory(const Network& net, const std::vector<int>& nodes) {
   const std::uint64_t n = nodes.size();
   const std::uint64_t flows = n * (n - 1);
@@ -610,32 +626,40 @@ void require_all_to_all_memory(const Network& net, const std::vector<int>& nodes
   for (std::size_t i = 0; i < nodes.size(); i += stride)
     for (const int d : nodes)
       if (d != nodes[i])
-        hops += double(net.route(nodes[i], d).size()), routes += 1;
+        hops += double(net.flow(nodes[i], d, 1).uses.size()), routes += 1;
   const auto per_flow = static_cast<std::uint64_t>(
       sizeof(PlannedFlow) + (hops / std::max(routes, 1.0)) * sizeof(ChannelUse));
   core::require_memory(core::saturating_mul_bytes(core::saturating_mul_bytes(flows, per_flow), 2),
-                       fmt::format("an all-to-all of {} members ({} flows, {:.1f} hops each on "
-                                   "average) and its simulation",
+                       fmt::format("an all-to-all of {} members ({} flows, {:.1f} channel uses "
+                                   "each on average) and its simulation",
                                    n, flows, hops / std::max(routes, 1.0)),
                        net.hw().name);
 }
 
 CollectivePlan all_to_all(const Network& net, const std::vector<int>& nodes, double bytes) {
+  return all_to_all(net, nodes, bytes, std::vector<double>(nodes.size(), 1.0));
+}
+
+CollectivePlan all_to_all(const Network& net, const std::vector<int>& nodes, double bytes,
+                          const std::vector<double>& weight) {
+  if (weight.size() != nodes.size())
+    throw std::invalid_argument("all-to-all: one weight per node");
   if (trivial(nodes))
     return {};
   require_all_to_all_memory(net, nodes);
   CollectivePlan plan;
   plan.flows.reserve(nodes.size() * nodes.size());
   for (int s : nodes) {
-    for (int d : nodes) {
-      if (s == d)
+    for (size_t j = 0; j < nodes.size(); ++j) {
+      const int d = nodes[j];
+      if (s == d || weight[j] <= 0)
         continue;
       PlannedFlow f;
       f.src = s;
       f.dst = d;
-      f.spec = net.unicast(net.route(s, d), bytes);
+      f.spec = net.flow(s, d, bytes * weight[j]);
       plan.flows.push_back(std::move(f));
-      plan.payload_bytes += bytes;
+      plan.payload_bytes += bytes * weight[j];
     }
   }
   return plan;

@@ -52,6 +52,10 @@ CollectivePlan combine(const Network& net, const TokenRoutes& tokens, double byt
 
 // Uniform all-to-all: every node sends `bytes` to every other node.
 CollectivePlan all_to_all(const Network& net, const std::vector<int>& nodes, double bytes);
+// Weighted per destination: every node sends bytes * weight[j] to nodes[j] (hot spots: experts
+// that receive more tokens than others). One weight per node; a weight of 0 sends nothing.
+CollectivePlan all_to_all(const Network& net, const std::vector<int>& nodes, double bytes,
+                          const std::vector<double>& weight);
 
 // Every collective of fewer than two members is trivially empty: a plan of no flows (zero time).
 

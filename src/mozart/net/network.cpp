@@ -1,6 +1,8 @@
 #include "mozart/net/network.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <queue>
 #include <stdexcept>
 #include <tuple>
@@ -24,6 +26,18 @@ void check_options(const NetworkOptions& o) {
   }
   if (!(o.packet_header_bytes >= 0))
     reject("packet_header_bytes", o.packet_header_bytes, ">= 0");
+}
+
+// Costs that differ by rounding only (sums of the same terms in another order) are equal.
+bool same_cost(double a, double b) {
+  return std::abs(a - b) <= 1e-9 * std::max(a, b);
+}
+
+// (cost, hops) a before b: lower cost, then fewer hops.
+bool closer(double a_cost, int a_hops, double b_cost, int b_hops) {
+  if (b_cost == kNever)
+    return true;
+  return same_cost(a_cost, b_cost) ? a_hops < b_hops : a_cost < b_cost;
 }
 
 // Steps of one dimension: +1 or -1 repeated, the shorter way round on a ring.
@@ -54,12 +68,28 @@ Network::Network(const hw::HwSpec& hw, NetworkOptions options)
     }
     for (auto [from, to] : {std::pair{link.a, link.b}, std::pair{link.b, link.a}}) {
       out_[from].emplace_back(to, ChannelId(channels_.size()));
-      channels_.push_back(Channel{from, to, int(l), link.spec.bytes_per_s, link.spec.latency_s,
-                                  link.spec.energy_per_bit_j});
+      channels_.push_back(Channel{from, to, int(l), ChannelKind::link, link.spec.bytes_per_s,
+                                  link.spec.latency_s, link.spec.energy_per_bit_j});
     }
   }
-  for (auto& neighbours : out_)
+  for (auto& neighbours : out_) {
     std::sort(neighbours.begin(), neighbours.end());
+    for (size_t i = 1; i < neighbours.size(); ++i)
+      has_parallel_ = has_parallel_ || neighbours[i].first == neighbours[i - 1].first;
+  }
+  // Endpoint ports after the links, so that link channel ids stay 2 l and 2 l + 1.
+  injection_.assign(hw_.node_count(), -1);
+  ejection_.assign(hw_.node_count(), -1);
+  for (int c = 0; c < int(hw_.chiplets.size()); ++c) {
+    const double bandwidth = hw_.chiplets[c].endpoint_bytes_per_s;
+    if (bandwidth <= 0)
+      continue;
+    has_endpoints_ = true;
+    injection_[c] = ChannelId(channels_.size());
+    channels_.push_back(Channel{c, c, -1, ChannelKind::injection, bandwidth, 0, 0});
+    ejection_[c] = ChannelId(channels_.size());
+    channels_.push_back(Channel{c, c, -1, ChannelKind::ejection, bandwidth, 0, 0});
+  }
   const hw::Topology& t = hw_.topology;
   if ((t.kind == "mesh" || t.kind == "torus") && t.rows > 0) {
     torus_ = t.kind == "torus";
@@ -71,11 +101,29 @@ Network::Network(const hw::HwSpec& hw, NetworkOptions options)
   }
 }
 
+std::string Network::channel_name(ChannelId id) const {
+  const Channel& c = channels_[static_cast<size_t>(id)];
+  switch (c.kind) {
+    case ChannelKind::injection:
+      return hw_.node_name(c.from) + ".inject";
+    case ChannelKind::ejection:
+      return hw_.node_name(c.from) + ".eject";
+    case ChannelKind::link:
+      break;
+  }
+  return fmt::format("{}->{}", hw_.node_name(c.from), hw_.node_name(c.to));
+}
+
 std::vector<double> Network::capacities() const {
+  const hw::Efficiency& e = hw_.topology.efficiency;
   std::vector<double> out;
   out.reserve(channels_.size());
-  for (const Channel& c : channels_)
-    out.push_back(c.bytes_per_s * options_.efficiency);
+  for (const Channel& c : channels_) {
+    double efficiency = c.kind == ChannelKind::link ? e.link : e.endpoint;
+    if (c.kind == ChannelKind::link && hw_.is_switch(c.from))
+      efficiency *= e.switch_traversal;
+    out.push_back(c.bytes_per_s * efficiency * options_.efficiency);
+  }
   return out;
 }
 
@@ -218,10 +266,190 @@ FlowSpec Network::unicast(const Route& route, double bytes) const {
   FlowSpec spec;
   spec.bytes = bytes;
   spec.latency_s = latency(route);
-  spec.uses.reserve(route.size());
+  spec.uses.reserve(route.size() + 2);
+  const double wire = wire_factor();
+  const ChannelId in = route.empty() ? -1 : injection_[channels_[route.front()].from];
+  const ChannelId out = route.empty() ? -1 : ejection_[channels_[route.back()].to];
+  if (in >= 0)
+    spec.uses.push_back(ChannelUse{in, wire});
   for (ChannelId c : route)
-    spec.uses.push_back(ChannelUse{c, wire_factor()});
+    spec.uses.push_back(ChannelUse{c, wire});
+  if (out >= 0)
+    spec.uses.push_back(ChannelUse{out, wire});
   return spec;
+}
+
+FlowSpec Network::flow(int src, int dst, double bytes, std::span<const double> load) const {
+  Route path = route(src, dst, load);
+  const bool grid = !grid_.empty() && !path.empty() && hw_.chiplets.size() > size_t(src) &&
+                    hw_.chiplets.size() > size_t(dst) && hw_.chiplets[src].coord &&
+                    hw_.chiplets[dst].coord;
+  // Dimension-order routes have one path; only parallel links can spread them.
+  if (path.empty() || options_.multipath == Multipath::single || (grid && !has_parallel_))
+    return unicast(path, bytes);
+  FlowSpec spec;
+  spec.bytes = bytes;
+  spec.latency_s = latency(path);
+  if (grid) {
+    for (ChannelId c : path)
+      add_hop(spec, channels_[c].from, channels_[c].to, 1);
+  } else if (options_.multipath == Multipath::split) {
+    add_split(spec, src, dst);
+  } else {
+    add_hashed(spec, src, dst);
+  }
+  const double wire = wire_factor();
+  for (ChannelUse& u : spec.uses)
+    u.coefficient *= wire;
+  if (injection_[src] >= 0)
+    spec.uses.insert(spec.uses.begin(), ChannelUse{injection_[src], wire});
+  if (ejection_[dst] >= 0)
+    spec.uses.push_back(ChannelUse{ejection_[dst], wire});
+  return spec;
+}
+
+void Network::add_hop(FlowSpec& spec, int node, int next, double share) const {
+  const auto& out = out_[node];
+  auto first = std::lower_bound(out.begin(), out.end(), std::pair{next, ChannelId(-1)});
+  auto last = first;
+  double bandwidth = 0;
+  for (; last != out.end() && last->first == next; ++last)
+    bandwidth += channels_[last->second].bytes_per_s;
+  for (auto it = first; it != last; ++it) {
+    const double part = share * channels_[it->second].bytes_per_s / bandwidth;
+    auto used = std::find_if(spec.uses.begin(), spec.uses.end(),
+                             [&](const ChannelUse& u) { return u.channel == it->second; });
+    if (used == spec.uses.end())
+      spec.uses.push_back(ChannelUse{it->second, part});
+    else
+      used->coefficient += part;
+  }
+}
+
+// Layer by layer toward dst: each node's share goes equally to its next hops. Every next hop
+// is one hop closer, so a layer holds the nodes at one distance.
+void Network::add_split(FlowSpec& spec, int src, int dst) const {
+  const NextHops& hops = next_hops(dst);
+  std::vector<std::pair<int, double>> layer = {{src, 1.0}}, next;
+  while (!(layer.size() == 1 && layer.front().first == dst)) {
+    next.clear();
+    for (const auto& [node, share] : layer) {
+      const uint32_t begin = hops.first[node], end = hops.first[node + 1];
+      const double part = share / double(end - begin);
+      for (uint32_t i = begin; i < end; ++i) {
+        add_hop(spec, node, hops.next[i], part);
+        next.emplace_back(hops.next[i], part);
+      }
+    }
+    std::sort(next.begin(), next.end());
+    layer.clear();
+    for (const auto& [node, share] : next) {
+      if (!layer.empty() && layer.back().first == node)
+        layer.back().second += share;
+      else
+        layer.emplace_back(node, share);
+    }
+  }
+}
+
+// One path: at each node the next hop (and parallel link) a hash of the pair and the node picks.
+void Network::add_hashed(FlowSpec& spec, int src, int dst) const {
+  const NextHops& hops = next_hops(dst);
+  auto mix = [](uint64_t x) {  // splitmix64's finaliser
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  };
+  for (int node = src; node != dst;) {
+    const uint32_t begin = hops.first[node], end = hops.first[node + 1];
+    const uint64_t h = mix((uint64_t(src) << 42) ^ (uint64_t(dst) << 21) ^ uint64_t(node));
+    const int next = hops.next[begin + h % (end - begin)];
+    const auto& out = out_[node];
+    auto first = std::lower_bound(out.begin(), out.end(), std::pair{next, ChannelId(-1)});
+    size_t parallel = 0;
+    while (first + parallel != out.end() && first[parallel].first == next)
+      ++parallel;
+    spec.uses.push_back(ChannelUse{first[(h >> 32) % parallel].second, 1.0});
+    node = next;
+  }
+}
+
+const Network::NextHops& Network::next_hops(int dst) const {
+  auto cached = next_hops_.find(dst);
+  if (cached != next_hops_.end())
+    return cached->second;
+  // Least cost to dst from every node over links joined per neighbour (parallel links add up),
+  // then fewest hops: Dijkstra on the reversed graph.
+  const int n = hw_.node_count();
+  std::vector<double> cost(n, kNever);
+  std::vector<int> hops(n, 1 << 30);
+  using Key = std::tuple<double, int, int>;
+  std::priority_queue<Key, std::vector<Key>, std::greater<>> queue;
+  cost[dst] = 0;
+  hops[dst] = 0;
+  queue.emplace(0.0, 0, dst);
+  auto bundle_cost = [&](int node, size_t& i) {  // 1 / the bandwidth of node's links to out_[i]
+    const auto& out = out_[node];
+    double bandwidth = 0;
+    const int next = out[i].first;
+    for (; i < out.size() && out[i].first == next; ++i)
+      bandwidth += channels_[out[i].second].bytes_per_s;
+    return 1.0 / bandwidth;
+  };
+  while (!queue.empty()) {
+    auto [c, h, node] = queue.top();
+    queue.pop();
+    if (c != cost[node] || h != hops[node])
+      continue;
+    // Links are symmetric: node's neighbours reach node over their links to it.
+    for (size_t i = 0; i < out_[node].size();) {
+      const int prev = out_[node][i].first;
+      const double nc = c + bundle_cost(node, i);
+      if (closer(nc, h + 1, cost[prev], hops[prev])) {
+        cost[prev] = nc;
+        hops[prev] = h + 1;
+        queue.emplace(nc, h + 1, prev);
+      }
+    }
+  }
+  NextHops out;
+  out.first.assign(size_t(n) + 1, 0);
+  for (int node = 0; node < n; ++node) {
+    out.first[node] = uint32_t(out.next.size());
+    if (node == dst)
+      continue;
+    for (size_t i = 0; i < out_[node].size();) {
+      const int next = out_[node][i].first;
+      const double step = bundle_cost(node, i);
+      const double via = cost[next] + step;
+      if (hops[next] + 1 == hops[node] && same_cost(via, cost[node]))
+        out.next.push_back(next);
+    }
+  }
+  out.first[n] = uint32_t(out.next.size());
+  return next_hops_.emplace(dst, std::move(out)).first->second;
+}
+
+void Network::add_endpoints(FlowSpec& spec) const {
+  if (!has_endpoints_)
+    return;
+  std::map<int, std::pair<double, double>> flow;  // node -> (out, in) coefficients
+  for (const ChannelUse& u : spec.uses) {
+    const Channel& c = channels_[static_cast<size_t>(u.channel)];
+    if (c.kind != ChannelKind::link)
+      continue;
+    flow[c.from].first += u.coefficient;
+    flow[c.to].second += u.coefficient;
+  }
+  for (const auto& [node, sums] : flow) {
+    const auto [out, in] = sums;
+    if (in == 0 && injection_[node] >= 0)
+      spec.uses.push_back(ChannelUse{injection_[node], out});
+    if (out == 0 && ejection_[node] >= 0)
+      spec.uses.push_back(ChannelUse{ejection_[node], in});
+  }
 }
 
 }  // namespace mozart::net

@@ -12,8 +12,8 @@ Platform make_platform(const net::Network& network) {
   const hw::HwSpec& hw = network.hw();
   Platform p;
   p.capacities = network.capacities();
-  for (const net::Channel& c : network.channels())
-    p.channel_names.push_back(fmt::format("{}->{}", hw.node_name(c.from), hw.node_name(c.to)));
+  for (std::size_t c = 0; c < network.channels().size(); ++c)
+    p.channel_names.push_back(network.channel_name(static_cast<net::ChannelId>(c)));
   p.first_memory = static_cast<net::ChannelId>(p.capacities.size());
   for (const hw::MemoryStack& m : hw.memories) {
     p.capacities.push_back(m.bytes_per_s);

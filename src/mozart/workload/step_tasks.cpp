@@ -21,6 +21,8 @@ Ends ends_of(const net::Network& network, const net::FlowSpec& flow) {
   std::set<int> from, to;
   for (const net::ChannelUse& u : flow.uses) {
     const net::Channel& c = network.channels()[static_cast<std::size_t>(u.channel)];
+    if (c.kind != net::ChannelKind::link)  // a chiplet's own port: neither enters nor leaves it
+      continue;
     from.insert(c.from);
     to.insert(c.to);
   }
