@@ -85,7 +85,7 @@ TEST(Cli, HwShowPrintsEveryPart) {
 
 TEST(Cli, ListsPresets) {
   EXPECT_EQ(nlohmann::json::parse(run("model list --json").out).size(), 10u);
-  EXPECT_EQ(nlohmann::json::parse(run("hw list --json").out).size(), 8u);
+  EXPECT_EQ(nlohmann::json::parse(run("hw list --json").out).size(), 9u);
 }
 
 TEST(Cli, HwCostPrintsAreaAndPowerBesideThePapers) {

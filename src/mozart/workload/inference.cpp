@@ -182,8 +182,12 @@ class IterationBuilder {
     for (const GroupTokens& g : groups_) {
       const auto key = std::tuple(m_.is_moe_layer(layer), g.decode, g.prefill);
       auto it = block_cache_.find(key);
-      if (it == block_cache_.end())
-        it = block_cache_.emplace(key, work_of(block_ops(m_, layer, g, cfg_.context), g)).first;
+      if (it == block_cache_.end()) {
+        DeviceWork w = work_of(block_ops(m_, layer, g, context()));
+        // Prefill writes the prompt's keys and values into the cache.
+        w.written = double(g.prefill) * kv_bytes_per_token(m_) / map_.tp;
+        it = block_cache_.emplace(key, w).first;
+      }
       out.push_back(it->second);
     }
     return out;
@@ -192,16 +196,16 @@ class IterationBuilder {
   std::vector<DeviceWork> head_work() {
     std::vector<DeviceWork> out;
     for (const GroupTokens& g : groups_)
-      out.push_back(work_of(head_ops(m_, g), g));
+      out.push_back(work_of(head_ops(m_, g)));
     return out;
   }
 
-  DeviceWork work_of(const std::vector<model::OpCost>& ops, const GroupTokens& g) {
-    DeviceWork w = sharded_work(ops, map_.tp, hw_.kinds[hw_.chiplets[0].kind], m_.dtype);
-    // Prefill writes the prompt's keys and values into the cache.
-    w.written = double(g.prefill) * kv_bytes_per_token(m_) / map_.tp;
-    return w;
+  DeviceWork work_of(const std::vector<model::OpCost>& ops) const {
+    return sharded_work(ops, map_.tp, hw_.kinds[hw_.chiplets[0].kind], m_.dtype);
   }
+
+  // A decoding sequence's cache: the context, and one token more for each earlier iteration.
+  int context() const { return cfg_.context + iteration_; }
 
   void attention(int layer, const std::vector<DeviceWork>& per_group) {
     const std::string name = layer < m_.layers ? fmt::format("L{}.attention", layer) : "lm_head";
