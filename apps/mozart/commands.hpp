@@ -12,5 +12,6 @@ void add_net_commands(CLI::App& app);
 void add_trace_commands(CLI::App& app);
 void add_place_commands(CLI::App& app);
 void add_simulate_commands(CLI::App& app);
+void add_serve_commands(CLI::App& app);
 
 }  // namespace mozart::cli

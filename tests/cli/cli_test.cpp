@@ -85,7 +85,7 @@ TEST(Cli, HwShowPrintsEveryPart) {
 
 TEST(Cli, ListsPresets) {
   EXPECT_EQ(nlohmann::json::parse(run("model list --json").out).size(), 15u);
-  EXPECT_EQ(nlohmann::json::parse(run("hw list --json").out).size(), 8u);
+  EXPECT_EQ(nlohmann::json::parse(run("hw list --json").out).size(), 9u);
 }
 
 TEST(Cli, HwCostPrintsAreaAndPowerBesideThePapers) {
@@ -861,4 +861,55 @@ TEST(Cli, NetCalibrateFitsAndReportsResiduals) {
   EXPECT_NEAR(j["classes"]["link"]["efficiency"].get<double>(), 0.8, 1e-4);
   EXPECT_NEAR(j["cases"][0]["residual"].get<double>(), 0, 1e-4);
   EXPECT_EQ(j["cases"][1]["fit"], false);
+}
+
+TEST(CliServe, BadServingInputIsOneLineAndExitTwo) {
+  const std::string base = "serve --model olmoe-1b-7b --hw wsc-mesh-8x8 --batch 16 --context 64 ";
+  struct Case {
+    std::string args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {base + "--tp 3", "--tp"},                          // not a divisor of 64
+      {base + "--mapping her --tp 4", "several wafers"},  // one wafer
+      {"serve --model olmoe-1b-7b --hw nvl72 --mapping er", "a mesh"},
+      {base + "--mapping ring", "--mapping"},
+      {"serve --model deepseek-v3 --hw wsc-mesh-8x8 --batch 4096 --context 131072", "missing"},
+  };
+  for (const Case& c : cases) {
+    const Result r = run(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
+    EXPECT_EQ(lines(r.err), 1) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << c.args << "\n" << r.err;
+  }
+  // A trace shorter than the iterations asked for.
+  const std::string t = (std::filesystem::temp_directory_path() / (fmt_stem() + ".mzt")).string();
+  ASSERT_EQ(run("trace gen --model olmoe-1b-7b --tokens 16 -o " + t).exit_code, 0);
+  const Result r = run(base + "--iterations 4 --trace " + t);
+  std::filesystem::remove(t);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("at least 64 tokens"), std::string::npos) << r.err;
+}
+
+TEST(CliServe, SummaryIsByteIdenticalOnRepeatAndTheMapIsDrawn) {
+  namespace fs = std::filesystem;
+  const std::string a = (fs::temp_directory_path() / (fmt_stem() + "_a.json")).string();
+  const std::string b = (fs::temp_directory_path() / (fmt_stem() + "_b.json")).string();
+  const std::string args =
+      "serve --model olmoe-1b-7b --hw wsc-mesh-8x8 --mapping er --tp 16 --batch 32 --context 128 "
+      "--iterations 2 -o ";
+  ASSERT_EQ(run(args + a).exit_code, 0);
+  ASSERT_EQ(run(args + b).exit_code, 0);
+  const std::string first = slurp(a);
+  EXPECT_EQ(first, slurp(b));
+  const auto j = nlohmann::json::parse(first);
+  EXPECT_EQ(j["per_iteration"].size(), 2u);
+  EXPECT_GT(j["tokens_per_s_per_device"].get<double>(), 0);
+  fs::remove(a);
+  fs::remove(b);
+  const Result map = run("map show --hw wsc-mesh-8x8 --mapping er --tp 16");
+  EXPECT_EQ(map.exit_code, 0) << map.err;
+  EXPECT_NE(map.out.find("16 disjoint FTDs of 4 devices (2x2 blocks)"), std::string::npos)
+      << map.out;
 }

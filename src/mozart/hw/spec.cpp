@@ -383,8 +383,8 @@ class TopologyBuilder {
           {"kind", "k", "n", "nodes", "switch", "link", "extra_links", "endpoint", "efficiency"});
       build_fat_tree();
     } else if (k == "mesh" || k == "torus") {
-      node_.expect_keys(
-          {"kind", "rows", "cols", "nodes", "link", "extra_links", "endpoint", "efficiency"});
+      node_.expect_keys({"kind", "rows", "cols", "nodes", "link", "wafer", "extra_links",
+                         "endpoint", "efficiency"});
       build_grid(k == "torus");
     } else if (k == "star") {
       node_.expect_keys(
@@ -571,14 +571,22 @@ class TopologyBuilder {
                                          static_cast<long long>(rows) * cols, nodes.size()));
     }
     LinkSpec link = default_link();
+    const LinkSpec between = read_wafers(rows, cols, link);
+    const Topology& t = hw_.topology;
     auto at = [&](int x, int y) { return nodes[y * cols + x]; };
+    auto join = [&](int x, int y, int x2, int y2) {
+      if (t.wafer_of(x, y) == t.wafer_of(x2, y2))
+        add_link(at(x, y), at(x2, y2), link, "mesh");
+      else
+        add_link(at(x, y), at(x2, y2), between, "wafer");
+    };
     for (int y = 0; y < rows; ++y) {
       for (int x = 0; x < cols; ++x) {
         hw_.chiplets[at(x, y)].coord = Coord{x, y};
         if (x + 1 < cols)
-          add_link(at(x, y), at(x + 1, y), link, "mesh");
+          join(x, y, x + 1, y);
         if (y + 1 < rows)
-          add_link(at(x, y), at(x, y + 1), link, "mesh");
+          join(x, y, x, y + 1);
       }
     }
     if (!torus)
@@ -588,6 +596,24 @@ class TopologyBuilder {
       add_link(at(cols - 1, y), at(0, y), link, "wrap");
     for (int x = 0; x < cols && rows > 2; ++x)
       add_link(at(x, rows - 1), at(x, 0), link, "wrap");
+  }
+
+  // `wafer: {rows, cols, link}`: the grid is tiled by wafers of rows x cols dies, joined by
+  // links of `link` (unset fields: the mesh's link). Returns the wafer-to-wafer link.
+  LinkSpec read_wafers(int rows, int cols, const LinkSpec& mesh_link) {
+    auto wafer = node_.find("wafer");
+    if (!wafer)
+      return mesh_link;
+    wafer->expect_keys({"rows", "cols", "link"});
+    const int wr = static_cast<int>(wafer->at("rows").as_int(1, kMaxCount));
+    const int wc = static_cast<int>(wafer->at("cols").as_int(1, kMaxCount));
+    if (rows % wr != 0)
+      wafer->at("rows").fail(fmt::format("a divisor of the mesh's rows ({})", rows));
+    if (cols % wc != 0)
+      wafer->at("cols").fail(fmt::format("a divisor of the mesh's cols ({})", cols));
+    hw_.topology.wafer_rows = wr;
+    hw_.topology.wafer_cols = wc;
+    return wafer->has("link") ? read_link(wafer->at("link"), mesh_link) : mesh_link;
   }
 
   void build_star() {
@@ -954,6 +980,10 @@ nlohmann::ordered_json to_json(const HwSpec& hw) {
   if (hw.topology.rows > 0) {
     topology["rows"] = hw.topology.rows;
     topology["cols"] = hw.topology.cols;
+  }
+  if (hw.topology.wafer_rows > 0) {
+    topology["wafer_rows"] = hw.topology.wafer_rows;
+    topology["wafer_cols"] = hw.topology.wafer_cols;
   }
   if (hw.topology.nodes_per_group > 0)
     topology["per_node"] = hw.topology.nodes_per_group;

@@ -126,6 +126,18 @@ struct Topology {
   int cols = 0;
   int nodes_per_group = 0;  // cluster: chiplets per node
   Efficiency efficiency;
+  // Mesh or torus of several wafers: each wafer a wafer_rows x wafer_cols tile of the grid;
+  // links that cross a tile's edge are the wafer-to-wafer links (label "wafer"). 0: one wafer.
+  int wafer_rows = 0;
+  int wafer_cols = 0;
+
+  int wafers() const {
+    return wafer_rows > 0 ? (rows / wafer_rows) * (cols / wafer_cols) : (rows > 0 ? 1 : 0);
+  }
+  // The wafer of grid cell (x, y), row-major over the tiles.
+  int wafer_of(int x, int y) const {
+    return wafer_rows > 0 ? (y / wafer_rows) * (cols / wafer_cols) + x / wafer_cols : 0;
+  }
 };
 
 struct HwSpec {

@@ -1,0 +1,202 @@
+// `mozart serve` (serving iterations of an MoE model) and `mozart map show` (a mapping drawn).
+#include <algorithm>
+#include <memory>
+
+#include "commands.hpp"
+#include "model_trace.hpp"
+#include "options.hpp"
+#include "output.hpp"
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/core/output_plan.hpp"
+#include "mozart/core/progress.hpp"
+#include "mozart/hw/zoo.hpp"
+#include "mozart/mapping/mapping.hpp"
+#include "mozart/model/zoo.hpp"
+#include "mozart/placement/placement.hpp"
+#include "mozart/study/serving.hpp"
+#include "mozart/study/setup.hpp"
+#include "mozart/trace/formats.hpp"
+#include "mozart/workload/inference.hpp"
+
+namespace mozart::cli {
+namespace {
+
+using nlohmann::ordered_json;
+
+struct ServeFlags {
+  std::string model;
+  std::string hw;
+  std::string mapping = "baseline";
+  int tp = 4;
+  workload::ServeConfig config;
+  std::string phase = "decode";
+  std::string trace;
+  std::string placer = "contiguous";
+  std::uint64_t seed = 1;
+  std::string output;
+  std::string timeline;
+  bool json = false;
+};
+
+// Tokens that place the experts: another sample of the generator's law, as a deployment would
+// have them from earlier serving.
+constexpr std::size_t kPriorTokens = 4096;
+
+trace::Trace routing(const ServeFlags& f, const model::MoeModel& m, int groups) {
+  if (!f.trace.empty())
+    return trace::read_trace(f.trace, read_options_for(m));
+  return study::serving_trace(m, f.config, groups, f.seed);
+}
+
+void print_summary(const workload::ServeResult& r, const std::string& placer) {
+  fmt::print(
+      "{} on {} ({} devices), mapping {} with TP {}, experts placed by {}; {} x {} "
+      "iterations, batch {}, context {}\n",
+      r.model, r.hardware, r.devices, r.mapping, r.tp, placer, workload::to_string(r.config.phase),
+      r.config.iterations, r.config.batch, r.config.context);
+  fmt::print("mean iteration {:.3f} ms: ", 1e3 * r.mean_latency_s);
+  for (std::size_t s = 0; s < workload::kStages; ++s)
+    fmt::print("{}{} {:.3f} ms", s ? ", " : "", workload::to_string(workload::Stage(s)),
+               1e3 * r.mean_stage_s[s]);
+  fmt::print("\n{:.0f} tokens/s, {:.1f} tokens/s per device; fullest memory {:.0f}%\n",
+             r.tokens_per_s, r.tokens_per_s_per_device, 100 * r.peak_memory_share);
+  const auto& first = r.iterations.front();
+  fmt::print(
+      "iteration 0: {:.3f} ms (memory-read bound {:.3f} ms), device load peak/mean "
+      "{:.2f}, {} tasks, {} edges\n",
+      1e3 * first.latency_s, 1e3 * first.memory_bound_s,
+      first.mean_device_load > 0 ? first.peak_device_load / first.mean_device_load : 0, first.tasks,
+      first.edges);
+  std::vector<workload::LinkBytes> hot = r.links;
+  std::stable_sort(hot.begin(), hot.end(),
+                   [](const auto& a, const auto& b) { return a.bytes > b.bytes; });
+  fmt::print("hottest links:");
+  for (std::size_t i = 0; i < std::min<std::size_t>(5, hot.size()); ++i)
+    fmt::print(" {} {:.1f} MB ({:.0f}%);", hot[i].name, hot[i].bytes / 1e6,
+               100 * hot[i].utilisation);
+  const auto cold =
+      std::count_if(r.links.begin(), r.links.end(), [](const auto& l) { return l.bytes == 0; });
+  fmt::print(" {} of {} links idle\n", cold, r.links.size());
+}
+
+void run_serve(ServeFlags f) {
+  if (f.json)
+    core::set_progress_enabled(false);
+  f.config.phase = f.phase == "prefill" ? workload::ServePhase::prefill
+                   : f.phase == "mixed" ? workload::ServePhase::mixed
+                                        : workload::ServePhase::decode;
+  const auto m = model::load_model(f.model);
+  const auto hw = hw::load_hw(f.hw);
+  const net::Network network(hw);
+  const auto mapping = mapping::make_mapping(network, f.mapping, f.tp, "mozart serve");
+  const std::size_t tokens = workload::tokens_per_iteration(f.config, mapping.group_count()) *
+                             std::size_t(f.config.iterations);
+  if (f.trace.empty())
+    check_generated_size(m, tokens, {"mozart serve", "--iterations", 0});
+  core::OutputPlan outputs("mozart serve");
+  for (const std::string* in : {&f.model, &f.hw, &f.trace})
+    outputs.input(*in);
+  outputs.output("-o", f.output, {".json"}).output("--timeline", f.timeline, {".json"});
+  outputs.check();
+  core::Progress progress("serve: routing and placement", 2, false);
+  const auto route = routing(f, m, mapping.group_count());
+  const auto priors = study::generated_trace(m, kPriorTokens, 256, f.seed + 1);
+  const auto placement = study::place_experts(m, hw, priors, f.placer, f.seed);
+  progress.advance();
+  progress.set_label("serve: iterations");
+  workload::ServeInputs inputs{m,         network, mapping,
+                               placement, route,   f.trace.empty() ? "generated trace" : f.trace};
+  sim::Timeline timeline;
+  const auto r =
+      workload::simulate_serving(inputs, f.config, f.timeline.empty() ? nullptr : &timeline);
+  progress.finish();
+  const ordered_json summary = workload::to_json(r);
+  if (!f.output.empty())
+    outputs.stage(f.output, summary.dump(1) + "\n");
+  if (!f.timeline.empty())
+    outputs.stage(f.timeline, timeline.to_chrome_json());
+  outputs.commit();
+  if (f.json)
+    return print_json(summary);
+  print_summary(r, f.placer);
+  if (!f.output.empty())
+    fmt::print("summary written to {}\n", f.output);
+  if (!f.timeline.empty())
+    fmt::print("timeline written to {} (open in ui.perfetto.dev)\n", f.timeline);
+}
+
+struct MapFlags {
+  std::string hw;
+  std::string mapping = "baseline";
+  int tp = 4;
+  bool json = false;
+};
+
+void run_map_show(const MapFlags& f) {
+  const auto hw = hw::load_hw(f.hw);
+  const net::Network network(hw);
+  const auto mapping = mapping::make_mapping(network, f.mapping, f.tp, "mozart map show");
+  if (f.json)
+    return print_json(mapping::to_json(mapping));
+  fmt::print("{}", mapping::draw(hw, mapping));
+}
+
+}  // namespace
+
+void add_serve_commands(CLI::App& app) {
+  auto f = std::make_shared<ServeFlags>();
+  CLI::App* serve =
+      app.add_subcommand("serve", "Simulate serving iterations of an MoE model (expert parallel)");
+  serve->add_option("--model", f->model, "Zoo model or model file")->required();
+  serve->add_option("--hw", f->hw, "Hardware preset or YAML file")->required();
+  serve->add_option("--mapping", f->mapping, "baseline, er or her")
+      ->check(CLI::IsMember(mapping::mapping_names()))
+      ->capture_default_str();
+  serve->add_option("--tp", f->tp, "Tensor-parallel size of attention")
+      ->check(whole(1, 1 << 20))
+      ->capture_default_str();
+  serve->add_option("--batch", f->config.batch, "Sequences in the batch")
+      ->check(whole(1, kMaxBatchDimension))
+      ->capture_default_str();
+  serve->add_option("--context", f->config.context, "Tokens in each sequence's KV cache (decode)")
+      ->check(whole(1, kMaxBatchDimension))
+      ->capture_default_str();
+  serve->add_option("--prompt", f->config.prompt, "Tokens of each prompt (prefill, mixed)")
+      ->check(whole(1, kMaxBatchDimension))
+      ->capture_default_str();
+  serve->add_option("--iterations", f->config.iterations, "Serving iterations")
+      ->check(whole(1, kMaxBatchDimension))
+      ->capture_default_str();
+  serve->add_option("--phase", f->phase, "decode, prefill or mixed")
+      ->check(CLI::IsMember({"decode", "prefill", "mixed"}))
+      ->capture_default_str();
+  serve->add_option("--trace", f->trace,
+                    "Routing in serving order (default: drawn from the generator)");
+  serve->add_option("--placer", f->placer, "Placer of the experts (mozart place's names)")
+      ->capture_default_str();
+  serve->add_option("--seed", f->seed, "Seed of generated routing and placers")
+      ->check(whole(0, kMaxU64 - 1))
+      ->capture_default_str();
+  serve->add_option("-o,--output", f->output, "Write the JSON summary here (.json)");
+  serve->add_option("--timeline", f->timeline, "Write a Perfetto / Chrome trace here (.json)");
+  serve->add_flag("--json", f->json, "Print the JSON summary");
+  serve->callback([f] { run_serve(*f); });
+
+  auto mf = std::make_shared<MapFlags>();
+  CLI::App* map = app.add_subcommand("map", "Mappings of TP groups and FTDs onto devices");
+  map->require_subcommand(1);
+  CLI::App* show = map->add_subcommand("show", "Draw a mapping on the mesh as text");
+  show->add_option("--hw", mf->hw, "Hardware preset or YAML file")->required();
+  show->add_option("--mapping", mf->mapping, "baseline, er or her")
+      ->check(CLI::IsMember(mapping::mapping_names()))
+      ->capture_default_str();
+  show->add_option("--tp", mf->tp, "Tensor-parallel size of attention")
+      ->check(whole(1, 1 << 20))
+      ->capture_default_str();
+  show->add_flag("--json", mf->json, "Print the mapping as JSON");
+  show->callback([mf] { run_map_show(*mf); });
+}
+
+}  // namespace mozart::cli

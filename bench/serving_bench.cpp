@@ -1,0 +1,48 @@
+// Speed of the serving simulation: one DeepSeek-V3 decode iteration on MoEntwine's four-wafer
+// system (256 dies, batch 256 x 4K context; target under 1 s), and 100 iterations (target under
+// 30 s), each under ER-Mapping with TP = 4; the routing and placement are made outside the
+// timed loop.
+#include <benchmark/benchmark.h>
+
+#include "mozart/hw/zoo.hpp"
+#include "mozart/mapping/mapping.hpp"
+#include "mozart/model/zoo.hpp"
+#include "mozart/study/serving.hpp"
+#include "mozart/study/setup.hpp"
+#include "mozart/workload/inference.hpp"
+
+namespace {
+
+using namespace mozart;
+
+void BM_DecodeIterations(benchmark::State& state, const char* model_name, const char* hw_name,
+                         const char* mapping_name) {
+  const model::MoeModel m = model::load_model(model_name);
+  const hw::HwSpec hw = hw::load_hw(hw_name);
+  const net::Network net(hw);
+  const mapping::Mapping map = mapping::make_mapping(net, mapping_name, 4, "bench");
+  workload::ServeConfig c;
+  c.batch = 256;
+  c.context = 4096;
+  c.iterations = int(state.range(0));
+  const trace::Trace t = study::serving_trace(m, c, map.group_count(), 1);
+  const trace::Trace priors = study::generated_trace(m, 4096, 256, 2);
+  const placement::Placement p = study::place_experts(m, hw, priors, "contiguous", 1);
+  const workload::ServeInputs in{m, net, map, p, t};
+  workload::ServeResult r;
+  for (auto _ : state) {
+    r = workload::simulate_serving(in, c);
+    benchmark::DoNotOptimize(r.mean_latency_s);
+  }
+  state.counters["simulated_iteration_us"] = 1e6 * r.mean_latency_s;
+  state.counters["tasks_per_iteration"] = double(r.iterations.front().tasks);
+}
+
+BENCHMARK_CAPTURE(BM_DecodeIterations, deepseek_v3_256_dies_er, "deepseek-v3", "wsc-mesh-4x8x8",
+                  "er")
+    ->Arg(1)
+    ->Arg(100)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+
+}  // namespace

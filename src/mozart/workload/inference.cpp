@@ -1,0 +1,440 @@
+#include "mozart/workload/inference.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/core/units.hpp"
+#include "mozart/model/cost.hpp"
+#include "mozart/model/params.hpp"
+#include "mozart/workload/op_timing.hpp"
+
+namespace mozart::workload {
+namespace {
+
+constexpr double kSoftmaxFlops = 5;  // per score, as the cost model counts it
+
+using sim::TaskId;
+using Deps = std::vector<TaskId>;
+
+// One op's share on one of `tp` devices that split it evenly (a GEMM by its output columns).
+model::OpCost shard(model::OpCost op, int tp) {
+  const double f = 1.0 / tp;
+  op.flops *= f;
+  op.weight_bytes *= f;
+  op.input_bytes *= f;
+  op.output_bytes *= f;
+  op.elements *= f;
+  if (op.gemm)
+    op.gemm->n = std::max<int64_t>(1, (op.gemm->n + tp - 1) / tp);
+  return op;
+}
+
+// Decode attention's core for `sequences` queries over `context` cached tokens each, per head:
+// scores and weighted values. MLA decodes with the up-projections absorbed, against the latent.
+std::vector<model::OpCost> decode_core(const model::MoeModel& m, int sequences, int context) {
+  const double b = core::bytes_per_element(m.dtype);
+  const double pairs = double(m.heads) * sequences * double(context);
+  const bool mla = m.attention == model::AttentionKind::mla;
+  const double key_width = mla ? m.mla.kv_lora_rank + m.mla.qk_rope_head_dim : m.qk_head_dim();
+  const double value_width = mla ? m.mla.kv_lora_rank : m.v_head_dim();
+  model::OpCost scores;
+  scores.name = "attn.scores";
+  scores.kind = model::OpKind::attention_core;
+  scores.element_bytes = b;
+  scores.flops = pairs * (2 * key_width + kSoftmaxFlops);
+  scores.input_bytes = sequences * double(context) * kv_bytes_per_token(m);
+  model::OpCost values = scores;
+  values.name = "attn.context";
+  values.flops = pairs * 2 * value_width;
+  values.input_bytes = 0;  // the cache was read for the scores
+  values.output_bytes = double(sequences) * m.heads * m.v_head_dim() * b;
+  return {scores, values};
+}
+
+// Everything of one layer but the routed experts, for a group's tokens.
+std::vector<model::OpCost> block_ops(const model::MoeModel& m, int layer, const GroupTokens& g,
+                                     int context) {
+  std::vector<model::OpCost> out;
+  auto keep = [&](const std::vector<model::OpCost>& ops, bool decode) {
+    for (const model::OpCost& op : ops) {
+      if (op.expert >= 0 || (decode && op.kind == model::OpKind::attention_core))
+        continue;
+      out.push_back(op);
+    }
+  };
+  if (g.decode > 0) {
+    keep(model::layer_forward_ops(m, layer, model::Batch{g.decode, 1, true}), true);
+    for (model::OpCost& op : decode_core(m, g.decode, context))
+      out.push_back(std::move(op));
+  }
+  if (g.prefill > 0)
+    keep(model::layer_forward_ops(m, layer, model::Batch{g.prompts, g.prefill / g.prompts, true}),
+         false);
+  return out;
+}
+
+std::vector<model::OpCost> head_ops(const model::MoeModel& m, const GroupTokens& g) {
+  std::vector<model::OpCost> out;
+  for (const model::OpCost& op : model::io_forward_ops(m, model::Batch{g.tokens(), 1, true}))
+    if (op.name.find("loss") == std::string::npos)
+      out.push_back(op);
+  return out;
+}
+
+// One device's work in a phase: compute, and the bytes it reads from and writes to memory.
+struct DeviceWork {
+  double seconds = 0;
+  double flops = 0;
+  double read = 0;
+  double written = 0;
+};
+
+DeviceWork sharded_work(const std::vector<model::OpCost>& ops, int tp, const hw::ChipletKind& kind,
+                        core::DataType type) {
+  DeviceWork w;
+  for (const model::OpCost& op : ops) {
+    const model::OpCost s = shard(op, tp);
+    w.seconds += op_seconds(s, kind, type);
+    w.flops += s.flops;
+    w.read += s.weight_bytes;
+    if (s.kind == model::OpKind::attention_core)
+      w.read += s.input_bytes;  // the KV cache
+  }
+  return w;
+}
+
+class IterationBuilder {
+ public:
+  IterationBuilder(const ServeInputs& in, const ServeConfig& cfg, int iteration)
+      : in_(in),
+        cfg_(cfg),
+        m_(in.model),
+        map_(in.mapping),
+        net_(in.network),
+        hw_(in.network.hw()),
+        iteration_(iteration),
+        b_(core::bytes_per_element(in.model.dtype)),
+        groups_(group_tokens(cfg, in.mapping.group_count())) {
+    plan_.platform = sim::make_platform(net_);
+    plan_.graph = sim::TaskGraph(plan_.platform.engines);
+    plan_.memory_bytes.assign(std::size_t(map_.devices), 0);
+    plan_.expert_tokens.assign(std::size_t(map_.devices), 0);
+    for (const std::string& name : in.placement.layout.chiplets)
+      device_of_slot_.push_back(*hw_.find_node(name));
+    std::size_t first = 0;
+    for (const GroupTokens& g : groups_) {
+      first_token_.push_back(first);
+      first += std::size_t(g.tokens());
+    }
+    base_token_ = std::size_t(iteration) * first;
+    plan_.tokens = double(first);
+  }
+
+  IterationPlan build() {
+    last_ = plan_.graph.add_delay(fmt::format("it{}.start", iteration_), 0);
+    const std::vector<int> moe = m_.moe_layers();
+    for (int layer = 0; layer < m_.layers; ++layer) {
+      attention(layer, block_work(layer));
+      all_reduce(layer, "attn");
+      auto it = std::find(moe.begin(), moe.end(), layer);
+      if (it != moe.end())
+        moe_layer(layer, std::size_t(it - moe.begin()));
+      all_reduce(layer, "moe");
+    }
+    attention(m_.layers, head_work());
+    return std::move(plan_);
+  }
+
+ private:
+  // ---- phases ---------------------------------------------------------------------------
+
+  // Ends a phase: one barrier after `tasks` (or after the previous barrier when it has none).
+  void end_phase(const std::string& name, Stage stage, Deps tasks) {
+    if (tasks.empty())
+      tasks.push_back(last_);
+    last_ = plan_.graph.add_delay(name, 0, std::move(tasks));
+    plan_.barriers.push_back(last_);
+    plan_.stage_of.push_back(stage);
+  }
+
+  // Per device: compute and memory traffic of one phase, both after the last barrier.
+  void device_tasks(const std::string& name, int d, const DeviceWork& w, Deps& tasks) {
+    if (w.seconds > 0)
+      tasks.push_back(plan_.graph.add_compute(name, d, w.seconds, {last_}));
+    const std::vector<int> stacks = sim::stacks_of(hw_, d);
+    for (auto [bytes, dir] : {std::pair{w.read, sim::Direction::to_sram},
+                              std::pair{w.written, sim::Direction::to_memory}}) {
+      if (bytes <= 0 || stacks.empty())
+        continue;
+      tasks.push_back(plan_.graph.add_flow(
+          name + (dir == sim::Direction::to_sram ? ".read" : ".write"),
+          sim::striped_transfer(net_, plan_.platform, stacks, d, bytes, dir), {last_}));
+      plan_.memory_bytes[d] += bytes;
+    }
+  }
+
+  // Per group: one device's work (the group's ops split over its members).
+  std::vector<DeviceWork> block_work(int layer) {
+    std::vector<DeviceWork> out;
+    for (const GroupTokens& g : groups_) {
+      const auto key = std::tuple(m_.is_moe_layer(layer), g.decode, g.prefill);
+      auto it = block_cache_.find(key);
+      if (it == block_cache_.end()) {
+        DeviceWork w = work_of(block_ops(m_, layer, g, context()));
+        // Prefill writes the prompt's keys and values into the cache.
+        w.written = double(g.prefill) * kv_bytes_per_token(m_) / map_.tp;
+        it = block_cache_.emplace(key, w).first;
+      }
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  std::vector<DeviceWork> head_work() {
+    std::vector<DeviceWork> out;
+    for (const GroupTokens& g : groups_)
+      out.push_back(work_of(head_ops(m_, g)));
+    return out;
+  }
+
+  DeviceWork work_of(const std::vector<model::OpCost>& ops) const {
+    return sharded_work(ops, map_.tp, hw_.kinds[hw_.chiplets[0].kind], m_.dtype);
+  }
+
+  // A decoding sequence's cache: the context, and one token more for each earlier iteration.
+  int context() const { return cfg_.context + iteration_; }
+
+  void attention(int layer, const std::vector<DeviceWork>& per_group) {
+    const std::string name = layer < m_.layers ? fmt::format("L{}.attention", layer) : "lm_head";
+    Deps tasks;
+    for (int d = 0; d < map_.devices; ++d)
+      device_tasks(name, d, per_group[std::size_t(map_.group_of[d])], tasks);
+    end_phase(name, Stage::attention, std::move(tasks));
+  }
+
+  void add_flows(net::CollectivePlan plan, Deps& tasks, const Deps& after) {
+    for (const net::PlannedFlow& f : plan.flows)
+      plan_.flow_byte_hops += flow_hops(f.spec);
+    const std::vector<TaskId> ids = plan_.graph.add_collective(std::move(plan), after);
+    tasks.insert(tasks.end(), ids.begin(), ids.end());
+  }
+
+  double flow_hops(const net::FlowSpec& f) const {
+    double sum = 0;
+    for (const net::ChannelUse& u : f.uses)
+      sum += u.coefficient;
+    return sum * f.bytes * f.weight;
+  }
+
+  // The all-reduce of each group's hidden states: one ring, or (her) a reduce-scatter inside
+  // each wafer, an all-reduce of each shard across wafers and an all-gather inside each wafer,
+  // each step of a group after its previous one.
+  void all_reduce(int layer, const char* what) {
+    const std::string name = fmt::format("L{}.{}_all_reduce", layer, what);
+    Deps tasks;
+    for (int g = 0; g < map_.group_count(); ++g) {
+      const double bytes = groups_[std::size_t(g)].tokens() * double(m_.hidden) * b_;
+      if (!map_.hierarchical) {
+        add_flows(net::all_reduce(net_, map_.groups[std::size_t(g)], bytes,
+                                  net::AllReduceAlgorithm::ring),
+                  tasks, {last_});
+        continue;
+      }
+      hierarchical_all_reduce(g, bytes, tasks);
+    }
+    end_phase(name, Stage::all_reduce, std::move(tasks));
+  }
+
+  void hierarchical_all_reduce(int g, double bytes, Deps& tasks) {
+    Deps step;
+    std::vector<std::vector<int>> on_wafer;
+    for (int w = 0; w < map_.wafers; ++w)
+      on_wafer.push_back(map_.members_on(g, w));
+    for (const auto& members : on_wafer)
+      add_flows(net::reduce_scatter(net_, members, bytes), step, {last_});
+    const TaskId scattered =
+        plan_.graph.add_delay("reduce_scatter", 0, step.empty() ? Deps{last_} : step);
+    step.clear();
+    const std::size_t shards = on_wafer.front().size();
+    for (std::size_t i = 0; i < shards; ++i) {
+      std::vector<int> across;
+      for (const auto& members : on_wafer)
+        across.push_back(members[i]);
+      add_flows(
+          net::all_reduce(net_, across, bytes / double(shards), net::AllReduceAlgorithm::ring),
+          step, {scattered});
+    }
+    const TaskId reduced =
+        plan_.graph.add_delay("across_wafers", 0, step.empty() ? Deps{scattered} : step);
+    for (const auto& members : on_wafer)
+      add_flows(net::all_gather(net_, members, bytes), tasks, {reduced});
+    tasks.push_back(reduced);
+  }
+
+  // ---- the MoE part of a layer -------------------------------------------------------------
+
+  int device_of(std::size_t li, int expert, std::size_t token) const {
+    const auto& copies = in_.placement.layers[li].chiplets_of[std::size_t(expert)];
+    // Replicas share their expert's tokens in turn.
+    return device_of_slot_[std::size_t(copies[token % copies.size()])];
+  }
+
+  void moe_layer(int layer, std::size_t li) {
+    const int devices = map_.devices;
+    // Token copies per (device, group) and tokens per (device, expert).
+    std::vector<std::vector<double>> copies(std::size_t(devices),
+                                            std::vector<double>(groups_.size(), 0));
+    std::vector<std::map<int, double>> expert_tokens(static_cast<std::size_t>(devices));
+    std::vector<int> seen_device;
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+      for (int t = 0; t < groups_[g].tokens(); ++t) {
+        const std::size_t token = base_token_ + first_token_[g] + std::size_t(t);
+        seen_device.clear();
+        for (trace::ExpertId e : in_.trace.choices(int(li), token)) {
+          const int d = device_of(li, e, token);
+          expert_tokens[std::size_t(d)][e] += 1;
+          plan_.expert_tokens[std::size_t(d)] += 1;
+          plan_.routed_slots += 1;
+          if (std::find(seen_device.begin(), seen_device.end(), d) == seen_device.end()) {
+            seen_device.push_back(d);
+            copies[std::size_t(d)][g] += 1;
+          }
+        }
+      }
+    }
+    const double token_bytes = double(m_.hidden) * b_;
+    exchange(fmt::format("L{}.dispatch", layer), Stage::dispatch, copies, token_bytes, true);
+    experts(layer, li, expert_tokens);
+    exchange(fmt::format("L{}.combine", layer), Stage::combine, copies, token_bytes, false);
+  }
+
+  // Dispatch (from each group's source for a device to the device) or combine (back).
+  void exchange(const std::string& name, Stage stage,
+                const std::vector<std::vector<double>>& copies, double token_bytes, bool dispatch) {
+    Deps tasks;
+    for (int d = 0; d < map_.devices; ++d) {
+      for (std::size_t g = 0; g < groups_.size(); ++g) {
+        const double n = copies[std::size_t(d)][g];
+        if (n <= 0)
+          continue;
+        if (dispatch)
+          plan_.dispatched_copies += n;
+        const int s = map_.source[std::size_t(d)][g];
+        if (s == d)
+          continue;  // the token is already there
+        const int from = dispatch ? s : d, to = dispatch ? d : s;
+        const net::FlowSpec spec = net_.unicast(net_.route(from, to), n * token_bytes);
+        plan_.flow_byte_hops += flow_hops(spec);
+        plan_.a2a_bytes += n * token_bytes;
+        tasks.push_back(plan_.graph.add_flow(name, spec, {last_}));
+      }
+    }
+    end_phase(name, stage, std::move(tasks));
+  }
+
+  void experts(int layer, std::size_t li, const std::vector<std::map<int, double>>& tokens) {
+    const std::string name = fmt::format("L{}.experts", layer);
+    const double expert_bytes = double(model::routed_expert_params(m_)) * b_;
+    Deps tasks;
+    for (int d = 0; d < map_.devices; ++d) {
+      DeviceWork w;
+      for (const auto& [e, n] : tokens[std::size_t(d)]) {
+        const OpSum s = time_ops(model::expert_forward_ops(m_, n, e),
+                                 hw_.kinds[hw_.chiplets[d].kind], m_.dtype);
+        w.seconds += s.seconds;
+        w.flops += s.flops;
+        w.read += expert_bytes;
+      }
+      device_tasks(name, d, w, tasks);
+    }
+    (void)li;
+    end_phase(name, Stage::experts, std::move(tasks));
+  }
+
+  const ServeInputs& in_;
+  const ServeConfig& cfg_;
+  const model::MoeModel& m_;
+  const mapping::Mapping& map_;
+  const net::Network& net_;
+  const hw::HwSpec& hw_;
+  const int iteration_;
+  const double b_;
+  const std::vector<GroupTokens> groups_;
+  std::vector<std::size_t> first_token_;  // per group, within the iteration
+  std::size_t base_token_ = 0;
+  std::vector<int> device_of_slot_;  // placement chiplet index -> device
+  std::map<std::tuple<bool, int, int>, DeviceWork> block_cache_;
+  IterationPlan plan_;
+  TaskId last_ = -1;
+};
+
+}  // namespace
+
+std::string_view to_string(ServePhase phase) {
+  switch (phase) {
+    case ServePhase::decode:
+      return "decode";
+    case ServePhase::prefill:
+      return "prefill";
+    case ServePhase::mixed:
+      return "mixed";
+  }
+  return "?";
+}
+
+std::string_view to_string(Stage stage) {
+  switch (stage) {
+    case Stage::attention:
+      return "attention";
+    case Stage::all_reduce:
+      return "all_reduce";
+    case Stage::dispatch:
+      return "dispatch";
+    case Stage::experts:
+      return "experts";
+    case Stage::combine:
+      return "combine";
+  }
+  return "?";
+}
+
+std::vector<GroupTokens> group_tokens(const ServeConfig& config, int groups) {
+  std::vector<GroupTokens> out(static_cast<std::size_t>(groups));
+  for (int g = 0; g < groups; ++g) {
+    const int sequences = config.batch / groups + (g < config.batch % groups ? 1 : 0);
+    GroupTokens& t = out[std::size_t(g)];
+    if (config.phase != ServePhase::prefill)
+      t.decode = sequences;
+    if (config.phase == ServePhase::prefill) {
+      t.prompts = sequences;
+      t.prefill = sequences * config.prompt;
+    } else if (config.phase == ServePhase::mixed) {
+      t.prompts = 1;
+      t.prefill = config.prompt;
+    }
+  }
+  return out;
+}
+
+std::size_t tokens_per_iteration(const ServeConfig& config, int groups) {
+  std::size_t sum = 0;
+  for (const GroupTokens& g : group_tokens(config, groups))
+    sum += std::size_t(g.tokens());
+  return sum;
+}
+
+double kv_bytes_per_token(const model::MoeModel& m) {
+  const double b = core::bytes_per_element(m.dtype);
+  if (m.attention == model::AttentionKind::mla)
+    return double(m.mla.kv_lora_rank + m.mla.qk_rope_head_dim) * b;
+  return 2.0 * m.kv_dim() * b;
+}
+
+IterationPlan build_iteration(const ServeInputs& inputs, const ServeConfig& config, int iteration) {
+  return IterationBuilder(inputs, config, iteration).build();
+}
+
+}  // namespace mozart::workload

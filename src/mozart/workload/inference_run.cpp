@@ -1,0 +1,236 @@
+// Serving: the inputs' checks, memory, and the iterations run and measured.
+#include <algorithm>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
+#include "mozart/core/units.hpp"
+#include "mozart/model/params.hpp"
+#include "mozart/sim/engine.hpp"
+#include "mozart/workload/inference.hpp"
+
+namespace mozart::workload {
+namespace {
+
+std::string gb(double bytes) {
+  return core::format_quantity(bytes, core::Dimension::bytes);
+}
+
+// Sequences of each group's KV cache at the end of the run, in tokens.
+double cached_tokens(const GroupTokens& g, const ServeConfig& c) {
+  const double decoded = double(g.decode) * (double(c.context) + c.iterations);
+  return decoded + double(g.prefill) * (c.phase == ServePhase::mixed ? c.iterations : 1);
+}
+
+// A device's memory: its stacks' capacities, a shared stack's split evenly among its chiplets.
+double capacity_of(const hw::HwSpec& hw, int d) {
+  double sum = 0;
+  for (int s : sim::stacks_of(hw, d))
+    sum += hw.memories[std::size_t(s)].bytes /
+           double(std::max<std::size_t>(1, hw.memories[std::size_t(s)].chiplets.size()));
+  return sum;
+}
+
+double bandwidth_of(const hw::HwSpec& hw, int d) {
+  double sum = 0;
+  for (int s : sim::stacks_of(hw, d))
+    sum += hw.memories[std::size_t(s)].bytes_per_s /
+           double(std::max<std::size_t>(1, hw.memories[std::size_t(s)].chiplets.size()));
+  return sum;
+}
+
+}  // namespace
+
+std::vector<DeviceMemory> serving_memory(const ServeInputs& in, const ServeConfig& config) {
+  const model::MoeModel& m = in.model;
+  const mapping::Mapping& map = in.mapping;
+  const hw::HwSpec& hw = in.network.hw();
+  const double b = core::bytes_per_element(m.dtype);
+  const model::ParamCounts params = model::count_params(m);
+  const double expert_bytes = double(model::routed_expert_params(m)) * b;
+  const auto groups = group_tokens(config, map.group_count());
+  std::vector<DeviceMemory> out(static_cast<std::size_t>(map.devices));
+  for (int d = 0; d < map.devices; ++d) {
+    DeviceMemory& mem = out[std::size_t(d)];
+    mem.dense_weights = double(params.total - params.routed_experts) * b / map.tp;
+    mem.kv_cache = cached_tokens(groups[std::size_t(map.group_of[d])], config) *
+                   kv_bytes_per_token(m) * m.layers / map.tp;
+    mem.capacity = capacity_of(hw, d);
+  }
+  for (std::size_t li = 0; li < in.placement.layers.size(); ++li) {
+    const auto on = in.placement.experts_on(li);
+    for (std::size_t slot = 0; slot < on.size(); ++slot) {
+      const int d = *hw.find_node(in.placement.layout.chiplets[slot]);
+      out[std::size_t(d)].expert_weights += double(on[slot].size()) * expert_bytes;
+    }
+  }
+  return out;
+}
+
+void check_serving_memory(const ServeInputs& in, const ServeConfig& config) {
+  const auto memory = serving_memory(in, config);
+  const auto worst =
+      std::max_element(memory.begin(), memory.end(), [](const auto& a, const auto& b) {
+        return a.needed() - a.capacity < b.needed() - b.capacity;
+      });
+  if (worst == memory.end() || worst->needed() <= worst->capacity)
+    return;
+  const hw::HwSpec& hw = in.network.hw();
+  throw core::InputError(
+      hw.name,
+      fmt::format("{} with --tp {}, --batch {}, --context {} does not fit: device {} needs {} "
+                  "(dense weights {}, experts {}, KV cache {}) of its {} memory, {} missing",
+                  in.model.name, in.mapping.tp, config.batch, config.context,
+                  hw.chiplets[std::size_t(worst - memory.begin())].name, gb(worst->needed()),
+                  gb(worst->dense_weights), gb(worst->expert_weights), gb(worst->kv_cache),
+                  gb(worst->capacity), gb(worst->needed() - worst->capacity)));
+}
+
+void check_serving_inputs(const ServeInputs& in, const ServeConfig& config) {
+  const model::MoeModel& m = in.model;
+  const trace::Trace& t = in.trace;
+  if (t.shape.layer_ids != m.moe_layers() || t.num_experts() != m.routed_experts ||
+      t.top_k() != m.top_k)
+    throw core::InputError(
+        {in.trace_source, "shape", 0},
+        fmt::format("{} MoE layers, {} experts, top-{}", t.layers(), t.num_experts(), t.top_k()),
+        fmt::format("routing of every MoE layer of {} ({} layers, {} experts, "
+                    "top-{})",
+                    m.name, m.moe_layer_count(), m.routed_experts, m.top_k));
+  const std::size_t per = tokens_per_iteration(config, in.mapping.group_count());
+  if (t.tokens < per * std::size_t(config.iterations))
+    throw core::InputError(
+        {in.trace_source, "tokens", 0}, std::to_string(t.tokens),
+        fmt::format("at least {} tokens: {} per iteration x {} iterations",
+                    per * std::size_t(config.iterations), per, config.iterations));
+  if (in.placement.experts != m.routed_experts ||
+      in.placement.layers.size() != std::size_t(m.moe_layer_count()))
+    throw core::InputError(
+        {in.placement.source.empty() ? "placement" : in.placement.source, "layers", 0},
+        std::to_string(in.placement.layers.size()),
+        fmt::format("a placement of every MoE layer of {}", m.name));
+}
+
+ServeResult simulate_serving(const ServeInputs& in, const ServeConfig& config,
+                             sim::Timeline* timeline) {
+  check_serving_inputs(in, config);
+  check_serving_memory(in, config);
+  const hw::HwSpec& hw = in.network.hw();
+  ServeResult r;
+  r.model = in.model.name;
+  r.hardware = hw.name;
+  r.mapping = in.mapping.name;
+  r.trace = in.trace_source;
+  r.tp = in.mapping.tp;
+  r.devices = in.mapping.devices;
+  r.config = config;
+  for (const DeviceMemory& mem : serving_memory(in, config))
+    r.peak_memory_share = std::max(r.peak_memory_share, mem.needed() / mem.capacity);
+  const std::size_t channels = in.network.channels().size();
+  std::vector<double> link_bytes(channels, 0);
+  const int phase_track = timeline ? timeline->add_track("phases", "serving") : -1;
+  double clock = 0;
+  for (int i = 0; i < config.iterations; ++i) {
+    const IterationPlan plan = build_iteration(in, config, i);
+    sim::RunOptions options;
+    if (timeline && i == 0) {
+      options.timeline = timeline;
+      options.channel_names = plan.platform.channel_names;
+    }
+    const sim::RunResult run = sim::run(plan.graph, plan.platform.capacities, options);
+    IterationResult it;
+    it.latency_s = run.makespan_s;
+    double previous = 0;
+    for (std::size_t p = 0; p < plan.barriers.size(); ++p) {
+      const double end = run.tasks[std::size_t(plan.barriers[p])].finish_s;
+      it.stage_s[std::size_t(plan.stage_of[p])] += end - previous;
+      if (timeline)
+        timeline->add_slice(phase_track, plan.graph.tasks()[std::size_t(plan.barriers[p])].name,
+                            clock + previous, clock + end);
+      previous = end;
+    }
+    for (int d = 0; d < in.mapping.devices; ++d)
+      it.memory_bound_s =
+          std::max(it.memory_bound_s, plan.memory_bytes[std::size_t(d)] / bandwidth_of(hw, d));
+    it.tokens = plan.tokens;
+    it.dispatched_copies = plan.dispatched_copies;
+    it.routed_slots = plan.routed_slots;
+    it.peak_device_load = *std::max_element(plan.expert_tokens.begin(), plan.expert_tokens.end());
+    it.mean_device_load =
+        std::accumulate(plan.expert_tokens.begin(), plan.expert_tokens.end(), 0.0) /
+        double(plan.expert_tokens.size());
+    it.tasks = plan.graph.tasks().size();
+    for (const sim::Task& t : plan.graph.tasks())
+      it.edges += t.deps.size();
+    for (std::size_t c = 0; c < channels; ++c)
+      link_bytes[c] += run.channels[c].bytes;
+    r.flow_byte_hops += plan.flow_byte_hops;
+    clock += it.latency_s;
+    r.iterations.push_back(it);
+  }
+  double tokens = 0;
+  for (const IterationResult& it : r.iterations) {
+    r.mean_latency_s += it.latency_s / double(config.iterations);
+    for (std::size_t s = 0; s < kStages; ++s)
+      r.mean_stage_s[s] += it.stage_s[s] / double(config.iterations);
+    tokens += it.tokens;
+  }
+  r.tokens_per_s = clock > 0 ? tokens / clock : 0;
+  r.tokens_per_s_per_device = r.tokens_per_s / r.devices;
+  const auto& ch = in.network.channels();
+  const auto capacities = in.network.capacities();
+  for (std::size_t c = 0; c < channels; ++c) {
+    r.links.push_back({fmt::format("{}->{}", hw.node_name(ch[c].from), hw.node_name(ch[c].to)),
+                       link_bytes[c], clock > 0 ? link_bytes[c] / (capacities[c] * clock) : 0});
+    r.link_bytes += link_bytes[c];
+  }
+  return r;
+}
+
+nlohmann::ordered_json to_json(const ServeResult& r) {
+  using nlohmann::ordered_json;
+  auto stages = [](const std::array<double, kStages>& s) {
+    ordered_json j;
+    for (std::size_t i = 0; i < kStages; ++i)
+      j[std::string(to_string(Stage(i))) + "_s"] = s[i];
+    return j;
+  };
+  ordered_json iterations = ordered_json::array();
+  for (const IterationResult& it : r.iterations)
+    iterations.push_back({{"latency_s", it.latency_s},
+                          {"split", stages(it.stage_s)},
+                          {"memory_bound_s", it.memory_bound_s},
+                          {"tokens", it.tokens},
+                          {"dispatched_copies", it.dispatched_copies},
+                          {"routed_slots", it.routed_slots},
+                          {"peak_device_load", it.peak_device_load},
+                          {"mean_device_load", it.mean_device_load},
+                          {"tasks", it.tasks},
+                          {"edges", it.edges}});
+  ordered_json links = ordered_json::array();
+  for (const LinkBytes& l : r.links)
+    links.push_back({{"link", l.name}, {"bytes", l.bytes}, {"utilisation", l.utilisation}});
+  return ordered_json{{"model", r.model},
+                      {"hardware", r.hardware},
+                      {"mapping", r.mapping},
+                      {"tp", r.tp},
+                      {"devices", r.devices},
+                      {"trace", r.trace},
+                      {"phase", to_string(r.config.phase)},
+                      {"batch", r.config.batch},
+                      {"context", r.config.context},
+                      {"prompt", r.config.prompt},
+                      {"iterations", r.config.iterations},
+                      {"mean_latency_s", r.mean_latency_s},
+                      {"mean_split", stages(r.mean_stage_s)},
+                      {"tokens_per_s", r.tokens_per_s},
+                      {"tokens_per_s_per_device", r.tokens_per_s_per_device},
+                      {"peak_memory_share", r.peak_memory_share},
+                      {"link_bytes", r.link_bytes},
+                      {"flow_byte_hops", r.flow_byte_hops},
+                      {"per_iteration", iterations},
+                      {"links", links}};
+}
+
+}  // namespace mozart::workload

@@ -1,0 +1,242 @@
+// Serving iterations: a closed-form 2 x 2 mesh, conservation of tokens and bytes, link loads
+// equal to bytes times hops, never faster than the memory-read bound, linear graph growth, and
+// the refusals (memory, short traces).
+#include "mozart/workload/inference.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "mozart/core/config.hpp"
+#include "mozart/core/error.hpp"
+#include "mozart/hw/zoo.hpp"
+#include "mozart/model/params.hpp"
+#include "mozart/model/zoo.hpp"
+#include "mozart/study/serving.hpp"
+#include "mozart/study/setup.hpp"
+
+namespace mozart::workload {
+namespace {
+
+// A 2 x 2 mesh of dies with private memory and links of 100 GB/s and no latency.
+hw::HwSpec square() {
+  return hw::read_hw(core::ConfigNode::parse(R"(
+name: square
+clock: 1 GHz
+chiplet_kinds:
+  die:
+    peak_flops: {bf16: 100 TFLOP/s}
+    array: {rows: 128, cols: 128, count: 64}
+    sram: {capacity: 64 MB, bandwidth: 10 TB/s}
+chiplets:
+  - {name: die, kind: die, count: 4}
+memories:
+  - {name: hbm, kind: hbm, per_chiplet: true, capacity: 80 GB, bandwidth: 1 TB/s, attach: [die]}
+topology:
+  kind: mesh
+  rows: 2
+  cols: 2
+  nodes: die
+  link: {bandwidth: 100 GB/s, latency: 0 s}
+)",
+                                             "square"));
+}
+
+// One MoE layer, four experts, top-1.
+model::MoeModel tiny() {
+  model::MoeModel m;
+  m.name = "tiny";
+  m.layers = 1;
+  m.hidden = 1024;
+  m.vocab = 1000;
+  m.attention = model::AttentionKind::gqa;
+  m.heads = 8;
+  m.kv_heads = 2;
+  m.head_dim = 128;
+  m.routed_experts = 4;
+  m.top_k = 1;
+  m.expert_ffn = 2048;
+  return m;
+}
+
+placement::Placement one_expert_each(const hw::HwSpec& hw, const model::MoeModel& m) {
+  placement::Placement p;
+  p.model = m.name;
+  p.experts = m.routed_experts;
+  p.layout = placement::layout_from_hw(hw, m.routed_experts);
+  p.layers.push_back({0, {{0}, {1}, {2}, {3}}});
+  return p;
+}
+
+// Uniform routing: token t of the iteration chooses expert t mod 4.
+trace::Trace uniform(std::size_t tokens) {
+  trace::Trace t = trace::make_trace({{0}, 4, 1}, tokens, "tiny");
+  for (std::size_t i = 0; i < tokens; ++i)
+    t.experts[i] = trace::ExpertId(i % 4);
+  return t;
+}
+
+TEST(Serving, TwoByTwoMeshUniformRoutingMatchesTheClosedForm) {
+  const hw::HwSpec hw = square();
+  const net::Network net(hw);
+  const model::MoeModel m = tiny();
+  const mapping::Mapping map = mapping::make_mapping(net, "baseline", 1, "test");
+  const placement::Placement p = one_expert_each(hw, m);
+  ServeConfig c;
+  c.batch = 64;  // 16 tokens per device, 4 to each expert
+  c.context = 128;
+  const trace::Trace t = uniform(64);
+  const ServeInputs in{m, net, map, p, t};
+  const ServeResult r = simulate_serving(in, c);
+  // Each device sends 4 tokens (2 KB each: 8 KB) to each of the 3 others. Under XY routing
+  // every channel of the 2 x 2 mesh carries two of the 12 flows (8 one-hop, 4 two-hop), all at
+  // half a link's rate: the dispatch takes 2 x 8 KB / 100 GB/s, and so does the combine.
+  const double bytes = 4 * 1024 * 2.0;
+  const double expected = 2 * bytes / 100e9;
+  EXPECT_NEAR(r.iterations[0].stage_s[std::size_t(Stage::dispatch)], expected, 1e-12);
+  EXPECT_NEAR(r.iterations[0].stage_s[std::size_t(Stage::combine)], expected, 1e-12);
+  EXPECT_EQ(r.iterations[0].stage_s[std::size_t(Stage::all_reduce)], 0);  // TP = 1
+  // Every channel carried its two flows' bytes: 16 flow-hops of 8 KB, twice.
+  // (The fluid network finishes flows within 1e-9 relative of their last byte.)
+  EXPECT_NEAR(r.link_bytes, 2 * 16 * bytes, 1e-8 * r.link_bytes);
+  EXPECT_DOUBLE_EQ(r.flow_byte_hops, 2 * 16 * bytes);
+  // Each expert computes its 16 tokens, reading its weights once at 1 TB/s (memory-bound).
+  const double expert_bytes = double(model::routed_expert_params(m)) * 2;
+  EXPECT_GE(r.iterations[0].stage_s[std::size_t(Stage::experts)], expert_bytes / 1e12);
+  double sum = 0;
+  for (double s : r.iterations[0].stage_s)
+    sum += s;
+  EXPECT_NEAR(sum, r.iterations[0].latency_s, 1e-12);
+}
+
+struct ServeRun {
+  ServeResult result;
+  IterationPlan plan;
+};
+
+ServeRun serve(const std::string& model, const std::string& hw_name,
+               const std::string& mapping_name, int tp, ServeConfig c,
+               const std::string& placer = "contiguous") {
+  const model::MoeModel m = model::load_model(model);
+  const hw::HwSpec hw = hw::load_hw(hw_name);
+  const net::Network net(hw);
+  const mapping::Mapping map = mapping::make_mapping(net, mapping_name, tp, "test");
+  const trace::Trace t = study::serving_trace(m, c, map.group_count(), 1);
+  const trace::Trace priors = study::generated_trace(m, 1024, 256, 2);
+  const placement::Placement p = study::place_experts(m, hw, priors, placer, 1);
+  const ServeInputs in{m, net, map, p, t};
+  return {simulate_serving(in, c), build_iteration(in, c, 0)};
+}
+
+TEST(Serving, TokensAndBytesAreConservedAndLinkLoadsAreBytesTimesHops) {
+  ServeConfig c;
+  c.batch = 64;
+  c.context = 1024;
+  c.iterations = 2;
+  for (const char* mapping_name : {"baseline", "er"}) {
+    const ServeRun run = serve("qwen3-30b-a3b", "wsc-mesh-8x8", mapping_name, 4, c);
+    const auto& it = run.result.iterations[0];
+    const model::MoeModel m = model::load_model("qwen3-30b-a3b");
+    EXPECT_EQ(it.tokens, 64);
+    // Every token's k choices are computed (routed slots) and each goes out once per device.
+    EXPECT_EQ(it.routed_slots, 64.0 * m.top_k * m.moe_layer_count());
+    EXPECT_LE(it.dispatched_copies, it.routed_slots);
+    EXPECT_EQ(it.mean_device_load * 64, it.routed_slots);
+    // Equal but for the fluid network's tolerance on a flow's last bytes (1e-9 relative).
+    EXPECT_NEAR(run.result.flow_byte_hops, run.result.link_bytes, 1e-7 * run.result.link_bytes);
+    EXPECT_GT(run.result.link_bytes, 0);
+  }
+}
+
+TEST(Serving, DecodeIsNeverFasterThanItsMemoryReadBound) {
+  ServeConfig c;
+  c.batch = 128;
+  c.context = 4096;
+  for (const char* model : {"qwen3-30b-a3b", "deepseek-v2", "mixtral-8x7b"}) {
+    const ServeRun run = serve(model, "wsc-mesh-8x8", "er", 4, c);
+    const auto& it = run.result.iterations[0];
+    EXPECT_GT(it.memory_bound_s, 0) << model;
+    EXPECT_GE(it.latency_s, it.memory_bound_s) << model;
+  }
+}
+
+TEST(Serving, MoreLinkBandwidthIsNeverSlower) {
+  const model::MoeModel m = model::load_model("qwen3-30b-a3b");
+  ServeConfig c;
+  c.batch = 64;
+  c.context = 512;
+  double previous = 1e300;
+  for (double factor : {0.25, 1.0, 4.0}) {
+    const hw::HwSpec hw = study::with_link_scale(hw::load_hw("wsc-mesh-8x8"), factor);
+    const net::Network net(hw);
+    const mapping::Mapping map = mapping::make_mapping(net, "baseline", 4, "test");
+    const trace::Trace t = study::serving_trace(m, c, map.group_count(), 1);
+    const trace::Trace priors = study::generated_trace(m, 1024, 256, 2);
+    const placement::Placement p = study::place_experts(m, hw, priors, "contiguous", 1);
+    const double latency = simulate_serving({m, net, map, p, t}, c).mean_latency_s;
+    EXPECT_LE(latency, previous * (1 + 1e-12)) << factor;
+    previous = latency;
+  }
+}
+
+TEST(Serving, TheGraphGrowsLinearlyWithTheDevices) {
+  ServeConfig c;
+  c.batch = 64;
+  c.context = 256;
+  auto per_device = [&](const std::string& hw_name, int devices) {
+    const IterationPlan plan = serve("qwen3-30b-a3b", hw_name, "er", 4, c).plan;
+    std::size_t edges = 0;
+    for (const sim::Task& t : plan.graph.tasks())
+      edges += t.deps.size();
+    return std::pair{double(plan.graph.tasks().size()) / devices, double(edges) / devices};
+  };
+  const auto [tasks64, edges64] = per_device("wsc-mesh-8x8", 64);
+  const auto [tasks256, edges256] = per_device("wsc-mesh-4x8x8", 256);
+  // A quarter of the batch per TP group: fewer flows per device on the larger system, never more.
+  EXPECT_LE(tasks256, tasks64 * 1.1);
+  EXPECT_LE(edges256, edges64 * 1.1);
+}
+
+TEST(Serving, RunsAreDeterministic) {
+  ServeConfig c;
+  c.batch = 32;
+  c.context = 256;
+  c.iterations = 2;
+  const auto a = to_json(serve("olmoe-1b-7b", "wsc-mesh-8x8", "er", 4, c).result).dump();
+  const auto b = to_json(serve("olmoe-1b-7b", "wsc-mesh-8x8", "er", 4, c).result).dump();
+  EXPECT_EQ(a, b);
+}
+
+TEST(Serving, AModelThatDoesNotFitIsRefusedSayingHowMuchIsMissing) {
+  const hw::HwSpec hw = square();
+  const net::Network net(hw);
+  const model::MoeModel m = model::load_model("deepseek-v3");
+  const mapping::Mapping map = mapping::make_mapping(net, "baseline", 1, "test");
+  ServeConfig c;
+  c.batch = 4;
+  const trace::Trace t = study::serving_trace(m, c, map.group_count(), 1);
+  const trace::Trace priors = study::generated_trace(m, 256, 256, 2);
+  const placement::Placement p = study::place_experts(m, hw, priors, "contiguous", 1);
+  try {
+    simulate_serving({m, net, map, p, t}, c);
+    FAIL();
+  } catch (const core::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Serving, ATraceShorterThanTheIterationsIsRefused) {
+  const hw::HwSpec hw = square();
+  const net::Network net(hw);
+  const model::MoeModel m = tiny();
+  const mapping::Mapping map = mapping::make_mapping(net, "baseline", 1, "test");
+  const placement::Placement p = one_expert_each(hw, m);
+  ServeConfig c;
+  c.batch = 64;
+  c.iterations = 3;
+  const trace::Trace t = uniform(128);
+  EXPECT_THROW(simulate_serving({m, net, map, p, t}, c), core::InputError);
+}
+
+}  // namespace
+}  // namespace mozart::workload
