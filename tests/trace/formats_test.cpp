@@ -176,16 +176,18 @@ std::uint64_t hash(const std::string& bytes) {
 }
 
 // The hashes of the writers' output before they streamed (commit 1c9a383), for the traces of
-// small_trace(): the streamed writers must produce the same bytes.
+// small_trace(): the streamed writers must produce the same bytes. Re-taken when the generator
+// gave each layer its own structure stream (which changed small_trace()), after the writers had
+// been checked against the old hashes.
 TEST(TraceFormats, StreamedWritersWriteTheSameBytesAsBefore) {
-  const std::pair<Format, std::uint64_t> without_gates[] = {{Format::native, 0x82cb2dd4b553fdbdull},
-                                                            {Format::jsonl, 0x061aa259909fe3c5ull},
-                                                            {Format::npy, 0x4dab11e3007b0a52ull},
-                                                            {Format::csv, 0x5da8af7938eaba69ull}};
-  const std::pair<Format, std::uint64_t> with_gates[] = {{Format::native, 0x8082d16b4caf90aeull},
-                                                         {Format::jsonl, 0xea95c99da8c5c6f9ull},
-                                                         {Format::npy, 0x4dab11e3007b0a52ull},
-                                                         {Format::csv, 0x52838a793f6f8c33ull}};
+  const std::pair<Format, std::uint64_t> without_gates[] = {{Format::native, 0x9b9a0af64a6fbc87ull},
+                                                            {Format::jsonl, 0xc117572020763f67ull},
+                                                            {Format::npy, 0x78003876cf9fabb2ull},
+                                                            {Format::csv, 0x36b29e6a44fa24b6ull}};
+  const std::pair<Format, std::uint64_t> with_gates[] = {{Format::native, 0x1b0b9f93b5a5e2ccull},
+                                                         {Format::jsonl, 0x42b94fa16e661bfbull},
+                                                         {Format::npy, 0x78003876cf9fabb2ull},
+                                                         {Format::csv, 0xee339f88191a3cc2ull}};
   for (const auto& [format, expected] : without_gates)
     EXPECT_EQ(hash(serialise_trace(small_trace(false), format)), expected) << to_string(format);
   for (const auto& [format, expected] : with_gates)
