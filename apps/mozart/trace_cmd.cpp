@@ -368,7 +368,8 @@ void run_calibrate(const CalibrateFlags& f) {
   ordered_json out = trace::to_json(c.params);
   out["calibration"] = {{"model", m.name},          {"target", target.label},
                         {"fitted_on", c.fitted_on}, {"target_value", c.target},
-                        {"achieved", c.achieved},   {"seed", f.seed}};
+                        {"achieved", c.achieved},   {"seed", f.seed},
+                        {"warnings", c.warnings}};
   outputs.stage(f.output, out.dump(1) + "\n");
   progress.advance();
   if (!f.report.empty()) {
@@ -383,6 +384,8 @@ void run_calibrate(const CalibrateFlags& f) {
       target.label, c.params.topic_strength, c.fitted_on, c.target, c.achieved, f.output);
   if (!f.report.empty())
     fmt::print("report written to {}\n", f.report);
+  for (const auto& warning : c.warnings)
+    fmt::print(stderr, "mozart: warning: trace calibrate: {}\n", warning);
 }
 
 struct CutFlags {

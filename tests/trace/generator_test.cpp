@@ -156,6 +156,26 @@ TEST(Generator, ALayersLawDoesNotDependOnTheOtherLayers) {
   EXPECT_GT(r, 0.95);
 }
 
+TEST(Calibration, WarnsWhenAFitEndsAtABound) {
+  // Lifts no topic strength reaches: below independent routing's, and far above.
+  auto target = target_from_trace(generate({{0, 1}, 16, 2}, 2000, {}, 1), "planted");
+  target.coactivation_lift = {-1.0, 5.0};
+  CalibrationOptions options;
+  options.tokens_per_round = 2000;
+  options.popularity_rounds = 2;
+  options.bisection_steps = 4;
+  const Calibration c = calibrate(target, target.shape, {}, options);
+  ASSERT_EQ(c.warnings.size(), 2u);
+  EXPECT_NE(c.warnings[0].find("layer 0: topic strength 0.250 at the bound 0 "), std::string::npos)
+      << c.warnings[0];
+  EXPECT_NE(c.warnings[1].find("layer 1: topic strength 7.750 at the bound 8 "), std::string::npos)
+      << c.warnings[1];
+  // A reachable target warns of nothing.
+  target.coactivation_lift =
+      target_from_trace(generate({{0, 1}, 16, 2}, 2000, {}, 2), "t").coactivation_lift;
+  EXPECT_TRUE(calibrate(target, target.shape, {}, options).warnings.empty());
+}
+
 TEST(Calibration, ReadsTheSharedExpertCounts) {
   const auto target = target_from_expert_counts(kData + "/olmoe-mixtral-expert-counts.json",
                                                 "olmoe", "github", 64, 8);
