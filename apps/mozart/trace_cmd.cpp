@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <memory>
 #include <numeric>
+#include <optional>
 
 #include "commands.hpp"
 #include "loop_progress.hpp"
@@ -17,6 +18,7 @@
 #include "mozart/core/progress.hpp"
 #include "mozart/model/zoo.hpp"
 #include "mozart/trace/calibrate.hpp"
+#include "mozart/trace/edit.hpp"
 #include "mozart/trace/formats.hpp"
 #include "mozart/trace/generator.hpp"
 #include "mozart/trace/priors.hpp"
@@ -91,8 +93,7 @@ trace::Format output_format(const std::string& path, const std::string& option,
 
 void run_info(const std::string& path, const ReadFlags& flags, bool json) {
   const Trace t = flags.read(path);
-  const auto sequences =
-      t.sequence.empty() ? 0 : *std::max_element(t.sequence.begin(), t.sequence.end()) + 1;
+  const auto sequences = trace::count_sequences(t);
   ordered_json out{{"file", path},
                    {"model", t.model},
                    {"layers", t.layers()},
@@ -121,18 +122,26 @@ void run_info(const std::string& path, const ReadFlags& flags, bool json) {
 struct StatsFlags {
   std::string path;
   ReadFlags read;
-  std::size_t window = 2048;
-  int groups = 0;  // 0: 16, or one group per expert when the trace has fewer
+  std::optional<std::size_t> window;  // default: drift_window_for()
+  int groups = 0;                     // 0: 16, or one group per expert when the trace has fewer
   bool json = false;
   bool full = false;
   std::string output;
 };
 
+// Drift by default over 16 windows of the trace, each of at least 256 tokens (shorter ones
+// measure sampling noise more than drift): none below 512 tokens.
+std::size_t drift_window_for(std::size_t tokens) {
+  const std::size_t window = std::max<std::size_t>(256, tokens / 16);
+  return tokens >= 2 * window ? window : 0;
+}
+
 void run_stats(const StatsFlags& f) {
   core::OutputPlan outputs("mozart trace stats");
   outputs.input(f.path).input(f.read.model).output("-o", f.output, {".json"}).check();
   const Trace t = f.read.read(f.path);
-  const auto priors = trace::compute_priors(t, {f.window, true});
+  const std::size_t window = f.window ? *f.window : drift_window_for(t.tokens);
+  const auto priors = trace::compute_priors(t, {window, true});
   if (f.groups > t.num_experts())
     throw core::InputError(
         {"mozart trace stats", "--groups", 0}, std::to_string(f.groups),
@@ -143,30 +152,40 @@ void run_stats(const StatsFlags& f) {
   for (int l = 0; l < t.layers(); ++l)
     out["layers"][static_cast<std::size_t>(l)]["copies_contiguous"] =
         trace::copies_per_token(t, l, contiguous);
+  const auto reuse = trace::consecutive_reuse(t);
+  for (int l = 0; l < t.layers(); ++l)
+    out["layers"][static_cast<std::size_t>(l)]["consecutive_reuse"] =
+        reuse[static_cast<std::size_t>(l)];
   out["copies_contiguous_groups"] = groups;
   out["copies_contiguous"] = trace::copies_per_token(t, contiguous);
+  out["sequences"] = trace::count_sequences(t);
+  out["drift_window"] = window;
   if (!f.output.empty()) {
     outputs.stage(f.output, out.dump(1) + "\n");
     outputs.commit();
   }
   if (f.json)
     return print_json(f.output.empty() ? out : trace::to_json(priors, false));
-  fmt::print("{}: {} tokens, {} layers, {} experts, top-{}\n", f.path, t.tokens, t.layers(),
-             t.num_experts(), t.top_k());
-  fmt::print("{:>6}{:>10}{:>9}{:>10}{:>10}{:>10}{:>10}{:>9}{:>8}\n", "layer", "max/mean", "entropy",
-             "min/mean", "coact-lift", "trans-c", "drift", "C_T", "");
-  for (const auto& layer : out["layers"]) {
-    fmt::print(
-        "{:>6}{:>10.2f}{:>9.3f}{:>10.3f}{:>10.3f}{:>10}{:>10}{:>9.2f}\n", layer["layer"].get<int>(),
-        layer["imbalance"].get<double>(), layer["entropy"].get<double>(),
-        layer["min_share_of_mean"].get<double>(), layer["coactivation_lift"].get<double>(),
-        layer.contains("transition_concentration")
-            ? fmt::format("{:.3f}", layer["transition_concentration"].get<double>())
-            : "-",
-        layer.contains("drift_mean") ? fmt::format("{:.3f}", layer["drift_mean"].get<double>())
-                                     : "-",
-        layer["copies_contiguous"].get<double>());
-  }
+  fmt::print("{}: {} tokens in {} sequences, {} layers, {} experts, top-{}\n", f.path, t.tokens,
+             trace::count_sequences(t), t.layers(), t.num_experts(), t.top_k());
+  const auto cell = [](const ordered_json& layer, const char* key) {
+    return layer.contains(key) ? fmt::format("{:.3f}", layer[key].get<double>()) : "-";
+  };
+  fmt::print("{:>6} {:>9} {:>8} {:>9} {:>10} {:>8} {:>8} {:>8} {:>6}\n", "layer", "max/mean",
+             "entropy", "min/mean", "coact-lift", "trans-c", "drift", "reuse", "C_T");
+  for (const auto& layer : out["layers"])
+    fmt::print("{:>6} {:>9.2f} {:>8.3f} {:>9.3f} {:>10.3f} {:>8} {:>8} {:>8.3f} {:>6.2f}\n",
+               layer["layer"].get<int>(), layer["imbalance"].get<double>(),
+               layer["entropy"].get<double>(), layer["min_share_of_mean"].get<double>(),
+               layer["coactivation_lift"].get<double>(), cell(layer, "transition_concentration"),
+               cell(layer, "drift_mean"), layer["consecutive_reuse"].get<double>(),
+               layer["copies_contiguous"].get<double>());
+  fmt::print(
+      "trans-c: transition concentration to the next layer; drift: {}; reuse: share of a "
+      "token's experts the token before it in its sequence chose\n",
+      window > 0
+          ? fmt::format("mean change of the expert shares between windows of {} tokens", window)
+          : std::string("off (under 512 tokens, or --window 0)"));
   fmt::print("C_T over {} contiguous groups (copies per token): {:.3f} of at most {}\n", groups,
              out["copies_contiguous"].get<double>(), t.top_k());
   if (!f.output.empty())
@@ -349,7 +368,8 @@ void run_calibrate(const CalibrateFlags& f) {
   ordered_json out = trace::to_json(c.params);
   out["calibration"] = {{"model", m.name},          {"target", target.label},
                         {"fitted_on", c.fitted_on}, {"target_value", c.target},
-                        {"achieved", c.achieved},   {"seed", f.seed}};
+                        {"achieved", c.achieved},   {"seed", f.seed},
+                        {"warnings", c.warnings}};
   outputs.stage(f.output, out.dump(1) + "\n");
   progress.advance();
   if (!f.report.empty()) {
@@ -364,13 +384,73 @@ void run_calibrate(const CalibrateFlags& f) {
       target.label, c.params.topic_strength, c.fitted_on, c.target, c.achieved, f.output);
   if (!f.report.empty())
     fmt::print("report written to {}\n", f.report);
+  for (const auto& warning : c.warnings)
+    fmt::print(stderr, "mozart: warning: trace calibrate: {}\n", warning);
+}
+
+struct CutFlags {
+  std::string input;
+  std::vector<std::string> outputs;
+  ReadFlags read;
+  std::string format;  // of the outputs; must agree with their extensions
+  trace::SplitAt at;
+  std::vector<int> layers;
+  std::string tokens;  // FIRST:LAST
+};
+
+// Reads FIRST:LAST (either may be empty: the start, the end) against a trace of `tokens`.
+std::pair<std::size_t, std::size_t> token_range(const std::string& text, std::size_t tokens) {
+  const auto colon = text.find(':');
+  const auto number = [&](const std::string& part, std::size_t fallback) -> std::size_t {
+    if (part.empty())
+      return fallback;
+    if (part.find_first_not_of("0123456789") != std::string::npos || part.size() > 15)
+      throw core::InputError({"mozart trace slice", "--tokens", 0}, text,
+                             "FIRST:LAST, token indices (either may be left out)");
+    return std::stoull(part);
+  };
+  if (colon == std::string::npos)
+    throw core::InputError({"mozart trace slice", "--tokens", 0}, text,
+                           "FIRST:LAST, token indices (either may be left out)");
+  return {number(text.substr(0, colon), 0), number(text.substr(colon + 1), tokens)};
+}
+
+// Writes `parts` to their paths, all or none.
+void write_parts(core::OutputPlan& plan, const CutFlags& f, const std::vector<Trace>& parts) {
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const auto format = output_format(f.outputs[i], "--to", f.format);
+    trace::write_trace(parts[i], plan.temp_for(f.outputs[i]).path(), format);
+  }
+  plan.commit();
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    fmt::print("wrote {} ({} tokens in {} sequences × {} layers)\n", f.outputs[i], parts[i].tokens,
+               trace::count_sequences(parts[i]), parts[i].layers());
+}
+
+void run_split(const CutFlags& f) {
+  core::OutputPlan plan("mozart trace split");
+  plan.input(f.input).input(f.read.model);
+  plan.output("first", f.outputs[0], {}).output("second", f.outputs[1], {}).check();
+  const Trace t = f.read.read(f.input);
+  const std::size_t cut = trace::split_point(t, f.at, "mozart trace split");
+  write_parts(plan, f,
+              {trace::slice(t, 0, cut, {}, f.input), trace::slice(t, cut, t.tokens, {}, f.input)});
+}
+
+void run_slice(const CutFlags& f) {
+  core::OutputPlan plan("mozart trace slice");
+  plan.input(f.input).input(f.read.model).output("output", f.outputs[0], {}).check();
+  const Trace t = f.read.read(f.input);
+  const auto [first, last] = f.tokens.empty() ? std::pair<std::size_t, std::size_t>{0, t.tokens}
+                                              : token_range(f.tokens, t.tokens);
+  write_parts(plan, f, {trace::slice(t, first, last, f.layers, "mozart trace slice")});
 }
 
 }  // namespace
 
 void add_trace_commands(CLI::App& app) {
-  CLI::App* cmd =
-      app.add_subcommand("trace", "Routing traces: info, stats, convert, gen, calibrate");
+  CLI::App* cmd = app.add_subcommand(
+      "trace", "Routing traces: info, stats, convert, split, slice, gen, calibrate");
   cmd->require_subcommand(1);
 
   auto* info = cmd->add_subcommand("info", "Dimensions and metadata of a trace");
@@ -388,7 +468,10 @@ void add_trace_commands(CLI::App& app) {
   auto s = std::make_shared<StatsFlags>();
   stats->add_option("trace", s->path, "Trace file")->required();
   s->read.add_to(stats);
-  stats->add_option("--window", s->window, "Tokens per drift window (0: no drift)")
+  stats
+      ->add_option("--window", s->window,
+                   "Tokens per drift window (0: no drift; default: a 16th of the trace, at least "
+                   "256)")
       ->check(whole(0, kMaxTraceTokens));
   stats
       ->add_option("--groups", s->groups,
@@ -423,6 +506,35 @@ void add_trace_commands(CLI::App& app) {
     outputs.commit();
     fmt::print("wrote {} ({} tokens × {} layers)\n", *out, t.tokens, t.layers());
   });
+
+  auto* split = cmd->add_subcommand(
+      "split", "Cut a trace in two (e.g. for held-out evaluation): the tokens before and after");
+  auto sp = std::make_shared<CutFlags>();
+  sp->outputs.resize(2);
+  split->add_option("input", sp->input, "Trace to split")->required();
+  split->add_option("first", sp->outputs[0], "Trace of the tokens before the cut")->required();
+  split->add_option("second", sp->outputs[1], "Trace of the tokens from the cut on")->required();
+  sp->read.add_to(split);
+  split->add_option("--to", sp->format, "Output format; must agree with the extensions");
+  auto* by = split->add_option_group("cut", "Where to cut")->require_option(1);
+  by->add_option("--tokens", sp->at.tokens, "After this many tokens")
+      ->check(whole(1, kMaxTraceTokens));
+  by->add_option("--sequences", sp->at.sequences, "After this many sequences")
+      ->check(whole(1, kMaxTraceTokens));
+  by->add_option("--fraction", sp->at.fraction,
+                 "After this share of the tokens, at the nearest sequence boundary, in (0, 1)");
+  split->callback([sp] { run_split(*sp); });
+
+  auto* sl = cmd->add_subcommand("slice", "Keep some layers and a range of tokens");
+  auto sc = std::make_shared<CutFlags>();
+  sc->outputs.resize(1);
+  sl->add_option("input", sc->input, "Trace to slice")->required();
+  sl->add_option("output", sc->outputs[0], "Trace to write")->required();
+  sc->read.add_to(sl);
+  sl->add_option("--to", sc->format, "Output format; must agree with the extension");
+  sl->add_option("--layers", sc->layers, "MoE layer ids to keep (default: all)")->delimiter(',');
+  sl->add_option("--tokens", sc->tokens, "FIRST:LAST, the tokens to keep (LAST excluded)");
+  sl->callback([sc] { run_slice(*sc); });
 
   auto* gen = cmd->add_subcommand("gen", "Generate a synthetic trace for a zoo model");
   auto g = std::make_shared<GenFlags>();

@@ -233,6 +233,36 @@ TEST(Cli, TraceGenThenStats) {
   std::filesystem::remove(jsonl);
 }
 
+TEST(Cli, TraceSplitSliceAndReadableStats) {
+  const std::string path = temp_file(".mzt"), first = temp_file("-a.mzt"),
+                    second = temp_file("-b.jsonl"), part = temp_file("-c.csv");
+  ASSERT_EQ(run("trace gen --model olmoe-1b-7b --tokens 2000 --seq-len 100 -o " + path).exit_code,
+            0);
+  Result split = run("trace split " + path + " " + first + " " + second + " --fraction 0.75");
+  ASSERT_EQ(split.exit_code, 0) << split.err;
+  EXPECT_NE(split.out.find("1500 tokens in 15 sequences"), std::string::npos) << split.out;
+  EXPECT_NE(split.out.find("500 tokens in 5 sequences"), std::string::npos) << split.out;
+  Result info = run("trace info " + second + " --json");  // sequence ids 15 to 19
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_EQ(nlohmann::json::parse(info.out)["sequences"], 5);
+  Result slice = run("trace slice " + path + " " + part + " --layers 0,15 --tokens 100:300");
+  ASSERT_EQ(slice.exit_code, 0) << slice.err;
+  Result stats = run("trace stats " + part + " --experts 64");
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_NE(stats.out.find("200 tokens in 2 sequences, 2 layers"), std::string::npos);
+  EXPECT_NE(stats.out.find(" coact-lift  trans-c    drift    reuse"), std::string::npos)
+      << stats.out;
+  for (const std::string& bad :
+       {"trace split " + path + " " + first + " " + second + " --fraction 1.5",
+        "trace slice " + path + " " + part + " --layers 99"}) {
+    Result r = run(bad);
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+  }
+  for (const auto& file : {path, first, second, part})
+    std::filesystem::remove(file);
+}
+
 TEST(Cli, TraceRejectsBadFiles) {
   const std::string path = temp_file(".jsonl");
   {

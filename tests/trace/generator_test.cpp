@@ -1,6 +1,8 @@
 // The generator, the token-experts sampler and calibration.
 #include "mozart/trace/generator.hpp"
 
+#include <cmath>
+#include <numeric>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -97,6 +99,81 @@ TEST(Calibration, RecoversAPlantedLaw) {
     EXPECT_NEAR(fitted[l].imbalance, truth[l].imbalance, 0.15 * truth[l].imbalance);
     EXPECT_NEAR(fitted[l].entropy, truth[l].entropy, 0.02);
   }
+}
+
+TEST(Calibration, RoundTripsAtAnyNumberOfLayers) {
+  // Fitted on three measured layers of an eight-layer model, the parameters must reproduce each
+  // measured layer's statistics when the whole model is generated, at another token count.
+  GeneratorParams planted;
+  planted.skew = 1.6;
+  planted.topic_strength = 4.0;
+  planted.structure_seed = 42;
+  const TraceShape measured{{0, 3, 7}, 32, 4};
+  const auto target = target_from_trace(generate(measured, 16000, planted, 5), "planted");
+  const TraceShape model{{0, 1, 2, 3, 4, 5, 6, 7}, 32, 4};
+  CalibrationOptions options;
+  options.tokens_per_round = 4000;
+  options.bisection_steps = 5;
+  const Calibration c = calibrate(target, model, {}, options);
+  const Trace whole = generate(model, 24000, c.params, 9);
+  Trace part = make_trace(measured, whole.tokens);  // the measured layers of the whole model
+  for (int l = 0; l < 3; ++l) {
+    const auto block = whole.layer_block(measured.layer_ids[static_cast<std::size_t>(l)]);
+    std::copy(block.begin(), block.end(), part.experts.begin() + part.offset(l, 0));
+  }
+  const auto got = target_stats(target_from_trace(part, "generated"));
+  const auto truth = target_stats(target);
+  for (std::size_t l = 0; l < truth.size(); ++l) {
+    EXPECT_NEAR(got[l].imbalance, truth[l].imbalance, 0.08 * truth[l].imbalance) << "layer " << l;
+    EXPECT_NEAR(got[l].entropy, truth[l].entropy, 0.01) << "layer " << l;
+    EXPECT_NEAR(got[l].top_decile_share, truth[l].top_decile_share, 0.03) << "layer " << l;
+  }
+}
+
+TEST(Generator, ALayersLawDoesNotDependOnTheOtherLayers) {
+  // Layer 5's popularity and topics come from its own stream: the same law in a trace of layer 5
+  // alone and in one of layers 0 to 5, so the experts' counts there correlate closely (two
+  // different drawn laws would not correlate at all).
+  GeneratorParams p;
+  p.stickiness = 0;
+  const Trace alone = generate({{5}, 32, 4}, 8000, p, 3);
+  const Trace among = generate({{0, 1, 2, 3, 4, 5}, 32, 4}, 8000, p, 4);
+  std::vector<double> a(32), b(32);
+  for (const ExpertId e : alone.layer_block(0))
+    ++a[e];
+  for (const ExpertId e : among.layer_block(5))
+    ++b[e];
+  const auto centred = [](std::vector<double> v) {
+    const double m = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+    for (auto& x : v)
+      x -= m;
+    return v;
+  };
+  const auto ca = centred(a), cb = centred(b);
+  const double r = std::inner_product(ca.begin(), ca.end(), cb.begin(), 0.0) /
+                   std::sqrt(std::inner_product(ca.begin(), ca.end(), ca.begin(), 0.0) *
+                             std::inner_product(cb.begin(), cb.end(), cb.begin(), 0.0));
+  EXPECT_GT(r, 0.95);
+}
+
+TEST(Calibration, WarnsWhenAFitEndsAtABound) {
+  // Lifts no topic strength reaches: below independent routing's, and far above.
+  auto target = target_from_trace(generate({{0, 1}, 16, 2}, 2000, {}, 1), "planted");
+  target.coactivation_lift = {-1.0, 5.0};
+  CalibrationOptions options;
+  options.tokens_per_round = 2000;
+  options.popularity_rounds = 2;
+  options.bisection_steps = 4;
+  const Calibration c = calibrate(target, target.shape, {}, options);
+  ASSERT_EQ(c.warnings.size(), 2u);
+  EXPECT_NE(c.warnings[0].find("layer 0: topic strength 0.250 at the bound 0 "), std::string::npos)
+      << c.warnings[0];
+  EXPECT_NE(c.warnings[1].find("layer 1: topic strength 7.750 at the bound 8 "), std::string::npos)
+      << c.warnings[1];
+  // A reachable target warns of nothing.
+  target.coactivation_lift =
+      target_from_trace(generate({{0, 1}, 16, 2}, 2000, {}, 2), "t").coactivation_lift;
+  EXPECT_TRUE(calibrate(target, target.shape, {}, options).warnings.empty());
 }
 
 TEST(Calibration, ReadsTheSharedExpertCounts) {

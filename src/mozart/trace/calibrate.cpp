@@ -141,6 +141,31 @@ class Fitter {
   mutable std::size_t done_ = 0;
 };
 
+// A strength whose search never left a bound of [0, kMaxStrength]: the generator's law cannot
+// reach the target there (a lift below independent routing's, or above what topics give).
+constexpr double kMaxStrength = 8.0;
+
+std::vector<std::string> bound_warnings(const CalibrationTarget& target,
+                                        const FitStatistic& statistic,
+                                        const std::vector<double>& low,
+                                        const std::vector<double>& high,
+                                        const std::vector<double>& want,
+                                        const std::vector<double>& got) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (low[i] > 0 && high[i] < kMaxStrength)
+      continue;
+    const std::string layer = want.size() == 1 ? std::string("all layers")
+                                               : fmt::format("layer {}", target.shape.layer_ids[i]);
+    out.push_back(fmt::format(
+        "{}: topic strength {:.3f} at the bound {} of its search [0, {}]: {} {:.4f} wanted, "
+        "{:.4f} reached",
+        layer, 0.5 * (low[i] + high[i]), low[i] > 0 ? kMaxStrength : 0.0, kMaxStrength,
+        statistic.name, want[i], got[i]));
+  }
+  return out;
+}
+
 // The generated rounds calibrate() runs, for its progress reports.
 std::size_t rounds_of(const CalibrationOptions& o, bool fits_strength) {
   const auto rounds = static_cast<std::size_t>(std::max(o.popularity_rounds, 0));
@@ -279,23 +304,26 @@ Calibration calibrate(const CalibrationTarget& target, const TraceShape& model_s
   if (statistic.name != "popularity only") {
     // One bisection per fitted value, run side by side on shared samples.
     const auto want = wanted(statistic, target);
-    std::vector<double> low(want.size(), 0.0), high(want.size(), 8.0);
+    std::vector<double> low(want.size(), 0.0), high(want.size(), kMaxStrength);
     const auto set_strength = [&] {
       for (std::size_t l = 0; l < layers; ++l)
         p.layer_strength[l] =
             0.5 * (low[std::min(l, want.size() - 1)] + high[std::min(l, want.size() - 1)]);
     };
+    std::vector<double> last(want.size(), 0.0);
     for (int step = 0; step < options.bisection_steps; ++step) {
       set_strength();
       fitter.fit_popularity(p, options.popularity_rounds / 2);
-      const auto got = measure(statistic, fitter.sample(p));
+      last = measure(statistic, fitter.sample(p));
       for (std::size_t i = 0; i < want.size(); ++i) {
         const double mid = 0.5 * (low[i] + high[i]);
-        const bool too_strong = statistic.falls ? got[i] < want[i] : got[i] > want[i];
+        const bool too_strong = statistic.falls ? last[i] < want[i] : last[i] > want[i];
         (too_strong ? high[i] : low[i]) = mid;
       }
     }
     set_strength();
+    if (options.bisection_steps > 0)
+      out.warnings = bound_warnings(target, statistic, low, high, want, last);
   }
   fitter.fit_popularity(p, options.popularity_rounds);
   if (statistic.name != "popularity only")

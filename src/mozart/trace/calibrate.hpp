@@ -50,6 +50,9 @@ struct Calibration {
   std::string fitted_on;   // "coactivation lift", "transition concentration" or "popularity only"
   double achieved = 0;     // the fitted statistic's mean over measured layers, generated
   double target = 0;       // and real
+  // Fitted values that ended at a bound of their search (the law cannot reach the target
+  // there), one line each naming the layer, the value, the bound and the statistic.
+  std::vector<std::string> warnings;
 };
 
 Calibration calibrate(const CalibrationTarget& target, const TraceShape& model_shape,

@@ -28,6 +28,16 @@ struct LayerTables {
   std::vector<AliasTable> tables;            // [topic]
 };
 
+// The law's random structure comes from streams of its own: one per MoE layer, keyed by the
+// model's layer id, and one for the domains. A layer's popularity and topics are then the same
+// whichever other layers are generated, so parameters calibrated on some layers reproduce their
+// fit in a trace of all of them.
+constexpr std::uint64_t kDomainStream = std::uint64_t{1} << 32;  // above every layer id
+
+Rng structure_stream(std::uint64_t structure_seed, std::uint64_t key) {
+  return Rng(structure_seed ^ ((key + 1) * 0x9E3779B97F4A7C15ull));
+}
+
 std::vector<double> drawn_popularity(int experts, double skew, Rng& rng) {
   std::vector<double> log_weights(static_cast<std::size_t>(experts));
   for (auto& w : log_weights)
@@ -165,15 +175,16 @@ Trace generate(const TraceShape& shape, std::size_t tokens, const GeneratorParam
   validate_shape(shape, "generator");
   check_params(p, shape, "generator");
   require_trace_memory(tokens, shape, p.gates, true, model.empty() ? "generator" : model);
-  Rng setup(p.structure_seed);
   Rng draws(seed);
   std::vector<LayerTables> layers;
   for (std::size_t l = 0; l < shape.layer_ids.size(); ++l) {
+    Rng setup = structure_stream(p.structure_seed, static_cast<std::uint64_t>(shape.layer_ids[l]));
     const auto log_weights =
         p.popularity.empty() ? drawn_popularity(shape.experts, p.skew, setup) : p.popularity[l];
     layers.push_back(layer_tables(log_weights, p, strength_at(p, l), setup));
   }
-  const auto mixtures = domain_mixtures(p, setup);
+  Rng domain_setup = structure_stream(p.structure_seed, kDomainStream);
+  const auto mixtures = domain_mixtures(p, domain_setup);
 
   Trace trace = make_trace(shape, tokens, model);
   trace.domain_names = p.domains;

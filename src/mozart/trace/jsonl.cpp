@@ -1,6 +1,13 @@
-// JSONL traces, parsed with simdjson's DOM document stream (its kernels are chosen at run
-// time for the CPU, where the on-demand front end would be fixed at compile time).
+// JSONL traces. Records in the exact shape mozart writes go through a hand parser for that
+// shape; any other line (other field order, spacing, escapes, a value out of range, an error)
+// and the rest of its chunk go through simdjson's DOM document stream (its kernels are chosen at
+// run time for the CPU), which accepts any JSON and says what is wrong. Both paths read the same
+// values: the hand parser gives up on anything it would read differently.
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 #include <simdjson.h>
@@ -21,12 +28,217 @@ bool is_any(std::string_view key, std::initializer_list<std::string_view> names)
 // Records are streamed through one simdjson parser a chunk of whole lines at a time.
 static_assert(LineChunks::kPadding >= simdjson::SIMDJSON_PADDING);
 
+// Mozart's own record shape, `{"layer": L, "token_idx": T, "seq_id": S, "position": P,
+// "experts": [...], "gating_probs": [...], "domain": "d"}` (gates and domain optional), read
+// without a general JSON parser. Every method returns false, leaving the record half-read, at
+// anything outside that shape or outside the general path's bounds, so the caller re-reads the
+// line with simdjson, which reports what is wrong.
+class OwnShape {
+ public:
+  OwnShape(std::vector<std::int64_t>& ids, std::vector<double>& gates) : ids_(ids), gates_(gates) {}
+
+  // The line that begins `text`; on success, the bytes it took with its line end (the newline
+  // or the end of `text`). `has_gates`, `domain` say what it held.
+  std::size_t read(std::string_view text, Record& record, bool& has_gates,
+                   std::optional<std::string_view>& domain) {
+    p_ = text.data();
+    end_ = text.data() + text.size();
+    has_gates = false;
+    domain.reset();
+    if (!(literal("{\"layer\": ") && integer(1 << 20, record.layer) &&
+          literal(", \"token_idx\": ") && integer(std::int64_t{1} << 40, record.token) &&
+          literal(", \"seq_id\": ") && integer(0xFFFFFFFFll, record.sequence) &&
+          literal(", \"position\": ") && integer(0xFFFFFFFFll, record.position) &&
+          literal(", \"experts\": [") && id_list()))
+      return 0;
+    if (literal(", \"gating_probs\": [")) {
+      if (!gate_list())
+        return 0;
+      has_gates = true;
+    }
+    if (literal(", \"domain\": \"") && !plain_string(domain.emplace()))
+      return 0;
+    if (!literal("}"))
+      return 0;
+    literal("\r");
+    if (p_ != end_ && !literal("\n"))
+      return 0;
+    return static_cast<std::size_t>(p_ - text.data());
+  }
+
+ private:
+  // The text of a string literal, of a size known where it is called (so memcmp is inlined).
+  template <std::size_t N>
+  bool literal(const char (&text)[N]) {
+    constexpr std::size_t size = N - 1;
+    if (static_cast<std::size_t>(end_ - p_) < size || std::memcmp(p_, text, size) != 0)
+      return false;
+    p_ += size;
+    return true;
+  }
+
+  // A JSON integer in [0, max] (no sign, no leading zero, at most 15 digits).
+  bool integer(std::int64_t max, std::int64_t& out) {
+    Decimal d;
+    if (!digits(true, d) || d.count > 15)
+      return false;
+    if (p_ < end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E'))
+      return false;  // a number that is not an integer: the general path names it
+    out = static_cast<std::int64_t>(d.mantissa);
+    return out <= max;
+  }
+
+  // A non-negative JSON number, read as simdjson reads it (correctly rounded to double).
+  bool number(double& out) {
+    const char* start = p_;
+    Decimal d;
+    if (!digits(true, d))
+      return false;
+    if (p_ < end_ && *p_ == '.') {
+      const char* fraction = ++p_;
+      if (!digits(false, d))
+        return false;
+      d.exponent -= static_cast<int>(p_ - fraction);
+    }
+    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+      const bool negative = p_ < end_ && *p_ == '-';
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-'))
+        ++p_;
+      Decimal e;
+      if (!digits(false, e))
+        return false;
+      d.exponent += negative ? -static_cast<int>(e.mantissa) : static_cast<int>(e.mantissa);
+      d.exact = d.exact && e.count <= 4;
+    }
+    if (d.exact && exact_double(d, out))
+      return true;
+    const auto [at, error] = std::from_chars(start, p_, out);
+    return error == std::errc() && at == p_ && std::isfinite(out);
+  }
+
+  // The digits of a decimal number as read: mantissa × 10^exponent while `exact`.
+  struct Decimal {
+    std::uint64_t mantissa = 0;
+    int count = 0;  // digits in the mantissa, leading zeros included
+    int exponent = 0;
+    bool exact = true;
+  };
+
+  // One or more digits, appended to `d`; for an integer part, no leading zero before another
+  // digit.
+  bool digits(bool integer_part, Decimal& d) {
+    const char* start = p_;
+    std::uint64_t mantissa = d.mantissa;  // wraps past 19 digits, when it is no longer used
+    for (; p_ < end_; ++p_) {
+      const auto digit = static_cast<unsigned>(*p_) - '0';
+      if (digit > 9)
+        break;
+      mantissa = mantissa * 10 + digit;
+    }
+    const auto n = static_cast<int>(p_ - start);
+    d.mantissa = mantissa;
+    d.count += n;
+    d.exact = d.exact && d.count <= 19;  // more than a 64-bit mantissa holds: from_chars reads it
+    return n > 0 && !(integer_part && *start == '0' && n > 1);
+  }
+
+  // Clinger's fast path: a mantissa below 2^53 and a power of ten up to 10^22 are exact doubles,
+  // so one multiplication or division rounds correctly.
+  static bool exact_double(const Decimal& d, double& out) {
+    static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                         1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                         1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    if (d.mantissa >= (std::uint64_t{1} << 53) || d.exponent < -22 || d.exponent > 22)
+      return false;
+    const auto m = static_cast<double>(d.mantissa);
+    out = d.exponent < 0 ? m / kPowers[-d.exponent] : m * kPowers[d.exponent];
+    return true;
+  }
+
+  bool id_list() {
+    ids_.clear();
+    std::int64_t id = 0;
+    do {
+      if (!integer(65535, id))
+        return false;
+      ids_.push_back(id);
+    } while (literal(", "));
+    return literal("]");
+  }
+
+  bool gate_list() {
+    gates_.clear();
+    double gate = 0;
+    do {
+      if (!number(gate))
+        return false;
+      gates_.push_back(gate);
+    } while (literal(", "));
+    return literal("]");
+  }
+
+  // Printable ASCII without quote or backslash up to the closing quote: the text is the value.
+  bool plain_string(std::string_view& out) {
+    const char* start = p_;
+    while (p_ < end_ && *p_ != '"') {
+      if (*p_ < 0x20 || *p_ > 0x7E || *p_ == '\\')
+        return false;
+      ++p_;
+    }
+    if (p_ == end_)
+      return false;
+    out = {start, static_cast<std::size_t>(p_ - start)};
+    ++p_;
+    return true;
+  }
+
+  std::vector<std::int64_t>& ids_;
+  std::vector<double>& gates_;
+  const char* p_ = nullptr;
+  const char* end_ = nullptr;
+};
+
 class Reader {
  public:
   Reader(const std::string& source, Assembler& out) : source_(source), out_(out) {}
 
-  // The records in `text`, whose first line is line `line` of the file.
+  // The records in `text`, whose first line is line `line` of the file: lines in mozart's own
+  // shape by hand, from the first other line on by simdjson.
   void read_chunk(std::string_view text, std::uint64_t line) {
+    std::size_t at = 0;
+    while (at < text.size()) {
+      const std::size_t took = read_own(text.substr(at), line);
+      if (took == 0)
+        break;
+      at += took;
+      ++line;
+    }
+    if (at < text.size())
+      read_general(text.substr(at), line);
+  }
+
+ private:
+  // The record on the line that begins `text` if it has mozart's own shape (or the line is
+  // empty): the bytes it took, else 0.
+  std::size_t read_own(std::string_view text, std::uint64_t line) {
+    if (text.front() == '\n')
+      return 1;
+    Record record;
+    record.line = line;
+    bool has_gates = false;
+    std::optional<std::string_view> domain;
+    const std::size_t took = own_.read(text, record, has_gates, domain);
+    if (took == 0)
+      return 0;
+    if (domain)
+      record.domain = out_.intern_domain(*domain, line);
+    out_.add(record, ids_, has_gates ? std::span<const double>(gates_) : std::span<const double>());
+    return took;
+  }
+
+  // The records in `text` by simdjson.
+  void read_general(std::string_view text, std::uint64_t line) {
     if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
       return;  // blank lines only, which simdjson calls an empty document
     simdjson::dom::document_stream stream;
@@ -53,7 +265,6 @@ class Reader {
     }
   }
 
- private:
   [[noreturn]] void fail(std::uint64_t line, const std::string& field, const std::string& value,
                          const std::string& expected) const {
     throw InputError({source_, field, static_cast<int>(std::min<std::uint64_t>(line, INT32_MAX))},
@@ -134,6 +345,7 @@ class Reader {
   simdjson::dom::parser parser_;
   std::vector<std::int64_t> ids_;
   std::vector<double> gates_;
+  OwnShape own_{ids_, gates_};
 };
 
 // Mozart's metadata line, if the first line of `chunk` is one: fills `trace` and returns the

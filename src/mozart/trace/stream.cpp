@@ -152,6 +152,67 @@ std::string_view LineChunks::next() {
   return chunk;
 }
 
+namespace {
+
+// The `n` decimal digits of `v` (no fewer than it has) at `at`, two at a time from the last.
+void write_digits(char* at, std::uint32_t v, int n) {
+  static constexpr char kPairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
+  char* p = at + n;
+  while (v >= 100) {
+    p -= 2;
+    std::memcpy(p, kPairs + 2 * (v % 100), 2);
+    v /= 100;
+  }
+  if (v >= 10) {
+    p -= 2;
+    std::memcpy(p, kPairs + 2 * v, 2);
+  } else {
+    *--p = static_cast<char>('0' + v);
+  }
+}
+
+int digit_count(std::uint32_t v) {
+  int n = 1;
+  for (std::uint32_t bound = 10; n < 10 && v >= bound; bound *= 10)
+    ++n;
+  return n;
+}
+
+}  // namespace
+
+char* write_float(char* at, float x) {
+  // fmt writes fixed notation for decimal exponents in [-4, 16); this covers [-4, 8), where at
+  // most three zeros follow the point and eight digits precede it.
+  if (x > 0 && x < 1e8f) {
+    const auto decimal = fmt::detail::dragonbox::to_decimal(x);
+    const int n = digit_count(decimal.significand);
+    const int exponent = decimal.exponent + n - 1;  // of the first digit
+    if (exponent >= -4) {
+      if (decimal.exponent >= 0) {  // an integer: the digits, then zeros
+        write_digits(at, decimal.significand, n);
+        std::memset(at + n, '0', static_cast<std::size_t>(decimal.exponent));
+        return at + n + decimal.exponent;
+      }
+      if (exponent >= 0) {  // digits before and after the point: written one place on, and
+                            // the whole part moved back
+        const auto whole = static_cast<std::size_t>(exponent + 1);
+        write_digits(at + 1, decimal.significand, n);
+        std::memmove(at, at + 1, whole);
+        at[whole] = '.';
+        return at + n + 1;
+      }
+      const int zeros = -exponent - 1;  // "0." and up to three zeros, then the digits
+      std::memcpy(at, "0.000", 5);
+      write_digits(at + 2 + zeros, decimal.significand, n);
+      return at + 2 + zeros + n;
+    }
+  }
+  return fmt::format_to(at, FMT_COMPILE("{}"), x);
+}
+
 std::uint64_t count_lines(std::string_view text) {
   std::uint64_t lines = 0;
   const char* p = text.data();

@@ -110,6 +110,11 @@ class Input {
   std::uint64_t position_ = 0;
 };
 
+// `x` as "{}" formats it (the shortest text that reads back as `x`) at `at`, using at most
+// kMaxFloatText bytes of room there; returns the end of the text. Fixed notation, the common case
+// of gates, is written here from the shortest digits; the rest goes through fmt.
+char* write_float(char* at, float x);
+
 // Text written through a raw pointer into room reserved beforehand (BufferedWriter::reserve):
 // no bounds check per character, and numbers through fmt's compiled formats, whose output is
 // the same as "{}" at run time. Formatting is most of what a text writer costs.
@@ -125,13 +130,16 @@ class Cursor {
     const fmt::format_int digits(n);
     text({digits.data(), digits.size()});
   }
-  void number(float x) { at_ = fmt::format_to(at_, FMT_COMPILE("{}"), x); }
-  // The values with `separator` between them, each written by `put(cursor, value)`.
-  template <typename T, typename Put>
-  void joined(const T* values, std::size_t n, std::string_view separator, Put put) {
+  void number(float x) { at_ = write_float(at_, x); }
+  // The values with `separator` (a literal, so its copy is inlined) between them, each written
+  // by `put(cursor, value)`.
+  template <typename T, std::size_t N, typename Put>
+  void joined(const T* values, std::size_t n, const char (&separator)[N], Put put) {
     for (std::size_t i = 0; i < n; ++i) {
-      if (i > 0)
-        text(separator);
+      if (i > 0) {
+        std::memcpy(at_, separator, N - 1);
+        at_ += N - 1;
+      }
       put(*this, values[i]);
     }
   }
@@ -141,8 +149,8 @@ class Cursor {
   char* at_;
 };
 
-// The most bytes "{}" writes for a float ("-1.17549435e-38").
-inline constexpr std::size_t kMaxFloatText = 16;
+// The most bytes "{}" writes for a float: fixed notation up to 10^16 ("-1001005000000000").
+inline constexpr std::size_t kMaxFloatText = 17;
 
 // Text in chunks of whole lines: a reader holds one chunk (at most kMaxLine bytes) at a time.
 // Each chunk is followed in memory by at least kPadding readable bytes (simdjson reads ahead).
