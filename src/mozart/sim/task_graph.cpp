@@ -1,6 +1,7 @@
 #include "mozart/sim/task_graph.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <stdexcept>
@@ -76,13 +77,37 @@ TaskId TaskGraph::add_flow(std::string_view name, const net::FlowSpec& flow, Dep
   r.flow = uint32_t(flows_.size());
   const TaskId id = add(r, name, deps);
   FlowRecord& f = flows_.emplace_back();
-  f.uses_at = uses_.size();
+  f.uses_at = stored_uses(flow.uses);
   f.uses_count = uint32_t(flow.uses.size());
   f.bytes = flow.bytes;
   f.latency_s = flow.latency_s;
   f.weight = flow.weight;
-  uses_.insert(uses_.end(), flow.uses.begin(), flow.uses.end());
+  use_count_ += flow.uses.size();
   return id;
+}
+
+uint64_t TaskGraph::stored_uses(std::span<const net::ChannelUse> uses) {
+  constexpr size_t kSlots = 4096;
+  if (routes_.empty())
+    routes_.resize(kSlots);
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ uses.size();
+  for (const net::ChannelUse& u : uses) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, &u.coefficient, sizeof bits);
+    h = (h ^ uint64_t(uint32_t(u.channel))) * 0xff51afd7ed558ccdULL;
+    h = (h ^ bits) * 0xc4ceb9fe1a85ec53ULL;
+  }
+  RouteSlot& slot = routes_[(h ^ (h >> 29)) % kSlots];
+  const auto same = [](const net::ChannelUse& a, const net::ChannelUse& b) {
+    return a.channel == b.channel && a.coefficient == b.coefficient;
+  };
+  if (slot.count == uses.size() && slot.count > 0 &&
+      std::equal(uses.begin(), uses.end(), uses_.begin() + std::ptrdiff_t(slot.at), same))
+    return slot.at;
+  const uint64_t at = uses_.size();
+  uses_.insert(uses_.end(), uses.begin(), uses.end());
+  slot = {at, uint32_t(uses.size())};
+  return at;
 }
 
 Task TaskGraph::task(TaskId t) const {

@@ -130,7 +130,7 @@ class TaskGraph {
   FlowView flow(TaskId t) const;
   // Flow tasks and their channel uses in all.
   size_t flow_count() const { return flows_.size(); }
-  size_t use_count() const { return uses_.size(); }
+  size_t use_count() const { return use_count_; }
   const std::vector<std::string>& resources() const { return resources_; }
 
   Dependents dependents() const;
@@ -160,6 +160,9 @@ class TaskGraph {
   };
 
   TaskId add(Record record, std::string_view name, Deps deps);
+  // Where `uses` sit in uses_: flows of one route (a chiplet's memory transfers, the flows
+  // between two nodes) share one copy, found through a small table of recent routes.
+  uint64_t stored_uses(std::span<const net::ChannelUse> uses);
 
   std::vector<std::string> resources_;
   std::vector<Record> records_;
@@ -167,6 +170,12 @@ class TaskGraph {
   std::string names_;
   std::vector<TaskId> deps_;
   std::vector<net::ChannelUse> uses_;
+  size_t use_count_ = 0;  // channel uses of all flows, shared or not
+  struct RouteSlot {
+    uint64_t at = 0;
+    uint32_t count = 0;
+  };
+  std::vector<RouteSlot> routes_;  // by hash of the route
 };
 
 inline size_t TaskList::size() const {
