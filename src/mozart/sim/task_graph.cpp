@@ -97,7 +97,10 @@ uint64_t TaskGraph::stored_uses(std::span<const net::ChannelUse> uses) {
     h = (h ^ uint64_t(uint32_t(u.channel))) * 0xff51afd7ed558ccdULL;
     h = (h ^ bits) * 0xc4ceb9fe1a85ec53ULL;
   }
-  RouteSlot& slot = routes_[(h ^ (h >> 29)) % kSlots];
+  // Products carry bits upward only: fold the high ones (a coefficient's exponent) down.
+  h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdULL;
+  h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ULL;
+  RouteSlot& slot = routes_[(h ^ (h >> 33)) % kSlots];
   const auto same = [](const net::ChannelUse& a, const net::ChannelUse& b) {
     return a.channel == b.channel && a.coefficient == b.coefficient;
   };
