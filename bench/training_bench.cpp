@@ -2,7 +2,8 @@
 // the UCIe NoP-Tree and on the model's mozart-paper-* preset, as the study runs it), the step's
 // task graph built alone, a DeepSeek-V3 step on MoEntwine's 64-die wafer (target: under 10 s and
 // 2 GB; `peak_rss_MB` is the process's peak so far, so run it alone with --benchmark_filter), and
-// the study's main table (3 models x 4 policies, full depth), whose target is under 30 s.
+// the study's main table (3 models x 4 policies, full depth) and the whole study, whose target
+// is under 30 s.
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 
@@ -119,5 +120,13 @@ void BM_ReproduceMainTable(benchmark::State& state) {
     benchmark::DoNotOptimize(study::run_mozart_study(options).rows.size());
 }
 BENCHMARK(BM_ReproduceMainTable)->Unit(benchmark::kSecond)->Iterations(1);
+
+// The whole study as `mozart reproduce mozart` runs it: main table, sweeps and ablations.
+void BM_ReproduceStudy(benchmark::State& state) {
+  for (auto _ : state)
+    benchmark::DoNotOptimize(study::run_mozart_study(study::StudyOptions{}).rows.size());
+  state.counters["peak_rss_MB"] = peak_rss_mb();
+}
+BENCHMARK(BM_ReproduceStudy)->Unit(benchmark::kSecond)->Iterations(1);
 
 }  // namespace

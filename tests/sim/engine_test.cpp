@@ -123,5 +123,34 @@ TEST(Engine, DeterministicTimelineThatParses) {
   EXPECT_GT(json["traceEvents"].size(), 100u);
 }
 
+// Free compute (as the re-simulation of what a step loses to compute runs it) is the same run
+// as a copy of the graph whose compute tasks take no time.
+TEST(Engine, FreeComputeRunsAsZeroDurations) {
+  TaskGraph g({"r0", "r1"}), zero({"r0", "r1"});
+  for (TaskGraph* graph : {&g, &zero}) {
+    const double scale = graph == &g ? 1 : 0;
+    const TaskId a = graph->add_compute("a", 0, 2 * scale);
+    const TaskId b = graph->add_compute("b", 0, 1 * scale);
+    net::FlowSpec flow;
+    flow.uses = {{0, 1}};
+    flow.bytes = 3;
+    const TaskId f = graph->add_flow("f", flow, {a});
+    graph->add_compute("c", 1, 4 * scale, {f, b});
+    graph->add_delay("d", 0.5, {b});
+  }
+  RunOptions options;
+  options.compute_free = true;
+  const RunResult free = run(g, {1.0}, options);
+  const RunResult copy = run(zero, {1.0});
+  EXPECT_EQ(free.makespan_s, copy.makespan_s);
+  EXPECT_EQ(free.makespan_s, 3);  // the flow alone
+  ASSERT_EQ(free.tasks.size(), copy.tasks.size());
+  for (size_t t = 0; t < free.tasks.size(); ++t) {
+    EXPECT_EQ(free.tasks[t].start_s, copy.tasks[t].start_s);
+    EXPECT_EQ(free.tasks[t].finish_s, copy.tasks[t].finish_s);
+  }
+  EXPECT_GT(run(g, {1.0}).makespan_s, free.makespan_s);
+}
+
 }  // namespace
 }  // namespace mozart::sim

@@ -33,5 +33,68 @@ TEST(TaskGraph, DependentsOffsetsHoldMoreThan2To32Edges) {
   EXPECT_GT(std::uintmax_t(std::numeric_limits<Offset>::max()), std::uintmax_t(1) << 40);
 }
 
+// Tasks are stored flat; their views give back what was added, including a dependency added
+// later to a task whose list is not the last one stored.
+TEST(TaskGraph, ViewsGiveBackWhatWasAdded) {
+  TaskGraph g({"r"});
+  const TaskId a = g.add_delay("first", 1);
+  net::FlowSpec spec;
+  spec.uses = {{2, 1}, {5, 0.5}};
+  spec.bytes = 100;
+  spec.latency_s = 1e-6;
+  const TaskId f = g.add_flow("a flow with a long name, beyond any short-string buffer", spec, {a});
+  const TaskId c = g.add_compute("c", 0, 2, {a, f});
+  g.add_dependency(f, c);  // f's list is not the last stored: it moves
+  EXPECT_EQ(g.tasks()[size_t(a)].name, "first");
+  const Task flow = g.tasks()[size_t(f)];
+  EXPECT_EQ(flow.name, "a flow with a long name, beyond any short-string buffer");
+  EXPECT_EQ(std::vector<TaskId>(flow.deps.begin(), flow.deps.end()), (std::vector<TaskId>{a, c}));
+  ASSERT_EQ(flow.flow.uses.size(), 2u);
+  EXPECT_EQ(flow.flow.uses[1].channel, 5);
+  EXPECT_EQ(flow.flow.uses[1].coefficient, 0.5);
+  EXPECT_EQ(flow.flow.bytes, 100);
+  EXPECT_EQ(flow.flow.latency_s, 1e-6);
+  const Task compute = g.tasks()[size_t(c)];
+  EXPECT_EQ(compute.kind, TaskKind::compute);
+  EXPECT_EQ(compute.duration_s, 2);
+  EXPECT_EQ(std::vector<TaskId>(compute.deps.begin(), compute.deps.end()),
+            (std::vector<TaskId>{a, f}));
+  size_t seen = 0;
+  for (const Task& t : g.tasks())
+    seen += t.deps.size();
+  EXPECT_EQ(seen, 4u);
+}
+
+// A name or dependencies read from the graph itself may be added again, though the arrays
+// they live in grow.
+TEST(TaskGraph, AddingFromItsOwnViewsIsSafe) {
+  TaskGraph g;
+  const TaskId a = g.add_delay("a name long enough to live on the heap", 0);
+  const TaskId b = g.add_delay("b", 0, {a});
+  for (int i = 0; i < 1000; ++i) {
+    const Task t = g.tasks()[size_t(b)];
+    g.add_delay(t.name, 0, t.deps);
+  }
+  const Task last = g.tasks()[g.size() - 1];
+  EXPECT_EQ(last.name, "b");
+  EXPECT_EQ(std::vector<TaskId>(last.deps.begin(), last.deps.end()), std::vector<TaskId>{a});
+}
+
+// Flows of one route share its stored copy; flows of others keep theirs; every flow's uses
+// still count.
+TEST(TaskGraph, FlowsOfOneRouteShareIt) {
+  TaskGraph g;
+  net::FlowSpec x, y;
+  x.uses = {{0, 1}, {1, 1}, {2, 1}};
+  y.uses = {{0, 1}, {1, 2}, {2, 1}};  // differs in a coefficient only
+  const TaskId x1 = g.add_flow("x1", x);
+  const TaskId y1 = g.add_flow("y1", y);
+  const TaskId x2 = g.add_flow("x2", x);
+  EXPECT_EQ(g.use_count(), 9u);
+  EXPECT_EQ(g.tasks()[size_t(x1)].flow.uses.data(), g.tasks()[size_t(x2)].flow.uses.data());
+  EXPECT_NE(g.tasks()[size_t(x1)].flow.uses.data(), g.tasks()[size_t(y1)].flow.uses.data());
+  EXPECT_EQ(g.tasks()[size_t(y1)].flow.uses[1].coefficient, 2);
+}
+
 }  // namespace
 }  // namespace mozart::sim

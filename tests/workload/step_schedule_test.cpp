@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string_view>
 
 #include "step_case.hpp"
 #include <gtest/gtest.h>
@@ -41,7 +42,7 @@ bool precedes(const sim::TaskGraph& graph, sim::TaskId before, sim::TaskId task)
   return false;
 }
 
-bool ends_with(const std::string& s, const std::string& tail) {
+bool ends_with(std::string_view s, std::string_view tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
@@ -49,7 +50,7 @@ bool ends_with(const std::string& s, const std::string& tail) {
 std::vector<sim::TaskId> gradient_loads(const StepPlan& plan) {
   std::vector<sim::TaskId> out;
   for (std::size_t t = 0; t < plan.info.size(); ++t) {
-    const std::string& name = plan.graph.tasks()[t].name;
+    const std::string_view name = plan.graph.tasks()[t].name;
     if (plan.info[t].bytes[std::size_t(Traffic::gradients)] > 0 &&
         name.find(" load") != std::string::npos && name.rfind("adam", 0) != 0)
       out.push_back(sim::TaskId(t));
@@ -132,7 +133,7 @@ std::map<std::string, std::vector<std::set<sim::TaskId>>> expert_arrivals(const 
         todo.insert(todo.end(), plan.graph.tasks()[std::size_t(d)].deps.begin(),
                     plan.graph.tasks()[std::size_t(d)].deps.end());
     }
-    out[task.name.substr(0, at)].push_back(flows);
+    out[std::string(task.name.substr(0, at))].push_back(flows);
   }
   return out;
 }
@@ -329,11 +330,11 @@ TEST(Optimizer, EndOfStepWaitsForBackwardPerLayerDoesNot) {
       const sim::Task& adam = plan.graph.tasks()[t];
       if (!is_adam(adam) || !ends_with(adam.name, "load"))
         continue;
-      const auto layer = adam.name.substr(5, adam.name.find(' ', 5) - 5);  // "L<n>"
+      const std::string layer(adam.name.substr(5, adam.name.find(' ', 5) - 5));  // "L<n>"
       const std::string kind =
           adam.name.find("experts") != std::string::npos ? "expert" : "attention";
       for (std::size_t w = 0; w < plan.info.size(); ++w) {
-        const std::string& name = plan.graph.tasks()[w].name;
+        const std::string_view name = plan.graph.tasks()[w].name;
         const bool writes_it = plan.info[w].chiplet == plan.info[t].chiplet &&
                                name.rfind("mb", 0) == 0 && ends_with(name, "write") &&
                                name.find(" " + layer + " ") != std::string::npos &&

@@ -123,21 +123,26 @@ void FluidNetwork::reserve(size_t flows, size_t uses) {
 }
 
 FlowId FluidNetwork::start(const FlowSpec& spec) {
-  if (!(spec.bytes >= 0) || !(spec.latency_s >= 0) || !(spec.weight > 0)) {
+  return start(spec.uses, spec.bytes, spec.latency_s, spec.weight);
+}
+
+FlowId FluidNetwork::start(std::span<const ChannelUse> spec_uses, double bytes, double latency_s,
+                           double weight) {
+  if (!(bytes >= 0) || !(latency_s >= 0) || !(weight > 0)) {
     throw std::invalid_argument("flow needs bytes >= 0, latency >= 0 and weight > 0");
   }
-  for (const ChannelUse& u : spec.uses) {
+  for (const ChannelUse& u : spec_uses) {
     if (u.channel < 0 || u.channel >= channel_count() || !(u.coefficient > 0)) {
       throw std::invalid_argument("flow uses an unknown channel or a non-positive coefficient");
     }
   }
   std::vector<ChannelUse>& uses = normalised_;
-  uses.assign(spec.uses.begin(), spec.uses.end());
+  uses.assign(spec_uses.begin(), spec_uses.end());
   normalise(uses);
   const FlowId id = FlowId(flows_.size());
-  flows_.emplace_back().bytes = spec.bytes;
+  flows_.emplace_back().bytes = bytes;
   Hot& h = hot_.emplace_back();
-  h.weight = spec.weight;
+  h.weight = weight;
   h.first_use = uint32_t(use_channel_.size());
   h.use_count = uint32_t(uses.size()) & 0x7fffffffu;
   for (const ChannelUse& u : uses) {
@@ -153,8 +158,8 @@ FlowId FluidNetwork::start(const FlowSpec& spec) {
     use_channel_.push_back(u.channel);
     use_slot_.push_back(0);
   }
-  if (spec.latency_s > 0) {
-    heap_set(id, now_ + spec.latency_s);
+  if (latency_s > 0) {
+    heap_set(id, now_ + latency_s);
   } else {
     activate(id);
   }

@@ -64,6 +64,8 @@ class FluidNetwork {
   void reserve(size_t flows, size_t uses);
   // Starts a flow now; ids are dense, in start order.
   FlowId start(const FlowSpec& spec);
+  // The same, with the spec's parts given apart (uses held by the caller, e.g. a task graph).
+  FlowId start(std::span<const ChannelUse> uses, double bytes, double latency_s, double weight);
   // The time of the next latency end or completion; kNever when idle.
   double next_event_time();
   // Moves the clock to t (at most next_event_time()) and returns the flows finished by then,

@@ -41,17 +41,10 @@ class Runner {
         busy_(graph.resources().size(), false) {
     result_.tasks.resize(graph.tasks().size());
     result_.resource_busy_s.assign(graph.resources().size(), 0);
-    size_t flows = 0, uses = 0;
-    for (const Task& task : graph.tasks()) {
-      if (task.kind == TaskKind::flow) {
-        ++flows;
-        uses += task.flow.uses.size();
-      }
-    }
-    fluid_.reserve(flows, uses);
-    flow_task_.reserve(flows);
-    for (size_t t = 0; t < graph.tasks().size(); ++t)
-      waiting_[t] = int(graph.tasks()[t].deps.size());
+    fluid_.reserve(graph.flow_count(), graph.use_count());
+    flow_task_.reserve(graph.flow_count());
+    for (size_t t = 0; t < graph.size(); ++t)
+      waiting_[t] = int(graph.dep_count(TaskId(t)));
     if (options_.timeline != nullptr)
       attach_timeline(*options_.timeline);
   }
@@ -89,7 +82,7 @@ class Runner {
       graph_.topological_order(dependents_of_);
     for (size_t t = 0; t < result_.tasks.size(); ++t) {
       if (result_.tasks[t].finish_s < 0) {
-        throw std::logic_error(fmt::format("task '{}' never ran", graph_.tasks()[t].name));
+        throw std::logic_error(fmt::format("task '{}' never ran", graph_.task(TaskId(t)).name));
       }
       result_.makespan_s = std::max(result_.makespan_s, result_.tasks[t].finish_s);
     }
@@ -122,32 +115,34 @@ class Runner {
     if (timeline == nullptr)
       return;
     for (size_t t = 0; t < graph_.tasks().size(); ++t) {
-      const Task& task = graph_.tasks()[t];
+      const Task task = graph_.task(TaskId(t));
       const TaskTiming& timing = result_.tasks[t];
       if (task.kind == TaskKind::compute) {
-        timeline->add_slice(resource_track_[task.resource], task.name, timing.start_s,
+        timeline->add_slice(resource_track_[task.resource], std::string(task.name), timing.start_s,
                             timing.finish_s);
       } else if (task.kind == TaskKind::flow) {
-        timeline->add_async(task.name, "flows", timing.start_s, timing.finish_s);
+        timeline->add_async(std::string(task.name), "flows", timing.start_s, timing.finish_s);
       }
     }
   }
 
   void make_ready(TaskId id, double t) {
-    const Task& task = graph_.tasks()[id];
     result_.tasks[id].ready_s = t;
-    switch (task.kind) {
-      case TaskKind::compute:
-        queues_[task.resource].push(Waiting{t, id});
-        try_start(task.resource, t);
+    switch (graph_.kind(id)) {
+      case TaskKind::compute: {
+        const int resource = graph_.resource(id);
+        queues_[resource].push(Waiting{t, id});
+        try_start(resource, t);
         break;
+      }
       case TaskKind::delay:
         result_.tasks[id].start_s = t;
-        completions_.push(Completion{t + task.duration_s, id});
+        completions_.push(Completion{t + graph_.duration_s(id), id});
         break;
       case TaskKind::flow: {
         result_.tasks[id].start_s = t;
-        net::FlowId f = fluid_.start(task.flow);
+        const FlowView flow = graph_.flow(id);
+        net::FlowId f = fluid_.start(flow.uses, flow.bytes, flow.latency_s, flow.weight);
         if (size_t(f) >= flow_task_.size())
           flow_task_.resize(f + 1);
         flow_task_[f] = id;
@@ -163,21 +158,21 @@ class Runner {
     queues_[resource].pop();
     busy_[resource] = true;
     result_.tasks[id].start_s = t;
-    const double duration = graph_.tasks()[id].duration_s;
+    const double duration = options_.compute_free ? 0 : graph_.duration_s(id);
     result_.resource_busy_s[resource] += duration;
     completions_.push(Completion{t + duration, id});
   }
 
   void complete(TaskId id, double t) {
     result_.tasks[id].finish_s = t;
-    const Task& task = graph_.tasks()[id];
     for (TaskId next : dependents_of_.of(id)) {
       if (--waiting_[next] == 0)
         make_ready(next, t);
     }
-    if (task.kind == TaskKind::compute) {
-      busy_[task.resource] = false;
-      try_start(task.resource, t);
+    if (graph_.kind(id) == TaskKind::compute) {
+      const int resource = graph_.resource(id);
+      busy_[resource] = false;
+      try_start(resource, t);
     }
   }
 

@@ -27,6 +27,9 @@ struct RunOptions {
   // The graph's dependents (TaskGraph::dependents()), when the caller runs one graph, or
   // graphs of the same dependencies, several times; null: computed by the run.
   const Dependents* dependents = nullptr;
+  // Compute tasks take no time (each still holds its resource for that instant, in ready
+  // order): the step as it would be with free compute, without copying the graph.
+  bool compute_free = false;
 };
 
 struct RunResult {

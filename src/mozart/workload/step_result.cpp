@@ -137,38 +137,22 @@ PhaseBound bound_of(const PhaseLoad& load, const sim::Platform& platform,
   return b;
 }
 
-// A copy of `graph` in which compute takes no time.
-sim::TaskGraph without_compute(const sim::TaskGraph& graph) {
-  sim::TaskGraph out(graph.resources());
-  for (const sim::Task& t : graph.tasks()) {
-    switch (t.kind) {
-      case sim::TaskKind::compute:
-        out.add_compute(t.name, t.resource, 0, t.deps);
-        break;
-      case sim::TaskKind::delay:
-        out.add_delay(t.name, t.duration_s, t.deps);
-        break;
-      case sim::TaskKind::flow:
-        out.add_flow(t.name, t.flow, t.deps);
-        break;
-    }
-  }
-  return out;
-}
-
 // Far beyond any channel's need: what remains of a transfer's time is a millionth of it.
 constexpr double kFree = 1e6;
 
-// `dependents`: the step's graph's, which `graph` shares.
-Ideal ideal(const StepPlan& plan, const sim::TaskGraph& graph,
-            const std::vector<double>& capacities, double step_s,
-            const sim::Dependents& dependents) {
+LowerBound lower_bound(const StepPlan& plan, const sim::TaskGraph& graph,
+                       const std::vector<double>& capacities, bool compute_free);
+
+// `dependents`: the step's graph's. `compute_free`: the step with compute taking no time.
+Ideal ideal(const StepPlan& plan, const std::vector<double>& capacities, double step_s,
+            const sim::Dependents& dependents, bool compute_free = false) {
   Ideal i;
   sim::RunOptions options;
   options.dependents = &dependents;
-  i.step_s = sim::run(graph, capacities, options).makespan_s;
+  options.compute_free = compute_free;
+  i.step_s = sim::run(plan.graph, capacities, options).makespan_s;
   i.lost_s = step_s - i.step_s;
-  i.bound = lower_bound_of(plan, graph, capacities);
+  i.bound = lower_bound(plan, plan.graph, capacities, compute_free);
   return i;
 }
 
@@ -181,29 +165,30 @@ Losses losses_of(const StepPlan& plan, const std::vector<double>& capacities, do
     (ch < network_end ? free_links : free_memory)[ch] *= kFree;
   Losses l;
   l.measured = true;
-  l.communication = ideal(plan, plan.graph, free_links, step_s, dependents);
-  l.memory = ideal(plan, plan.graph, free_memory, step_s, dependents);
-  l.compute = ideal(plan, without_compute(plan.graph), caps, step_s, dependents);
+  l.communication = ideal(plan, free_links, step_s, dependents);
+  l.memory = ideal(plan, free_memory, step_s, dependents);
+  l.compute = ideal(plan, caps, step_s, dependents, true);
   return l;
 }
 
-}  // namespace
-
-LowerBound lower_bound_of(const StepPlan& plan, const sim::TaskGraph& graph,
-                          const std::vector<double>& capacities) {
+LowerBound lower_bound(const StepPlan& plan, const sim::TaskGraph& graph,
+                       const std::vector<double>& capacities, bool compute_free) {
   std::array<PhaseLoad, 2> phases;  // before the optimizer's barrier, and after it
   for (PhaseLoad& p : phases) {
     p.engine_s.assign(graph.resources().size(), 0);
     p.channel_bytes.assign(capacities.size(), 0);
   }
-  for (std::size_t t = 0; t < graph.tasks().size(); ++t) {
-    const sim::Task& task = graph.tasks()[t];
+  for (std::size_t t = 0; t < graph.size(); ++t) {
+    const auto id = static_cast<sim::TaskId>(t);
     PhaseLoad& p = phases[plan.info[t].optimizer_phase ? 1 : 0];
-    if (task.kind == sim::TaskKind::compute)
-      p.engine_s[static_cast<std::size_t>(task.resource)] += task.duration_s;
-    else if (task.kind == sim::TaskKind::flow)
-      for (const net::ChannelUse& u : task.flow.uses)
-        p.channel_bytes[static_cast<std::size_t>(u.channel)] += task.flow.bytes * u.coefficient;
+    if (graph.kind(id) == sim::TaskKind::compute) {
+      if (!compute_free)
+        p.engine_s[static_cast<std::size_t>(graph.resource(id))] += graph.duration_s(id);
+    } else if (graph.kind(id) == sim::TaskKind::flow) {
+      const sim::FlowView flow = graph.flow(id);
+      for (const net::ChannelUse& u : flow.uses)
+        p.channel_bytes[static_cast<std::size_t>(u.channel)] += flow.bytes * u.coefficient;
+    }
   }
   PhaseLoad whole = phases[0];
   for (std::size_t e = 0; e < whole.engine_s.size(); ++e)
@@ -221,6 +206,13 @@ LowerBound lower_bound_of(const StepPlan& plan, const sim::TaskGraph& graph,
   lb.bound_s = lb.before_optimizer_s + lb.optimizer_s;
   lb.binding = before.binding();
   return lb;
+}
+
+}  // namespace
+
+LowerBound lower_bound_of(const StepPlan& plan, const sim::TaskGraph& graph,
+                          const std::vector<double>& capacities) {
+  return lower_bound(plan, graph, capacities, false);
 }
 
 StepResult simulate_training_step(const StepInputs& inputs, const Policy& policy,

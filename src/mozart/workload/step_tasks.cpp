@@ -67,9 +67,8 @@ TaskId StepBuilder::transfer(std::string name, int chiplet, const Bytes& bytes,
   if (striped.uses.empty())
     striped = sim::striped_transfer(
         net_, plan_.platform, stacks_[static_cast<std::size_t>(chiplet)], chiplet, 0, direction);
-  net::FlowSpec flow = striped;
-  flow.bytes = total_bytes(bytes);
-  return note(plan_.graph.add_flow(std::move(name), std::move(flow), std::move(deps)), info);
+  striped.bytes = total_bytes(bytes);  // the graph copies the spec (and shares its route)
+  return note(plan_.graph.add_flow(name, striped, deps), info);
 }
 
 TaskId StepBuilder::compute(std::string name, int chiplet, const OpSum& work, Deps deps) {
