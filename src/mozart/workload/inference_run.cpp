@@ -146,7 +146,8 @@ ServeResult simulate_serving(const ServeInputs& in, const ServeConfig& config,
       const double end = run.tasks[std::size_t(plan.barriers[p])].finish_s;
       it.stage_s[std::size_t(plan.stage_of[p])] += end - previous;
       if (timeline)
-        timeline->add_slice(phase_track, plan.graph.tasks()[std::size_t(plan.barriers[p])].name,
+        timeline->add_slice(phase_track,
+                            std::string(plan.graph.tasks()[std::size_t(plan.barriers[p])].name),
                             clock + previous, clock + end);
       previous = end;
     }
