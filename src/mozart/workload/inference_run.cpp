@@ -90,6 +90,14 @@ void check_serving_memory(const ServeInputs& in, const ServeConfig& config) {
 void check_serving_inputs(const ServeInputs& in, const ServeConfig& config) {
   const model::MoeModel& m = in.model;
   const trace::Trace& t = in.trace;
+  // Decode reads each layer's full-context KV cache; a sliding-window, linear-attention or Mamba
+  // layer keeps a different state (model::layer_state_bytes), which serving does not model yet.
+  for (int l = 0; l < m.layers; ++l)
+    if (const model::Mixer mixer = m.layer_kind(l).mixer; mixer != model::Mixer::attention)
+      throw core::InputError({m.name, fmt::format("layer {}", l), 0},
+                             std::string(model::to_string(mixer)),
+                             "full attention in every layer (serving does not model "
+                             "sliding-window, linear-attention or Mamba layers yet)");
   if (t.shape.layer_ids != m.moe_layers() || t.num_experts() != m.routed_experts ||
       t.top_k() != m.top_k)
     throw core::InputError(
