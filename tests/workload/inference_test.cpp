@@ -10,6 +10,7 @@
 #include "mozart/core/config.hpp"
 #include "mozart/core/error.hpp"
 #include "mozart/hw/zoo.hpp"
+#include "mozart/model/cost.hpp"
 #include "mozart/model/params.hpp"
 #include "mozart/model/zoo.hpp"
 #include "mozart/study/serving.hpp"
@@ -236,6 +237,37 @@ TEST(Serving, ATraceShorterThanTheIterationsIsRefused) {
   c.iterations = 3;
   const trace::Trace t = uniform(128);
   EXPECT_THROW(simulate_serving({m, net, map, p, t}, c), core::InputError);
+}
+
+TEST(Serving, HybridLayersKeepTheirOwnState) {
+  // Qwen3-Next: three Gated DeltaNet layers to each full-attention layer. Only the attention
+  // layers' cache grows with the context; a linear layer keeps a fixed state per sequence.
+  const model::MoeModel m = model::load_model("qwen3-next-80b-a3b");
+  double per_token = 0;
+  double per_sequence = 0;
+  for (int l = 0; l < m.layers; ++l) {
+    const model::Mixer mixer = m.layer_kind(l).mixer;
+    if (mixer == model::Mixer::attention)
+      per_token += model::layer_state_bytes(m, l, 1);
+    if (mixer == model::Mixer::linear_attention)
+      per_sequence += model::layer_state_bytes(m, l, 0);
+  }
+  ASSERT_GT(per_token, 0);
+  ASSERT_GT(per_sequence, 0);
+  double kept = 0;
+  for (int l = 0; l < m.layers; ++l)
+    kept += sequence_state_bytes(m, l, 3, 100);
+  EXPECT_NEAR(kept, 3 * 100 * per_token + 3 * per_sequence, 1e-9 * kept);
+  // A model of full attention keeps kv_bytes_per_token for every token of every layer.
+  const model::MoeModel dense = model::load_model("qwen3-30b-a3b");
+  EXPECT_DOUBLE_EQ(sequence_state_bytes(dense, 0, 3, 100), 300 * kv_bytes_per_token(dense));
+  // And it serves: decode never faster than its memory-read bound.
+  ServeConfig c;
+  c.batch = 16;
+  c.context = 64;
+  const ServeRun run = serve("qwen3-next-80b-a3b", "wsc-mesh-8x8", "er", 16, c);
+  const auto& it = run.result.iterations[0];
+  EXPECT_GE(it.latency_s, it.memory_bound_s * (1 - 1e-9));
 }
 
 }  // namespace

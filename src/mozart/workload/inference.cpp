@@ -32,26 +32,44 @@ model::OpCost shard(model::OpCost op, int tp) {
   return op;
 }
 
-// Decode attention's core for `sequences` queries over `context` cached tokens each, per head:
-// scores and weighted values. MLA decodes with the up-projections absorbed, against the latent.
-std::vector<model::OpCost> decode_core(const model::MoeModel& m, int sequences, int context) {
+// Decode's mixer core of layer `layer` for `sequences` queries, each with `context` tokens
+// before it: softmax attention reads the cached keys and values of the context (of the window,
+// for a sliding layer) and scores them; MLA decodes with the up-projections absorbed, against the
+// latent. A linear-attention or Mamba layer reads its fixed recurrent state and updates it
+// (about four operations per state element: decay, outer-product update, readout).
+std::vector<model::OpCost> decode_core(const model::MoeModel& m, int layer, int sequences,
+                                       int context) {
+  const model::Mixer mixer = m.layer_kind(layer).mixer;
+  if (mixer == model::Mixer::none)
+    return {};
   const double b = core::bytes_per_element(m.dtype);
-  const double pairs = double(m.heads) * sequences * double(context);
+  const double state = sequence_state_bytes(m, layer, sequences, context);
+  model::OpCost read;
+  read.kind = model::OpKind::attention_core;
+  read.element_bytes = b;
+  read.input_bytes = state;
+  if (mixer == model::Mixer::linear_attention || mixer == model::Mixer::mamba) {
+    read.name = "state.update";
+    read.flops = 4 * state / b;
+    read.output_bytes = double(sequences) * m.hidden * b;
+    return {read};
+  }
   const bool mla = m.attention == model::AttentionKind::mla;
+  const model::AttentionShape shape = model::attention_shape(m, mixer);
+  const double seen = mixer == model::Mixer::sliding_attention
+                          ? std::min<double>(context, m.sliding.window)
+                          : double(context);
+  const double pairs = double(shape.heads) * sequences * seen;
   const double key_width = mla ? m.mla.kv_lora_rank + m.mla.qk_rope_head_dim : m.qk_head_dim();
   const double value_width = mla ? m.mla.kv_lora_rank : m.v_head_dim();
-  model::OpCost scores;
-  scores.name = "attn.scores";
-  scores.kind = model::OpKind::attention_core;
-  scores.element_bytes = b;
-  scores.flops = pairs * (2 * key_width + kSoftmaxFlops);
-  scores.input_bytes = sequences * double(context) * kv_bytes_per_token(m);
-  model::OpCost values = scores;
+  read.name = "attn.scores";
+  read.flops = pairs * (2 * key_width + kSoftmaxFlops);
+  model::OpCost values = read;
   values.name = "attn.context";
   values.flops = pairs * 2 * value_width;
   values.input_bytes = 0;  // the cache was read for the scores
-  values.output_bytes = double(sequences) * m.heads * m.v_head_dim() * b;
-  return {scores, values};
+  values.output_bytes = double(sequences) * shape.heads * m.v_head_dim() * b;
+  return {read, values};
 }
 
 // Everything of one layer but the routed experts, for a group's tokens.
@@ -67,7 +85,7 @@ std::vector<model::OpCost> block_ops(const model::MoeModel& m, int layer, const 
   };
   if (g.decode > 0) {
     keep(model::layer_forward_ops(m, layer, model::Batch{g.decode, 1, true}), true);
-    for (model::OpCost& op : decode_core(m, g.decode, context))
+    for (model::OpCost& op : decode_core(m, layer, g.decode, context))
       out.push_back(std::move(op));
   }
   if (g.prefill > 0)
@@ -180,12 +198,15 @@ class IterationBuilder {
   std::vector<DeviceWork> block_work(int layer) {
     std::vector<DeviceWork> out;
     for (const GroupTokens& g : groups_) {
-      const auto key = std::tuple(m_.is_moe_layer(layer), g.decode, g.prefill);
+      const model::LayerKind kind = m_.layer_kind(layer);
+      const auto key = std::tuple(int(kind.mixer), int(kind.ffn), g.decode, g.prefill);
       auto it = block_cache_.find(key);
       if (it == block_cache_.end()) {
         DeviceWork w = work_of(block_ops(m_, layer, g, context()));
-        // Prefill writes the prompt's keys and values into the cache.
-        w.written = double(g.prefill) * kv_bytes_per_token(m_) / map_.tp;
+        // Prefill writes the prompts' keys and values (or final recurrent states) into the cache.
+        if (g.prompts > 0)
+          w.written =
+              sequence_state_bytes(m_, layer, g.prompts, double(g.prefill) / g.prompts) / map_.tp;
         it = block_cache_.emplace(key, w).first;
       }
       out.push_back(it->second);
@@ -366,7 +387,7 @@ class IterationBuilder {
   std::vector<std::size_t> first_token_;  // per group, within the iteration
   std::size_t base_token_ = 0;
   std::vector<int> device_of_slot_;  // placement chiplet index -> device
-  std::map<std::tuple<bool, int, int>, DeviceWork> block_cache_;
+  std::map<std::tuple<int, int, int, int>, DeviceWork> block_cache_;  // by mixer, FFN and tokens
   IterationPlan plan_;
   TaskId last_ = -1;
 };
@@ -424,6 +445,23 @@ std::size_t tokens_per_iteration(const ServeConfig& config, int groups) {
   for (const GroupTokens& g : group_tokens(config, groups))
     sum += std::size_t(g.tokens());
   return sum;
+}
+
+double sequence_state_bytes(const model::MoeModel& m, int layer, double sequences,
+                            double tokens_each) {
+  switch (m.layer_kind(layer).mixer) {
+    case model::Mixer::attention:
+      return sequences * tokens_each * model::layer_state_bytes(m, layer, 1);
+    case model::Mixer::sliding_attention:
+      return sequences * std::min<double>(tokens_each, m.sliding.window) *
+             model::layer_state_bytes(m, layer, 1);
+    case model::Mixer::linear_attention:
+    case model::Mixer::mamba:
+      return sequences * model::layer_state_bytes(m, layer, 0);
+    case model::Mixer::none:
+      break;
+  }
+  return 0;
 }
 
 double kv_bytes_per_token(const model::MoeModel& m) {

@@ -88,6 +88,11 @@ std::vector<DeviceMemory> serving_memory(const ServeInputs& inputs, const ServeC
 // KV-cache bytes per token per layer: 2 x kv heads x head dim (MHA, GQA), the latent and the
 // rotary key (MLA).
 double kv_bytes_per_token(const model::MoeModel& m);
+// What `sequences` sequences of `tokens_each` tokens keep of layer `layer` while decoding: the
+// keys and values of every token (of the last window's, for a sliding layer), or a linear-
+// attention or Mamba layer's fixed recurrent state (model::layer_state_bytes); 0 without a mixer.
+double sequence_state_bytes(const model::MoeModel& m, int layer, double sequences,
+                            double tokens_each);
 // InputError when a device's memory cannot hold what it must, naming it and how much is missing.
 void check_serving_memory(const ServeInputs& inputs, const ServeConfig& config);
 

@@ -17,10 +17,18 @@ std::string gb(double bytes) {
   return core::format_quantity(bytes, core::Dimension::bytes);
 }
 
-// Sequences of each group's KV cache at the end of the run, in tokens.
-double cached_tokens(const GroupTokens& g, const ServeConfig& c) {
-  const double decoded = double(g.decode) * (double(c.context) + c.iterations);
-  return decoded + double(g.prefill) * (c.phase == ServePhase::mixed ? c.iterations : 1);
+// What a group's sequences keep of every layer at the end of the run: each decoding sequence
+// its context plus one token per iteration, each prefilled prompt its tokens (one prompt per
+// iteration when mixed).
+double cached_state_bytes(const model::MoeModel& m, const GroupTokens& g, const ServeConfig& c) {
+  const double decoded_tokens = double(c.context) + c.iterations;
+  const double prompts = double(g.prompts) * (c.phase == ServePhase::mixed ? c.iterations : 1);
+  const double prompt_tokens = g.prompts > 0 ? double(g.prefill) / g.prompts : 0;
+  double sum = 0;
+  for (int l = 0; l < m.layers; ++l)
+    sum += sequence_state_bytes(m, l, g.decode, decoded_tokens) +
+           sequence_state_bytes(m, l, prompts, prompt_tokens);
+  return sum;
 }
 
 // A device's memory: its stacks' capacities, a shared stack's split evenly among its chiplets.
@@ -54,8 +62,7 @@ std::vector<DeviceMemory> serving_memory(const ServeInputs& in, const ServeConfi
   for (int d = 0; d < map.devices; ++d) {
     DeviceMemory& mem = out[std::size_t(d)];
     mem.dense_weights = double(params.total - params.routed_experts) * b / map.tp;
-    mem.kv_cache = cached_tokens(groups[std::size_t(map.group_of[d])], config) *
-                   kv_bytes_per_token(m) * m.layers / map.tp;
+    mem.kv_cache = cached_state_bytes(m, groups[std::size_t(map.group_of[d])], config) / map.tp;
     mem.capacity = capacity_of(hw, d);
   }
   for (std::size_t li = 0; li < in.placement.layers.size(); ++li) {
@@ -90,14 +97,6 @@ void check_serving_memory(const ServeInputs& in, const ServeConfig& config) {
 void check_serving_inputs(const ServeInputs& in, const ServeConfig& config) {
   const model::MoeModel& m = in.model;
   const trace::Trace& t = in.trace;
-  // Decode reads each layer's full-context KV cache; a sliding-window, linear-attention or Mamba
-  // layer keeps a different state (model::layer_state_bytes), which serving does not model yet.
-  for (int l = 0; l < m.layers; ++l)
-    if (const model::Mixer mixer = m.layer_kind(l).mixer; mixer != model::Mixer::attention)
-      throw core::InputError({m.name, fmt::format("layer {}", l), 0},
-                             std::string(model::to_string(mixer)),
-                             "full attention in every layer (serving does not model "
-                             "sliding-window, linear-attention or Mamba layers yet)");
   if (t.shape.layer_ids != m.moe_layers() || t.num_experts() != m.routed_experts ||
       t.top_k() != m.top_k)
     throw core::InputError(
