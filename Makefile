@@ -57,6 +57,9 @@ demo: build
 	  --hw mozart-nop-tree-ucie --model olmoe-1b-7b --placer mozart --refine -o $(BUILD)/olmoe-placement.json
 	$(MOZART) simulate --model olmoe-1b-7b --hw mozart-paper-olmoe --policy C \
 	  -o $(BUILD)/olmoe-step.json --timeline $(BUILD)/olmoe-step-trace.json
+	$(MOZART) map show --hw wsc-mesh-8x8 --mapping er --tp 16
+	$(MOZART) serve --model qwen3-235b-a22b --hw wsc-mesh-8x8 --mapping er --tp 16 --batch 64 \
+	  --context 4096 -o $(BUILD)/serve.json
 	$(MOZART) reproduce mozart --markdown $(BUILD)/mozart-study.md -o $(BUILD)/mozart-study.json
 
 test: build
