@@ -215,11 +215,7 @@ void run_simulate(const SimulateFlags& f) {
   const auto r = workload::simulate_training_step(inputs, policy, config, options);
   progress.finish();
   const ordered_json summary = workload::to_json(r);
-  if (!f.output.empty())
-    outputs.stage(f.output, summary.dump(1) + "\n");
-  if (!f.timeline.empty())
-    outputs.stage(f.timeline, timeline.to_chrome_json());
-  outputs.commit();
+  commit_run_outputs(outputs, f.output, summary, f.timeline, timeline);
   if (f.json)
     return print_json(summary);
   print_summary(r, placement_source);
