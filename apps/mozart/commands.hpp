@@ -13,5 +13,7 @@ void add_trace_commands(CLI::App& app);
 void add_place_commands(CLI::App& app);
 void add_simulate_commands(CLI::App& app);
 void add_serve_commands(CLI::App& app);
+// `reproduce moentwine`, under the `reproduce` command that add_simulate_commands made.
+void add_moentwine_command(CLI::App& reproduce);
 
 }  // namespace mozart::cli

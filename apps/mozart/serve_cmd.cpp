@@ -15,6 +15,7 @@
 #include "mozart/mapping/mapping.hpp"
 #include "mozart/model/zoo.hpp"
 #include "mozart/placement/placement.hpp"
+#include "mozart/study/balanced_serving.hpp"
 #include "mozart/study/serving.hpp"
 #include "mozart/study/setup.hpp"
 #include "mozart/trace/formats.hpp"
@@ -38,6 +39,9 @@ struct ServeFlags {
   std::string output;
   std::string timeline;
   bool json = false;
+  std::string dispatch = "load";
+  std::string balancer;  // empty: serve without one
+  balance::BalancerOptions balance;
 };
 
 // Tokens that place the experts: another sample of the generator's law, as a deployment would
@@ -81,12 +85,92 @@ void print_summary(const workload::ServeResult& r, const std::string& placer) {
   fmt::print(" {} of {} links idle\n", cold, r.links.size());
 }
 
+ordered_json balanced_json(const ServeFlags& f, const workload::ServeInputs& in,
+                           const study::BalancedRun& run, const study::Rides& rides) {
+  ordered_json its = ordered_json::array();
+  for (const study::BalancedIteration& it : run.iterations) {
+    ordered_json split;
+    for (std::size_t s = 0; s < workload::kStages; ++s)
+      split[std::string(workload::to_string(workload::Stage(s))) + "_s"] = it.result.stage_s[s];
+    its.push_back({{"latency_s", it.result.latency_s},
+                   {"stall_s", it.stall_s},
+                   {"split", split},
+                   {"copies", it.copies},
+                   {"late_copies", it.late},
+                   {"peak_device_load", it.result.peak_device_load},
+                   {"mean_device_load", it.result.mean_device_load}});
+  }
+  return {{"model", in.model.name},
+          {"hardware", in.network.hw().name},
+          {"mapping", in.mapping.name},
+          {"tp", in.mapping.tp},
+          {"batch", f.config.batch},
+          {"context", f.config.context},
+          {"iterations", f.config.iterations},
+          {"dispatch", workload::to_string(f.config.dispatch)},
+          {"shadow_slots", f.config.shadow_slots},
+          {"balancer", run.balancer},
+          {"window", f.balance.window},
+          {"period", f.balance.period},
+          {"alpha", f.balance.alpha},
+          {"local_steps_ride", workload::to_string(rides.local)},
+          {"global_steps_ride", workload::to_string(rides.global)},
+          {"time_s", run.clock_s},
+          {"stall_s", run.stall_s},
+          {"copies", run.copies},
+          {"copied_bytes", run.copied_bytes},
+          {"late_copies", run.late},
+          {"per_iteration", its}};
+}
+
+// Serving with a balancer: iteration by iteration, the balancer's copies simulated with them.
+void serve_with_balancer(const ServeFlags& f, const workload::ServeInputs& inputs,
+                         core::OutputPlan& outputs) {
+  if (!f.timeline.empty())
+    throw core::InputError({"mozart serve", "--timeline", 0}, f.timeline,
+                           "no --timeline with --balancer (one iteration's tasks without it)");
+  const study::Rides rides = study::derive_rides(inputs, f.config);
+  const auto run =
+      study::serve_balanced(inputs, f.config, f.balancer, f.balance, rides, "mozart serve");
+  const ordered_json summary = balanced_json(f, inputs, run, rides);
+  if (!f.output.empty())
+    outputs.stage(f.output, summary.dump(1) + "\n");
+  outputs.commit();
+  if (f.json)
+    return print_json(summary);
+  double peak = 0, moe = 0;
+  for (const auto& it : run.iterations) {
+    peak += it.result.mean_device_load > 0
+                ? it.result.peak_device_load / it.result.mean_device_load / run.iterations.size()
+                : 0;
+    for (auto s : {workload::Stage::dispatch, workload::Stage::experts, workload::Stage::combine})
+      moe += it.result.stage_s[std::size_t(s)] / run.iterations.size();
+  }
+  fmt::print(
+      "{} on {} ({} devices), mapping {} with TP {}, balancer {}: {} iterations in {:.3f} ms "
+      "(stalls {:.3f} ms), MoE phases {:.3f} ms per iteration, device load peak/mean {:.2f}; {} "
+      "experts copied ({:.1f} MB, {} still travelling at their iteration's end); local steps "
+      "ride {}, global steps ride {}\n",
+      inputs.model.name, inputs.network.hw().name, inputs.mapping.devices, inputs.mapping.name,
+      inputs.mapping.tp, run.balancer, run.iterations.size(), 1e3 * run.clock_s, 1e3 * run.stall_s,
+      1e3 * moe, peak, run.copies, run.copied_bytes / 1e6, run.late,
+      workload::to_string(rides.local), workload::to_string(rides.global));
+  if (!f.output.empty())
+    fmt::print("summary written to {}\n", f.output);
+}
+
 void run_serve(ServeFlags f) {
   if (f.json)
     core::set_progress_enabled(false);
   f.config.phase = f.phase == "prefill" ? workload::ServePhase::prefill
                    : f.phase == "mixed" ? workload::ServePhase::mixed
                                         : workload::ServePhase::decode;
+  f.config.dispatch =
+      f.dispatch == "nearest" ? workload::Dispatch::nearest : workload::Dispatch::load;
+  if (!f.balancer.empty()) {
+    balance::make_balancer(f.balancer, f.balance, "mozart serve --balancer");
+    balance::check_options(f.balance, f.config.iterations, "mozart serve");
+  }
   const auto m = model::load_model(f.model);
   const auto hw = hw::load_hw(f.hw);
   const net::Network network(hw);
@@ -108,6 +192,8 @@ void run_serve(ServeFlags f) {
   progress.set_label("serve: iterations");
   workload::ServeInputs inputs{m,         network, mapping,
                                placement, route,   f.trace.empty() ? "generated trace" : f.trace};
+  if (!f.balancer.empty())
+    return serve_with_balancer(f, inputs, outputs);
   sim::Timeline timeline;
   const auto r =
       workload::simulate_serving(inputs, f.config, f.timeline.empty() ? nullptr : &timeline);
@@ -178,7 +264,27 @@ void add_serve_commands(CLI::App& app) {
   serve->add_option("-o,--output", f->output, "Write the JSON summary here (.json)");
   serve->add_option("--timeline", f->timeline, "Write a Perfetto / Chrome trace here (.json)");
   serve->add_flag("--json", f->json, "Print the JSON summary");
+  serve
+      ->add_option("--dispatch", f->dispatch,
+                   "Replica that takes a token: load (fewest tokens so far) or nearest")
+      ->check(CLI::IsMember({"load", "nearest"}))
+      ->capture_default_str();
+  serve
+      ->add_option("--shadow-slots", f->config.shadow_slots,
+                   "Expert slots per device and layer kept for replicas (memory reserved)")
+      ->check(whole(0, 1 << 20))
+      ->capture_default_str();
+  serve->add_option("--balancer", f->balancer, "none, eplb or ni (default: serve without one)");
+  serve->add_option("--window", f->balance.window, "Iterations of load history a balancer uses")
+      ->capture_default_str();
+  serve->add_option("--period", f->balance.period, "eplb: iterations between rebalancings")
+      ->capture_default_str();
+  serve->add_option("--alpha", f->balance.alpha, "ni: predicted imbalance that triggers a copy")
+      ->capture_default_str();
+  serve->add_option("--moves", f->balance.moves, "ni: copies per layer per iteration at most")
+      ->capture_default_str();
   serve->callback([f] { run_serve(*f); });
+  add_moentwine_command(*app.get_subcommand("reproduce"));
 
   auto mf = std::make_shared<MapFlags>();
   CLI::App* map = app.add_subcommand("map", "Mappings of TP groups and FTDs onto devices");

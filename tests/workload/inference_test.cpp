@@ -13,6 +13,7 @@
 #include "mozart/model/cost.hpp"
 #include "mozart/model/params.hpp"
 #include "mozart/model/zoo.hpp"
+#include "mozart/study/balanced_serving.hpp"
 #include "mozart/study/serving.hpp"
 #include "mozart/study/setup.hpp"
 
@@ -268,6 +269,153 @@ TEST(Serving, HybridLayersKeepTheirOwnState) {
   const ServeRun run = serve("qwen3-next-80b-a3b", "wsc-mesh-8x8", "er", 16, c);
   const auto& it = run.result.iterations[0];
   EXPECT_GE(it.latency_s, it.memory_bound_s * (1 - 1e-9));
+}
+
+// ---- replicas, shadow slots, side flows and balancers ----------------------------------------
+
+// Expert 0 on every device (a home and three replicas), the others at home.
+placement::Placement replicated(const hw::HwSpec& hw, const model::MoeModel& m) {
+  placement::Placement p = one_expert_each(hw, m);
+  p.layout.slots = 2;
+  p.layers[0].chiplets_of[0] = {0, 1, 2, 3};
+  return p;
+}
+
+TEST(Serving, ReplicasShareTheirExpertsTokensWhichAreConserved) {
+  const hw::HwSpec hw = square();
+  const net::Network net(hw);
+  const model::MoeModel m = tiny();
+  const mapping::Mapping map = mapping::make_mapping(net, "baseline", 1, "test");
+  const placement::Placement p = replicated(hw, m);
+  trace::Trace t = trace::make_trace({{0}, 4, 1}, 64, "tiny");  // every token to expert 0
+  for (Dispatch dispatch : {Dispatch::load, Dispatch::nearest}) {
+    ServeConfig c;
+    c.batch = 64;
+    c.context = 128;
+    c.dispatch = dispatch;
+    const IterationPlan plan = build_iteration({m, net, map, p, t}, c, 0);
+    double computed = 0;
+    for (double n : plan.expert_tokens)
+      computed += n;
+    EXPECT_DOUBLE_EQ(plan.routed_slots, 64);
+    EXPECT_DOUBLE_EQ(computed, 64);  // each choice taken by exactly one replica
+    if (dispatch == Dispatch::load) {
+      for (double n : plan.expert_tokens)
+        EXPECT_DOUBLE_EQ(n, 16);  // evenly
+    } else {
+      // Every device is its own source (TP 1): the nearest replica is the one on the device,
+      // so nothing crosses the network.
+      EXPECT_DOUBLE_EQ(plan.a2a_bytes, 0);
+    }
+  }
+}
+
+TEST(Serving, ShadowSlotsThatDoNotFitAreRefusedSayingHowMuchIsMissing) {
+  const hw::HwSpec hw = square();
+  const net::Network net(hw);
+  const model::MoeModel m = tiny();
+  const mapping::Mapping map = mapping::make_mapping(net, "baseline", 1, "test");
+  const placement::Placement p = one_expert_each(hw, m);
+  const trace::Trace t = uniform(64);
+  ServeConfig c;
+  c.batch = 64;
+  c.context = 128;
+  const double expert_bytes = double(model::routed_expert_params(m)) * 2;
+  c.shadow_slots = 10;
+  const auto memory = serving_memory({m, net, map, p, t}, c);
+  EXPECT_DOUBLE_EQ(memory[0].shadow_slots, 10 * expert_bytes);
+  c.shadow_slots = int(80e9 / expert_bytes) + 1;  // one more than the 80 GB stack holds
+  try {
+    check_serving_memory({m, net, map, p, t}, c);
+    FAIL();
+  } catch (const core::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("shadow slots"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Serving, AnIdleNetworkCopyTakesItsBytesOverTheLinkBandwidth) {
+  const hw::HwSpec hw = square();
+  const net::Network net(hw);
+  const double capacity = net.capacities()[std::size_t(net.channel_between(0, 1))];
+  const double bytes = 25e6;
+  // One copy over one link; two over the same link share it; two on different links do not.
+  EXPECT_NEAR(idle_transfer_s(net, {{0, 1}}, bytes), bytes / capacity, 1e-12);
+  EXPECT_NEAR(idle_transfer_s(net, {{0, 1}, {0, 1}}, bytes), 2 * bytes / capacity, 1e-12);
+  EXPECT_NEAR(idle_transfer_s(net, {{0, 1}, {1, 0}}, bytes), bytes / capacity, 1e-12);
+  EXPECT_EQ(idle_transfer_s(net, {}, bytes), 0);
+}
+
+TEST(Serving, ASideFlowArrivesWholeAndItsBytesAreCountedOnItsLinks) {
+  const hw::HwSpec hw = square();
+  const net::Network net(hw);
+  const model::MoeModel m = tiny();
+  const mapping::Mapping map = mapping::make_mapping(net, "baseline", 1, "test");
+  const placement::Placement p = one_expert_each(hw, m);
+  const trace::Trace t = uniform(64);
+  ServeConfig c;
+  c.batch = 64;
+  c.context = 128;
+  const double bytes = 50e6;
+  const net::Route route = net.route(0, 3);  // two hops
+  const std::vector<SideFlow> side{{"copy", net.unicast(route, bytes), Stage::experts, -1}};
+  const IterationRun plain = run_iteration({m, net, map, p, t}, c, 0);
+  const IterationRun with = run_iteration({m, net, map, p, t}, c, 0, side);
+  double plain_bytes = 0, with_bytes = 0;
+  for (double b : plain.channel_bytes)
+    plain_bytes += b;
+  for (double b : with.channel_bytes)
+    with_bytes += b;
+  EXPECT_NEAR(with_bytes - plain_bytes, bytes * double(route.size()), 1e-6 * bytes);
+  ASSERT_EQ(with.side_finish_s.size(), 1u);
+  const double capacity = net.capacities()[std::size_t(route.front())];
+  EXPECT_GE(with.side_finish_s[0], bytes / capacity);  // never faster than the link
+  // The copy starts with the experts phase, which uses no link: nothing before it, nor the
+  // phase itself, waits for it.
+  for (Stage s : {Stage::attention, Stage::all_reduce, Stage::dispatch, Stage::experts})
+    EXPECT_NEAR(with.result.stage_s[std::size_t(s)], plain.result.stage_s[std::size_t(s)], 1e-12);
+}
+
+TEST(Serving, BalancersServeEveryTokenAndEplbStallsForItsCopiesOnTheIdleNetwork) {
+  const model::MoeModel m = model::load_model("olmoe-1b-7b");
+  const hw::HwSpec hw = hw::load_hw("wsc-mesh-8x8");
+  const net::Network net(hw);
+  const mapping::Mapping map = mapping::make_mapping(net, "er", 16, "test");
+  ServeConfig c;
+  c.batch = 64;
+  c.context = 256;
+  c.iterations = 6;
+  c.shadow_slots = 1;
+  c.moe_only = true;
+  const trace::Trace t = study::serving_trace(m, c, map.group_count(), 1);
+  const trace::Trace priors = study::generated_trace(m, 1024, 256, 2);
+  const placement::Placement p = study::place_experts(m, hw, priors, "contiguous", 1);
+  const ServeInputs in{m, net, map, p, t};
+  balance::BalancerOptions o;
+  o.window = 2;
+  o.period = 2;
+  const study::Rides rides = study::derive_rides(in, c);
+  const double expert_bytes = double(model::routed_expert_params(m)) * 2;
+  for (const std::string name : {"none", "eplb", "ni"}) {
+    const study::BalancedRun run = study::serve_balanced(in, c, name, o, rides, "test");
+    ASSERT_EQ(run.iterations.size(), 6u);
+    EXPECT_DOUBLE_EQ(run.copied_bytes, run.copies * expert_bytes);  // whole experts only
+    for (const auto& it : run.iterations)
+      EXPECT_DOUBLE_EQ(it.result.routed_slots, double(c.batch) * m.top_k * m.moe_layer_count());
+    if (name == "none") {
+      EXPECT_EQ(run.copies, 0);
+    }
+    if (name == "eplb") {
+      EXPECT_GT(run.copies, 0);
+      EXPECT_GT(run.stall_s, 0);
+    } else {
+      EXPECT_EQ(run.stall_s, 0);
+    }
+  }
+  o.window = 7;  // longer than the run
+  EXPECT_THROW(study::serve_balanced(in, c, "ni", o, rides, "test"), core::InputError);
+  o.window = 2;
+  EXPECT_THROW(study::serve_balanced(in, c, "greedy", o, rides, "test"), core::InputError);
 }
 
 }  // namespace

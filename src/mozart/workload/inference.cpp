@@ -126,7 +126,8 @@ DeviceWork sharded_work(const std::vector<model::OpCost>& ops, int tp, const hw:
 
 class IterationBuilder {
  public:
-  IterationBuilder(const ServeInputs& in, const ServeConfig& cfg, int iteration)
+  IterationBuilder(const ServeInputs& in, const ServeConfig& cfg, int iteration,
+                   const std::vector<SideFlow>& side)
       : in_(in),
         cfg_(cfg),
         m_(in.model),
@@ -135,8 +136,12 @@ class IterationBuilder {
         hw_(in.network.hw()),
         iteration_(iteration),
         b_(core::bytes_per_element(in.model.dtype)),
-        groups_(group_tokens(cfg, in.mapping.group_count())) {
+        groups_(group_tokens(cfg, in.mapping.group_count())),
+        side_(side) {
     plan_.platform = sim::make_platform(net_);
+    for (auto& bytes : plan_.stage_channel_bytes)
+      bytes.assign(plan_.platform.capacities.size(), 0.0);
+    plan_.side.assign(side.size(), -1);
     plan_.graph = sim::TaskGraph(plan_.platform.engines);
     plan_.memory_bytes.assign(std::size_t(map_.devices), 0);
     plan_.expert_tokens.assign(std::size_t(map_.devices), 0);
@@ -155,19 +160,54 @@ class IterationBuilder {
     last_ = plan_.graph.add_delay(fmt::format("it{}.start", iteration_), 0);
     const std::vector<int> moe = m_.moe_layers();
     for (int layer = 0; layer < m_.layers; ++layer) {
+      auto it = std::find(moe.begin(), moe.end(), layer);
+      if (cfg_.moe_only) {
+        if (it != moe.end())
+          moe_layer(layer, std::size_t(it - moe.begin()));
+        continue;
+      }
       attention(layer, block_work(layer));
       all_reduce(layer, "attn");
-      auto it = std::find(moe.begin(), moe.end(), layer);
       if (it != moe.end())
         moe_layer(layer, std::size_t(it - moe.begin()));
       all_reduce(layer, "moe");
     }
-    attention(m_.layers, head_work());
+    if (!cfg_.moe_only)
+      attention(m_.layers, head_work());
+    // Side flows whose phase never came start with the iteration.
+    for (std::size_t i = 0; i < side_.size(); ++i)
+      if (plan_.side[i] < 0)
+        add_side(i, plan_.barriers.empty() ? last_ : plan_.barriers.front());
     return std::move(plan_);
   }
 
  private:
   // ---- phases ---------------------------------------------------------------------------
+
+  // Starts a phase of `stage`: the side flows that ride the first phase of their stage start
+  // with it, after the previous barrier.
+  void begin_phase(Stage stage) {
+    stage_ = stage;
+    for (std::size_t i = 0; i < side_.size(); ++i)
+      if (plan_.side[i] < 0 && side_[i].ride == stage &&
+          (side_[i].after < 0 || plan_.side[std::size_t(side_[i].after)] >= 0))
+        add_side(i, last_);
+  }
+
+  void add_side(std::size_t i, TaskId start) {
+    const SideFlow& f = side_[i];
+    Deps deps{start};
+    if (f.after >= 0 && plan_.side[std::size_t(f.after)] >= 0)
+      deps.push_back(plan_.side[std::size_t(f.after)]);
+    plan_.side[i] = plan_.graph.add_flow(f.name, f.spec, std::move(deps));
+  }
+
+  // The bytes a flow puts on each of its channels, counted for the phase's stage.
+  void count(const net::FlowSpec& f) {
+    auto& bytes = plan_.stage_channel_bytes[std::size_t(stage_)];
+    for (const net::ChannelUse& u : f.uses)
+      bytes[std::size_t(u.channel)] += u.coefficient * f.bytes * f.weight;
+  }
 
   // Ends a phase: one barrier after `tasks` (or after the previous barrier when it has none).
   void end_phase(const std::string& name, Stage stage, Deps tasks) {
@@ -187,9 +227,10 @@ class IterationBuilder {
                               std::pair{w.written, sim::Direction::to_memory}}) {
       if (bytes <= 0 || stacks.empty())
         continue;
+      const net::FlowSpec spec = sim::striped_transfer(net_, plan_.platform, stacks, d, bytes, dir);
+      count(spec);
       tasks.push_back(plan_.graph.add_flow(
-          name + (dir == sim::Direction::to_sram ? ".read" : ".write"),
-          sim::striped_transfer(net_, plan_.platform, stacks, d, bytes, dir), {last_}));
+          name + (dir == sim::Direction::to_sram ? ".read" : ".write"), spec, {last_}));
       plan_.memory_bytes[d] += bytes;
     }
   }
@@ -230,6 +271,7 @@ class IterationBuilder {
 
   void attention(int layer, const std::vector<DeviceWork>& per_group) {
     const std::string name = layer < m_.layers ? fmt::format("L{}.attention", layer) : "lm_head";
+    begin_phase(Stage::attention);
     Deps tasks;
     for (int d = 0; d < map_.devices; ++d)
       device_tasks(name, d, per_group[std::size_t(map_.group_of[d])], tasks);
@@ -237,8 +279,10 @@ class IterationBuilder {
   }
 
   void add_flows(net::CollectivePlan plan, Deps& tasks, const Deps& after) {
-    for (const net::PlannedFlow& f : plan.flows)
+    for (const net::PlannedFlow& f : plan.flows) {
       plan_.flow_byte_hops += flow_hops(f.spec);
+      count(f.spec);
+    }
     const std::vector<TaskId> ids = plan_.graph.add_collective(std::move(plan), after);
     tasks.insert(tasks.end(), ids.begin(), ids.end());
   }
@@ -255,6 +299,7 @@ class IterationBuilder {
   // each step of a group after its previous one.
   void all_reduce(int layer, const char* what) {
     const std::string name = fmt::format("L{}.{}_all_reduce", layer, what);
+    begin_phase(Stage::all_reduce);
     Deps tasks;
     for (int g = 0; g < map_.group_count(); ++g) {
       const double bytes = groups_[std::size_t(g)].tokens() * double(m_.hidden) * b_;
@@ -297,10 +342,32 @@ class IterationBuilder {
 
   // ---- the MoE part of a layer -------------------------------------------------------------
 
-  int device_of(std::size_t li, int expert, std::size_t token) const {
+  // The device of the replica that takes a choice of `expert` by a token of group g, given the
+  // tokens each device took so far in this layer (ServeConfig::dispatch).
+  int device_of(std::size_t li, int expert, std::size_t g, const std::vector<double>& taken) {
     const auto& copies = in_.placement.layers[li].chiplets_of[std::size_t(expert)];
-    // Replicas share their expert's tokens in turn.
-    return device_of_slot_[std::size_t(copies[token % copies.size()])];
+    int best = device_of_slot_[std::size_t(copies.front())];
+    for (std::size_t i = 1; i < copies.size(); ++i) {
+      const int d = device_of_slot_[std::size_t(copies[i])];
+      const auto key = [&](int x) {
+        const double load = taken[std::size_t(x)];
+        const int hops = hops_from_source(x, g);
+        return cfg_.dispatch == Dispatch::load ? std::tuple(load, double(hops), x)
+                                               : std::tuple(double(hops), load, x);
+      };
+      if (key(d) < key(best))
+        best = d;
+    }
+    return best;
+  }
+
+  int hops_from_source(int d, std::size_t g) {
+    if (hops_.empty())
+      hops_.assign(std::size_t(map_.devices) * groups_.size(), -1);
+    int& h = hops_[std::size_t(d) * groups_.size() + g];
+    if (h < 0)
+      h = int(net_.route(map_.source[std::size_t(d)][g], d).size());
+    return h;
   }
 
   void moe_layer(int layer, std::size_t li) {
@@ -309,13 +376,15 @@ class IterationBuilder {
     std::vector<std::vector<double>> copies(std::size_t(devices),
                                             std::vector<double>(groups_.size(), 0));
     std::vector<std::map<int, double>> expert_tokens(static_cast<std::size_t>(devices));
+    std::vector<double> taken(std::size_t(devices), 0.0);
     std::vector<int> seen_device;
     for (std::size_t g = 0; g < groups_.size(); ++g) {
       for (int t = 0; t < groups_[g].tokens(); ++t) {
         const std::size_t token = base_token_ + first_token_[g] + std::size_t(t);
         seen_device.clear();
         for (trace::ExpertId e : in_.trace.choices(int(li), token)) {
-          const int d = device_of(li, e, token);
+          const int d = device_of(li, e, g, taken);
+          taken[std::size_t(d)] += 1;
           expert_tokens[std::size_t(d)][e] += 1;
           plan_.expert_tokens[std::size_t(d)] += 1;
           plan_.routed_slots += 1;
@@ -335,6 +404,7 @@ class IterationBuilder {
   // Dispatch (from each group's source for a device to the device) or combine (back).
   void exchange(const std::string& name, Stage stage,
                 const std::vector<std::vector<double>>& copies, double token_bytes, bool dispatch) {
+    begin_phase(stage);
     Deps tasks;
     for (int d = 0; d < map_.devices; ++d) {
       for (std::size_t g = 0; g < groups_.size(); ++g) {
@@ -349,6 +419,7 @@ class IterationBuilder {
         const int from = dispatch ? s : d, to = dispatch ? d : s;
         const net::FlowSpec spec = net_.unicast(net_.route(from, to), n * token_bytes);
         plan_.flow_byte_hops += flow_hops(spec);
+        count(spec);
         plan_.a2a_bytes += n * token_bytes;
         tasks.push_back(plan_.graph.add_flow(name, spec, {last_}));
       }
@@ -359,6 +430,7 @@ class IterationBuilder {
   void experts(int layer, std::size_t li, const std::vector<std::map<int, double>>& tokens) {
     const std::string name = fmt::format("L{}.experts", layer);
     const double expert_bytes = double(model::routed_expert_params(m_)) * b_;
+    begin_phase(Stage::experts);
     Deps tasks;
     for (int d = 0; d < map_.devices; ++d) {
       DeviceWork w;
@@ -387,9 +459,12 @@ class IterationBuilder {
   std::vector<std::size_t> first_token_;  // per group, within the iteration
   std::size_t base_token_ = 0;
   std::vector<int> device_of_slot_;  // placement chiplet index -> device
+  std::vector<int> hops_;            // [device][group]: hops from the group's source, -1 unknown
   std::map<std::tuple<int, int, int, int>, DeviceWork> block_cache_;  // by mixer, FFN and tokens
+  const std::vector<SideFlow>& side_;
   IterationPlan plan_;
   TaskId last_ = -1;
+  Stage stage_ = Stage::attention;
 };
 
 }  // namespace
@@ -404,6 +479,10 @@ std::string_view to_string(ServePhase phase) {
       return "mixed";
   }
   return "?";
+}
+
+std::string_view to_string(Dispatch dispatch) {
+  return dispatch == Dispatch::nearest ? "nearest" : "load";
 }
 
 std::string_view to_string(Stage stage) {
@@ -471,8 +550,9 @@ double kv_bytes_per_token(const model::MoeModel& m) {
   return 2.0 * m.kv_dim() * b;
 }
 
-IterationPlan build_iteration(const ServeInputs& inputs, const ServeConfig& config, int iteration) {
-  return IterationBuilder(inputs, config, iteration).build();
+IterationPlan build_iteration(const ServeInputs& inputs, const ServeConfig& config, int iteration,
+                              const std::vector<SideFlow>& side) {
+  return IterationBuilder(inputs, config, iteration, side).build();
 }
 
 }  // namespace mozart::workload

@@ -45,12 +45,26 @@ namespace mozart::workload {
 enum class ServePhase : std::uint8_t { decode, prefill, mixed };
 std::string_view to_string(ServePhase phase);
 
+// Which replica of an expert takes a token when there are several: `load` the one given the
+// fewest of the layer's tokens so far in the iteration (ties: the nearest to the token's source,
+// then the lower device), `nearest` the one fewest hops from where the token leaves (ties: the
+// fewer tokens, then the lower device). Each routed choice goes to exactly one replica.
+enum class Dispatch : std::uint8_t { load, nearest };
+std::string_view to_string(Dispatch dispatch);
+
 struct ServeConfig {
   ServePhase phase = ServePhase::decode;
   int batch = 256;     // sequences being decoded (prefill: prompts), shared out over TP groups
   int context = 4096;  // tokens in each decoding sequence's KV cache
   int prompt = 512;    // tokens of each prompt prefilled (prefill and mixed)
   int iterations = 1;
+  Dispatch dispatch = Dispatch::load;
+  // Expert slots per device and MoE layer kept free for replicas a balancer copies in: their
+  // memory is reserved whether filled or not.
+  int shadow_slots = 0;
+  // Only the MoE phases (dispatch, experts, combine) of each MoE layer: what expert placement
+  // and balancing change. Attention and the all-reduces do not depend on the placement.
+  bool moe_only = false;
 };
 
 struct ServeInputs {
@@ -79,10 +93,11 @@ std::size_t tokens_per_iteration(const ServeConfig& config, int groups);
 // add).
 struct DeviceMemory {
   double dense_weights = 0;
-  double expert_weights = 0;
+  double expert_weights = 0;  // the experts placed on it beyond its shadow slots
+  double shadow_slots = 0;    // its shadow slots, filled or not
   double kv_cache = 0;
   double capacity = 0;
-  double needed() const { return dense_weights + expert_weights + kv_cache; }
+  double needed() const { return dense_weights + expert_weights + shadow_slots + kv_cache; }
 };
 std::vector<DeviceMemory> serving_memory(const ServeInputs& inputs, const ServeConfig& config);
 // KV-cache bytes per token per layer: 2 x kv heads x head dim (MHA, GQA), the latent and the
@@ -100,6 +115,16 @@ enum class Stage : std::uint8_t { attention, all_reduce, dispatch, experts, comb
 inline constexpr std::size_t kStages = 5;
 std::string_view to_string(Stage stage);
 
+// A transfer that travels beside an iteration (a balancer's expert copy): it starts with the
+// iteration's first phase of `ride` (and after side flow `after` of the same list, when >= 0),
+// and no phase waits for it.
+struct SideFlow {
+  std::string name;
+  net::FlowSpec spec;
+  Stage ride = Stage::dispatch;
+  int after = -1;
+};
+
 struct IterationPlan {
   sim::Platform platform;
   sim::TaskGraph graph;
@@ -112,11 +137,15 @@ struct IterationPlan {
   double flow_byte_hops = 0;          // network flows' wire bytes times their hops
   std::vector<double> memory_bytes;   // per device: bytes read and written in its memory
   std::vector<double> expert_tokens;  // per device: routed token copies its experts computed
+  std::vector<sim::TaskId> side;      // the side flows' tasks, in their order
+  // Per stage, the bytes each network channel carries in its phases (the hot and cold links).
+  std::array<std::vector<double>, kStages> stage_channel_bytes;
 };
 
 // InputError for a trace of another model or shorter than the iterations.
 void check_serving_inputs(const ServeInputs& inputs, const ServeConfig& config);
-IterationPlan build_iteration(const ServeInputs& inputs, const ServeConfig& config, int iteration);
+IterationPlan build_iteration(const ServeInputs& inputs, const ServeConfig& config, int iteration,
+                              const std::vector<SideFlow>& side = {});
 
 struct IterationResult {
   double latency_s = 0;
@@ -130,6 +159,27 @@ struct IterationResult {
   std::size_t tasks = 0;
   std::size_t edges = 0;
 };
+
+// One iteration simulated: its measures, the bytes each channel carried, when each side flow
+// finished (from the iteration's start; it may be after the iteration's end), and per stage the
+// channels' bytes and the time its phases took.
+struct IterationRun {
+  IterationResult result;
+  std::vector<double> channel_bytes;
+  std::vector<double> side_finish_s;
+  std::array<std::vector<double>, kStages> stage_channel_bytes;
+  std::vector<std::pair<std::string, std::pair<double, double>>> phases;  // name, start, end
+  double flow_byte_hops = 0;
+};
+// `timeline` (optional) gets the iteration's tasks.
+IterationRun run_iteration(const ServeInputs& inputs, const ServeConfig& config, int iteration,
+                           const std::vector<SideFlow>& side = {},
+                           sim::Timeline* timeline = nullptr);
+
+// The time copies of `bytes` each, all started together between (from, to) devices, take on an
+// otherwise idle network: what an invasive balancer stops serving for.
+double idle_transfer_s(const net::Network& network, const std::vector<std::pair<int, int>>& pairs,
+                       double bytes);
 
 struct LinkBytes {
   std::string name;

@@ -7,6 +7,7 @@
 #include "mozart/core/error.hpp"
 #include "mozart/core/units.hpp"
 #include "mozart/model/params.hpp"
+#include "mozart/net/fluid.hpp"
 #include "mozart/sim/engine.hpp"
 #include "mozart/workload/inference.hpp"
 
@@ -65,11 +66,18 @@ std::vector<DeviceMemory> serving_memory(const ServeInputs& in, const ServeConfi
     mem.kv_cache = cached_state_bytes(m, groups[std::size_t(map.group_of[d])], config) / map.tp;
     mem.capacity = capacity_of(hw, d);
   }
-  for (std::size_t li = 0; li < in.placement.layers.size(); ++li) {
-    const auto on = in.placement.experts_on(li);
-    for (std::size_t slot = 0; slot < on.size(); ++slot) {
-      const int d = *hw.find_node(in.placement.layout.chiplets[slot]);
-      out[std::size_t(d)].expert_weights += double(on[slot].size()) * expert_bytes;
+  // Per layer, a device holds its experts' homes, and its shadow slots or the replicas it holds
+  // when they are more.
+  for (const placement::LayerPlacement& layer : in.placement.layers) {
+    std::vector<int> homes(in.placement.layout.chiplets.size(), 0);
+    std::vector<int> replicas(homes.size(), 0);
+    for (const auto& copies : layer.chiplets_of)
+      for (std::size_t i = 0; i < copies.size(); ++i)
+        ++(i == 0 ? homes : replicas)[std::size_t(copies[i])];
+    for (std::size_t slot = 0; slot < homes.size(); ++slot) {
+      DeviceMemory& mem = out[std::size_t(*hw.find_node(in.placement.layout.chiplets[slot]))];
+      mem.expert_weights += homes[slot] * expert_bytes;
+      mem.shadow_slots += std::max(replicas[slot], config.shadow_slots) * expert_bytes;
     }
   }
   return out;
@@ -86,12 +94,13 @@ void check_serving_memory(const ServeInputs& in, const ServeConfig& config) {
   const hw::HwSpec& hw = in.network.hw();
   throw core::InputError(
       hw.name,
-      fmt::format("{} with --tp {}, --batch {}, --context {} does not fit: device {} needs {} "
-                  "(dense weights {}, experts {}, KV cache {}) of its {} memory, {} missing",
-                  in.model.name, in.mapping.tp, config.batch, config.context,
+      fmt::format("{} with --tp {}, --batch {}, --context {}, --shadow-slots {} does not fit: "
+                  "device {} needs {} (dense weights {}, experts {}, shadow slots and replicas "
+                  "{}, KV cache {}) of its {} memory, {} missing",
+                  in.model.name, in.mapping.tp, config.batch, config.context, config.shadow_slots,
                   hw.chiplets[std::size_t(worst - memory.begin())].name, gb(worst->needed()),
-                  gb(worst->dense_weights), gb(worst->expert_weights), gb(worst->kv_cache),
-                  gb(worst->capacity), gb(worst->needed() - worst->capacity)));
+                  gb(worst->dense_weights), gb(worst->expert_weights), gb(worst->shadow_slots),
+                  gb(worst->kv_cache), gb(worst->capacity), gb(worst->needed() - worst->capacity)));
 }
 
 void check_serving_inputs(const ServeInputs& in, const ServeConfig& config) {
@@ -119,6 +128,61 @@ void check_serving_inputs(const ServeInputs& in, const ServeConfig& config) {
         fmt::format("a placement of every MoE layer of {}", m.name));
 }
 
+IterationRun run_iteration(const ServeInputs& in, const ServeConfig& config, int i,
+                           const std::vector<SideFlow>& side, sim::Timeline* timeline) {
+  const hw::HwSpec& hw = in.network.hw();
+  const IterationPlan plan = build_iteration(in, config, i, side);
+  sim::RunOptions options;
+  if (timeline) {
+    options.timeline = timeline;
+    options.channel_names = plan.platform.channel_names;
+  }
+  const sim::RunResult run = sim::run(plan.graph, plan.platform.capacities, options);
+  IterationRun out;
+  IterationResult& it = out.result;
+  double previous = 0;
+  for (std::size_t p = 0; p < plan.barriers.size(); ++p) {
+    const double end = run.tasks[std::size_t(plan.barriers[p])].finish_s;
+    it.stage_s[std::size_t(plan.stage_of[p])] += end - previous;
+    out.phases.push_back(
+        {std::string(plan.graph.tasks()[std::size_t(plan.barriers[p])].name), {previous, end}});
+    previous = end;
+  }
+  it.latency_s = previous;  // the last phase's end: side flows may run on after it
+  for (int d = 0; d < in.mapping.devices; ++d)
+    it.memory_bound_s =
+        std::max(it.memory_bound_s, plan.memory_bytes[std::size_t(d)] / bandwidth_of(hw, d));
+  it.tokens = plan.tokens;
+  it.dispatched_copies = plan.dispatched_copies;
+  it.routed_slots = plan.routed_slots;
+  it.peak_device_load = *std::max_element(plan.expert_tokens.begin(), plan.expert_tokens.end());
+  it.mean_device_load = std::accumulate(plan.expert_tokens.begin(), plan.expert_tokens.end(), 0.0) /
+                        double(plan.expert_tokens.size());
+  it.tasks = plan.graph.tasks().size();
+  for (const sim::Task& t : plan.graph.tasks())
+    it.edges += t.deps.size();
+  const std::size_t channels = in.network.channels().size();
+  for (std::size_t c = 0; c < channels; ++c)
+    out.channel_bytes.push_back(run.channels[c].bytes);
+  for (sim::TaskId t : plan.side)
+    out.side_finish_s.push_back(run.tasks[std::size_t(t)].finish_s);
+  out.stage_channel_bytes = plan.stage_channel_bytes;
+  out.flow_byte_hops = plan.flow_byte_hops;
+  return out;
+}
+
+double idle_transfer_s(const net::Network& network, const std::vector<std::pair<int, int>>& pairs,
+                       double bytes) {
+  std::vector<net::TimedFlow> flows;
+  for (const auto& [from, to] : pairs)
+    flows.push_back({network.unicast(network.route(from, to), bytes), 0.0});
+  if (flows.empty())
+    return 0;
+  net::FluidNetwork fluid(network.capacities());
+  const std::vector<double> finish = net::run_flows(fluid, flows);
+  return *std::max_element(finish.begin(), finish.end());
+}
+
 ServeResult simulate_serving(const ServeInputs& in, const ServeConfig& config,
                              sim::Timeline* timeline) {
   check_serving_inputs(in, config);
@@ -139,41 +203,14 @@ ServeResult simulate_serving(const ServeInputs& in, const ServeConfig& config,
   const int phase_track = timeline ? timeline->add_track("phases", "serving") : -1;
   double clock = 0;
   for (int i = 0; i < config.iterations; ++i) {
-    const IterationPlan plan = build_iteration(in, config, i);
-    sim::RunOptions options;
-    if (timeline && i == 0) {
-      options.timeline = timeline;
-      options.channel_names = plan.platform.channel_names;
-    }
-    const sim::RunResult run = sim::run(plan.graph, plan.platform.capacities, options);
-    IterationResult it;
-    it.latency_s = run.makespan_s;
-    double previous = 0;
-    for (std::size_t p = 0; p < plan.barriers.size(); ++p) {
-      const double end = run.tasks[std::size_t(plan.barriers[p])].finish_s;
-      it.stage_s[std::size_t(plan.stage_of[p])] += end - previous;
-      if (timeline)
-        timeline->add_slice(phase_track,
-                            std::string(plan.graph.tasks()[std::size_t(plan.barriers[p])].name),
-                            clock + previous, clock + end);
-      previous = end;
-    }
-    for (int d = 0; d < in.mapping.devices; ++d)
-      it.memory_bound_s =
-          std::max(it.memory_bound_s, plan.memory_bytes[std::size_t(d)] / bandwidth_of(hw, d));
-    it.tokens = plan.tokens;
-    it.dispatched_copies = plan.dispatched_copies;
-    it.routed_slots = plan.routed_slots;
-    it.peak_device_load = *std::max_element(plan.expert_tokens.begin(), plan.expert_tokens.end());
-    it.mean_device_load =
-        std::accumulate(plan.expert_tokens.begin(), plan.expert_tokens.end(), 0.0) /
-        double(plan.expert_tokens.size());
-    it.tasks = plan.graph.tasks().size();
-    for (const sim::Task& t : plan.graph.tasks())
-      it.edges += t.deps.size();
+    const IterationRun run = run_iteration(in, config, i, {}, i == 0 ? timeline : nullptr);
+    const IterationResult& it = run.result;
+    if (timeline)
+      for (const auto& [name, span] : run.phases)
+        timeline->add_slice(phase_track, name, clock + span.first, clock + span.second);
     for (std::size_t c = 0; c < channels; ++c)
-      link_bytes[c] += run.channels[c].bytes;
-    r.flow_byte_hops += plan.flow_byte_hops;
+      link_bytes[c] += run.channel_bytes[c];
+    r.flow_byte_hops += run.flow_byte_hops;
     clock += it.latency_s;
     r.iterations.push_back(it);
   }
@@ -230,6 +267,8 @@ nlohmann::ordered_json to_json(const ServeResult& r) {
                       {"context", r.config.context},
                       {"prompt", r.config.prompt},
                       {"iterations", r.config.iterations},
+                      {"dispatch", to_string(r.config.dispatch)},
+                      {"shadow_slots", r.config.shadow_slots},
                       {"mean_latency_s", r.mean_latency_s},
                       {"mean_split", stages(r.mean_stage_s)},
                       {"tokens_per_s", r.tokens_per_s},
