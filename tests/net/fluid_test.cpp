@@ -510,6 +510,149 @@ TEST(Fluid, AFinishOnASaturatedSharedChannelIsSolved) {
   EXPECT_DOUBLE_EQ(drain(net)[size_t(b)], 2.0);
 }
 
+// --- strict priority ------------------------------------------------------------------------
+
+FlowSpec low(std::vector<ChannelId> channels, double bytes, double latency = 0) {
+  FlowSpec f = on(std::move(channels), bytes, latency);
+  f.priority = Priority::low;
+  return f;
+}
+
+TEST(FluidPriority, ASaturatedNormalPhaseKeepsItsExactFinishTimes) {
+  // Two normal flows saturate channel 0; low flows there (and beyond) must not slow them.
+  auto run = [](bool with_low) {
+    FluidNetwork net({2.0, 5.0});
+    net.start(on({0}, 3));
+    net.start(on({0, 1}, 4, 0.25));
+    if (with_low) {
+      net.start(low({0}, 10));
+      net.start(low({0, 1}, 2, 0.5));
+      net.start(low({1}, 1));
+    }
+    return drain(net);
+  };
+  const std::vector<double> alone = run(false), shared = run(true);
+  EXPECT_EQ(shared[0], alone[0]);
+  EXPECT_EQ(shared[1], alone[1]);
+  // The low flows on channel 0 wait for the normal phase to end, then share what it leaves.
+  EXPECT_GT(shared[2], alone[1]);
+  EXPECT_GT(shared[3], alone[1]);
+  EXPECT_NEAR(shared[4], 1 / 5.0, 1e-12);  // channel 1 is free of normal flows until 0.25
+}
+
+TEST(FluidPriority, LowFlowsShareWhatTheNormalFlowsLeave) {
+  // The normal flow is held to 1 by channel 1, which leaves 2 of channel 0: the low flows
+  // share it max-min fairly, one of them also held by what is left of channel 2.
+  FluidNetwork net({3.0, 1.0, 0.5});
+  const FlowId normal = net.start(on({0, 1}, 100));
+  const FlowId a = net.start(low({0}, 100));
+  const FlowId b = net.start(low({0, 2}, 100));
+  const FlowId c = net.start(low({1}, 100));  // channel 1 is saturated: nothing left
+  net.next_event_time();
+  EXPECT_DOUBLE_EQ(net.rate(normal), 1.0);
+  EXPECT_DOUBLE_EQ(net.rate(b), 0.5);
+  EXPECT_DOUBLE_EQ(net.rate(a), 1.5);
+  EXPECT_EQ(net.rate(c), 0.0);
+  EXPECT_EQ(net.priority(a), Priority::low);
+  EXPECT_EQ(net.priority(normal), Priority::normal);
+  EXPECT_DOUBLE_EQ(net.channel(0).load, 3.0);
+  EXPECT_DOUBLE_EQ(net.channel(1).load, 1.0);
+  const std::vector<double> t = drain(net);
+  EXPECT_DOUBLE_EQ(t[size_t(normal)], 100.0);
+  EXPECT_GT(t[size_t(c)], 100.0);  // it runs once the normal flow is gone
+}
+
+TEST(FluidPriority, RatesMatchTwoFillingsAfterEveryEventAndBytesAreConserved) {
+  std::mt19937 rng(29);
+  for (int trial = 0; trial < 30; ++trial) {
+    Instance in = random_instance(rng, 3 + trial % 7, 6 + trial % 19, trial % 2 == 0);
+    std::vector<bool> is_low(in.flows.size());
+    for (size_t f = 0; f < in.flows.size(); ++f) {
+      is_low[f] = f % 3 == 1;
+      if (is_low[f])
+        in.flows[f].priority = Priority::low;
+    }
+    // The normal flows alone, for their finishing times.
+    Instance normal_only;
+    normal_only.capacity = in.capacity;
+    std::vector<size_t> normal_index(in.flows.size());
+    for (size_t f = 0; f < in.flows.size(); ++f) {
+      if (!is_low[f]) {
+        normal_index[f] = normal_only.flows.size();
+        normal_only.flows.push_back(in.flows[f]);
+        normal_only.start.push_back(in.start[f]);
+      }
+    }
+    FluidNetwork alone(normal_only.capacity);
+    const std::vector<double> alone_finish = run_flows(alone, [&] {
+      std::vector<TimedFlow> timed;
+      for (size_t f = 0; f < normal_only.flows.size(); ++f)
+        timed.push_back({normal_only.flows[f], normal_only.start[f]});
+      return timed;
+    }());
+
+    std::vector<size_t> order(in.flows.size());
+    for (size_t f = 0; f < order.size(); ++f)
+      order[f] = f;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return in.start[a] < in.start[b]; });
+    FluidNetwork net(in.capacity);
+    std::vector<size_t> running;  // input indices; flow ids follow the start order
+    size_t next = 0;
+    while (true) {
+      while (next < order.size() && in.start[order[next]] <= net.now()) {
+        net.start(in.flows[order[next]]);
+        running.push_back(order[next++]);
+      }
+      double t = net.next_event_time();
+      std::vector<size_t> normal_active, low_active;
+      for (size_t id = 0; id < running.size(); ++id) {
+        if (!net.finished(FlowId(id)))  // no latencies: every started flow is on channels
+          (is_low[running[id]] ? low_active : normal_active).push_back(running[id]);
+      }
+      const std::vector<double> normal_want = max_min_shares(in.capacity, in.flows, normal_active);
+      std::vector<double> left = in.capacity;
+      for (size_t f : normal_active) {
+        for (const ChannelUse& u : in.flows[f].uses)
+          left[u.channel] -= normal_want[f] * in.flows[f].weight * u.coefficient;
+      }
+      for (size_t c = 0; c < left.size(); ++c)
+        left[c] = left[c] > 1e-9 * in.capacity[c] ? left[c] : 0;
+      const std::vector<double> low_want = max_min_shares(left, in.flows, low_active);
+      for (size_t id = 0; id < running.size(); ++id) {
+        const size_t f = running[id];
+        if (net.finished(FlowId(id)))
+          continue;
+        const double want = is_low[f] ? low_want[f] : normal_want[f];
+        EXPECT_NEAR(net.rate(FlowId(id)), want, 1e-9 * (want + 1))
+            << "trial " << trial << " flow " << f << " at " << net.now();
+      }
+      if (next < order.size())
+        t = std::min(t, in.start[order[next]]);
+      if (t == kNever)
+        break;
+      net.advance_to(t);
+    }
+    net.settle();
+    for (size_t id = 0; id < running.size(); ++id) {
+      const size_t f = running[id];
+      if (!is_low[f]) {
+        const double want = alone_finish[normal_index[f]];
+        EXPECT_NEAR(net.finish_time(FlowId(id)), want, 1e-9 * want) << "trial " << trial;
+      }
+    }
+    std::vector<double> carried(in.capacity.size(), 0);
+    for (const FlowSpec& f : in.flows) {
+      for (const ChannelUse& u : f.uses)
+        carried[u.channel] += f.bytes * f.weight * u.coefficient;
+    }
+    for (size_t c = 0; c < carried.size(); ++c) {
+      EXPECT_NEAR(net.channel(ChannelId(c)).bytes, carried[c], 1e-9 * carried[c] + 1e-12);
+      EXPECT_LE(net.channel(ChannelId(c)).peak_load, in.capacity[c] * (1 + 1e-9));
+    }
+  }
+}
+
 TEST(Fluid, BadFlowsAreRejected) {
   FluidNetwork net({1.0});
   EXPECT_THROW(net.start(on({3}, 1)), std::invalid_argument);

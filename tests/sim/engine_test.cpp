@@ -51,6 +51,31 @@ TEST(Engine, FlowsAndComputeInterleave) {
   EXPECT_DOUBLE_EQ(r.channels[0].busy_s, 4.0);
 }
 
+TEST(Engine, LowPriorityFlowsLeaveNormalFlowsTheirTimes) {
+  // A normal flow and a low one on the same channel: the normal one runs as if alone; the low
+  // one takes the channel after it, and all bytes pass.
+  auto graph = [](bool with_low) {
+    TaskGraph g;
+    net::FlowSpec f;
+    f.uses = {{0, 1}};
+    f.bytes = 4;
+    g.add_flow("normal", f);
+    if (with_low) {
+      f.priority = net::Priority::low;
+      f.bytes = 2;
+      g.add_flow("low", f);
+    }
+    return g;
+  };
+  const RunResult alone = run(graph(false), {2.0});
+  const TaskGraph g = graph(true);
+  EXPECT_EQ(g.flow(1).priority, net::Priority::low);
+  const RunResult shared = run(g, {2.0});
+  EXPECT_EQ(shared.tasks[0].finish_s, alone.tasks[0].finish_s);
+  EXPECT_DOUBLE_EQ(shared.tasks[1].finish_s, 3.0);
+  EXPECT_DOUBLE_EQ(shared.channels[0].bytes, 6.0);
+}
+
 TEST(Engine, CyclesAreReported) {
   TaskGraph g;
   TaskId a = g.add_delay("a", 1);

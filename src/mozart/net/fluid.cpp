@@ -42,7 +42,9 @@ FluidNetwork::FluidNetwork(std::vector<double> capacity_bytes_per_s)
       load_since_(capacity_.size(), 0),
       load_(capacity_.size(), 0),
       channel_flows_(capacity_.size()),
-      filling_(capacity_.size()) {
+      filling_(capacity_.size()),
+      low_load_(capacity_.size(), 0),
+      unrecorded_mark_(capacity_.size(), 0) {
   for (size_t c = 0; c < capacity_.size(); ++c) {
     if (!(capacity_[c] > 0) || !std::isfinite(capacity_[c])) {
       throw std::invalid_argument("channel " + std::to_string(c) + " needs a positive capacity");
@@ -123,11 +125,11 @@ void FluidNetwork::reserve(size_t flows, size_t uses) {
 }
 
 FlowId FluidNetwork::start(const FlowSpec& spec) {
-  return start(spec.uses, spec.bytes, spec.latency_s, spec.weight);
+  return start(spec.uses, spec.bytes, spec.latency_s, spec.weight, spec.priority);
 }
 
 FlowId FluidNetwork::start(std::span<const ChannelUse> spec_uses, double bytes, double latency_s,
-                           double weight) {
+                           double weight, Priority priority) {
   if (!(bytes >= 0) || !(latency_s >= 0) || !(weight > 0)) {
     throw std::invalid_argument("flow needs bytes >= 0, latency >= 0 and weight > 0");
   }
@@ -140,7 +142,9 @@ FlowId FluidNetwork::start(std::span<const ChannelUse> spec_uses, double bytes, 
   uses.assign(spec_uses.begin(), spec_uses.end());
   normalise(uses);
   const FlowId id = FlowId(flows_.size());
-  flows_.emplace_back().bytes = bytes;
+  Flow& flow = flows_.emplace_back();
+  flow.bytes = bytes;
+  flow.priority = priority;
   Hot& h = hot_.emplace_back();
   h.weight = weight;
   h.first_use = uint32_t(use_channel_.size());
@@ -170,12 +174,17 @@ void FluidNetwork::activate(FlowId id) {
   Flow& f = flows_[id];
   f.phase = Phase::active;
   ++active_count_;
+  low_changed_ = true;
   Hot& h = hot_[id];
   if (h.use_count == 0 || f.bytes <= 0) {
     heap_set(id, now_);  // nothing to share: done at once
     return;
   }
-  heap_remove(id);  // its finishing time lives in listed_time_ from now on
+  heap_remove(id);  // its finishing time lives in listed_time_ (or low_) from now on
+  if (f.priority == Priority::low) {
+    activate_low(id);
+    return;
+  }
   h.active_pos = int32_t(listed_.size());
   if (!unit_demand(h))
     ++nonunit_listed_;
@@ -214,6 +223,11 @@ void FluidNetwork::finish(FlowId id) {
   f.phase = Phase::done;
   f.finish_time = now_;
   --active_count_;
+  low_changed_ = true;
+  if (f.low_pos >= 0) {
+    finish_low(id);
+    return;
+  }
   Hot& h = hot_[id];
   if (h.active_pos < 0)
     return;
@@ -259,6 +273,8 @@ double FluidNetwork::next_event_time() {
   }
   for (; i < n; ++i)
     m[0] = std::min(m[0], time[i]);
+  for (const LowFlow& l : low_)
+    t = std::min(t, l.time);
   return std::min({t, m[0], m[1], m[2], m[3]});
 }
 
@@ -295,6 +311,10 @@ void FluidNetwork::advance_to(double t, std::vector<FlowId>& done) {
   }
   for (size_t k = 0; k < found; ++k)
     done.push_back(listed_[due[k]]);
+  for (const LowFlow& l : low_) {
+    if (l.time <= horizon)
+      done.push_back(l.flow);
+  }
   std::sort(done.begin() + std::ptrdiff_t(instant), done.end());
   for (size_t i = instant; i < done.size(); ++i)
     finish(done[i]);
@@ -319,6 +339,10 @@ void FluidNetwork::resolve() {
   freed_.clear();
   started_.clear();
   finished_rate_ = kNever;
+  if (low_changed_ && !low_.empty())
+    solve_low();
+  low_changed_ = false;
+  flush_loads();
 }
 
 // A channel counts as saturated from within 1e-9 of its capacity: far above the rounding the
@@ -648,7 +672,27 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
 void FluidNetwork::refresh_load(ChannelId c) {
   if (std::fabs(load_[c]) < 1e-12 * capacity_[c])
     load_[c] = 0;  // what is left of adding and removing the same contributions
-  const double load = load_[c];
+  if (low_.empty()) {
+    record_load(c);
+  } else if (!unrecorded_mark_[c]) {
+    // The low flows' share of c follows once they are re-solved; record the sum then.
+    unrecorded_mark_[c] = 1;
+    unrecorded_.push_back(c);
+  }
+}
+
+void FluidNetwork::flush_loads() {
+  for (const ChannelId c : unrecorded_) {
+    unrecorded_mark_[c] = 0;
+    record_load(c);
+  }
+  unrecorded_.clear();
+}
+
+void FluidNetwork::record_load(ChannelId c) {
+  if (std::fabs(low_load_[c]) < 1e-12 * capacity_[c])
+    low_load_[c] = 0;
+  const double load = load_[c] + low_load_[c];
   ChannelStats& s = stats_[c];
   if (load == s.load)
     return;
@@ -664,16 +708,119 @@ void FluidNetwork::refresh_load(ChannelId c) {
 }
 
 void FluidNetwork::settle() {
+  flush_loads();
   for (size_t pos = 0; pos < listed_.size(); ++pos) {
     if (!unlisted(listed_rate_[pos]))
       settle_listed(pos);
   }
+  for (LowFlow& l : low_)
+    settle_low(l);
   for (size_t c = 0; c < stats_.size(); ++c) {
     if (stats_[c].load > 0) {
       stats_[c].busy_s += now_ - load_since_[c];
       stats_[c].bytes += stats_[c].load * (now_ - load_since_[c]);
     }
     load_since_[c] = now_;
+  }
+}
+
+// --- low priority --------------------------------------------------------------------------
+
+void FluidNetwork::settle_low(LowFlow& l) const {
+  const double dt = now_ - l.progress.settled_at;
+  if (dt > 0 && l.rate > 0)
+    l.progress.remaining -= std::min(l.rate * dt, l.progress.remaining);
+  l.progress.settled_at = now_;
+}
+
+void FluidNetwork::activate_low(FlowId id) {
+  flows_[id].low_pos = int32_t(low_.size());
+  LowFlow& l = low_.emplace_back();
+  l.flow = id;
+  l.progress = {flows_[id].bytes, now_};
+}
+
+void FluidNetwork::finish_low(FlowId id) {
+  const auto pos = size_t(flows_[id].low_pos);
+  const std::span<const ChannelId> channels = channels_of(id);
+  for (size_t k = 0; k < channels.size(); ++k) {
+    low_load_[channels[k]] -= low_[pos].rate * demand(id, k);
+    refresh_load(channels[k]);  // low_ still holds the flow: recorded at the next solve
+  }
+  flows_[id].low_pos = -1;
+  low_[pos] = low_.back();
+  flows_[low_[pos].flow].low_pos = int32_t(pos);
+  low_.pop_back();
+}
+
+// Progressive filling of the low flows into what the normal flows leave of each channel. A
+// channel the normal flows saturate (to within kSaturated) leaves nothing, so that rounding
+// there never hands a low flow a sliver of rate.
+void FluidNetwork::solve_low() {
+  ++stamp_;
+  std::vector<ChannelId>& channels = solve_channels_;
+  channels.clear();
+  for (LowFlow& l : low_) {
+    settle_low(l);
+    const std::span<const ChannelId> uses = channels_of(l.flow);
+    for (size_t k = 0; k < uses.size(); ++k) {
+      Filling& f = filling_[uses[k]];
+      if (f.mark != stamp_) {
+        const ChannelId c = uses[k];
+        const double left = capacity_[c] - load_[c];
+        f = Filling{};
+        f.mark = stamp_;
+        f.residual = left > (1 - kSaturated) * capacity_[c] ? left : 0;
+        channels.push_back(c);
+      }
+      f.demand += demand(l.flow, k);
+      f.unfrozen += 1;
+    }
+  }
+  std::vector<double>& rate = solved_.rate;
+  rate.assign(low_.size(), -1);  // negative: not frozen yet
+  std::vector<uint32_t>& frozen = frozen_;
+  for (size_t left = low_.size(); left > 0; left -= frozen.size()) {
+    double share = kNever;
+    for (const ChannelId c : channels) {
+      const Filling& f = filling_[c];
+      if (f.unfrozen > 0)
+        share = std::min(share, std::max(f.residual, 0.0) / f.demand);
+    }
+    const double threshold = share * (1 + kShareTolerance);
+    const auto saturates = [&](ChannelId c) {
+      const Filling& f = filling_[c];
+      return f.unfrozen > 0 && std::max(f.residual, 0.0) <= threshold * f.demand;
+    };
+    frozen.clear();
+    for (size_t i = 0; i < low_.size(); ++i) {
+      const std::span<const ChannelId> uses = channels_of(low_[i].flow);
+      if (rate[i] < 0 && std::any_of(uses.begin(), uses.end(), saturates))
+        frozen.push_back(uint32_t(i));
+    }
+    for (const uint32_t i : frozen) {
+      rate[i] = share;
+      const std::span<const ChannelId> uses = channels_of(low_[i].flow);
+      for (size_t k = 0; k < uses.size(); ++k) {
+        Filling& f = filling_[uses[k]];
+        const double d = demand(low_[i].flow, k);
+        f.residual -= d * share;
+        f.demand -= d;
+        f.unfrozen -= 1;
+      }
+    }
+  }
+  for (const ChannelId c : channels) {
+    low_load_[c] = 0;
+    refresh_load(c);
+  }
+  for (size_t i = 0; i < low_.size(); ++i) {
+    LowFlow& l = low_[i];
+    l.rate = rate[i];
+    l.time = l.rate > 0 ? now_ + l.progress.remaining / l.rate : kNever;
+    const std::span<const ChannelId> uses = channels_of(l.flow);
+    for (size_t k = 0; k < uses.size(); ++k)
+      low_load_[uses[k]] += l.rate * demand(l.flow, k);
   }
 }
 

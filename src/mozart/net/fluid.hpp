@@ -21,6 +21,12 @@
 //    crosses no one's bottleneck and the tightest channel becomes its own.
 // A flow first waits out its latency, then joins the sharing (as SimGrid's CM02 model does),
 // and finishes when its last byte is delivered.
+//
+// Strict priority: a flow started at Priority::low never changes a normal flow's rate. The
+// normal flows share the channels among themselves as above, as if no low flow were there; the
+// low flows then share, max-min fairly among themselves, what the normal flows leave of each
+// channel (re-solved, all of them, after every event while any is on channels: low flows are
+// few, e.g. background balancing traffic). A channel's load and statistics count both.
 #pragma once
 
 #include <cmath>
@@ -42,11 +48,15 @@ struct ChannelUse {
   double coefficient = 1;
 };
 
+// Normal flows share by max-min fairness; low flows take only what the normal flows leave.
+enum class Priority : uint8_t { normal, low };
+
 struct FlowSpec {
   std::vector<ChannelUse> uses;  // empty: only the latency applies
   double bytes = 0;
   double latency_s = 0;
   double weight = 1;
+  Priority priority = Priority::normal;
 };
 
 struct ChannelStats {
@@ -65,7 +75,8 @@ class FluidNetwork {
   // Starts a flow now; ids are dense, in start order.
   FlowId start(const FlowSpec& spec);
   // The same, with the spec's parts given apart (uses held by the caller, e.g. a task graph).
-  FlowId start(std::span<const ChannelUse> uses, double bytes, double latency_s, double weight);
+  FlowId start(std::span<const ChannelUse> uses, double bytes, double latency_s, double weight,
+               Priority priority = Priority::normal);
   // The time of the next latency end or completion; kNever when idle.
   double next_event_time();
   // Moves the clock to t (at most next_event_time()) and returns the flows finished by then,
@@ -76,8 +87,11 @@ class FluidNetwork {
 
   double now() const { return now_; }
   double rate(FlowId f) const {  // per member of the flow
+    if (flows_[f].low_pos >= 0)
+      return low_[size_t(flows_[f].low_pos)].rate;
     return hot_[f].active_pos < 0 ? 0 : listed_rate_[size_t(hot_[f].active_pos)];
   }
+  Priority priority(FlowId f) const { return flows_[f].priority; }
   bool finished(FlowId f) const { return flows_[f].phase == Phase::done; }
   double finish_time(FlowId f) const { return flows_[f].finish_time; }
   size_t flow_count() const { return flows_.size(); }
@@ -101,6 +115,8 @@ class FluidNetwork {
   enum class Phase : uint8_t { latency, active, done };
   struct Flow {
     Phase phase = Phase::latency;
+    Priority priority = Priority::normal;
+    int32_t low_pos = -1;  // position in low_ while a low flow is on channels
     double bytes = 0;
     double next_time = kNever;  // latency end or finishing time, while in the heap
     double finish_time = kNever;
@@ -175,8 +191,17 @@ class FluidNetwork {
   void fill(const std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed);
   static bool unit_demand(const Hot& h) { return h.unit && h.weight == 1; }
   void apply(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed);
-  // Records load_[c] in the statistics and tells the observer when it changed.
+  // Records load_[c] (plus low_load_[c]) in the statistics and tells the observer when it
+  // changed; while low flows are on channels, only once they are re-solved too.
   void refresh_load(ChannelId c);
+  void record_load(ChannelId c);
+  void flush_loads();
+  // The low-priority flows: a max-min filling of what the normal flows leave.
+  void activate_low(FlowId f);
+  void finish_low(FlowId f);
+  void solve_low();
+  struct LowFlow;
+  void settle_low(LowFlow& l) const;
   // Takes what a flow at this rate puts on its channels out of their loads.
   void remove_load(FlowId f, double rate);
 
@@ -229,6 +254,20 @@ class FluidNetwork {
   uint64_t placed_flows_ = 0;
   uint64_t quiet_finishes_ = 0;
   std::function<void(ChannelId, double, double)> observer_;
+
+  // Low-priority flows on channels (unordered; a finish moves the last into its slot), their
+  // loads apart from the normal flows' load_, and the channels whose load awaits recording.
+  struct LowFlow {
+    FlowId flow = 0;
+    double rate = 0;
+    double time = kNever;  // finishing time
+    Progress progress;
+  };
+  std::vector<LowFlow> low_;
+  std::vector<double> low_load_;
+  bool low_changed_ = false;  // an event since the low flows were last solved
+  std::vector<ChannelId> unrecorded_;
+  std::vector<uint8_t> unrecorded_mark_;
 
   // Scratch buffers of the filling, reused across solves.
   std::vector<ChannelId> open_channels_;

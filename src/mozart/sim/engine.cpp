@@ -142,7 +142,8 @@ class Runner {
       case TaskKind::flow: {
         result_.tasks[id].start_s = t;
         const FlowView flow = graph_.flow(id);
-        net::FlowId f = fluid_.start(flow.uses, flow.bytes, flow.latency_s, flow.weight);
+        net::FlowId f =
+            fluid_.start(flow.uses, flow.bytes, flow.latency_s, flow.weight, flow.priority);
         if (size_t(f) >= flow_task_.size())
           flow_task_.resize(f + 1);
         flow_task_[f] = id;

@@ -82,6 +82,7 @@ TaskId TaskGraph::add_flow(std::string_view name, const net::FlowSpec& flow, Dep
   f.bytes = flow.bytes;
   f.latency_s = flow.latency_s;
   f.weight = flow.weight;
+  f.priority = flow.priority;
   use_count_ += flow.uses.size();
   return id;
 }
@@ -129,7 +130,7 @@ Task TaskGraph::task(TaskId t) const {
 
 FlowView TaskGraph::flow(TaskId t) const {
   const FlowRecord& f = flows_[records_[size_t(t)].flow];
-  return {{uses_.data() + f.uses_at, f.uses_count}, f.bytes, f.latency_s, f.weight};
+  return {{uses_.data() + f.uses_at, f.uses_count}, f.bytes, f.latency_s, f.weight, f.priority};
 }
 
 void TaskGraph::add_dependency(TaskId task, TaskId on) {

@@ -31,6 +31,7 @@ struct FlowView {
   double bytes = 0;
   double latency_s = 0;
   double weight = 1;
+  net::Priority priority = net::Priority::normal;
 };
 
 // One task, as the graph holds it; valid until the graph changes.
@@ -154,6 +155,7 @@ class TaskGraph {
   struct FlowRecord {
     uint64_t uses_at = 0;
     uint32_t uses_count = 0;
+    net::Priority priority = net::Priority::normal;
     double bytes = 0;
     double latency_s = 0;
     double weight = 1;
