@@ -905,6 +905,13 @@ TEST(CliServe, BadServingInputIsOneLineAndExitTwo) {
       {"serve --model olmoe-1b-7b --hw nvl72 --mapping er", "a mesh"},
       {base + "--mapping ring", "--mapping"},
       {"serve --model deepseek-v3 --hw wsc-mesh-8x8 --batch 4096 --context 131072", "missing"},
+      {base + "--balancer fancy", "none, eplb, ni"},
+      {base + "--balancer ni --alpha 0 --window 1", "--alpha"},
+      {base + "--balancer ni --alpha -0.5 --window 1", "--alpha"},
+      {base + "--balancer eplb --iterations 4 --window 5", "--window"},
+      {base + "--shadow-slots 100000", "missing"},
+      {"reproduce moentwine --alpha 0", "--alpha"},
+      {"reproduce moentwine --quick --window 1000", "--window"},
   };
   for (const Case& c : cases) {
     const Result r = run(c.args);

@@ -358,7 +358,7 @@ TEST(Serving, ASideFlowArrivesWholeAndItsBytesAreCountedOnItsLinks) {
   c.context = 128;
   const double bytes = 50e6;
   const net::Route route = net.route(0, 3);  // two hops
-  const std::vector<SideFlow> side{{"copy", net.unicast(route, bytes), Stage::experts, -1}};
+  const std::vector<SideFlow> side{{"copy", net.unicast(route, bytes), Stage::dispatch, -1}};
   const IterationRun plain = run_iteration({m, net, map, p, t}, c, 0);
   const IterationRun with = run_iteration({m, net, map, p, t}, c, 0, side);
   double plain_bytes = 0, with_bytes = 0;
@@ -370,10 +370,11 @@ TEST(Serving, ASideFlowArrivesWholeAndItsBytesAreCountedOnItsLinks) {
   ASSERT_EQ(with.side_finish_s.size(), 1u);
   const double capacity = net.capacities()[std::size_t(route.front())];
   EXPECT_GE(with.side_finish_s[0], bytes / capacity);  // never faster than the link
-  // The copy starts with the experts phase, which uses no link: nothing before it, nor the
-  // phase itself, waits for it.
-  for (Stage s : {Stage::attention, Stage::all_reduce, Stage::dispatch, Stage::experts})
-    EXPECT_NEAR(with.result.stage_s[std::size_t(s)], plain.result.stage_s[std::size_t(s)], 1e-12);
+  // The copy rides the dispatch, which saturates every link of the mesh (closed form above),
+  // and runs on through the combine: at low priority it slows neither.
+  for (std::size_t s = 0; s < kStages; ++s)
+    EXPECT_NEAR(with.result.stage_s[s], plain.result.stage_s[s], 1e-15) << s;
+  EXPECT_GT(with.side_finish_s[0], with.result.latency_s);  // it got what was left, later
 }
 
 TEST(Serving, BalancersServeEveryTokenAndEplbStallsForItsCopiesOnTheIdleNetwork) {

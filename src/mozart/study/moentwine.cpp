@@ -126,9 +126,11 @@ std::vector<workload::IterationResult> serve_plain(const Setup& s) {
 }
 
 void mapping_rows(const model::MoeModel& m, const MoentwineOptions& o, MoentwineResult& out) {
-  for (const char* name : {"baseline", "er", "her"}) {
-    const Setup s(m, {o.wsc, name, o.tp}, o, o.mapping_iterations, "contiguous");
-    out.rows.push_back(row_of("mapping", s, name, serve_plain(s)));
+  for (const System& sys :
+       {System{o.wsc, "baseline", o.tp}, System{o.wsc, "er", o.tp}, System{o.wsc, "her", o.tp},
+        System{o.wafer, "baseline", o.wafer_tp}, System{o.wafer, "er", o.wafer_tp}}) {
+    const Setup s(m, sys, o, o.mapping_iterations, "contiguous");
+    out.rows.push_back(row_of("mapping", s, sys.mapping, serve_plain(s)));
   }
 }
 
@@ -175,9 +177,11 @@ void system_rows(const model::MoeModel& m, const MoentwineOptions& o, MoentwineR
 }
 
 const MoentwineRow* find(const MoentwineResult& r, const std::string& section,
-                         const std::string& model, const std::string& setting) {
+                         const std::string& model, const std::string& setting,
+                         const std::string& hardware = {}) {
   for (const MoentwineRow& row : r.rows)
-    if (row.section == section && row.model == model && row.setting == setting)
+    if (row.section == section && row.model == model && row.setting == setting &&
+        (hardware.empty() || row.hardware == hardware))
       return &row;
   return nullptr;
 }
@@ -210,15 +214,18 @@ std::string to_markdown(const MoentwineResult& r) {
   const MoentwineOptions& o = r.options;
   std::string md = fmt::format(
       "Decode, {} sequences per device, context {}, {} MoE layer(s) per iteration; times per MoE "
-      "layer.\n\n### All-to-all by mapping ({}, TP {}, {} iteration(s))\n\n"
-      "| model | mapping | all-to-all (us) | vs baseline | paper |\n|---|---|---|---|---|\n",
-      o.batch_per_device, o.context, o.moe_layers, o.wsc, o.tp, o.mapping_iterations);
+      "layer.\n\n### All-to-all by mapping ({} with TP {}, {} with TP {}; {} iteration(s))\n\n"
+      "| model | hardware | mapping | all-to-all (us) | vs baseline | paper |\n"
+      "|---|---|---|---|---|---|\n",
+      o.batch_per_device, o.context, o.moe_layers, o.wsc, o.tp, o.wafer, o.wafer_tp,
+      o.mapping_iterations);
   for (const MoentwineRow& row : r.rows) {
     if (row.section != "mapping")
       continue;
-    const MoentwineRow* base = find(r, "mapping", row.model, "baseline");
-    md += fmt::format("| {} | {} | {:.1f} | {} | {} |\n", row.model, row.setting, 1e6 * row.a2a_s,
-                      pct(row.a2a_s, base->a2a_s), row.setting == "er" ? "up to -62%" : "");
+    const MoentwineRow* base = find(r, "mapping", row.model, "baseline", row.hardware);
+    md += fmt::format("| {} | {} | {} | {:.1f} | {} | {} |\n", row.model, row.hardware,
+                      row.setting, 1e6 * row.a2a_s, pct(row.a2a_s, base->a2a_s),
+                      row.setting == "er" ? "up to -62%" : "");
   }
   md += fmt::format(
       "\n### Balancers ({}, ER, {} iterations, {} shadow slot(s) per device, window {}, eplb "
@@ -283,6 +290,8 @@ nlohmann::ordered_json to_json(const MoentwineResult& r) {
   const MoentwineOptions& o = r.options;
   return {{"models", o.models},
           {"wsc", o.wsc},
+          {"wafer", o.wafer},
+          {"wafer_tp", o.wafer_tp},
           {"nvl72", o.nvl72},
           {"dgx", o.dgx},
           {"tp", o.tp},

@@ -6,7 +6,7 @@
 // expert popularity drifts):
 //
 //   mapping    all-to-all time (dispatch + combine per MoE layer) on the 4-wafer mesh under the
-//              baseline, ER and HER mappings;
+//              baseline, ER and HER mappings, and on one wafer under baseline and ER;
 //   balance    over `iterations` drifting iterations on the 4-wafer mesh under ER: MoE compute
 //              (the experts phase) and communication (dispatch + combine) per MoE layer, peak /
 //              mean device load, with no balancer, the invasive EPLB-style balancer (its stalls
@@ -35,6 +35,8 @@ namespace mozart::study {
 struct MoentwineOptions {
   std::vector<std::string> models = {"deepseek-v3", "qwen3-235b-a22b", "mixtral-8x22b"};
   std::string wsc = "wsc-mesh-4x8x8";
+  std::string wafer = "wsc-mesh-8x8";  // mapping section: one wafer too (no HER there)
+  int wafer_tp = 16;                   // 2 x 2 FTDs under ER on one 8 x 8 wafer
   std::string nvl72 = "nvl72";
   std::string dgx = "dgx-h100";
   int tp = 64;                 // attention TP on the 4-wafer mesh: 2 x 2 FTDs under ER

@@ -199,7 +199,9 @@ class IterationBuilder {
     Deps deps{start};
     if (f.after >= 0 && plan_.side[std::size_t(f.after)] >= 0)
       deps.push_back(plan_.side[std::size_t(f.after)]);
-    plan_.side[i] = plan_.graph.add_flow(f.name, f.spec, std::move(deps));
+    net::FlowSpec spec = f.spec;
+    spec.priority = net::Priority::low;  // it takes only what the phases' flows leave
+    plan_.side[i] = plan_.graph.add_flow(f.name, spec, std::move(deps));
   }
 
   // The bytes a flow puts on each of its channels, counted for the phase's stage.

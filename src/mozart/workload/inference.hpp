@@ -117,7 +117,8 @@ std::string_view to_string(Stage stage);
 
 // A transfer that travels beside an iteration (a balancer's expert copy): it starts with the
 // iteration's first phase of `ride` (and after side flow `after` of the same list, when >= 0),
-// and no phase waits for it.
+// at low priority (net::Priority::low: it takes only the bandwidth the phases' own flows leave,
+// so it never slows them), and no phase waits for it.
 struct SideFlow {
   std::string name;
   net::FlowSpec spec;
