@@ -13,19 +13,6 @@ namespace {
 
 using workload::Stage;
 
-// Each expert's routed choices in iteration i, per MoE layer.
-std::vector<std::vector<double>> iteration_loads(const workload::ServeInputs& in, std::size_t per,
-                                                 int i) {
-  const trace::Trace& t = in.trace;
-  std::vector<std::vector<double>> out(std::size_t(t.layers()),
-                                       std::vector<double>(std::size_t(t.num_experts()), 0.0));
-  for (int l = 0; l < t.layers(); ++l)
-    for (std::size_t k = std::size_t(i) * per; k < std::size_t(i + 1) * per; ++k)
-      for (trace::ExpertId e : t.choices(l, k))
-        out[std::size_t(l)][std::size_t(e)] += 1;
-  return out;
-}
-
 std::vector<int> devices_of_slots(const workload::ServeInputs& in) {
   std::vector<int> out;
   for (const std::string& name : in.placement.layout.chiplets)
@@ -92,6 +79,19 @@ placement::Placement serving_now(placement::Placement target, const std::vector<
 
 }  // namespace
 
+std::vector<std::vector<double>> routed_loads(const workload::ServeInputs& in,
+                                              const workload::ServeConfig& config, int i) {
+  const trace::Trace& t = in.trace;
+  const std::size_t per = workload::tokens_per_iteration(config, in.mapping.group_count());
+  std::vector<std::vector<double>> out(std::size_t(t.layers()),
+                                       std::vector<double>(std::size_t(t.num_experts()), 0.0));
+  for (int l = 0; l < t.layers(); ++l)
+    for (std::size_t k = std::size_t(i) * per; k < std::size_t(i + 1) * per; ++k)
+      for (trace::ExpertId e : t.choices(l, k))
+        out[std::size_t(l)][std::size_t(e)] += 1;
+  return out;
+}
+
 Rides derive_rides(const workload::ServeInputs& in, const workload::ServeConfig& config) {
   workload::ServeConfig one = config;
   one.moe_only = false;
@@ -140,7 +140,6 @@ BalancedRun serve_balanced(const workload::ServeInputs& in, const workload::Serv
   const int slots = in.placement.layout.slots + config.shadow_slots;
   const double expert_bytes =
       double(model::routed_expert_params(in.model)) * core::bytes_per_element(in.model.dtype);
-  const std::size_t per = workload::tokens_per_iteration(config, in.mapping.group_count());
   BalancedRun out;
   out.balancer = name;
   placement::Placement target = in.placement;
@@ -186,7 +185,7 @@ BalancedRun serve_balanced(const workload::ServeInputs& in, const workload::Serv
     out.stall_s += it.stall_s;
     out.late += it.late;
     std::erase_if(pending, [&](const Pending& p) { return p.ready_s <= out.clock_s; });
-    history.push_back(iteration_loads(in, per, i));
+    history.push_back(routed_loads(in, config, i));
     out.iterations.push_back(std::move(it));
   }
   return out;

@@ -38,6 +38,10 @@ struct Rides {
 // From one simulated iteration (iteration 0, every phase) of `inputs` under `config`.
 Rides derive_rides(const workload::ServeInputs& inputs, const workload::ServeConfig& config);
 
+// Each expert's routed choices in iteration i, per MoE layer (what the balancers learn from).
+std::vector<std::vector<double>> routed_loads(const workload::ServeInputs& inputs,
+                                              const workload::ServeConfig& config, int iteration);
+
 struct BalancedIteration {
   workload::IterationResult result;
   double stall_s = 0;  // serving stopped for an invasive balancer's copies before it

@@ -138,6 +138,50 @@ std::string stage_name(Stage s) {
   return std::string(workload::to_string(s));
 }
 
+// How far popularity moves over the run: of the first window's 10 hottest experts (first MoE
+// layer), how many are among the last window's 10 hottest, and the share of the routed load they
+// carry at the start and at the end.
+std::string drift_note(const Setup& s) {
+  const int window = std::min(10, s.config.iterations);
+  const auto sum = [&](int from) {
+    std::vector<double> load(std::size_t(s.model.routed_experts), 0.0);
+    for (int i = from; i < from + window; ++i) {
+      const auto l = routed_loads(s.inputs(), s.config, i);
+      for (std::size_t e = 0; e < load.size(); ++e)
+        load[e] += l[0][e];
+    }
+    return load;
+  };
+  const auto first = sum(0), last = sum(s.config.iterations - window);
+  const auto top = [](const std::vector<double>& load) {
+    std::vector<int> order(load.size());
+    for (std::size_t e = 0; e < order.size(); ++e)
+      order[e] = int(e);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return load[std::size_t(a)] > load[std::size_t(b)]; });
+    order.resize(std::min<std::size_t>(10, order.size()));
+    return order;
+  };
+  const auto a = top(first), b = top(last);
+  int kept = 0;
+  double share_first = 0, share_last = 0, total_first = 0, total_last = 0;
+  for (int e : a) {
+    kept += std::find(b.begin(), b.end(), e) != b.end() ? 1 : 0;
+    share_first += first[std::size_t(e)];
+    share_last += last[std::size_t(e)];
+  }
+  for (std::size_t e = 0; e < first.size(); ++e) {
+    total_first += first[e];
+    total_last += last[e];
+  }
+  return fmt::format(
+      "{}: drift over {} iterations: {} of the first {} iterations' 10 hottest experts are among "
+      "the last {}'s 10 hottest; they carry {:.0f}% of the routed load at the start, {:.0f}% at "
+      "the end",
+      s.model.name, s.config.iterations, kept, window, window, 100 * share_first / total_first,
+      100 * share_last / total_last);
+}
+
 void balance_rows(const model::MoeModel& m, const MoentwineOptions& o, MoentwineResult& out) {
   const Setup s(m, {o.wsc, "er", o.tp}, o, o.iterations, "contiguous");
   const Rides rides = derive_rides(s.inputs(), s.config);
@@ -149,6 +193,7 @@ void balance_rows(const model::MoeModel& m, const MoentwineOptions& o, Moentwine
       "{}: link utilisation inside / between FTDs by phase: {}; local steps ride {}, global "
       "steps ride {}",
       m.name, loads, stage_name(rides.local), stage_name(rides.global)));
+  out.notes.push_back(drift_note(s));
   for (const std::string& name : balance::balancer_names()) {
     const BalancedRun run =
         serve_balanced(s.inputs(), s.config, name, o.balancer, rides, "mozart reproduce moentwine");
@@ -223,8 +268,8 @@ std::string to_markdown(const MoentwineResult& r) {
     if (row.section != "mapping")
       continue;
     const MoentwineRow* base = find(r, "mapping", row.model, "baseline", row.hardware);
-    md += fmt::format("| {} | {} | {} | {:.1f} | {} | {} |\n", row.model, row.hardware,
-                      row.setting, 1e6 * row.a2a_s, pct(row.a2a_s, base->a2a_s),
+    md += fmt::format("| {} | {} | {} | {:.1f} | {} | {} |\n", row.model, row.hardware, row.setting,
+                      1e6 * row.a2a_s, pct(row.a2a_s, base->a2a_s),
                       row.setting == "er" ? "up to -62%" : "");
   }
   md += fmt::format(
@@ -263,7 +308,8 @@ std::string to_markdown(const MoentwineResult& r) {
                       row.setting == o.nvl72 ? "+39% (mean)" : "");
   }
   if (!r.notes.empty()) {
-    md += "\nWhich phase each NI-Balancer step rides (from the simulated link loads):\n\n";
+    md +=
+        "\nDrift, and which phase each NI-Balancer step rides (from the simulated link loads):\n\n";
     for (const std::string& n : r.notes)
       md += "- " + n + "\n";
   }
