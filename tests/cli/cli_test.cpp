@@ -945,6 +945,19 @@ TEST(CliServe, SummaryIsByteIdenticalOnRepeatAndTheMapIsDrawn) {
   EXPECT_GT(j["tokens_per_s_per_device"].get<double>(), 0);
   fs::remove(a);
   fs::remove(b);
+  // With a balancer: the same bytes on repeat, its copies counted in whole experts.
+  const std::string balanced =
+      "serve --model olmoe-1b-7b --hw wsc-mesh-8x8 --mapping er --tp 16 --batch 32 --context 128 "
+      "--iterations 2 --shadow-slots 1 --balancer ni --window 1 -o ";
+  ASSERT_EQ(run(balanced + a).exit_code, 0);
+  ASSERT_EQ(run(balanced + b).exit_code, 0);
+  EXPECT_EQ(slurp(a), slurp(b));
+  const auto k = nlohmann::json::parse(slurp(a));
+  EXPECT_EQ(k["balancer"], "ni");
+  EXPECT_EQ(k["per_iteration"].size(), 2u);
+  EXPECT_EQ(k["stall_s"].get<double>(), 0);
+  fs::remove(a);
+  fs::remove(b);
   const Result map = run("map show --hw wsc-mesh-8x8 --mapping er --tp 16");
   EXPECT_EQ(map.exit_code, 0) << map.err;
   EXPECT_NE(map.out.find("16 disjoint FTDs of 4 devices (2x2 blocks)"), std::string::npos)

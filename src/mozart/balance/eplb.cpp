@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "mozart/balance/strategies.hpp"
+#include "mozart/core/error.hpp"
 #include "mozart/placement/placers.hpp"
 
 namespace mozart::balance {
@@ -50,6 +51,22 @@ placement::LayerPlacement keep_in_place(const placement::LayerPlacement& before,
   return out;
 }
 
+// Balanced packing with every free slot given a replica; the packing can corner itself (the last
+// free slot beside a copy of the expert it is left with), and then one replica fewer is tried.
+placement::LayerPlacement pack(const placement::Placer& placer, const placement::LayerInput& input,
+                               const placement::DeviceLayout& layout, int slots) {
+  placement::PlacerOptions options;
+  std::optional<placement::SolverReport> report;
+  for (options.replicas = slots - input.experts;; --options.replicas) {
+    try {
+      return placer.place(input, layout, options, report);
+    } catch (const core::InputError&) {
+      if (options.replicas == 0)
+        throw;
+    }
+  }
+}
+
 }  // namespace
 
 Decision InvasiveBalancer::decide(const View& view) const {
@@ -66,10 +83,7 @@ Decision InvasiveBalancer::decide(const View& view) const {
     input.layer_id = before.layer_id;
     input.experts = int(before.chiplets_of.size());
     input.load = predicted_load(view.history, int(li), options_.window);
-    placement::PlacerOptions options;
-    options.replicas = devices * view.slots - input.experts;  // every shadow slot filled
-    std::optional<placement::SolverReport> report;
-    placement::LayerPlacement packed = placer->place(input, layout, options, report);
+    const placement::LayerPlacement packed = pack(*placer, input, layout, devices * view.slots);
     placement::LayerPlacement after = keep_in_place(before, packed, devices);
     const std::vector<double> load = input.load;
     // Packing from the window's loads can lose to the layout it replaces on those same loads:
