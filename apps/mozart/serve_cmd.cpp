@@ -41,6 +41,7 @@ struct ServeFlags {
   bool json = false;
   std::string dispatch = "load";
   std::string balancer;  // empty: serve without one
+  int ep = 0;            // 0: expert parallelism over every device
   balance::BalancerOptions balance;
 };
 
@@ -187,7 +188,11 @@ void run_serve(ServeFlags f) {
   core::Progress progress("serve: routing and placement", 2, false);
   const auto route = routing(f, m, mapping.group_count());
   const auto priors = study::generated_trace(m, kPriorTokens, 256, f.seed + 1);
-  const auto placement = study::place_experts(m, hw, priors, f.placer, f.seed);
+  const auto placement =
+      f.ep > 0 ? study::place_over_ep(m, hw, priors, f.placer, f.ep, f.seed, "mozart serve")
+               : study::place_experts(m, hw, priors, f.placer, f.seed);
+  if (f.ep > 0)
+    f.config.dispatch = workload::Dispatch::nearest;  // each token to its nearest copy
   progress.advance();
   progress.set_label("serve: iterations");
   workload::ServeInputs inputs{m,         network, mapping,
@@ -274,6 +279,11 @@ void add_serve_commands(CLI::App& app) {
                    "Expert slots per device and layer kept for replicas (memory reserved)")
       ->check(whole(0, 1 << 20))
       ->capture_default_str();
+  serve
+      ->add_option("--ep", f->ep,
+                   "Expert-parallel size: EP groups of this many devices, each holding every "
+                   "expert, tokens to the nearest copy (default: every device)")
+      ->check(whole(1, 1 << 20));
   serve->add_option("--balancer", f->balancer, "none, eplb or ni (default: serve without one)");
   serve->add_option("--window", f->balance.window, "Iterations of load history a balancer uses")
       ->capture_default_str();

@@ -910,6 +910,7 @@ TEST(CliServe, BadServingInputIsOneLineAndExitTwo) {
       {base + "--balancer ni --alpha -0.5 --window 1", "--alpha"},
       {base + "--balancer eplb --iterations 4 --window 5", "--window"},
       {base + "--shadow-slots 100000", "missing"},
+      {base + "--ep 3", "--ep"},  // not a divisor of 64
       {"reproduce moentwine --alpha 0", "--alpha"},
       {"reproduce moentwine --quick --window 1000", "--window"},
   };

@@ -310,6 +310,24 @@ TEST(Serving, ReplicasShareTheirExpertsTokensWhichAreConserved) {
   }
 }
 
+TEST(Serving, EveryEpGroupHoldsEveryExpertOnce) {
+  const model::MoeModel m = model::load_model("olmoe-1b-7b");  // 64 experts
+  const hw::HwSpec hw = hw::load_hw("wsc-mesh-8x8");           // 64 dies
+  const trace::Trace priors = study::generated_trace(m, 512, 256, 2);
+  const placement::Placement p = study::place_over_ep(m, hw, priors, "contiguous", 16, 1, "test");
+  EXPECT_EQ(p.layout.slots, 4);
+  for (std::size_t l = 0; l < p.layers.size(); ++l) {
+    for (const auto& holders : p.layers[l].chiplets_of) {
+      ASSERT_EQ(holders.size(), 4u);
+      for (std::size_t i = 0; i < holders.size(); ++i)
+        EXPECT_EQ(holders[i] / 16, int(i));  // one copy in each group of 16
+    }
+    for (const auto& experts : p.experts_on(l))
+      EXPECT_EQ(experts.size(), 4u);
+  }
+  EXPECT_THROW(study::place_over_ep(m, hw, priors, "contiguous", 24, 1, "test"), core::InputError);
+}
+
 TEST(Serving, ShadowSlotsThatDoNotFitAreRefusedSayingHowMuchIsMissing) {
   const hw::HwSpec hw = square();
   const net::Network net(hw);

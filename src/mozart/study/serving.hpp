@@ -3,7 +3,9 @@
 
 #include <cstdint>
 
+#include "mozart/hw/spec.hpp"
 #include "mozart/model/spec.hpp"
+#include "mozart/placement/placement.hpp"
 #include "mozart/trace/trace.hpp"
 #include "mozart/workload/inference.hpp"
 
@@ -16,5 +18,13 @@ namespace mozart::study {
 // as topics change; prefill and mixed take generated prompts in order.
 trace::Trace serving_trace(const model::MoeModel& m, const workload::ServeConfig& config,
                            int groups, std::uint64_t seed);
+
+// Expert parallelism over `ep` devices: the system's expert devices (the layout of `hw`, in its
+// order) split into consecutive EP groups of `ep`, each holding every expert once, as `placer`
+// lays them on `ep` devices from the priors. InputError (naming `command`'s --ep) when ep does not
+// divide the devices or cannot hold the experts. The copies outside the first group are replicas.
+placement::Placement place_over_ep(const model::MoeModel& m, const hw::HwSpec& hw,
+                                   const trace::Trace& priors, const std::string& placer, int ep,
+                                   std::uint64_t seed, const std::string& command);
 
 }  // namespace mozart::study
