@@ -577,68 +577,89 @@ void FluidNetwork::open_channel(ChannelId c) {
 
 // Progressive filling of the gathered flows into the channels' residuals: each round, the
 // channels with the smallest fair share saturate and freeze their flows at it, whose
-// contributions leave the residuals. Channels without unfrozen flows drop out of the scan.
+// contributions leave the residuals. Each channel's fair share is kept in a contiguous array
+// (infinite once it has no unfrozen flow) and recomputed only when a frozen flow touches the
+// channel, so a round's search is a scan of that array rather than a division per channel.
 template <bool kUnitDemand>
 void FluidNetwork::fill(const std::vector<ChannelId>& channels,
                         const std::vector<uint32_t>& listed) {
   Solved& s = solved_;
   const size_t flow_count = listed.size();
   s.rate.assign(flow_count, -1);  // negative: not frozen yet
-  std::vector<ChannelId>& open = open_channels_;
-  open.assign(channels.begin(), channels.end());
   Filling* const filling = filling_.data();
   double* const rate = s.rate.data();
   // With unit demands a channel's demand is its count of unfrozen flows, exactly.
   auto demand_of = [](const Filling& f) { return kUnitDemand ? double(f.unfrozen) : f.demand; };
+  auto share_of = [&](const Filling& f) {
+    return f.unfrozen == 0 ? kNever : std::max(f.residual, 0.0) / demand_of(f);
+  };
+  const size_t n = channels.size();
+  std::vector<double>& fair = channel_share_;
+  fair.resize(n);
+  if (slot_of_channel_.size() < filling_.size())
+    slot_of_channel_.resize(filling_.size());
+  uint32_t* const slot = slot_of_channel_.data();
+  for (size_t k = 0; k < n; ++k) {
+    slot[channels[k]] = uint32_t(k);
+    fair[k] = share_of(filling[channels[k]]);
+  }
   const ChannelId* const use_channel = use_channel_.data();
   const uint32_t* const on_channel = s.on_channel.data();
+  auto leave = [&](ChannelId c, double contribution, double d) {
+    Filling& f = filling[c];
+    f.residual -= contribution;
+    if constexpr (!kUnitDemand)
+      f.demand -= d;
+    f.unfrozen -= 1;
+    fair[slot[c]] = share_of(f);
+  };
   auto freeze = [&](uint32_t i, double share) {
     const Uses uses = listed_uses_[listed[i]];
     const uint32_t first = uses.first, last = first + uses.count;
     if constexpr (kUnitDemand) {
-      for (uint32_t u = first; u < last; ++u) {
-        Filling& f = filling[use_channel[u]];
-        f.residual -= share;
-        f.unfrozen -= 1;
-      }
+      for (uint32_t u = first; u < last; ++u)
+        leave(use_channel[u], share, 1);
       return;
     }
     const Hot& h = hot_[listed_[listed[i]]];
     if (h.unit) {
       const double d = h.weight;
-      for (uint32_t u = first; u < last; ++u) {
-        Filling& f = filling[use_channel[u]];
-        f.residual -= d * share;
-        f.demand -= d;
-        f.unfrozen -= 1;
-      }
+      for (uint32_t u = first; u < last; ++u)
+        leave(use_channel[u], d * share, d);
       return;
     }
     for (uint32_t u = first; u < last; ++u) {
-      Filling& f = filling[use_channel[u]];
       const double d = h.weight * use_coefficient_[u];
-      f.residual -= d * share;
-      f.demand -= d;
-      f.unfrozen -= 1;
+      leave(use_channel[u], d * share, d);
     }
   };
+  std::vector<uint32_t>& frozen = frozen_;
+  const double* const fair_at = fair.data();
   size_t left = flow_count;
+  std::vector<uint32_t>& near = near_minimum_;
+  // A quotient within a few roundings of a round's threshold makes its channel a candidate;
+  // the test itself is the product below, the same one a scan of every channel would make.
+  auto candidate_limit = [](double share) { return share * (1 + kShareTolerance) * (1 + 1e-14); };
   while (left > 0) {
-    double share = kNever;
-    size_t kept = 0;
-    for (ChannelId c : open) {
-      const Filling& f = filling[c];
-      if (f.unfrozen == 0)
-        continue;
-      open[kept++] = c;
-      share = std::min(share, std::max(f.residual, 0.0) / demand_of(f));
+    // One pass finds the smallest share and, in channel order, every channel near the
+    // smallest so far (a superset of those near the final one: the limit only falls).
+    double share = kNever, limit = std::numeric_limits<double>::max();
+    near.clear();
+    for (size_t k = 0; k < n; ++k) {
+      const double v = fair_at[k];
+      if (v <= limit) [[unlikely]] {
+        if (v < share) {
+          share = v;
+          limit = candidate_limit(share);
+          std::erase_if(near, [&](uint32_t j) { return fair_at[j] > limit; });
+        }
+        near.push_back(uint32_t(k));
+      }
     }
-    open.resize(kept);
     const double threshold = share * (1 + kShareTolerance);
-    std::vector<uint32_t>& frozen = frozen_;
     frozen.clear();
-    for (ChannelId c : open) {
-      const Filling& f = filling[c];
+    for (const uint32_t k : near) {
+      const Filling& f = filling[channels[k]];
       if (std::max(f.residual, 0.0) > threshold * demand_of(f))
         continue;
       for (uint32_t j = f.begin; j < f.end; ++j) {
@@ -653,8 +674,10 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
     if (left == 0) {
       // The last round freezes every flow still open: each channel's residual drops by the
       // share times its whole demand at once, and no flow's uses need visiting.
-      for (ChannelId c : open) {
+      for (const ChannelId c : channels) {
         Filling& f = filling[c];
+        if (f.unfrozen == 0)
+          continue;
         f.residual -= share * demand_of(f);
         f.demand = 0;
         f.unfrozen = 0;
