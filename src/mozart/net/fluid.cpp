@@ -605,13 +605,21 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
   }
   const ChannelId* const use_channel = use_channel_.data();
   const uint32_t* const on_channel = s.on_channel.data();
+  // A channel a frozen flow leaves gets its share again once the round's freezes are done;
+  // NaN marks it as listed for that (the search is idle meanwhile: its list serves).
+  std::vector<ChannelId>& touched = frontier_;
+  touched.clear();
   auto leave = [&](ChannelId c, double contribution, double d) {
     Filling& f = filling[c];
     f.residual -= contribution;
     if constexpr (!kUnitDemand)
       f.demand -= d;
     f.unfrozen -= 1;
-    fair[slot[c]] = share_of(f);
+    double& share = fair[slot[c]];
+    if (!std::isnan(share)) {
+      share = std::numeric_limits<double>::quiet_NaN();
+      touched.push_back(c);
+    }
   };
   auto freeze = [&](uint32_t i, double share) {
     const Uses uses = listed_uses_[listed[i]];
@@ -637,24 +645,25 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
   const double* const fair_at = fair.data();
   size_t left = flow_count;
   std::vector<uint32_t>& near = near_minimum_;
-  // A quotient within a few roundings of a round's threshold makes its channel a candidate;
-  // the test itself is the product below, the same one a scan of every channel would make.
-  auto candidate_limit = [](double share) { return share * (1 + kShareTolerance) * (1 + 1e-14); };
   while (left > 0) {
-    // One pass finds the smallest share and, in channel order, every channel near the
-    // smallest so far (a superset of those near the final one: the limit only falls).
-    double share = kNever, limit = std::numeric_limits<double>::max();
+    // The smallest share, by four running minima (a contiguous scan that pipelines) ...
+    double m[4] = {kNever, kNever, kNever, kNever};
+    size_t at = 0;
+    for (; at + 4 <= n; at += 4) {
+      for (size_t j = 0; j < 4; ++j)
+        m[j] = fair_at[at + j] < m[j] ? fair_at[at + j] : m[j];
+    }
+    for (; at < n; ++at)
+      m[0] = fair_at[at] < m[0] ? fair_at[at] : m[0];
+    const double share = std::min({m[0], m[1], m[2], m[3]});
+    // ... and, in channel order, the channels whose quotient lies within a few roundings of
+    // the threshold: a superset of those the product test below, the one a scan of every
+    // channel would make, lets saturate.
+    const double limit = share * (1 + kShareTolerance) * (1 + 1e-14);
     near.clear();
-    for (size_t k = 0; k < n; ++k) {
-      const double v = fair_at[k];
-      if (v <= limit) [[unlikely]] {
-        if (v < share) {
-          share = v;
-          limit = candidate_limit(share);
-          std::erase_if(near, [&](uint32_t j) { return fair_at[j] > limit; });
-        }
-        near.push_back(uint32_t(k));
-      }
+    for (at = 0; at < n; ++at) {
+      if (fair_at[at] <= limit) [[unlikely]]
+        near.push_back(uint32_t(at));
     }
     const double threshold = share * (1 + kShareTolerance);
     frozen.clear();
@@ -689,6 +698,9 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
         __builtin_prefetch(use_channel + listed_uses_[listed[frozen[k + kFillAhead]]].first);
       freeze(frozen[k], share);
     }
+    for (const ChannelId c : touched)
+      fair[slot[c]] = share_of(filling[c]);
+    touched.clear();
   }
 }
 
