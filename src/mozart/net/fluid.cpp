@@ -15,6 +15,19 @@ constexpr double kShareTolerance = 1e-12;  // relative: channels this close satu
 constexpr double kRateTolerance = 1e-9;    // relative: rates this close count as equal
 constexpr uint32_t kFillAhead = 6;         // flows whose uses the filling fetches ahead
 
+// The smallest of n values (kNever for none), by four running minima so the scan pipelines.
+double smallest(const double* value, size_t n) {
+  double m[4] = {kNever, kNever, kNever, kNever};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (size_t j = 0; j < 4; ++j)
+      m[j] = value[i + j] < m[j] ? value[i + j] : m[j];
+  }
+  for (; i < n; ++i)
+    m[0] = value[i] < m[0] ? value[i] : m[0];
+  return std::min({m[0], m[1], m[2], m[3]});
+}
+
 // Sorts uses by channel and merges repeats, so each channel appears once per flow.
 void normalise(std::vector<ChannelUse>& uses) {
   const auto before = [](const ChannelUse& a, const ChannelUse& b) {
@@ -262,20 +275,10 @@ void FluidNetwork::finish(FlowId id) {
 double FluidNetwork::next_event_time() {
   resolve();
   double t = heap_.empty() ? kNever : flows_[heap_.front()].next_time;
-  // A contiguous scan beats a heap of changing keys; four running minima keep it pipelined.
-  const double* const time = listed_time_.data();
-  const size_t n = listed_time_.size();
-  double m[4] = {kNever, kNever, kNever, kNever};
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    for (size_t j = 0; j < 4; ++j)
-      m[j] = time[i + j] < m[j] ? time[i + j] : m[j];
-  }
-  for (; i < n; ++i)
-    m[0] = std::min(m[0], time[i]);
+  // A contiguous scan beats a heap of changing keys.
   for (const LowFlow& l : low_)
     t = std::min(t, l.time);
-  return std::min({t, m[0], m[1], m[2], m[3]});
+  return std::min(t, smallest(listed_time_.data(), listed_time_.size()));
 }
 
 std::vector<FlowId> FluidNetwork::advance_to(double t) {
@@ -646,22 +649,13 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
   size_t left = flow_count;
   std::vector<uint32_t>& near = near_minimum_;
   while (left > 0) {
-    // The smallest share, by four running minima (a contiguous scan that pipelines) ...
-    double m[4] = {kNever, kNever, kNever, kNever};
-    size_t at = 0;
-    for (; at + 4 <= n; at += 4) {
-      for (size_t j = 0; j < 4; ++j)
-        m[j] = fair_at[at + j] < m[j] ? fair_at[at + j] : m[j];
-    }
-    for (; at < n; ++at)
-      m[0] = fair_at[at] < m[0] ? fair_at[at] : m[0];
-    const double share = std::min({m[0], m[1], m[2], m[3]});
-    // ... and, in channel order, the channels whose quotient lies within a few roundings of
-    // the threshold: a superset of those the product test below, the one a scan of every
-    // channel would make, lets saturate.
+    // The smallest share, and, in channel order, the channels whose quotient lies within a few
+    // roundings of the threshold: a superset of those the product test below, the one a scan of
+    // every channel would make, lets saturate.
+    const double share = smallest(fair_at, n);
     const double limit = share * (1 + kShareTolerance) * (1 + 1e-14);
     near.clear();
-    for (at = 0; at < n; ++at) {
+    for (size_t at = 0; at < n; ++at) {
       if (fair_at[at] <= limit) [[unlikely]]
         near.push_back(uint32_t(at));
     }
