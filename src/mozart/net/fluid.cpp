@@ -15,6 +15,19 @@ constexpr double kShareTolerance = 1e-12;  // relative: channels this close satu
 constexpr double kRateTolerance = 1e-9;    // relative: rates this close count as equal
 constexpr uint32_t kFillAhead = 6;         // flows whose uses the filling fetches ahead
 
+// The smallest of n values (kNever for none), by four running minima so the scan pipelines.
+double smallest(const double* value, size_t n) {
+  double m[4] = {kNever, kNever, kNever, kNever};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (size_t j = 0; j < 4; ++j)
+      m[j] = value[i + j] < m[j] ? value[i + j] : m[j];
+  }
+  for (; i < n; ++i)
+    m[0] = value[i] < m[0] ? value[i] : m[0];
+  return std::min({m[0], m[1], m[2], m[3]});
+}
+
 // Sorts uses by channel and merges repeats, so each channel appears once per flow.
 void normalise(std::vector<ChannelUse>& uses) {
   const auto before = [](const ChannelUse& a, const ChannelUse& b) {
@@ -262,20 +275,10 @@ void FluidNetwork::finish(FlowId id) {
 double FluidNetwork::next_event_time() {
   resolve();
   double t = heap_.empty() ? kNever : flows_[heap_.front()].next_time;
-  // A contiguous scan beats a heap of changing keys; four running minima keep it pipelined.
-  const double* const time = listed_time_.data();
-  const size_t n = listed_time_.size();
-  double m[4] = {kNever, kNever, kNever, kNever};
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    for (size_t j = 0; j < 4; ++j)
-      m[j] = time[i + j] < m[j] ? time[i + j] : m[j];
-  }
-  for (; i < n; ++i)
-    m[0] = std::min(m[0], time[i]);
+  // A contiguous scan beats a heap of changing keys.
   for (const LowFlow& l : low_)
     t = std::min(t, l.time);
-  return std::min({t, m[0], m[1], m[2], m[3]});
+  return std::min(t, smallest(listed_time_.data(), listed_time_.size()));
 }
 
 std::vector<FlowId> FluidNetwork::advance_to(double t) {
@@ -577,68 +580,89 @@ void FluidNetwork::open_channel(ChannelId c) {
 
 // Progressive filling of the gathered flows into the channels' residuals: each round, the
 // channels with the smallest fair share saturate and freeze their flows at it, whose
-// contributions leave the residuals. Channels without unfrozen flows drop out of the scan.
+// contributions leave the residuals. Each channel's fair share is kept in a contiguous array
+// (infinite once it has no unfrozen flow) and recomputed only when a frozen flow touches the
+// channel, so a round's search is a scan of that array rather than a division per channel.
 template <bool kUnitDemand>
 void FluidNetwork::fill(const std::vector<ChannelId>& channels,
                         const std::vector<uint32_t>& listed) {
   Solved& s = solved_;
   const size_t flow_count = listed.size();
   s.rate.assign(flow_count, -1);  // negative: not frozen yet
-  std::vector<ChannelId>& open = open_channels_;
-  open.assign(channels.begin(), channels.end());
   Filling* const filling = filling_.data();
   double* const rate = s.rate.data();
   // With unit demands a channel's demand is its count of unfrozen flows, exactly.
   auto demand_of = [](const Filling& f) { return kUnitDemand ? double(f.unfrozen) : f.demand; };
+  auto share_of = [&](const Filling& f) {
+    return f.unfrozen == 0 ? kNever : std::max(f.residual, 0.0) / demand_of(f);
+  };
+  const size_t n = channels.size();
+  std::vector<double>& fair = channel_share_;
+  fair.resize(n);
+  if (slot_of_channel_.size() < filling_.size())
+    slot_of_channel_.resize(filling_.size());
+  uint32_t* const slot = slot_of_channel_.data();
+  for (size_t k = 0; k < n; ++k) {
+    slot[channels[k]] = uint32_t(k);
+    fair[k] = share_of(filling[channels[k]]);
+  }
   const ChannelId* const use_channel = use_channel_.data();
   const uint32_t* const on_channel = s.on_channel.data();
+  // A channel a frozen flow leaves gets its share again once the round's freezes are done;
+  // NaN marks it as listed for that (the search is idle meanwhile: its list serves).
+  std::vector<ChannelId>& touched = frontier_;
+  touched.clear();
+  auto leave = [&](ChannelId c, double contribution, double d) {
+    Filling& f = filling[c];
+    f.residual -= contribution;
+    if constexpr (!kUnitDemand)
+      f.demand -= d;
+    f.unfrozen -= 1;
+    double& share = fair[slot[c]];
+    if (!std::isnan(share)) {
+      share = std::numeric_limits<double>::quiet_NaN();
+      touched.push_back(c);
+    }
+  };
   auto freeze = [&](uint32_t i, double share) {
     const Uses uses = listed_uses_[listed[i]];
     const uint32_t first = uses.first, last = first + uses.count;
     if constexpr (kUnitDemand) {
-      for (uint32_t u = first; u < last; ++u) {
-        Filling& f = filling[use_channel[u]];
-        f.residual -= share;
-        f.unfrozen -= 1;
-      }
+      for (uint32_t u = first; u < last; ++u)
+        leave(use_channel[u], share, 1);
       return;
     }
     const Hot& h = hot_[listed_[listed[i]]];
     if (h.unit) {
       const double d = h.weight;
-      for (uint32_t u = first; u < last; ++u) {
-        Filling& f = filling[use_channel[u]];
-        f.residual -= d * share;
-        f.demand -= d;
-        f.unfrozen -= 1;
-      }
+      for (uint32_t u = first; u < last; ++u)
+        leave(use_channel[u], d * share, d);
       return;
     }
     for (uint32_t u = first; u < last; ++u) {
-      Filling& f = filling[use_channel[u]];
       const double d = h.weight * use_coefficient_[u];
-      f.residual -= d * share;
-      f.demand -= d;
-      f.unfrozen -= 1;
+      leave(use_channel[u], d * share, d);
     }
   };
+  std::vector<uint32_t>& frozen = frozen_;
+  const double* const fair_at = fair.data();
   size_t left = flow_count;
+  std::vector<uint32_t>& near = near_minimum_;
   while (left > 0) {
-    double share = kNever;
-    size_t kept = 0;
-    for (ChannelId c : open) {
-      const Filling& f = filling[c];
-      if (f.unfrozen == 0)
-        continue;
-      open[kept++] = c;
-      share = std::min(share, std::max(f.residual, 0.0) / demand_of(f));
+    // The smallest share, and, in channel order, the channels whose quotient lies within a few
+    // roundings of the threshold: a superset of those the product test below, the one a scan of
+    // every channel would make, lets saturate.
+    const double share = smallest(fair_at, n);
+    const double limit = share * (1 + kShareTolerance) * (1 + 1e-14);
+    near.clear();
+    for (size_t at = 0; at < n; ++at) {
+      if (fair_at[at] <= limit) [[unlikely]]
+        near.push_back(uint32_t(at));
     }
-    open.resize(kept);
     const double threshold = share * (1 + kShareTolerance);
-    std::vector<uint32_t>& frozen = frozen_;
     frozen.clear();
-    for (ChannelId c : open) {
-      const Filling& f = filling[c];
+    for (const uint32_t k : near) {
+      const Filling& f = filling[channels[k]];
       if (std::max(f.residual, 0.0) > threshold * demand_of(f))
         continue;
       for (uint32_t j = f.begin; j < f.end; ++j) {
@@ -653,8 +677,10 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
     if (left == 0) {
       // The last round freezes every flow still open: each channel's residual drops by the
       // share times its whole demand at once, and no flow's uses need visiting.
-      for (ChannelId c : open) {
+      for (const ChannelId c : channels) {
         Filling& f = filling[c];
+        if (f.unfrozen == 0)
+          continue;
         f.residual -= share * demand_of(f);
         f.demand = 0;
         f.unfrozen = 0;
@@ -666,6 +692,9 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
         __builtin_prefetch(use_channel + listed_uses_[listed[frozen[k + kFillAhead]]].first);
       freeze(frozen[k], share);
     }
+    for (const ChannelId c : touched)
+      fair[slot[c]] = share_of(filling[c]);
+    touched.clear();
   }
 }
 

@@ -270,7 +270,9 @@ class FluidNetwork {
   std::vector<uint8_t> unrecorded_mark_;
 
   // Scratch buffers of the filling, reused across solves.
-  std::vector<ChannelId> open_channels_;
+  std::vector<double> channel_share_;      // a filling's fair share per solved channel
+  std::vector<uint32_t> slot_of_channel_;  // where a channel sits in channel_share_
+  std::vector<uint32_t> near_minimum_;     // a filling round's candidate channels
   std::vector<ChannelId> frontier_;
   std::vector<uint32_t> solve_listed_;  // the flows (listed positions), channels of a solve
   std::vector<ChannelId> solve_channels_;
