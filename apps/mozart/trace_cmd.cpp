@@ -21,6 +21,7 @@
 #include "mozart/trace/edit.hpp"
 #include "mozart/trace/formats.hpp"
 #include "mozart/trace/generator.hpp"
+#include "mozart/trace/like.hpp"
 #include "mozart/trace/priors.hpp"
 
 namespace mozart::cli {
@@ -200,6 +201,8 @@ struct GenFlags {
   std::string format;
   std::string params;
   std::string token_experts;
+  std::string like;
+  int topics = 0;
   int seq_len = 0;
   std::vector<std::string> domains;
   double skew = -1;
@@ -215,14 +218,58 @@ Trace sample_measured(const GenFlags& f, const trace::Progress& progress) {
   return t;
 }
 
+// Fits the --like trace's law and draws from it, over --model's MoE layers when given (the
+// trace must be of that model), else the trace's own; prints what the fit reached.
+Trace generate_like(const GenFlags& f, const trace::Progress& progress) {
+  std::optional<model::MoeModel> m;
+  if (!f.model.empty())
+    m = model::load_model(f.model);
+  const Trace source = trace::read_trace(f.like, m ? read_options_for(*m) : trace::ReadOptions{});
+  if (m)
+    check_trace_fits_model(source, *m, f.like);
+  trace::LikeOptions options;
+  options.seed = f.seed;
+  if (f.topics > 0)
+    options.topics = f.topics;
+  const auto law = trace::fit_like(source, f.like, options);
+  Trace t = trace::generate_like(law, f.tokens, f.seed, m ? model_shape(*m) : TraceShape{},
+                                 m ? m->name : source.model, f.seq_len, progress);
+  // The source against a fresh draw of its own layers and length (at most 32,768 tokens).
+  const std::size_t check_tokens = std::min<std::size_t>(source.tokens, 32768);
+  const auto correlation =
+      trace::coactivation_correlation(trace::slice(source, 0, check_tokens, {}, f.like),
+                                      trace::generate_like(law, check_tokens, f.seed + 1));
+  fmt::print("like {}: {} topics per layer, persistence {:.3f}, consecutive reuse {} → {:.3f}\n",
+             f.like, law.layers.front().share.size(), law.persistence,
+             law.target_reuse < 0 ? std::string("- (no consecutive tokens)")
+                                  : fmt::format("{:.3f}", law.target_reuse),
+             law.achieved_reuse);
+  std::vector<std::string> cells;
+  for (std::size_t l = 0; l < correlation.size(); ++l)
+    cells.push_back(fmt::format("{} {:.3f}/{:.3f}", source.shape.layer_ids[l], correlation[l].lift,
+                                correlation[l].matrix));
+  fmt::print("co-activation correlation with the source per layer (lift/matrix): {}\n",
+             fmt::join(cells, ", "));
+  for (const auto& warning : law.warnings)
+    fmt::print(stderr, "mozart: warning: trace gen --like: {}\n", warning);
+  return t;
+}
+
 void run_gen(const GenFlags& f) {
   core::OutputPlan outputs("mozart trace gen");
-  outputs.input(f.model).input(f.params).input(f.token_experts);
+  outputs.input(f.model).input(f.params).input(f.token_experts).input(f.like);
   outputs.output("-o", f.output, {}).check();
   const trace::Format format = output_format(f.output, "--format", f.format);
+  if (!f.like.empty() &&
+      (!f.params.empty() || !f.token_experts.empty() || f.skew >= 0 || !f.domains.empty()))
+    throw core::InputError({"mozart trace gen", "--like", 0}, f.like,
+                           "--like alone: the law comes from the trace (no --params, "
+                           "--token-experts, --skew or --domains)");
   LoopProgress generating("trace gen: generating");
   Trace t;
-  if (!f.token_experts.empty()) {
+  if (!f.like.empty()) {
+    t = generate_like(f, generating.callback());
+  } else if (!f.token_experts.empty()) {
     t = sample_measured(f, generating.callback());
   } else {
     if (f.model.empty())
@@ -549,6 +596,12 @@ void add_trace_commands(CLI::App& app) {
   gen->add_option("--token-experts", g->token_experts,
                   "Draw from measured per-token expert counts instead "
                   "(data/routing-counts/token-experts/); --model, if given, must match them");
+  gen->add_option("--like", g->like,
+                  "A real trace whose law to follow: its experts' popularity, which fire "
+                  "together, its consecutive-token reuse; --model, if given, must fit it and "
+                  "names the layers");
+  gen->add_option("--topics", g->topics, "With --like: topics per layer (default 32)")
+      ->check(whole(1, 1024));
   gen->add_option("--seq-len", g->seq_len, "Tokens per sequence")->check(whole(1, 1 << 24));
   gen->add_option("--domains", g->domains, "Domain names (sequences draw one each)")
       ->delimiter(',')
