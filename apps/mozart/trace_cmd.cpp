@@ -397,6 +397,21 @@ std::string calibration_report(const CalibrateFlags& f, const TraceShape& shape,
   return report_markdown(target, generated, c);
 }
 
+// The sampling noise of the target's statistics (half the difference of its two halves).
+void print_noise(const trace::CalibrationTarget& target) {
+  if (target.noise.empty()) {
+    fmt::print("sampling noise: not known (aggregate counts cannot be halved)\n");
+    return;
+  }
+  fmt::print("sampling noise (half the difference of the input's two halves):\n");
+  fmt::print("{:>6} {:>9} {:>8} {:>10} {:>8} {:>8} {:>6}\n", "layer", "max/mean", "entropy",
+             "coact-lift", "trans-c", "reuse", "C_T");
+  for (const auto& n : target.noise)
+    fmt::print("{:>6} {:>9.3f} {:>8.4f} {:>10} {:>8} {:>8} {:>6}\n", n.layer_id, n.imbalance,
+               n.entropy, opt(n.coactivation_lift, "{:.4f}"), opt(n.transition_concentration),
+               opt(n.consecutive_reuse, "{:.4f}"), opt(n.copies_contiguous16, "{:.3f}"));
+}
+
 void run_calibrate(const CalibrateFlags& f) {
   core::OutputPlan outputs("mozart trace calibrate");
   for (const std::string* in : {&f.model, &f.counts, &f.token_experts, &f.trace_path})
@@ -417,6 +432,13 @@ void run_calibrate(const CalibrateFlags& f) {
                         {"fitted_on", c.fitted_on}, {"target_value", c.target},
                         {"achieved", c.achieved},   {"seed", f.seed},
                         {"warnings", c.warnings}};
+  if (c.reuse_target >= 0) {
+    out["calibration"]["reuse_target"] = c.reuse_target;
+    out["calibration"]["reuse_achieved"] = c.reuse_achieved;
+  }
+  out["calibration"]["sampling_noise"] = ordered_json::array();
+  for (const auto& layer : target.noise)
+    out["calibration"]["sampling_noise"].push_back(trace::to_json(layer));
   outputs.stage(f.output, out.dump(1) + "\n");
   progress.advance();
   if (!f.report.empty()) {
@@ -429,6 +451,10 @@ void run_calibrate(const CalibrateFlags& f) {
       "calibrated to {}: topic strength {:.3f} ({}: real {:.4f}, generated {:.4f}); "
       "parameters written to {}\n",
       target.label, c.params.topic_strength, c.fitted_on, c.target, c.achieved, f.output);
+  if (c.reuse_target >= 0)
+    fmt::print("stickiness {:.3f}: consecutive reuse real {:.4f}, generated {:.4f}\n",
+               c.params.stickiness, c.reuse_target, c.reuse_achieved);
+  print_noise(target);
   if (!f.report.empty())
     fmt::print("report written to {}\n", f.report);
   for (const auto& warning : c.warnings)
