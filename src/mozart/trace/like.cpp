@@ -84,8 +84,8 @@ class MixtureFit {
       }
       const double top = *std::max_element(score.begin(), score.end());
       double total = 0;
-      for (auto& s : score)  // a topic e^-30 below the best takes no part
-        total += (s = s - top < -30 ? 0.0 : std::exp(s - top));
+      for (auto& s : score)  // a topic e^-16 below the best takes no part
+        total += (s = s - top < -16 ? 0.0 : std::exp(s - top));
       float* r = resp.data() + t * topics_;
       for (std::size_t z = 0; z < topics_; ++z) {
         const double p = score[z] / total;
@@ -215,11 +215,82 @@ bool has_consecutive_pairs(const Trace& t) {
   return false;
 }
 
+// A topic's k distinct experts. Where the k−1 heaviest experts hold much of the weight,
+// rejection from an alias table redraws them over and over; there each expert is drawn in turn
+// by a scan of the remaining ones, heaviest first (short, since the weight is concentrated).
+// Both draw without replacement in proportion to the weights, in draw order.
+class TopicDraw {
+  static constexpr int kMaxScanK = 64;
+
+ public:
+  TopicDraw(const std::vector<double>& weights, int k)
+      : weights_(weights), table_(weights), order_(weights.size()) {
+    std::iota(order_.begin(), order_.end(), ExpertId{0});
+    std::stable_sort(order_.begin(), order_.end(),
+                     [&](ExpertId a, ExpertId b) { return weights[a] > weights[b]; });
+    double heavy = 0, total = 0;
+    for (std::size_t i = 0; i < order_.size(); ++i) {
+      sorted_.push_back(weights[order_[i]]);
+      total += sorted_.back();
+      if (i + 1 < static_cast<std::size_t>(k))
+        heavy += sorted_.back();
+    }
+    scan_ = heavy > 0.25 * total && k <= kMaxScanK;
+    total_ = total;
+  }
+
+  // `taken` holds one zero per expert; it is left as it was found.
+  void draw(int k, Rng& rng, ExpertId* out, float* gates, std::vector<std::uint8_t>& taken) const {
+    if (!scan_)
+      return detail::draw_distinct(table_, weights_, k, rng, out, gates);
+    const auto n = sorted_.size();
+    std::size_t picked[kMaxScanK];
+    double remaining = total_;
+    for (int j = 0; j < k; ++j) {
+      double u = rng.uniform() * remaining;
+      std::size_t pick = n, last = n;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (taken[i] != 0)
+          continue;
+        last = i;
+        u -= sorted_[i];
+        if (u < 0) {
+          pick = i;
+          break;
+        }
+      }
+      pick = pick == n ? last : pick;  // rounding left u a hair above 0
+      taken[pick] = 1;
+      picked[j] = pick;
+      out[j] = order_[pick];
+      remaining -= sorted_[pick];
+    }
+    for (int j = 0; j < k; ++j)
+      taken[picked[j]] = 0;
+    if (gates == nullptr)
+      return;
+    double total = 0;
+    for (int j = 0; j < k; ++j)
+      total += weights_[out[j]];
+    for (int j = 0; j < k; ++j)
+      gates[j] = static_cast<float>(weights_[out[j]] / total);
+    std::sort(gates, gates + k, std::greater<>());
+  }
+
+ private:
+  const std::vector<double>& weights_;
+  AliasTable table_;
+  std::vector<ExpertId> order_;
+  std::vector<double> sorted_;
+  double total_ = 0;
+  bool scan_ = false;
+};
+
 // The drawing tables of a model over an output shape.
 struct Sampler {
   std::vector<std::vector<AliasTable>> topic_of_layer;  // [source layer][topic above]
   std::vector<AliasTable> first;                        // the first layer's topics
-  std::vector<std::vector<AliasTable>> experts;         // [source layer][topic]
+  std::vector<std::vector<TopicDraw>> experts;          // [source layer][topic]
   std::vector<std::size_t> source_of;                   // per output layer
   std::vector<std::vector<ExpertId>> rename;            // per output layer; empty: identity
 
@@ -231,7 +302,7 @@ struct Sampler {
         rows.emplace_back(row);
       auto& tables = experts.emplace_back();
       for (const auto& w : layer.experts)
-        tables.emplace_back(w);
+        tables.emplace_back(w, shape.top_k);
     }
     first.emplace_back(m.layers.front().share);
     for (const int id : shape.layer_ids) {
@@ -265,6 +336,7 @@ Trace draw_like(const LikeModel& m, const TraceShape& shape, std::size_t tokens,
   const auto seq_len = static_cast<std::size_t>(sequence_length);
   const int k = shape.top_k;
   std::vector<std::uint32_t> topic(m.layers.size(), 0);
+  std::vector<std::uint8_t> taken(static_cast<std::size_t>(shape.experts), 0);
   detail::ProgressTicker ticker(progress, tokens, kTokensPerTick);
   for (std::size_t t = 0; t < tokens; ++t) {
     ticker.at(t);
@@ -280,8 +352,7 @@ Trace draw_like(const LikeModel& m, const TraceShape& shape, std::size_t tokens,
       const auto z = topic[s];
       const auto at = trace.offset(j, t);
       ExpertId* out = trace.experts.data() + at;
-      detail::draw_distinct(sampler.experts[s][z], m.layers[s].experts[z], k, rng, out,
-                            m.gates ? trace.gates.data() + at : nullptr);
+      sampler.experts[s][z].draw(k, rng, out, m.gates ? trace.gates.data() + at : nullptr, taken);
       if (const auto& map = sampler.rename[static_cast<std::size_t>(j)]; !map.empty())
         for (int i = 0; i < k; ++i)
           out[i] = map[out[i]];
@@ -338,11 +409,13 @@ void fit_persistence(LikeModel& m, const LikeOptions& options) {
   }
   m.persistence = 0.5 * (low + high);
   m.achieved_reuse = reuse_at(m.persistence, options.reuse_steps);
-  if (low == 0)
+  if (options.reuse_steps > 0 && (low == 0 || high == 1))
     m.warnings.push_back(fmt::format(
-        "consecutive reuse {:.4f} is below what independent tokens of this law give ({:.4f}): "
-        "persistence 0",
-        m.target_reuse, m.achieved_reuse));
+        "persistence {:.3f} at the bound {} of its search [0, 1]: consecutive reuse {:.4f} "
+        "wanted, {:.4f} reached ({})",
+        m.persistence, low == 0 ? 0 : 1, m.target_reuse, m.achieved_reuse,
+        low == 0 ? "independent tokens of this law already share more experts"
+                 : "tokens of one topic share fewer experts than the source's do"));
 }
 
 }  // namespace

@@ -29,8 +29,8 @@ namespace mozart::trace {
 
 struct LikeOptions {
   int topics = 32;                  // per layer; fewer when the sample has fewer tokens
-  int iterations = 30;              // of expectation-maximisation
-  std::size_t fit_tokens = 32768;   // sampled from the source in 16 contiguous runs
+  int iterations = 20;              // of expectation-maximisation
+  std::size_t fit_tokens = 16384;   // sampled from the source in 16 contiguous runs
   int popularity_rounds = 6;        // of proportional fitting of the experts' shares
   std::size_t reuse_tokens = 8192;  // per generated round fitting popularity or persistence
   int reuse_steps = 12;             // bisection steps of the persistence
