@@ -36,6 +36,8 @@ struct ReadFlags {
   std::string format;
   std::string model;
   int experts = 0;
+  int top_k = 0;
+  std::vector<std::string> fields;  // ROLE=FIELD
 
   void add_to(CLI::App* cmd, bool with_model = true) {
     cmd->add_option("--format", format,
@@ -44,6 +46,12 @@ struct ReadFlags {
       cmd->add_option("--model", model, "Zoo model or model file: experts, top-k and MoE layers");
     cmd->add_option("--experts", experts, "Routed experts per layer (for files that omit it)")
         ->check(whole(1, core::kMaxRoutedExperts));
+    cmd->add_option("--top-k", top_k, "Experts per token (to take from router logits)")
+        ->check(whole(1, core::kMaxRoutedExperts));
+    cmd->add_option("--fields", fields,
+                    "JSONL field names by role, e.g. token=tok,layer=l,experts=ids,gates=probs "
+                    "(roles: token, layer, experts, gates, logits, sequence, position, domain)")
+        ->delimiter(',');
   }
 
   // The trace at `path`, checked against --model when one is given.
@@ -66,6 +74,15 @@ struct ReadFlags {
     }
     if (experts > 0)
       o.hint.experts = experts;
+    if (top_k > 0)
+      o.hint.top_k = top_k;
+    for (const auto& mapping : fields) {
+      const auto eq = mapping.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == mapping.size())
+        throw core::InputError({"--fields", "mapping", 0}, mapping,
+                               "ROLE=FIELD, e.g. token=tok,layer=l,experts=ids,gates=probs");
+      o.fields[mapping.substr(0, eq)] = mapping.substr(eq + 1);
+    }
     return o;
   }
 };
