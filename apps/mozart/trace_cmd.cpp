@@ -235,6 +235,27 @@ Trace sample_measured(const GenFlags& f, const trace::Progress& progress) {
   return t;
 }
 
+// Parameters calibrated for a model of another family carry that family's balancing (its
+// popularity skew and co-activation), not this one's: said, not refused.
+void warn_other_family(const nlohmann::json& params, const model::MoeModel& m,
+                       const std::string& path) {
+  if (!params.contains("calibration") || !params["calibration"].is_object() ||
+      !params["calibration"].contains("model") || !params["calibration"]["model"].is_string())
+    return;
+  const auto name = params["calibration"]["model"].get<std::string>();
+  std::string family;
+  try {
+    family = model::load_model(name).family;
+  } catch (const core::InputError&) {
+    family = "(unknown)";
+  }
+  if (name != m.name && family != m.family)
+    fmt::print(stderr,
+               "mozart: warning: trace gen: {} was calibrated for {} (family {}), not for {} "
+               "(family {}): its routing law is that family's\n",
+               path, name, family, m.name, m.family);
+}
+
 // Fits the --like trace's law and draws from it, over --model's MoE layers when given (the
 // trace must be of that model), else the trace's own; prints what the fit reached.
 Trace generate_like(const GenFlags& f, const trace::Progress& progress) {
@@ -299,6 +320,7 @@ void run_gen(const GenFlags& f) {
       if (json.is_discarded())
         throw core::InputError({f.params, "", 0}, "(unparseable)", "a JSON object");
       p = trace::params_from_json(json, f.params);
+      warn_other_family(json, m, f.params);
     }
     if (f.seq_len > 0)
       p.sequence_length = f.seq_len;
