@@ -38,6 +38,7 @@ struct ReadFlags {
   int experts = 0;
   int top_k = 0;
   std::vector<std::string> fields;  // ROLE=FIELD
+  bool drop_incomplete = false;
 
   void add_to(CLI::App* cmd, bool with_model = true) {
     cmd->add_option("--format", format,
@@ -52,6 +53,9 @@ struct ReadFlags {
                     "JSONL field names by role, e.g. token=tok,layer=l,experts=ids,gates=probs "
                     "(roles: token, layer, experts, gates, logits, sequence, position, domain)")
         ->delimiter(',');
+    cmd->add_flag("--drop-incomplete", drop_incomplete,
+                  "JSONL, CSV: keep the tokens with a record at every layer instead of refusing "
+                  "missing records (the dropped ones are reported)");
   }
 
   // The trace at `path`, checked against --model when one is given.
@@ -76,6 +80,8 @@ struct ReadFlags {
       o.hint.experts = experts;
     if (top_k > 0)
       o.hint.top_k = top_k;
+    o.drop_incomplete = drop_incomplete;
+    o.report = [](const std::string& note) { fmt::print(stderr, "mozart: note: {}\n", note); };
     for (const auto& mapping : fields) {
       const auto eq = mapping.find('=');
       if (eq == std::string::npos || eq == 0 || eq + 1 == mapping.size())

@@ -561,6 +561,41 @@ TEST(TraceFormats, JsonlFieldsMapAnyNamesAndRefuseAbsentOnes) {
       << error_of(gap, Format::jsonl, o);
 }
 
+TEST(TraceFormats, DropIncompleteKeepsTheCompleteTokensAndSaysSo) {
+  // Token 1 lacks layer 4, token 3 has no record at all; tokens 0 and 2 are kept, in order.
+  const std::string log =
+      "{\"token\": 0, \"layer\": 2, \"experts\": [1, 2], \"seq_id\": 7}\n"
+      "{\"token\": 1, \"layer\": 2, \"experts\": [0, 3], \"seq_id\": 7}\n"
+      "{\"token\": 2, \"layer\": 2, \"experts\": [2, 3], \"seq_id\": 8}\n"
+      "{\"token\": 4, \"layer\": 2, \"experts\": [3, 1], \"seq_id\": 8}\n"
+      "{\"token\": 0, \"layer\": 4, \"experts\": [3, 0], \"seq_id\": 7}\n"
+      "{\"token\": 2, \"layer\": 4, \"experts\": [1, 0], \"seq_id\": 8}\n"
+      "{\"token\": 4, \"layer\": 4, \"experts\": [0, 2], \"seq_id\": 8}\n";
+  ReadOptions o;
+  o.hint.experts = 4;
+  EXPECT_NE(error_of(log, Format::jsonl, o).find("records are missing"), std::string::npos)
+      << error_of(log, Format::jsonl, o);
+  std::vector<std::string> notes;
+  o.drop_incomplete = true;
+  o.report = [&](const std::string& note) { notes.push_back(note); };
+  const Trace t = parse_trace(log, Format::jsonl, o, "log.jsonl");
+  ASSERT_EQ(t.tokens, 3u);
+  EXPECT_NO_THROW(validate(t, "kept"));
+  EXPECT_EQ(t.choices(0, 1)[0], 2);  // token 2 at layer 2
+  EXPECT_EQ(t.choices(1, 1)[0], 1);  // token 2 at layer 4
+  EXPECT_EQ(t.choices(1, 2)[1], 2);  // token 4 at layer 4
+  EXPECT_EQ(t.sequence[0], 7u);
+  EXPECT_EQ(t.sequence[1], 8u);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0],
+            "log.jsonl: dropped 1 token without a record at every layer (the first: "
+            "token 1); kept 3");
+  // The same through CSV, which shares the assembly.
+  const Trace csv =
+      parse_trace(serialise_trace(t, Format::csv), Format::csv, o, "kept.csv");  // complete
+  EXPECT_EQ(csv.tokens, 3u);
+}
+
 TEST(TraceFormats, RouterLogitsGiveTheTopKAndSoftmaxGates) {
   const std::string log =
       "{\"token\": 0, \"layer\": 0, \"logits\": [0.1, 2.0, -1.0, 1.5]}\n"

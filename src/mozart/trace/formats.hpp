@@ -21,6 +21,7 @@
 // writers write as they go, through a temporary file renamed into place when complete.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,6 +52,10 @@ struct ReadOptions {
   // router logit per expert) takes the top-k (hint.top_k) and, unless gates are given, their
   // softmax probabilities as gates.
   std::map<std::string, std::string> fields;
+  // JSONL and CSV: keep only the tokens with a record at every layer (renumbered in order)
+  // instead of refusing a file with missing records; `report` hears how many were dropped.
+  bool drop_incomplete = false;
+  std::function<void(const std::string&)> report;
 };
 
 Trace read_trace(const std::string& path, const ReadOptions& options = {});

@@ -21,10 +21,6 @@ namespace {
 
 using core::InputError;
 
-bool is_any(std::string_view key, std::initializer_list<std::string_view> names) {
-  return std::find(names.begin(), names.end(), key) != names.end();
-}
-
 bool is_any(std::string_view key, const std::vector<std::string>& names) {
   return std::find(names.begin(), names.end(), key) != names.end();
 }
