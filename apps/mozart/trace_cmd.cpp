@@ -21,6 +21,7 @@
 #include "mozart/trace/edit.hpp"
 #include "mozart/trace/formats.hpp"
 #include "mozart/trace/generator.hpp"
+#include "mozart/trace/like.hpp"
 #include "mozart/trace/priors.hpp"
 
 namespace mozart::cli {
@@ -35,6 +36,9 @@ struct ReadFlags {
   std::string format;
   std::string model;
   int experts = 0;
+  int top_k = 0;
+  std::vector<std::string> fields;  // ROLE=FIELD
+  bool drop_incomplete = false;
 
   void add_to(CLI::App* cmd, bool with_model = true) {
     cmd->add_option("--format", format,
@@ -43,6 +47,15 @@ struct ReadFlags {
       cmd->add_option("--model", model, "Zoo model or model file: experts, top-k and MoE layers");
     cmd->add_option("--experts", experts, "Routed experts per layer (for files that omit it)")
         ->check(whole(1, core::kMaxRoutedExperts));
+    cmd->add_option("--top-k", top_k, "Experts per token (to take from router logits)")
+        ->check(whole(1, core::kMaxRoutedExperts));
+    cmd->add_option("--fields", fields,
+                    "JSONL field names by role, e.g. token=tok,layer=l,experts=ids,gates=probs "
+                    "(roles: token, layer, experts, gates, logits, sequence, position, domain)")
+        ->delimiter(',');
+    cmd->add_flag("--drop-incomplete", drop_incomplete,
+                  "JSONL, CSV: keep the tokens with a record at every layer instead of refusing "
+                  "missing records (the dropped ones are reported)");
   }
 
   // The trace at `path`, checked against --model when one is given.
@@ -65,6 +78,17 @@ struct ReadFlags {
     }
     if (experts > 0)
       o.hint.experts = experts;
+    if (top_k > 0)
+      o.hint.top_k = top_k;
+    o.drop_incomplete = drop_incomplete;
+    o.report = [](const std::string& note) { fmt::print(stderr, "mozart: note: {}\n", note); };
+    for (const auto& mapping : fields) {
+      const auto eq = mapping.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == mapping.size())
+        throw core::InputError({"--fields", "mapping", 0}, mapping,
+                               "ROLE=FIELD, e.g. token=tok,layer=l,experts=ids,gates=probs");
+      o.fields[mapping.substr(0, eq)] = mapping.substr(eq + 1);
+    }
     return o;
   }
 };
@@ -200,6 +224,8 @@ struct GenFlags {
   std::string format;
   std::string params;
   std::string token_experts;
+  std::string like;
+  int topics = 0;
   int seq_len = 0;
   std::vector<std::string> domains;
   double skew = -1;
@@ -215,14 +241,79 @@ Trace sample_measured(const GenFlags& f, const trace::Progress& progress) {
   return t;
 }
 
+// Parameters calibrated for a model of another family carry that family's balancing (its
+// popularity skew and co-activation), not this one's: said, not refused.
+void warn_other_family(const nlohmann::json& params, const model::MoeModel& m,
+                       const std::string& path) {
+  if (!params.contains("calibration") || !params["calibration"].is_object() ||
+      !params["calibration"].contains("model") || !params["calibration"]["model"].is_string())
+    return;
+  const auto name = params["calibration"]["model"].get<std::string>();
+  std::string family;
+  try {
+    family = model::load_model(name).family;
+  } catch (const core::InputError&) {
+    family = "(unknown)";
+  }
+  if (name != m.name && family != m.family)
+    fmt::print(stderr,
+               "mozart: warning: trace gen: {} was calibrated for {} (family {}), not for {} "
+               "(family {}): its routing law is that family's\n",
+               path, name, family, m.name, m.family);
+}
+
+// Fits the --like trace's law and draws from it, over --model's MoE layers when given (the
+// trace must be of that model), else the trace's own; prints what the fit reached.
+Trace generate_like(const GenFlags& f, const trace::Progress& progress) {
+  std::optional<model::MoeModel> m;
+  if (!f.model.empty())
+    m = model::load_model(f.model);
+  const Trace source = trace::read_trace(f.like, m ? read_options_for(*m) : trace::ReadOptions{});
+  if (m)
+    check_trace_fits_model(source, *m, f.like);
+  trace::LikeOptions options;
+  options.seed = f.seed;
+  if (f.topics > 0)
+    options.topics = f.topics;
+  const auto law = trace::fit_like(source, f.like, options);
+  Trace t = trace::generate_like(law, f.tokens, f.seed, m ? model_shape(*m) : TraceShape{},
+                                 m ? m->name : source.model, f.seq_len, progress);
+  // The source against a fresh draw of its own layers and length (at most 32,768 tokens).
+  const std::size_t check_tokens = std::min<std::size_t>(source.tokens, 32768);
+  const auto correlation =
+      trace::coactivation_correlation(trace::slice(source, 0, check_tokens, {}, f.like),
+                                      trace::generate_like(law, check_tokens, f.seed + 1));
+  fmt::print("like {}: {} topics per layer, persistence {:.3f}, consecutive reuse {} → {:.3f}\n",
+             f.like, law.layers.front().share.size(), law.persistence,
+             law.target_reuse < 0 ? std::string("- (no consecutive tokens)")
+                                  : fmt::format("{:.3f}", law.target_reuse),
+             law.achieved_reuse);
+  std::vector<std::string> cells;
+  for (std::size_t l = 0; l < correlation.size(); ++l)
+    cells.push_back(fmt::format("{} {:.3f}/{:.3f}", source.shape.layer_ids[l], correlation[l].lift,
+                                correlation[l].matrix));
+  fmt::print("co-activation correlation with the source per layer (lift/matrix): {}\n",
+             fmt::join(cells, ", "));
+  for (const auto& warning : law.warnings)
+    fmt::print(stderr, "mozart: warning: trace gen --like: {}\n", warning);
+  return t;
+}
+
 void run_gen(const GenFlags& f) {
   core::OutputPlan outputs("mozart trace gen");
-  outputs.input(f.model).input(f.params).input(f.token_experts);
+  outputs.input(f.model).input(f.params).input(f.token_experts).input(f.like);
   outputs.output("-o", f.output, {}).check();
   const trace::Format format = output_format(f.output, "--format", f.format);
+  if (!f.like.empty() &&
+      (!f.params.empty() || !f.token_experts.empty() || f.skew >= 0 || !f.domains.empty()))
+    throw core::InputError({"mozart trace gen", "--like", 0}, f.like,
+                           "--like alone: the law comes from the trace (no --params, "
+                           "--token-experts, --skew or --domains)");
   LoopProgress generating("trace gen: generating");
   Trace t;
-  if (!f.token_experts.empty()) {
+  if (!f.like.empty()) {
+    t = generate_like(f, generating.callback());
+  } else if (!f.token_experts.empty()) {
     t = sample_measured(f, generating.callback());
   } else {
     if (f.model.empty())
@@ -235,6 +326,7 @@ void run_gen(const GenFlags& f) {
       if (json.is_discarded())
         throw core::InputError({f.params, "", 0}, "(unparseable)", "a JSON object");
       p = trace::params_from_json(json, f.params);
+      warn_other_family(json, m, f.params);
     }
     if (f.seq_len > 0)
       p.sequence_length = f.seq_len;
@@ -350,6 +442,21 @@ std::string calibration_report(const CalibrateFlags& f, const TraceShape& shape,
   return report_markdown(target, generated, c);
 }
 
+// The sampling noise of the target's statistics (half the difference of its two halves).
+void print_noise(const trace::CalibrationTarget& target) {
+  if (target.noise.empty()) {
+    fmt::print("sampling noise: not known (aggregate counts cannot be halved)\n");
+    return;
+  }
+  fmt::print("sampling noise (half the difference of the input's two halves):\n");
+  fmt::print("{:>6} {:>9} {:>8} {:>10} {:>8} {:>8} {:>6}\n", "layer", "max/mean", "entropy",
+             "coact-lift", "trans-c", "reuse", "C_T");
+  for (const auto& n : target.noise)
+    fmt::print("{:>6} {:>9.3f} {:>8.4f} {:>10} {:>8} {:>8} {:>6}\n", n.layer_id, n.imbalance,
+               n.entropy, opt(n.coactivation_lift, "{:.4f}"), opt(n.transition_concentration),
+               opt(n.consecutive_reuse, "{:.4f}"), opt(n.copies_contiguous16, "{:.3f}"));
+}
+
 void run_calibrate(const CalibrateFlags& f) {
   core::OutputPlan outputs("mozart trace calibrate");
   for (const std::string* in : {&f.model, &f.counts, &f.token_experts, &f.trace_path})
@@ -370,6 +477,13 @@ void run_calibrate(const CalibrateFlags& f) {
                         {"fitted_on", c.fitted_on}, {"target_value", c.target},
                         {"achieved", c.achieved},   {"seed", f.seed},
                         {"warnings", c.warnings}};
+  if (c.reuse_target >= 0) {
+    out["calibration"]["reuse_target"] = c.reuse_target;
+    out["calibration"]["reuse_achieved"] = c.reuse_achieved;
+  }
+  out["calibration"]["sampling_noise"] = ordered_json::array();
+  for (const auto& layer : target.noise)
+    out["calibration"]["sampling_noise"].push_back(trace::to_json(layer));
   outputs.stage(f.output, out.dump(1) + "\n");
   progress.advance();
   if (!f.report.empty()) {
@@ -382,6 +496,10 @@ void run_calibrate(const CalibrateFlags& f) {
       "calibrated to {}: topic strength {:.3f} ({}: real {:.4f}, generated {:.4f}); "
       "parameters written to {}\n",
       target.label, c.params.topic_strength, c.fitted_on, c.target, c.achieved, f.output);
+  if (c.reuse_target >= 0)
+    fmt::print("stickiness {:.3f}: consecutive reuse real {:.4f}, generated {:.4f}\n",
+               c.params.stickiness, c.reuse_target, c.reuse_achieved);
+  print_noise(target);
   if (!f.report.empty())
     fmt::print("report written to {}\n", f.report);
   for (const auto& warning : c.warnings)
@@ -549,6 +667,12 @@ void add_trace_commands(CLI::App& app) {
   gen->add_option("--token-experts", g->token_experts,
                   "Draw from measured per-token expert counts instead "
                   "(data/routing-counts/token-experts/); --model, if given, must match them");
+  gen->add_option("--like", g->like,
+                  "A real trace whose law to follow: its experts' popularity, which fire "
+                  "together, its consecutive-token reuse; --model, if given, must fit it and "
+                  "names the layers");
+  gen->add_option("--topics", g->topics, "With --like: topics per layer (default 32)")
+      ->check(whole(1, 1024));
   gen->add_option("--seq-len", g->seq_len, "Tokens per sequence")->check(whole(1, 1 << 24));
   gen->add_option("--domains", g->domains, "Domain names (sequences draw one each)")
       ->delimiter(',')

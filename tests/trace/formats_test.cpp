@@ -515,3 +515,109 @@ TEST(TraceFormats, FormatFromExtension) {
 
 }  // namespace
 }  // namespace mozart::trace
+
+namespace mozart::trace {
+namespace {
+
+// Routing logs with their own field names, mapped role by role.
+TEST(TraceFormats, JsonlFieldsMapAnyNamesAndRefuseAbsentOnes) {
+  const std::string log =
+      "{\"tok\": 0, \"l\": 2, \"ids\": [1, 2], \"probs\": [0.6, 0.4], \"s\": 5}\n"
+      "{\"tok\": 0, \"l\": 4, \"ids\": [3, 0], \"probs\": [0.7, 0.3], \"s\": 5}\n"
+      "{\"tok\": 1, \"l\": 2, \"ids\": [2, 3], \"probs\": [0.5, 0.5], \"s\": 5}\n"
+      "{\"tok\": 1, \"l\": 4, \"ids\": [1, 0], \"probs\": [0.9, 0.1], \"s\": 5}\n";
+  ReadOptions o;
+  o.hint.experts = 4;
+  o.fields = {
+      {"token", "tok"}, {"layer", "l"}, {"experts", "ids"}, {"gates", "probs"}, {"sequence", "s"}};
+  const Trace t = parse_trace(log, Format::jsonl, o, "log.jsonl");
+  EXPECT_EQ(t.tokens, 2u);
+  EXPECT_EQ(t.shape.layer_ids, (std::vector<int>{2, 4}));
+  EXPECT_EQ(t.choices(1, 1)[0], 1);
+  EXPECT_FLOAT_EQ(t.gates[t.offset(1, 1)], 0.9f);
+  EXPECT_EQ(t.sequence[1], 5u);
+  // A mapping to a field the records lack: one error naming it.
+  auto absent = o;
+  absent.fields["gates"] = "prob";
+  EXPECT_EQ(error_of(log, Format::jsonl, absent),
+            "input:1: field 'prob': got '(missing)', expected the field --fields gates=prob "
+            "names in every record");
+  // The default names no longer answer for a mapped role.
+  auto defaults = o;
+  defaults.fields.erase("token");
+  EXPECT_NE(error_of(log, Format::jsonl, defaults).find("token_idx"), std::string::npos);
+  auto unknown = o;
+  unknown.fields["tokn"] = "tok";
+  EXPECT_NE(error_of(log, Format::jsonl, unknown).find("a role among"), std::string::npos);
+  // Field names map JSONL only.
+  EXPECT_NE(error_of(serialise_trace(t, Format::csv), Format::csv, o).find("JSONL"),
+            std::string::npos);
+  // A missing record is refused with the count and the first one missing.
+  const std::string gap = log.substr(0, log.rfind("{\"tok\": 1, \"l\": 4"));
+  EXPECT_NE(error_of(gap, Format::jsonl, o)
+                .find("1 of 4 (token, layer) records missing, the "
+                      "first token 1 at layer 4"),
+            std::string::npos)
+      << error_of(gap, Format::jsonl, o);
+}
+
+TEST(TraceFormats, DropIncompleteKeepsTheCompleteTokensAndSaysSo) {
+  // Token 1 lacks layer 4, token 3 has no record at all; tokens 0 and 2 are kept, in order.
+  const std::string log =
+      "{\"token\": 0, \"layer\": 2, \"experts\": [1, 2], \"seq_id\": 7}\n"
+      "{\"token\": 1, \"layer\": 2, \"experts\": [0, 3], \"seq_id\": 7}\n"
+      "{\"token\": 2, \"layer\": 2, \"experts\": [2, 3], \"seq_id\": 8}\n"
+      "{\"token\": 4, \"layer\": 2, \"experts\": [3, 1], \"seq_id\": 8}\n"
+      "{\"token\": 0, \"layer\": 4, \"experts\": [3, 0], \"seq_id\": 7}\n"
+      "{\"token\": 2, \"layer\": 4, \"experts\": [1, 0], \"seq_id\": 8}\n"
+      "{\"token\": 4, \"layer\": 4, \"experts\": [0, 2], \"seq_id\": 8}\n";
+  ReadOptions o;
+  o.hint.experts = 4;
+  EXPECT_NE(error_of(log, Format::jsonl, o).find("records are missing"), std::string::npos)
+      << error_of(log, Format::jsonl, o);
+  std::vector<std::string> notes;
+  o.drop_incomplete = true;
+  o.report = [&](const std::string& note) { notes.push_back(note); };
+  const Trace t = parse_trace(log, Format::jsonl, o, "log.jsonl");
+  ASSERT_EQ(t.tokens, 3u);
+  EXPECT_NO_THROW(validate(t, "kept"));
+  EXPECT_EQ(t.choices(0, 1)[0], 2);  // token 2 at layer 2
+  EXPECT_EQ(t.choices(1, 1)[0], 1);  // token 2 at layer 4
+  EXPECT_EQ(t.choices(1, 2)[1], 2);  // token 4 at layer 4
+  EXPECT_EQ(t.sequence[0], 7u);
+  EXPECT_EQ(t.sequence[1], 8u);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0],
+            "log.jsonl: dropped 1 token without a record at every layer (the first: "
+            "token 1); kept 3");
+  // The same through CSV, which shares the assembly.
+  const Trace csv =
+      parse_trace(serialise_trace(t, Format::csv), Format::csv, o, "kept.csv");  // complete
+  EXPECT_EQ(csv.tokens, 3u);
+}
+
+TEST(TraceFormats, RouterLogitsGiveTheTopKAndSoftmaxGates) {
+  const std::string log =
+      "{\"token\": 0, \"layer\": 0, \"logits\": [0.1, 2.0, -1.0, 1.5]}\n"
+      "{\"token\": 1, \"layer\": 0, \"logits\": [3.0, 0.0, 0.5, 3.0]}\n";
+  ReadOptions o;
+  o.hint = {{}, 4, 2};
+  o.fields = {{"logits", "logits"}};
+  const Trace t = parse_trace(log, Format::jsonl, o, "logits.jsonl");
+  EXPECT_EQ(std::vector<ExpertId>(t.choices(0, 0).begin(), t.choices(0, 0).end()),
+            (std::vector<ExpertId>{1, 3}));
+  EXPECT_EQ(std::vector<ExpertId>(t.choices(0, 1).begin(), t.choices(0, 1).end()),
+            (std::vector<ExpertId>{0, 3}));  // a tie goes to the lower id
+  const double z = std::exp(0.1) + std::exp(2.0) + std::exp(-1.0) + std::exp(1.5);
+  EXPECT_NEAR(t.gates[0], std::exp(2.0) / z, 1e-6);
+  EXPECT_NEAR(t.gates[1], std::exp(1.5) / z, 1e-6);
+  // Fewer logits than k, or no k to take: errors.
+  o.hint.top_k = 5;
+  o.hint.experts = 8;
+  EXPECT_NE(error_of(log, Format::jsonl, o).find("4 logits"), std::string::npos);
+  o.hint.top_k = 0;
+  EXPECT_NE(error_of(log, Format::jsonl, o).find("top-k"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mozart::trace

@@ -9,6 +9,7 @@
 
 #include "mozart/core/error.hpp"
 #include "mozart/trace/calibrate.hpp"
+#include "mozart/trace/edit.hpp"
 #include "mozart/trace/formats.hpp"
 
 namespace mozart::trace {
@@ -130,6 +131,63 @@ TEST(Calibration, RoundTripsAtAnyNumberOfLayers) {
   }
 }
 
+TEST(Calibration, FitsTheStickinessToConsecutiveReuseAndRoundTrips) {
+  // A planted stickiness is recovered from the consecutive reuse of an ordered trace, and the
+  // fitted parameters reproduce the reuse at another length and number of layers.
+  GeneratorParams planted;
+  planted.stickiness = 0.6;
+  planted.sequence_length = 100;
+  planted.structure_seed = 5;
+  const TraceShape measured{{0, 2}, 32, 4};
+  const auto target = target_from_trace(generate(measured, 12000, planted, 6), "planted");
+  ASSERT_EQ(target.consecutive_reuse.size(), 2u);
+  EXPECT_EQ(target.sequence_length, 100);
+  CalibrationOptions options;
+  options.tokens_per_round = 4000;
+  options.popularity_rounds = 6;
+  options.bisection_steps = 7;
+  const TraceShape model{{0, 1, 2, 3}, 32, 4};
+  const Calibration c = calibrate(target, model, {}, options);
+  EXPECT_NEAR(c.reuse_target, (target.consecutive_reuse[0] + target.consecutive_reuse[1]) / 2,
+              1e-12);
+  // Not the planted value itself: the fitted law's topics are drawn afresh, and how many
+  // experts two tokens of one topic share depends on them.
+  EXPECT_GT(c.params.stickiness, 0.3);
+  EXPECT_LT(c.params.stickiness, 0.95);
+  EXPECT_EQ(c.params.sequence_length, 100);
+  const auto again = consecutive_reuse(generate(model, 20000, c.params, 7));
+  for (const int l : {0, 2})
+    EXPECT_NEAR(again[static_cast<std::size_t>(l)],
+                target.consecutive_reuse[static_cast<std::size_t>(l / 2)], 0.03)
+        << "layer " << l;
+  // Unordered input (per-token counts) fits no stickiness.
+  const auto counts = read_token_expert_counts(kData + "/token-experts/olmoe-1b-7b-arxiv.json");
+  const auto unordered = target_from_token_experts(counts, 4000, 1);
+  EXPECT_TRUE(unordered.consecutive_reuse.empty());
+}
+
+TEST(Calibration, ReportsTheSamplingNoiseOfEachStatistic) {
+  // Half the difference of two halves: small for a long input, larger for a short one, and
+  // absent for aggregate counts.
+  const TraceShape shape{{0, 1}, 32, 4};
+  const auto longer = target_from_trace(generate(shape, 40000, {}, 2), "long");
+  const auto shorter = target_from_trace(generate(shape, 1000, {}, 2), "short");
+  ASSERT_EQ(longer.noise.size(), 2u);
+  double a = 0, b = 0;
+  for (std::size_t l = 0; l < 2; ++l) {
+    EXPECT_EQ(longer.noise[l].layer_id, static_cast<int>(l));
+    ASSERT_TRUE(longer.noise[l].coactivation_lift && longer.noise[l].consecutive_reuse);
+    EXPECT_GE(*longer.noise[l].coactivation_lift, 0);
+    EXPECT_LT(longer.noise[l].entropy, 0.01);
+    a += longer.noise[l].entropy + *longer.noise[l].coactivation_lift;
+    b += shorter.noise[l].entropy + *shorter.noise[l].coactivation_lift;
+  }
+  EXPECT_LT(a, b);
+  const auto counts = target_from_expert_counts(kData + "/olmoe-mixtral-expert-counts.json",
+                                                "olmoe", "arxiv", 64, 8);
+  EXPECT_TRUE(counts.noise.empty());
+}
+
 TEST(Generator, ALayersLawDoesNotDependOnTheOtherLayers) {
   // Layer 5's popularity and topics come from its own stream: the same law in a trace of layer 5
   // alone and in one of layers 0 to 5, so the experts' counts there correlate closely (two
@@ -160,6 +218,7 @@ TEST(Calibration, WarnsWhenAFitEndsAtABound) {
   // Lifts no topic strength reaches: below independent routing's, and far above.
   auto target = target_from_trace(generate({{0, 1}, 16, 2}, 2000, {}, 1), "planted");
   target.coactivation_lift = {-1.0, 5.0};
+  target.consecutive_reuse.clear();  // the strength's warnings alone
   CalibrationOptions options;
   options.tokens_per_round = 2000;
   options.popularity_rounds = 2;

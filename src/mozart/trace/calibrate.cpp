@@ -9,12 +9,16 @@
 #include "mozart/core/error.hpp"
 #include "mozart/core/io.hpp"
 #include "mozart/core/random.hpp"
+#include "mozart/trace/edit.hpp"
 #include "mozart/trace/progress.hpp"
 
 namespace mozart::trace {
 namespace {
 
 using core::InputError;
+
+// The target without its sampling noise (for generated samples and the halves).
+CalibrationTarget target_from_trace_only(const Trace& trace, const std::string& label);
 
 double mean(const std::vector<double>& v) {
   return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
@@ -120,7 +124,7 @@ class Fitter {
   }
 
   CalibrationTarget sample(const GeneratorParams& p) const {
-    auto out = target_from_trace(
+    auto out = target_from_trace_only(
         generate(target_.shape, options_.tokens_per_round, unsticky(p), options_.seed + 99),
         "generated");
     ticker_.at(++done_);
@@ -209,7 +213,57 @@ std::vector<std::vector<double>> expand_to_model(const std::vector<std::vector<d
 
 }  // namespace
 
+namespace {
+
+bool keeps_order(const Trace& trace) {
+  for (std::size_t t = 1; t < trace.tokens; ++t)
+    if (trace.sequence[t] == trace.sequence[t - 1])
+      return true;
+  return false;
+}
+
+// Half the difference of each statistic between the two halves of `trace`.
+std::vector<LayerStats> half_difference(const Trace& trace, const std::string& label);
+
+// The stickiness whose generated consecutive reuse (mean over the measured layers) is the
+// target's, by bisection; the sequences take the target's mean length.
+void fit_stickiness(const CalibrationTarget& target, const CalibrationOptions& options,
+                    GeneratorParams& p, Calibration& out) {
+  if (target.sequence_length > 0)
+    p.sequence_length = target.sequence_length;
+  out.reuse_target = mean(target.consecutive_reuse);
+  const auto reuse_at = [&](double stickiness, int step) {
+    GeneratorParams q = p;
+    q.stickiness = stickiness;
+    return mean(consecutive_reuse(generate(target.shape, options.tokens_per_round, q,
+                                           options.seed + 500 + static_cast<std::uint64_t>(step))));
+  };
+  double low = 0, high = 1;
+  for (int step = 0; step < options.bisection_steps; ++step) {
+    const double mid = 0.5 * (low + high);
+    (reuse_at(mid, step) > out.reuse_target ? high : low) = mid;
+  }
+  p.stickiness = 0.5 * (low + high);
+  out.reuse_achieved = reuse_at(p.stickiness, options.bisection_steps);
+  if (options.bisection_steps > 0 && (low == 0 || high == 1))
+    out.warnings.push_back(fmt::format(
+        "all layers: stickiness {:.3f} at the bound {} of its search [0, 1]: consecutive reuse "
+        "{:.4f} wanted, {:.4f} reached",
+        p.stickiness, low == 0 ? 0 : 1, out.reuse_target, out.reuse_achieved));
+}
+
+}  // namespace
+
 CalibrationTarget target_from_trace(const Trace& trace, const std::string& label) {
+  CalibrationTarget target = target_from_trace_only(trace, label);
+  if (trace.tokens >= 4)
+    target.noise = half_difference(trace, label);
+  return target;
+}
+
+namespace {
+
+CalibrationTarget target_from_trace_only(const Trace& trace, const std::string& label) {
   CalibrationTarget target;
   target.label = label;
   target.shape = trace.shape;
@@ -226,8 +280,43 @@ CalibrationTarget target_from_trace(const Trace& trace, const std::string& label
     for (int l = 0; l < trace.layers(); ++l)
       target.copies_contiguous16.push_back(copies_per_token(trace, l, groups));
   }
+  if (keeps_order(trace)) {
+    target.consecutive_reuse = consecutive_reuse(trace);
+    const std::size_t sequences = count_sequences(trace);
+    target.sequence_length = static_cast<int>(
+        std::min<std::size_t>((trace.tokens + sequences / 2) / sequences, 1 << 24));
+  }
   return target;
 }
+
+std::vector<LayerStats> half_difference(const Trace& trace, const std::string& label) {
+  const std::size_t cut = trace.tokens / 2;
+  const auto a = target_stats(target_from_trace_only(slice(trace, 0, cut, {}, label), label));
+  const auto b =
+      target_stats(target_from_trace_only(slice(trace, cut, trace.tokens, {}, label), label));
+  const auto half = [](double x, double y) { return 0.5 * std::abs(x - y); };
+  const auto half_of = [&](const std::optional<double>& x, const std::optional<double>& y) {
+    return x && y ? std::optional<double>(half(*x, *y)) : std::nullopt;
+  };
+  std::vector<LayerStats> out;
+  for (std::size_t l = 0; l < a.size(); ++l) {
+    LayerStats s;
+    s.layer_id = a[l].layer_id;
+    s.imbalance = half(a[l].imbalance, b[l].imbalance);
+    s.entropy = half(a[l].entropy, b[l].entropy);
+    s.min_share = half(a[l].min_share, b[l].min_share);
+    s.top_decile_share = half(a[l].top_decile_share, b[l].top_decile_share);
+    s.coactivation_lift = half_of(a[l].coactivation_lift, b[l].coactivation_lift);
+    s.copies_contiguous16 = half_of(a[l].copies_contiguous16, b[l].copies_contiguous16);
+    s.transition_concentration =
+        half_of(a[l].transition_concentration, b[l].transition_concentration);
+    s.consecutive_reuse = half_of(a[l].consecutive_reuse, b[l].consecutive_reuse);
+    out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace
 
 CalibrationTarget target_from_expert_counts(const std::string& path, const std::string& model_key,
                                             const std::string& domain, int experts, int top_k) {
@@ -277,8 +366,15 @@ CalibrationTarget target_from_expert_counts(const std::string& path, const std::
 
 CalibrationTarget target_from_token_experts(const TokenExpertCounts& counts, std::size_t tokens,
                                             std::uint64_t seed) {
-  return target_from_trace(sample_token_experts(counts, tokens, 256, seed),
-                           fmt::format("{}/{} (token-experts)", counts.model, counts.domain));
+  auto target =
+      target_from_trace(sample_token_experts(counts, tokens, 256, seed),
+                        fmt::format("{}/{} (token-experts)", counts.model, counts.domain));
+  // The counts keep no order: the drawn sequences' reuse says nothing of real locality.
+  target.consecutive_reuse.clear();
+  target.sequence_length = 0;
+  for (auto& layer : target.noise)
+    layer.consecutive_reuse.reset();
+  return target;
 }
 
 Calibration calibrate(const CalibrationTarget& target, const TraceShape& model_shape,
@@ -328,6 +424,8 @@ Calibration calibrate(const CalibrationTarget& target, const TraceShape& model_s
   fitter.fit_popularity(p, options.popularity_rounds);
   if (statistic.name != "popularity only")
     out.achieved = mean(measure(statistic, fitter.sample(p)));
+  if (!target.consecutive_reuse.empty())
+    fit_stickiness(target, options, p, out);
   p.topic_strength = mean(p.layer_strength);
   p.layer_strength = expand_strength(p.layer_strength, target.shape.layer_ids, model_shape);
   p.popularity = expand_to_model(p.popularity, target.shape.layer_ids, model_shape, options.seed);
@@ -362,9 +460,27 @@ std::vector<LayerStats> target_stats(const CalibrationTarget& target) {
     if (l < target.transitions.size())
       s.transition_concentration =
           transition_concentration(target.transitions[l], target.shape.experts);
+    if (l < target.consecutive_reuse.size())
+      s.consecutive_reuse = target.consecutive_reuse[l];
     out.push_back(s);
   }
   return out;
+}
+
+nlohmann::ordered_json to_json(const LayerStats& s) {
+  nlohmann::ordered_json j{{"layer", s.layer_id},
+                           {"imbalance", s.imbalance},
+                           {"entropy", s.entropy},
+                           {"min_share_of_mean", s.min_share},
+                           {"top_decile_share", s.top_decile_share}};
+  const auto put = [&](const char* key, const std::optional<double>& v) {
+    j[key] = v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json();
+  };
+  put("coactivation_lift", s.coactivation_lift);
+  put("copies_contiguous16", s.copies_contiguous16);
+  put("transition_concentration", s.transition_concentration);
+  put("consecutive_reuse", s.consecutive_reuse);
+  return j;
 }
 
 }  // namespace mozart::trace

@@ -19,6 +19,15 @@
 
 namespace mozart::trace {
 
+// One measured layer's statistics, for the side-by-side report (and, as the half-difference of
+// two halves of the input, their sampling noise).
+struct LayerStats {
+  int layer_id = 0;
+  double imbalance = 0, entropy = 0, min_share = 0, top_decile_share = 0;
+  std::optional<double> coactivation_lift, copies_contiguous16, transition_concentration,
+      consecutive_reuse;
+};
+
 struct CalibrationTarget {
   std::string label;                                    // e.g. "olmoe/arxiv"
   TraceShape shape;                                     // the measured layers
@@ -26,6 +35,13 @@ struct CalibrationTarget {
   std::vector<std::vector<std::uint64_t>> transitions;  // measured layer i → i+1; may be empty
   std::vector<double> coactivation_lift;                // per measured layer; may be empty
   std::vector<double> copies_contiguous16;  // C_T with 16 contiguous groups; may be empty
+  // Per measured layer, when the input keeps token order (consecutive tokens of a sequence);
+  // may be empty. calibrate() then fits the stickiness to their mean.
+  std::vector<double> consecutive_reuse;
+  int sequence_length = 0;  // the input's mean, when it has sequences; 0 unknown
+  // Sampling noise of each statistic: half the difference between the input's two halves (by
+  // tokens), per measured layer; empty for aggregate counts, which cannot be halved.
+  std::vector<LayerStats> noise;
 };
 
 CalibrationTarget target_from_trace(const Trace& trace, const std::string& label);
@@ -50,6 +66,9 @@ struct Calibration {
   std::string fitted_on;   // "coactivation lift", "transition concentration" or "popularity only"
   double achieved = 0;     // the fitted statistic's mean over measured layers, generated
   double target = 0;       // and real
+  // The stickiness fitted to the target's consecutive reuse (mean over measured layers), when
+  // the target has it: real and generated; -1 when not fitted.
+  double reuse_target = -1, reuse_achieved = -1;
   // Fitted values that ended at a bound of their search (the law cannot reach the target
   // there), one line each naming the layer, the value, the bound and the statistic.
   std::vector<std::string> warnings;
@@ -58,12 +77,7 @@ struct Calibration {
 Calibration calibrate(const CalibrationTarget& target, const TraceShape& model_shape,
                       GeneratorParams start, const CalibrationOptions& options = {});
 
-// One measured layer's statistics, for the side-by-side report.
-struct LayerStats {
-  int layer_id = 0;
-  double imbalance = 0, entropy = 0, min_share = 0, top_decile_share = 0;
-  std::optional<double> coactivation_lift, copies_contiguous16, transition_concentration;
-};
 std::vector<LayerStats> target_stats(const CalibrationTarget& target);
+nlohmann::ordered_json to_json(const LayerStats& stats);
 
 }  // namespace mozart::trace

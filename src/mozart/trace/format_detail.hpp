@@ -136,6 +136,9 @@ class Assembler {
   void check_tokens() const;
   void check_duplicates(const Layer& layer, std::uint64_t tokens) const;
   void check_complete(std::uint64_t tokens) const;
+  void check_sparse_tokens() const;
+  std::vector<std::size_t> complete_tokens(std::uint64_t tokens) const;
+  void keep_complete(Trace& out, const std::vector<std::size_t>& kept) const;
   void settle_tokens(std::uint64_t tokens);
   void place(Layer& layer, std::size_t slot, Trace& out) const;
 

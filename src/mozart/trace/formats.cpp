@@ -62,6 +62,9 @@ Trace finish(Trace trace, const ReadOptions& options, const std::string& source)
 }
 
 Trace read_input(detail::Input input, Format format, const ReadOptions& options) {
+  if (!options.fields.empty() && format != Format::jsonl)
+    throw core::InputError({input.source(), "--fields", 0}, std::string(to_string(format)),
+                           "a JSONL file (field names map JSONL records only)");
   switch (format) {
     case Format::native:
       return detail::read_native(input, options.progress);

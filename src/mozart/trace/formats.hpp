@@ -21,6 +21,8 @@
 // writers write as they go, through a temporary file renamed into place when complete.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +46,16 @@ struct ReadOptions {
   TraceShape hint;               // zeros and empty vectors mean "not given"
   std::string model;
   Progress progress;  // counts bytes of the input read
+  // JSONL only: the field that holds each role (token, layer, experts, gates, logits, sequence,
+  // position, domain), for logs whose names are not the common ones; a mapped role answers to
+  // its field alone, and a record without a mapped field is an error naming it. `logits` (one
+  // router logit per expert) takes the top-k (hint.top_k) and, unless gates are given, their
+  // softmax probabilities as gates.
+  std::map<std::string, std::string> fields;
+  // JSONL and CSV: keep only the tokens with a record at every layer (renumbered in order)
+  // instead of refusing a file with missing records; `report` hears how many were dropped.
+  bool drop_incomplete = false;
+  std::function<void(const std::string&)> report;
 };
 
 Trace read_trace(const std::string& path, const ReadOptions& options = {});

@@ -9,10 +9,49 @@
 #include "mozart/core/error.hpp"
 #include "mozart/core/io.hpp"
 #include "mozart/core/random.hpp"
+#include "mozart/trace/draw.hpp"
 #include "mozart/trace/memory.hpp"
 #include "mozart/trace/progress.hpp"
 
 namespace mozart::trace {
+namespace detail {
+
+using core::AliasTable;
+using core::Rng;
+
+void draw_distinct(const AliasTable& table, const std::vector<double>& weights, int k, Rng& rng,
+                   ExpertId* out, float* gates) {
+  int chosen = 0;
+  for (int attempt = 0; chosen < k && attempt < 1000 * k; ++attempt) {
+    const auto e = static_cast<ExpertId>(table.draw(rng));
+    if (std::find(out, out + chosen, e) == out + chosen)
+      out[chosen++] = e;
+  }
+  // Weights so concentrated that rejection stalls: complete with the heaviest remaining.
+  std::vector<ExpertId> order;
+  if (chosen < k) {
+    order.resize(weights.size());
+    std::iota(order.begin(), order.end(), ExpertId{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](ExpertId a, ExpertId b) { return weights[a] > weights[b]; });
+    for (const ExpertId e : order)
+      if (chosen < k && std::find(out, out + chosen, e) == out + chosen)
+        out[chosen++] = e;
+  }
+  // The draw order is the rank: a router's top choice is the token's, not the globally most
+  // popular expert. Gates fall with rank.
+  if (gates != nullptr) {
+    double total = 0;
+    for (int j = 0; j < k; ++j)
+      total += weights[out[j]];
+    for (int j = 0; j < k; ++j)
+      gates[j] = static_cast<float>(weights[out[j]] / total);
+    std::sort(gates, gates + k, std::greater<>());
+  }
+}
+
+}  // namespace detail
+
 namespace {
 
 using core::AliasTable;
@@ -73,38 +112,6 @@ LayerTables layer_tables(const std::vector<double>& log_weights, const Generator
     out.weights.push_back(std::move(boost));
   }
   return out;
-}
-
-// k distinct experts by repeated draws: the same law, and order, as drawing without replacement.
-void draw_distinct(const AliasTable& table, const std::vector<double>& weights, int k, Rng& rng,
-                   ExpertId* out, float* gates) {
-  int chosen = 0;
-  for (int attempt = 0; chosen < k && attempt < 1000 * k; ++attempt) {
-    const auto e = static_cast<ExpertId>(table.draw(rng));
-    if (std::find(out, out + chosen, e) == out + chosen)
-      out[chosen++] = e;
-  }
-  // Weights so concentrated that rejection stalls: complete with the heaviest remaining.
-  std::vector<ExpertId> order;
-  if (chosen < k) {
-    order.resize(weights.size());
-    std::iota(order.begin(), order.end(), ExpertId{0});
-    std::stable_sort(order.begin(), order.end(),
-                     [&](ExpertId a, ExpertId b) { return weights[a] > weights[b]; });
-    for (const ExpertId e : order)
-      if (chosen < k && std::find(out, out + chosen, e) == out + chosen)
-        out[chosen++] = e;
-  }
-  // The draw order is the rank: a router's top choice is the token's, not the globally most
-  // popular expert. Gates fall with rank.
-  if (gates != nullptr) {
-    double total = 0;
-    for (int j = 0; j < k; ++j)
-      total += weights[out[j]];
-    for (int j = 0; j < k; ++j)
-      gates[j] = static_cast<float>(weights[out[j]] / total);
-    std::sort(gates, gates + k, std::greater<>());
-  }
 }
 
 std::vector<AliasTable> domain_mixtures(const GeneratorParams& p, Rng& rng) {
@@ -209,8 +216,8 @@ Trace generate(const TraceShape& shape, std::size_t tokens, const GeneratorParam
     for (int l = 0; l < trace.layers(); ++l) {
       const auto& tables = layers[static_cast<std::size_t>(l)];
       const auto at = trace.offset(l, t);
-      draw_distinct(tables.tables[topic], tables.weights[topic], shape.top_k, draws,
-                    trace.experts.data() + at, p.gates ? trace.gates.data() + at : nullptr);
+      detail::draw_distinct(tables.tables[topic], tables.weights[topic], shape.top_k, draws,
+                            trace.experts.data() + at, p.gates ? trace.gates.data() + at : nullptr);
     }
   }
   ticker.finish();

@@ -21,9 +21,46 @@ namespace {
 
 using core::InputError;
 
-bool is_any(std::string_view key, std::initializer_list<std::string_view> names) {
+bool is_any(std::string_view key, const std::vector<std::string>& names) {
   return std::find(names.begin(), names.end(), key) != names.end();
 }
+
+// The field names of each role in a record: the common loggers' by default, or those that
+// ReadOptions::fields maps (a mapped role answers to its name only, which every record must
+// carry).
+struct FieldNames {
+  std::vector<std::string> layer{"layer"}, token{"token_idx", "token"},
+      sequence{"seq_id", "sequence"}, position{"position", "pos"}, domain{"domain"},
+      experts{"experts", "expert_ids", "topk_ids"}, gates{"gating_probs", "gates", "topk_weights"},
+      logits;
+  std::vector<std::pair<std::string, std::string>> mapped;  // role, field
+  int top_k = 0;                                            // for logits
+
+  FieldNames(const ReadOptions& options, const std::string& source) : top_k(options.hint.top_k) {
+    for (const auto& [role, field] : options.fields) {
+      std::vector<std::string>* names = role == "layer"      ? &layer
+                                        : role == "token"    ? &token
+                                        : role == "sequence" ? &sequence
+                                        : role == "position" ? &position
+                                        : role == "domain"   ? &domain
+                                        : role == "experts"  ? &experts
+                                        : role == "gates"    ? &gates
+                                        : role == "logits"   ? &logits
+                                                             : nullptr;
+      if (names == nullptr)
+        throw InputError({source, "--fields", 0}, role,
+                         "a role among token, layer, experts, gates, logits, sequence, position, "
+                         "domain (ROLE=FIELD)");
+      if (field.empty())
+        throw InputError({source, "--fields", 0}, role + "=", "ROLE=FIELD with a field name");
+      *names = {field};
+      mapped.emplace_back(role, field);
+    }
+    if (!logits.empty() && top_k <= 0)
+      throw InputError({source, "--fields", 0}, "logits=" + logits.front(),
+                       "the top-k to take from router logits (--model or --top-k)");
+  }
+};
 
 // Records are streamed through one simdjson parser a chunk of whole lines at a time.
 static_assert(LineChunks::kPadding >= simdjson::SIMDJSON_PADDING);
@@ -201,13 +238,14 @@ class OwnShape {
 
 class Reader {
  public:
-  Reader(const std::string& source, Assembler& out) : source_(source), out_(out) {}
+  Reader(const std::string& source, Assembler& out, const FieldNames& names)
+      : source_(source), out_(out), names_(names) {}
 
   // The records in `text`, whose first line is line `line` of the file: lines in mozart's own
   // shape by hand, from the first other line on by simdjson.
   void read_chunk(std::string_view text, std::uint64_t line) {
     std::size_t at = 0;
-    while (at < text.size()) {
+    while (at < text.size() && names_.mapped.empty()) {  // mapped fields: never mozart's shape
       const std::size_t took = read_own(text.substr(at), line);
       if (took == 0)
         break;
@@ -296,55 +334,108 @@ class Reader {
     record.line = line;
     bool has_ids = false;
     bool has_gates = false;
+    bool has_logits = false;
     simdjson::dom::object object;
     if (doc.get_object().get(object))
       fail(line, "record", "(not an object)", "one JSON object per line");
+    const auto number_in = [&](const char* field) {
+      return [this, line, field](simdjson::dom::element v) {
+        double g = 0;
+        if (v.get_double().get(g))
+          fail(line, field, simdjson::minify(v), "a number");
+        return g;
+      };
+    };
     for (const auto field : object) {
       const std::string_view key = field.key;
       const simdjson::dom::element value = field.value;
-      if (key == "layer") {
+      if (is_any(key, names_.layer)) {
         record.layer = integer(value, line, key, 1 << 20);
-      } else if (is_any(key, {"token_idx", "token"})) {
+      } else if (is_any(key, names_.token)) {
         record.token = integer(value, line, key, std::int64_t{1} << 40);
-      } else if (is_any(key, {"seq_id", "sequence"})) {
+      } else if (is_any(key, names_.sequence)) {
         record.sequence = integer(value, line, key, 0xFFFFFFFFll);
-      } else if (is_any(key, {"position", "pos"})) {
+      } else if (is_any(key, names_.position)) {
         record.position = integer(value, line, key, 0xFFFFFFFFll);
-      } else if (key == "domain") {
+      } else if (is_any(key, names_.domain)) {
         std::string_view name;
         if (value.get_string().get(name))
-          fail(line, "domain", "(not a string)", "a domain name");
+          fail(line, std::string(key), "(not a string)", "a domain name");
         record.domain = out_.intern_domain(name, line);
-      } else if (is_any(key, {"experts", "expert_ids", "topk_ids"})) {
+      } else if (is_any(key, names_.experts)) {
         has_ids = true;
         read_array(value, line, key, ids_,
                    [&](simdjson::dom::element v) { return integer(v, line, "experts[]", 65535); });
-      } else if (is_any(key, {"gating_probs", "gates", "topk_weights"})) {
+      } else if (is_any(key, names_.gates)) {
         has_gates = true;
-        read_array(value, line, key, gates_, [&](simdjson::dom::element v) {
-          double g = 0;
-          if (v.get_double().get(g))
-            fail(line, "gates[]", simdjson::minify(v), "a number");
-          return g;
-        });
+        read_array(value, line, key, gates_, number_in("gates[]"));
+      } else if (is_any(key, names_.logits)) {
+        has_logits = true;
+        read_array(value, line, key, logits_, number_in("logits[]"));
       }
     }
+    check_mapped(object, line);
     if (record.layer < 0)
-      fail(line, "layer", "(missing)", "a layer index");
+      fail(line, names_.layer.front(), "(missing)", "a layer index");
     if (record.token < 0)
-      fail(line, "token_idx", "(missing)", "a token index");
-    if (!has_ids)
-      fail(line, "experts", "(missing)", "the token's top-k expert ids");
+      fail(line, names_.token.front(), "(missing)", "a token index");
+    if (has_logits && !has_ids)
+      top_k_of_logits(line, has_gates);
+    else if (!has_ids)
+      fail(line, names_.experts.front(), "(missing)", "the token's top-k expert ids");
     if (has_gates && gates_.empty())
-      fail(line, "gating_probs", "0 gates", "one gate per expert");
+      fail(line, names_.gates.front(), "0 gates", "one gate per expert");
     out_.add(record, ids_, has_gates ? std::span<const double>(gates_) : std::span<const double>());
+  }
+
+  // Every field --fields names is in the record: a mapping to an absent field is a mistake.
+  void check_mapped(simdjson::dom::object object, std::uint64_t line) const {
+    for (const auto& [role, name] : names_.mapped) {
+      simdjson::dom::element unused;
+      if (object.at_key(name).get(unused))
+        fail(line, name, "(missing)",
+             fmt::format("the field --fields {}={} names in every record", role, name));
+    }
+  }
+
+  // A router's logits: the k largest (ties to the lower id), in rank order; gates, unless the
+  // record has its own, are their softmax probabilities over all the experts.
+  void top_k_of_logits(std::uint64_t line, bool& has_gates) {
+    const auto k = static_cast<std::size_t>(names_.top_k);
+    if (logits_.size() < k)
+      fail(line, names_.logits.front(), fmt::format("{} logits", logits_.size()),
+           fmt::format("one logit per expert, at least top-k ({})", k));
+    order_.resize(logits_.size());
+    for (std::size_t e = 0; e < order_.size(); ++e)
+      order_[e] = static_cast<std::int64_t>(e);
+    std::partial_sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(k), order_.end(),
+                      [&](std::int64_t a, std::int64_t b) {
+                        const double x = logits_[static_cast<std::size_t>(a)];
+                        const double y = logits_[static_cast<std::size_t>(b)];
+                        return x > y || (x == y && a < b);
+                      });
+    ids_.assign(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(k));
+    if (has_gates)
+      return;
+    const double top = logits_[static_cast<std::size_t>(ids_.front())];
+    double total = 0;
+    for (const double x : logits_) {
+      if (!std::isfinite(x))
+        fail(line, names_.logits.front(), fmt::format("{}", x), "finite logits");
+      total += std::exp(x - top);
+    }
+    gates_.clear();
+    for (const auto e : ids_)
+      gates_.push_back(std::exp(logits_[static_cast<std::size_t>(e)] - top) / total);
+    has_gates = true;
   }
 
   const std::string& source_;
   Assembler& out_;
+  const FieldNames& names_;
   simdjson::dom::parser parser_;
-  std::vector<std::int64_t> ids_;
-  std::vector<double> gates_;
+  std::vector<std::int64_t> ids_, order_;
+  std::vector<double> gates_, logits_;
   OwnShape own_{ids_, gates_};
 };
 
@@ -375,7 +466,8 @@ Trace read_jsonl(LineChunks& input, const ReadOptions& options) {
   Trace trace;
   const std::size_t skip = read_metadata(chunk, input.first_line(), trace, input.source());
   Assembler records(std::move(trace), options, input.source(), "token_idx");
-  Reader reader(input.source(), records);
+  const FieldNames names(options, input.source());
+  Reader reader(input.source(), records, names);
   ProgressTicker ticker(options.progress, input.total_bytes(), 1);
   reader.read_chunk(chunk.substr(skip), input.first_line() + count_lines(chunk.substr(0, skip)));
   ticker.at(input.bytes_done());

@@ -242,10 +242,11 @@ void Assembler::place(Layer& layer, std::size_t slot, Trace& out) const {
   const std::size_t block = out.tokens * k_;
   ExpertId* ids = out.experts.data() + slot * block;
   float* gates = gates_ ? out.gates.data() + slot * block : nullptr;
-  if (layer.ordered_prefix == kOrdered) {
-    std::memcpy(ids, layer.ids.data(), block * sizeof(ExpertId));
+  if (layer.ordered_prefix == kOrdered) {  // tokens 0 .. records − 1 (fewer when dropping)
+    const std::size_t have = std::min<std::size_t>(block, layer.records * k_);
+    std::memcpy(ids, layer.ids.data(), have * sizeof(ExpertId));
     if (gates != nullptr)
-      std::memcpy(gates, layer.gates.data(), block * sizeof(float));
+      std::memcpy(gates, layer.gates.data(), have * sizeof(float));
   } else {
     for (std::size_t i = 0; i < layer.tokens.size(); ++i) {
       const std::size_t to = layer.tokens[i] * k_;
@@ -260,6 +261,75 @@ void Assembler::place(Layer& layer, std::size_t slot, Trace& out) const {
   release(layer.lines);
 }
 
+// With --drop-incomplete a token index may exceed what the records fill, but not without
+// bound: the arrays it sizes are capped at 64 tokens per record.
+void Assembler::check_sparse_tokens() const {
+  if (static_cast<std::uint64_t>(max_token_) >= 64 * records_)
+    fail(max_token_line_, token_field_, std::to_string(max_token_),
+         fmt::format("a token index below {} (64 per record of the file's {}; a higher index is "
+                     "a typo)",
+                     64 * records_, records_));
+}
+
+// The tokens with a record at every layer, in order (before place() releases the layers'
+// token lists); reports the others, and refuses a file without any.
+std::vector<std::size_t> Assembler::complete_tokens(std::uint64_t tokens) const {
+  const std::size_t layers = layers_.size();
+  std::vector<std::uint32_t> count(tokens, 0);
+  for (const Layer& layer : layers_) {
+    if (layer.ordered_prefix == kOrdered)
+      for (std::uint64_t t = 0; t < layer.records; ++t)
+        ++count[t];
+    else
+      for (const std::uint64_t t : layer.tokens)
+        ++count[t];
+  }
+  std::vector<std::size_t> kept;
+  std::size_t partial = 0, first_partial = tokens;
+  for (std::size_t t = 0; t < tokens; ++t) {
+    if (count[t] == layers)
+      kept.push_back(t);
+    else if (count[t] > 0 && partial++ == 0)
+      first_partial = t;
+  }
+  if (kept.empty())
+    throw core::InputError({source_, "records", 0},
+                           fmt::format("no token with a record at all {} layers", layers),
+                           "at least one complete token to keep (--drop-incomplete)");
+  if (options_.report && partial > 0)
+    options_.report(fmt::format(
+        "{}: dropped {} token{} without a record at every layer (the first: token {}); kept {}",
+        source_, partial, partial == 1 ? "" : "s", first_partial, kept.size()));
+  return kept;
+}
+
+// Keeps the tokens `kept` (ascending), renumbered in order.
+void Assembler::keep_complete(Trace& out, const std::vector<std::size_t>& kept) const {
+  const std::size_t tokens = out.tokens, layers = layers_.size();
+  const auto k = static_cast<std::size_t>(k_);
+  for (std::size_t l = 0; l < layers; ++l)  // forward: every token moves down or stays
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      const std::size_t from = (l * tokens + kept[i]) * k, to = (l * kept.size() + i) * k;
+      std::memmove(out.experts.data() + to, out.experts.data() + from, k * sizeof(ExpertId));
+      if (!out.gates.empty())
+        std::memmove(out.gates.data() + to, out.gates.data() + from, k * sizeof(float));
+    }
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    out.sequence[i] = out.sequence[kept[i]];
+    out.position[i] = out.position[kept[i]];
+    if (!out.domain.empty())
+      out.domain[i] = out.domain[kept[i]];
+  }
+  out.tokens = kept.size();
+  out.experts.resize(out.records() * k);
+  if (!out.gates.empty())
+    out.gates.resize(out.experts.size());
+  out.sequence.resize(out.tokens);
+  out.position.resize(out.tokens);
+  if (!out.domain.empty())
+    out.domain.resize(out.tokens);
+}
+
 Trace Assembler::finish() {
   if (records_ == 0)
     fail_empty(source_);
@@ -270,12 +340,20 @@ Trace Assembler::finish() {
     throw core::InputError(
         {source_, "layer", 0}, fmt::format("layers {}", fmt::join(layer_ids, ",")),
         fmt::format("the layers {} named in the metadata", fmt::join(trace_.shape.layer_ids, ",")));
-  check_tokens();
+  const bool dropping = options_.drop_incomplete &&
+                        records_ != layers_.size() * static_cast<std::uint64_t>(max_token_ + 1);
+  if (dropping)
+    check_sparse_tokens();
+  else
+    check_tokens();
   const auto tokens = static_cast<std::uint64_t>(max_token_ + 1);
   for (const Layer& layer : layers_)
     if (layer.ordered_prefix != kOrdered)
       check_duplicates(layer, tokens);
-  check_complete(tokens);
+  if (!dropping)
+    check_complete(tokens);
+  const std::vector<std::size_t> kept =
+      dropping ? complete_tokens(tokens) : std::vector<std::size_t>();
   trace_.shape.layer_ids = std::move(layer_ids);
   require_trace_memory(tokens, trace_.shape, gates_, !domains_.empty(), source_);
   settle_tokens(tokens);
@@ -298,6 +376,8 @@ Trace Assembler::finish() {
       out.domain[t] = static_cast<std::uint16_t>(std::max(domain_[t], 0));
     out.domain_names = domains_;
   }
+  if (dropping)
+    keep_complete(out, kept);
   return out;
 }
 
