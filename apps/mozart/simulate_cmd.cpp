@@ -30,27 +30,6 @@ namespace {
 
 using nlohmann::ordered_json;
 
-struct SimulateFlags {
-  std::string model;
-  std::string hw;
-  std::string trace;
-  std::string priors;
-  std::string placement;
-  std::string policy = "C";
-  int sequences = 32;
-  int seq_len = 256;
-  int micro_batches = 4;
-  std::size_t first_token = 0;  // checked by whole(): CLI11 wraps "-1" for a size_t
-  std::string optimizer = "per-layer";
-  std::string grad_precision = "fp32";
-  bool no_resimulate = false;
-  bool weights_may_overflow = false;
-  std::uint64_t seed = 1;
-  std::string output;
-  std::string timeline;
-  bool json = false;
-};
-
 workload::StepConfig step_config(const SimulateFlags& f) {
   if (f.micro_batches < 1 || f.sequences < 1 || f.sequences % f.micro_batches != 0)
     throw core::InputError({"mozart simulate", "--sequences", 0},
@@ -82,6 +61,27 @@ trace::Trace step_trace(const SimulateFlags& f, const model::MoeModel& m, std::u
   if (!path.empty())
     return trace::read_trace(path, read_options_for(m));
   return study::generated_trace(m, generated_tokens(f), f.seq_len, seed);
+}
+
+// The step's placement: the file, or the policy's placer on the priors; `source` says which.
+placement::Placement step_placement(const SimulateFlags& f, const model::MoeModel& m,
+                                    const hw::HwSpec& hw, const trace::Trace& priors,
+                                    const workload::Policy& policy, std::string& source) {
+  placement::Placement placement;
+  if (!f.placement.empty()) {
+    placement = placement::read_placement(f.placement);
+    const auto layout = placement::layout_from_hw(hw, m.routed_experts);
+    placement::check_matches(placement, m.name, m.routed_experts, m.moe_layers(), &layout);
+    source = f.placement;
+  } else {
+    placement = study::place_experts(m, hw, priors, policy.placer, f.seed);
+    source = fmt::format("{} from the priors of {}", policy.placer,
+                         f.priors.empty() ? "a generated trace (another seed)" : f.priors);
+  }
+  if (!f.weights_may_overflow)  // the rule of place and place compare
+    placement::check_expert_memory(placement, static_cast<double>(model::routed_expert_params(m)) *
+                                                  core::bytes_per_element(m.dtype));
+  return placement;
 }
 
 // Every output checked, and every size that drives memory, before any trace is made; the
@@ -180,21 +180,7 @@ void run_simulate(const SimulateFlags& f) {
   progress.advance();
   progress.set_label("simulate: placing experts");
   std::string placement_source;
-  placement::Placement placement;
-  if (!f.placement.empty()) {
-    placement = placement::read_placement(f.placement);
-    const auto layout = placement::layout_from_hw(hw, m.routed_experts);
-    placement::check_matches(placement, m.name, m.routed_experts, m.moe_layers(), &layout);
-    placement_source = f.placement;
-  } else {
-    placement = study::place_experts(m, hw, priors, policy.placer, f.seed);
-    placement_source =
-        fmt::format("{} from the priors of {}", policy.placer,
-                    f.priors.empty() ? "a generated trace (another seed)" : f.priors);
-  }
-  if (!f.weights_may_overflow)  // the rule of place and place compare
-    placement::check_expert_memory(placement, static_cast<double>(model::routed_expert_params(m)) *
-                                                  core::bytes_per_element(m.dtype));
+  const auto placement = step_placement(f, m, hw, priors, policy, placement_source);
   progress.advance();
   progress.set_label(f.no_resimulate ? "simulate: the step"
                                      : "simulate: the step and its three re-simulations");
@@ -284,6 +270,28 @@ void run_reproduce(const ReproduceFlags& f) {
 }
 
 }  // namespace
+
+workload::StepResult simulate_step(const SimulateFlags& f, const model::MoeModel& m,
+                                   const hw::HwSpec& hw, const workload::Policy& policy) {
+  const auto config = step_config(f);
+  workload::check_micro_batch(hw, m, config.micro_batch);
+  const auto step = step_trace(f, m, f.seed, f.trace);
+  const auto priors = step_trace(f, m, f.seed + 1, f.priors);
+  std::string placement_source;
+  const auto placement = step_placement(f, m, hw, priors, policy, placement_source);
+  const net::Network network(hw);
+  workload::StepInputs inputs{m,
+                              network,
+                              placement,
+                              step,
+                              f.trace.empty() ? "generated trace" : f.trace,
+                              f.placement.empty() ? "placement" : f.placement};
+  inputs.priors = &priors;
+  inputs.priors_source = f.priors.empty() ? "a generated trace (another seed)" : f.priors;
+  workload::StepOptions options;
+  options.resimulate = !f.no_resimulate;
+  return workload::simulate_training_step(inputs, policy, config, options);
+}
 
 workload::StepResult simulate_default_step(const std::string& model, const hw::HwSpec& hw,
                                            const std::string& policy_name) {
