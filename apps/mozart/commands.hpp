@@ -14,5 +14,6 @@ void add_place_commands(CLI::App& app);
 void add_simulate_commands(CLI::App& app);
 void add_serve_commands(CLI::App& app);
 void add_sweep_commands(CLI::App& app);
+void add_report_commands(CLI::App& app);
 
 }  // namespace mozart::cli

@@ -31,6 +31,7 @@ struct SimulateFlags {
   std::uint64_t seed = 1;
   std::string output;
   std::string timeline;
+  std::string out_dir;  // a run directory for `mozart report`
   bool json = false;
 };
 

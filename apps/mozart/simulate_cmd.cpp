@@ -19,6 +19,7 @@
 #include "mozart/model/zoo.hpp"
 #include "mozart/net/network.hpp"
 #include "mozart/placement/placement.hpp"
+#include "mozart/report/run_dir.hpp"
 #include "mozart/study/mozart_study.hpp"
 #include "mozart/study/setup.hpp"
 #include "mozart/trace/formats.hpp"
@@ -93,8 +94,35 @@ core::OutputPlan check_before_work(const SimulateFlags& f, const model::MoeModel
   for (const std::string* in : {&f.model, &f.hw, &f.trace, &f.priors, &f.placement})
     plan.input(*in);
   plan.output("-o", f.output, {".json"}).output("--timeline", f.timeline, {".json"});
+  report::declare_run_dir(plan, f.out_dir,
+                          {report::kSummaryFile, report::kTimelineFile, report::kInputsFile});
   plan.check();
   return plan;
+}
+
+// The run directory's files, staged in the plan: the summary, the timeline, what was read.
+void stage_run_dir(core::OutputPlan& plan, const SimulateFlags& f, const ordered_json& summary,
+                   const sim::Timeline& timeline) {
+  if (f.out_dir.empty())
+    return;
+  const ordered_json settings = {{"policy", f.policy},
+                                 {"sequences", f.sequences},
+                                 {"seq_len", f.seq_len},
+                                 {"micro_batches", f.micro_batches},
+                                 {"first_token", f.first_token},
+                                 {"optimizer", f.optimizer},
+                                 {"grad_precision", f.grad_precision},
+                                 {"seed", f.seed}};
+  report::stage_run_dir(plan, f.out_dir,
+                        {{report::kSummaryFile, summary.dump(1) + "\n"},
+                         {report::kTimelineFile, timeline.to_chrome_json()}},
+                        report::inputs_record("simulate",
+                                              {{"model", f.model},
+                                               {"hw", f.hw},
+                                               {"trace", f.trace},
+                                               {"priors", f.priors},
+                                               {"placement", f.placement}},
+                                              settings));
 }
 
 void print_losses(const workload::Losses& lost) {
@@ -197,10 +225,11 @@ void run_simulate(const SimulateFlags& f) {
   sim::Timeline timeline;
   workload::StepOptions options;
   options.resimulate = !f.no_resimulate;
-  options.timeline = f.timeline.empty() ? nullptr : &timeline;
+  options.timeline = f.timeline.empty() && f.out_dir.empty() ? nullptr : &timeline;
   const auto r = workload::simulate_training_step(inputs, policy, config, options);
   progress.finish();
   const ordered_json summary = workload::to_json(r);
+  stage_run_dir(outputs, f, summary, timeline);
   commit_run_outputs(outputs, f.output, summary, f.timeline, timeline);
   if (f.json)
     return print_json(summary);
@@ -215,6 +244,7 @@ struct ReproduceFlags {
   study::StudyOptions options;
   std::string output;
   std::string markdown;
+  std::string out_dir;
   bool quick = false;
   bool json = false;
 };
@@ -248,6 +278,7 @@ void run_reproduce(const ReproduceFlags& f) {
   core::OutputPlan outputs("mozart reproduce mozart");
   outputs.input(options.hardware);
   outputs.output("-o", f.output, {".json"}).output("--markdown", f.markdown, {".md"});
+  report::declare_run_dir(outputs, f.out_dir, {report::kStudyFile, report::kInputsFile});
   outputs.check();
   const auto start = std::chrono::steady_clock::now();
   const auto result = run_study_with_progress(options);
@@ -258,6 +289,13 @@ void run_reproduce(const ReproduceFlags& f) {
   const std::string table = study::to_markdown(result);
   if (!f.markdown.empty())
     outputs.stage(f.markdown, table);
+  report::stage_run_dir(outputs, f.out_dir,
+                        {{report::kStudyFile, study::to_json(result).dump(1) + "\n"}},
+                        report::inputs_record("reproduce", {{"hw", options.hardware}},
+                                              {{"models", options.models},
+                                               {"seed", options.seed},
+                                               {"quick", f.quick},
+                                               {"resimulate", options.resimulate}}));
   outputs.commit();
   if (f.json)
     return print_json(study::to_json(result));
@@ -356,6 +394,8 @@ void add_simulate_commands(CLI::App& app) {
       ->capture_default_str();
   sim->add_option("-o,--output", sf->output, "Write the JSON summary here (.json)");
   sim->add_option("--timeline", sf->timeline, "Write a Perfetto / Chrome trace here (.json)");
+  sim->add_option("--out-dir", sf->out_dir,
+                  "Also write a run directory for `mozart report`: summary, timeline, inputs");
   sim->add_flag("--json", sf->json, "Print the JSON summary");
   sim->callback([sf] { run_simulate(*sf); });
 
@@ -384,6 +424,8 @@ void add_simulate_commands(CLI::App& app) {
                 "compute (three re-simulations of each)");
   moz->add_option("-o,--output", rf->output, "Write the JSON results here (.json)");
   moz->add_option("--markdown", rf->markdown, "Write the tables as Markdown here (.md)");
+  moz->add_option("--out-dir", rf->out_dir,
+                  "Also write a run directory for `mozart report`: results and inputs");
   moz->add_flag("--json", rf->json, "Print JSON");
   moz->callback([rf] { run_reproduce(*rf); });
 }
