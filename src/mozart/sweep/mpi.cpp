@@ -90,6 +90,10 @@ void serve_points(const SweepSpec& spec, const Evaluate& evaluate) {
 class Queue {
  public:
   explicit Queue(std::vector<std::size_t> todo) : todo_(todo.begin(), todo.end()) {}
+  void clear() {
+    std::lock_guard lock(mutex_);
+    todo_.clear();
+  }
   std::optional<std::size_t> take() {
     std::lock_guard lock(mutex_);
     if (todo_.empty())
@@ -105,9 +109,10 @@ class Queue {
 };
 
 // Receives one message if there is one: a record to write, then hands the sender its next
-// point or tells it to stop. Returns whether a rank stopped.
+// point or tells it to stop. Returns whether a rank stopped; a record that cannot be written
+// empties the queue (every rank stops) and is kept in `failure`.
 bool dispatch_one(const ResultsDir* results, Queue& queue, std::atomic<std::size_t>& done,
-                  bool& received) {
+                  bool& received, std::exception_ptr& failure) {
   int waiting = 0;
   MPI_Status status;
   MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &waiting, &status);
@@ -121,7 +126,13 @@ bool dispatch_one(const ResultsDir* results, Queue& queue, std::atomic<std::size
            MPI_STATUS_IGNORE);
   if (status.MPI_TAG == kResult && results != nullptr) {
     const std::size_t eol = text.find('\n');
-    results->write_point(std::stoul(text.substr(0, eol)), text.substr(eol + 1));
+    try {
+      results->write_point(std::stoul(text.substr(0, eol)), text.substr(eol + 1));
+    } catch (...) {  // a record rank 0 cannot write: every rank is told to stop, then the error
+      if (!failure)
+        failure = std::current_exception();
+      queue.clear();
+    }
     ++done;
   }
   const std::optional<std::size_t> next = queue.take();
@@ -149,31 +160,42 @@ RunSummary lead(const Session& session, const SweepSpec& spec, const std::string
   core::set_progress_enabled(false);
   const unsigned threads = failure ? 0 : std::max(1u, options.jobs);
   std::vector<std::thread> local;
+  std::mutex failing;
+  std::exception_ptr local_failure;  // an internal error or a disk that refuses: stop handing out
+  std::atomic<unsigned> finished_threads{0};
   for (unsigned t = 0; t < threads; ++t)
     local.emplace_back([&] {
       while (auto k = queue.take()) {
-        results->write_point(*k, run_point(spec, *k, evaluate));
+        try {
+          results->write_point(*k, run_point(spec, *k, evaluate));
+        } catch (...) {
+          std::lock_guard lock(failing);
+          if (!local_failure)
+            local_failure = std::current_exception();
+          queue.clear();
+        }
         ++done;
       }
+      ++finished_threads;
     });
   int running = session.size - 1;
   std::size_t drawn = 0;
-  while (running > 0 || done < todo.size()) {
+  while (running > 0 || finished_threads < threads) {
     bool received = false;
-    if (running > 0 && dispatch_one(results ? &*results : nullptr, queue, done, received))
+    if (running > 0 && dispatch_one(results ? &*results : nullptr, queue, done, received, failure))
       --running;
     if (!received)  // Iprobe does not spin a core the way a blocking receive does
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     progress.advance(done - drawn);
     drawn = done;
-    if (failure && running == 0)
-      break;
   }
   for (auto& t : local)
     t.join();
   progress.finish();
   if (failure)
     std::rethrow_exception(failure);
+  if (local_failure)
+    std::rethrow_exception(local_failure);
   return finish(spec, *results, todo.size(), unsigned(session.size - 1) + threads);
 }
 
