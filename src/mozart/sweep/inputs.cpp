@@ -48,15 +48,18 @@ std::vector<std::string> split(const std::string& path) {
 // Every path in a document, prefixed ("hw.topology.link.bandwidth", "hw.memories.0").
 void collect_paths(const YAML::Node& node, const std::string& prefix,
                    std::vector<std::string>& out) {
+  // Each path is a copy: `out` grows while the children are walked.
   if (node.IsMap())
     for (const auto& e : node) {
-      out.push_back(prefix + "." + e.first.Scalar());
-      collect_paths(e.second, out.back(), out);
+      const std::string path = prefix + "." + e.first.Scalar();
+      out.push_back(path);
+      collect_paths(e.second, path, out);
     }
   else if (node.IsSequence())
     for (std::size_t i = 0; i < node.size(); ++i) {
-      out.push_back(prefix + "." + std::to_string(i));
-      collect_paths(node[i], out.back(), out);
+      const std::string path = prefix + "." + std::to_string(i);
+      out.push_back(path);
+      collect_paths(node[i], path, out);
     }
 }
 
