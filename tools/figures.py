@@ -251,7 +251,9 @@ def link_bytes(path):
     links = need(data, path, ["links"], "a summary with per-link bytes (simulate, serve, sweep)")
     out = OrderedDict()
     for i, link in enumerate(links):
-        name = need(link, path, ["name"], "links with a name")
+        # simulate and sweeps name a link by "name", serve by "link"
+        key = "link" if isinstance(link, dict) and "name" not in link else "name"
+        name = need(link, path, [key], "links with a name")
         if not isinstance(name, str) or "->" not in name:
             fail_on(path, f"link {i} is named {json.dumps(name)[:40]}, expected 'a->b'")
         a, b = name.split("->", 1)
