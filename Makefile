@@ -7,11 +7,14 @@ FUZZ_SECONDS ?= 20
 JOBS       ?= $(shell nproc)
 MOZART     := $(BUILD)/apps/mozart/mozart
 
-# Debian packages the build, the tests and the formatter need.
+# Debian packages the build, the tests and the formatter need. matplotlib and numpy draw the
+# report's figures, chromium renders the report in its test, OpenMPI runs sweeps across ranks:
+# the build works without the last three (their tests are skipped), but CI has them all.
 DEB_PACKAGES := cmake make g++ pkg-config clang-format \
   libfmt-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev \
   googletest libgtest-dev libgmock-dev libbenchmark-dev libsimgrid-dev \
-  libsimdjson-dev libxxhash-dev clang coinor-libcbc-dev libmetis-dev
+  libsimdjson-dev libxxhash-dev clang coinor-libcbc-dev libmetis-dev \
+  python3 python3-matplotlib python3-numpy chromium libopenmpi-dev openmpi-bin
 
 .PHONY: all deps build demo test test-sanitize fuzz fuzz-long format format-check bench clean
 

@@ -15,5 +15,7 @@ void add_simulate_commands(CLI::App& app);
 void add_serve_commands(CLI::App& app);
 // `reproduce moentwine`, under the `reproduce` command that add_simulate_commands made.
 void add_moentwine_command(CLI::App& reproduce);
+void add_sweep_commands(CLI::App& app);
+void add_report_commands(CLI::App& app);
 
 }  // namespace mozart::cli

@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   mozart::cli::add_net_commands(app);
   mozart::cli::add_simulate_commands(app);
   mozart::cli::add_serve_commands(app);
+  mozart::cli::add_sweep_commands(app);
+  mozart::cli::add_report_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -89,6 +89,32 @@ sim::RunResult run_plan(const net::Network& net, const net::CollectivePlan& plan
   return sim::run(graph, net.capacities(), options);
 }
 
+nlohmann::ordered_json run_json(const net::Network& net, const net::CollectivePlan& plan,
+                                const sim::RunResult& r) {
+  double wire_bytes = 0, busiest = 0;
+  int busiest_channel = 0;
+  for (size_t c = 0; c < net.channels().size(); ++c) {
+    if (net.channels()[c].kind == net::ChannelKind::link)  // ports are not links
+      wire_bytes += r.channels[c].bytes;
+    if (r.channels[c].bytes > busiest) {
+      busiest = r.channels[c].bytes;
+      busiest_channel = int(c);
+    }
+  }
+  // A spec without links (one chiplet) has no channel: its collectives are empty.
+  const std::string hot_name = net.channels().empty() ? "-" : net.channel_name(busiest_channel);
+  const double hot_capacity =
+      net.channels().empty() ? 0 : net.capacities()[static_cast<size_t>(busiest_channel)];
+  const double utilisation = r.makespan_s > 0 ? busiest / (hot_capacity * r.makespan_s) : 0;
+  return {
+      {"flows", plan.flows.size()},
+      {"time_s", r.makespan_s},
+      {"payload_bytes", plan.payload_bytes},
+      {"wire_bytes", wire_bytes},
+      {"busiest_channel", {{"name", hot_name}, {"bytes", busiest}, {"utilisation", utilisation}}},
+      {"network_solves", r.network_solves}};
+}
+
 namespace {
 
 struct NetOptions {
@@ -115,21 +141,11 @@ void report(const NetOptions& o, core::OutputPlan& outputs, const net::Network& 
     outputs.commit();
   }
   const hw::HwSpec& hw = net.hw();
-  double wire_bytes = 0, busiest = 0;
-  int busiest_channel = 0;
-  for (size_t c = 0; c < net.channels().size(); ++c) {
-    if (net.channels()[c].kind == net::ChannelKind::link)  // ports are not links
-      wire_bytes += r.channels[c].bytes;
-    if (r.channels[c].bytes > busiest) {
-      busiest = r.channels[c].bytes;
-      busiest_channel = int(c);
-    }
-  }
-  // A spec without links (one chiplet) has no channel: its collectives are empty.
-  const std::string hot_name = net.channels().empty() ? "-" : net.channel_name(busiest_channel);
-  const double hot_capacity =
-      net.channels().empty() ? 0 : net.capacities()[static_cast<size_t>(busiest_channel)];
-  const double utilisation = r.makespan_s > 0 ? busiest / (hot_capacity * r.makespan_s) : 0;
+  const nlohmann::ordered_json measured = run_json(net, plan, r);
+  const double wire_bytes = measured["wire_bytes"];
+  const std::string hot_name = measured["busiest_channel"]["name"];
+  const double busiest = measured["busiest_channel"]["bytes"];
+  const double utilisation = measured["busiest_channel"]["utilisation"];
   const std::string what = o.traffic.empty() ? o.kind : "traffic " + o.traffic;
   if (o.json) {
     nlohmann::ordered_json j = {{"hw", hw.name}};
@@ -141,13 +157,7 @@ void report(const NetOptions& o, core::OutputPlan& outputs, const net::Network& 
     } else {
       j["traffic"] = o.traffic;
     }
-    j.update(nlohmann::ordered_json{
-        {"flows", plan.flows.size()},
-        {"time_s", r.makespan_s},
-        {"payload_bytes", plan.payload_bytes},
-        {"wire_bytes", wire_bytes},
-        {"busiest_channel", {{"name", hot_name}, {"bytes", busiest}, {"utilisation", utilisation}}},
-        {"network_solves", r.network_solves}});
+    j.update(measured);
     print_json(j);
     return;
   }

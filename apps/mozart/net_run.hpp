@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "mozart/net/collectives.hpp"
 #include "mozart/sim/engine.hpp"
@@ -24,6 +25,11 @@ net::CollectivePlan collective_plan(const net::Network& net, const std::string& 
 // Runs the plan's flows, each no earlier than its start time (none: all at 0).
 sim::RunResult run_plan(const net::Network& net, const net::CollectivePlan& plan,
                         const std::vector<double>& start_s, sim::Timeline* timeline = nullptr);
+
+// A run's measures as `net collective --json` prints them: flows, time, payload, bytes on
+// links, the busiest channel and its utilisation.
+nlohmann::ordered_json run_json(const net::Network& net, const net::CollectivePlan& plan,
+                                const sim::RunResult& r);
 
 void add_net_calibrate_command(CLI::App& net_cmd);
 

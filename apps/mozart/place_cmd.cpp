@@ -1,5 +1,6 @@
 // `mozart place`, `mozart place compare`, `mozart place eval`.
 #include <chrono>
+#include <filesystem>
 #include <memory>
 
 #include "commands.hpp"
@@ -17,7 +18,9 @@
 #include "mozart/model/zoo.hpp"
 #include "mozart/placement/metrics.hpp"
 #include "mozart/placement/placers.hpp"
+#include "mozart/report/run_dir.hpp"
 #include "mozart/trace/formats.hpp"
+#include "mozart/trace/priors.hpp"
 
 namespace mozart::cli {
 namespace {
@@ -32,6 +35,7 @@ struct PlaceFlags {
   std::string placer = "mozart";
   std::vector<std::string> placers;
   std::string output;
+  std::string out_dir;  // a run directory for `mozart report`
   int slots = 0;
   int group_size = 0;
   placement::PlacerOptions options;
@@ -74,11 +78,34 @@ void print_metrics(const std::string& label, const placement::Metrics& m) {
       m.step_chiplet_imbalance, m.group_imbalance, m.step_group_imbalance, m.hop_copies);
 }
 
+// The run directory: the placement, the command's JSON, the trace's full priors (co-activation
+// for the report's heatmap) and what was read.
+void stage_run_dir(core::OutputPlan& outputs, const PlaceFlags& f, const placement::Placement& p,
+                   const trace::Trace& t, const ordered_json& out) {
+  if (f.out_dir.empty())
+    return;
+  const auto priors = trace::compute_priors(t);
+  const std::string placement_path =
+      (std::filesystem::path(f.out_dir) / report::kPlacementFile).string();
+  report::stage_run_dir(
+      outputs, f.out_dir,
+      {{report::kPlacementFile, placement::placement_file_text(p, placement_path)},
+       {report::kPlaceFile, out.dump(1) + "\n"},
+       {report::kPriorsFile, trace::to_json(priors, true).dump(1) + "\n"}},
+      report::inputs_record(
+          "place", {{"trace", f.trace}, {"eval", f.eval}, {"hw", f.hw}, {"model", f.model}},
+          {{"placer", f.placer}, {"slots", f.slots}, {"group_size", f.group_size}}));
+}
+
 void run_place(const PlaceFlags& f) {
   core::OutputPlan outputs("mozart place");
   for (const std::string* in : {&f.trace, &f.eval, &f.hw, &f.model})
     outputs.input(*in);
-  outputs.output("-o", f.output, {".json", ".csv"}).check();
+  outputs.output("-o", f.output, {".json", ".csv"});
+  report::declare_run_dir(
+      outputs, f.out_dir,
+      {report::kPlacementFile, report::kPlaceFile, report::kPriorsFile, report::kInputsFile});
+  outputs.check();
   const auto t = load_trace(f.trace, f);
   const auto layout = layout_for(f, t);
   const auto start = std::chrono::steady_clock::now();
@@ -92,16 +119,16 @@ void run_place(const PlaceFlags& f) {
   if (!f.eval.empty())
     held_out = placement::evaluate(p, load_trace(f.eval, f), expert_bytes(m));
   outputs.stage(f.output, placement::placement_file_text(p, f.output));
+  ordered_json out{{"placement", f.output},
+                   {"placer", p.placer},
+                   {"seconds", seconds},
+                   {"on_trace", placement::to_json(on_trace, true)}};
+  if (held_out)
+    out["held_out"] = placement::to_json(*held_out, true);
+  stage_run_dir(outputs, f, p, t, out);
   outputs.commit();
-  if (f.json) {
-    ordered_json out{{"placement", f.output},
-                     {"placer", p.placer},
-                     {"seconds", seconds},
-                     {"on_trace", placement::to_json(on_trace, true)}};
-    if (held_out)
-      out["held_out"] = placement::to_json(*held_out, true);
+  if (f.json)
     return print_json(out);
-  }
   fmt::print(
       "{} placement of {} ({} layers) on {}: {} chiplets in {} groups, {} slots each; {:.3f} s\n",
       p.placer, t.model.empty() ? "the trace" : t.model, p.layers.size(), layout.hardware,
@@ -201,6 +228,8 @@ void add_place_commands(CLI::App& app) {
                   "contiguous, round-robin, random, balanced, occult, mozart, mozart-paper, metis");
   cmd->add_option("-o,--output", f->output,
                   "Placement to write (.json or .csv; not the trace it is made from)");
+  cmd->add_option("--out-dir", f->out_dir,
+                  "Also write a run directory for `mozart report`: placement, priors, inputs");
   cmd->callback([cmd, f] {
     if (cmd->get_subcommands().empty()) {
       for (const auto& [value, flag] :

@@ -16,6 +16,7 @@
 #include "mozart/model/zoo.hpp"
 #include "mozart/placement/placement.hpp"
 #include "mozart/study/balanced_serving.hpp"
+#include "mozart/report/run_dir.hpp"
 #include "mozart/study/serving.hpp"
 #include "mozart/study/setup.hpp"
 #include "mozart/trace/formats.hpp"
@@ -38,6 +39,7 @@ struct ServeFlags {
   std::uint64_t seed = 1;
   std::string output;
   std::string timeline;
+  std::string out_dir;  // a run directory for `mozart report`
   bool json = false;
   std::string dispatch = "load";
   std::string balancer;  // empty: serve without one
@@ -184,6 +186,8 @@ void run_serve(ServeFlags f) {
   for (const std::string* in : {&f.model, &f.hw, &f.trace})
     outputs.input(*in);
   outputs.output("-o", f.output, {".json"}).output("--timeline", f.timeline, {".json"});
+  report::declare_run_dir(outputs, f.out_dir,
+                          {report::kSummaryFile, report::kTimelineFile, report::kInputsFile});
   outputs.check();
   core::Progress progress("serve: routing and placement", 2, false);
   const auto route = routing(f, m, mapping.group_count());
@@ -200,10 +204,20 @@ void run_serve(ServeFlags f) {
   if (!f.balancer.empty())
     return serve_with_balancer(f, inputs, outputs);
   sim::Timeline timeline;
-  const auto r =
-      workload::simulate_serving(inputs, f.config, f.timeline.empty() ? nullptr : &timeline);
+  const auto r = workload::simulate_serving(
+      inputs, f.config, f.timeline.empty() && f.out_dir.empty() ? nullptr : &timeline);
   progress.finish();
   const ordered_json summary = workload::to_json(r);
+  report::stage_run_dir(
+      outputs, f.out_dir,
+      {{report::kSummaryFile, summary.dump(1) + "\n"},
+       {report::kTimelineFile, timeline.to_chrome_json()}},
+      report::inputs_record("serve", {{"model", f.model}, {"hw", f.hw}, {"trace", f.trace}},
+                            {{"mapping", f.mapping},
+                             {"tp", f.tp},
+                             {"phase", f.phase},
+                             {"placer", f.placer},
+                             {"seed", f.seed}}));
   commit_run_outputs(outputs, f.output, summary, f.timeline, timeline);
   if (f.json)
     return print_json(summary);
@@ -268,6 +282,8 @@ void add_serve_commands(CLI::App& app) {
       ->capture_default_str();
   serve->add_option("-o,--output", f->output, "Write the JSON summary here (.json)");
   serve->add_option("--timeline", f->timeline, "Write a Perfetto / Chrome trace here (.json)");
+  serve->add_option("--out-dir", f->out_dir,
+                    "Also write a run directory for `mozart report`: summary, timeline, inputs");
   serve->add_flag("--json", f->json, "Print the JSON summary");
   serve
       ->add_option("--dispatch", f->dispatch,

@@ -19,6 +19,7 @@
 #include "mozart/model/zoo.hpp"
 #include "mozart/net/network.hpp"
 #include "mozart/placement/placement.hpp"
+#include "mozart/report/run_dir.hpp"
 #include "mozart/study/mozart_study.hpp"
 #include "mozart/study/setup.hpp"
 #include "mozart/trace/formats.hpp"
@@ -29,27 +30,6 @@ namespace mozart::cli {
 namespace {
 
 using nlohmann::ordered_json;
-
-struct SimulateFlags {
-  std::string model;
-  std::string hw;
-  std::string trace;
-  std::string priors;
-  std::string placement;
-  std::string policy = "C";
-  int sequences = 32;
-  int seq_len = 256;
-  int micro_batches = 4;
-  std::size_t first_token = 0;  // checked by whole(): CLI11 wraps "-1" for a size_t
-  std::string optimizer = "per-layer";
-  std::string grad_precision = "fp32";
-  bool no_resimulate = false;
-  bool weights_may_overflow = false;
-  std::uint64_t seed = 1;
-  std::string output;
-  std::string timeline;
-  bool json = false;
-};
 
 workload::StepConfig step_config(const SimulateFlags& f) {
   if (f.micro_batches < 1 || f.sequences < 1 || f.sequences % f.micro_batches != 0)
@@ -84,6 +64,27 @@ trace::Trace step_trace(const SimulateFlags& f, const model::MoeModel& m, std::u
   return study::generated_trace(m, generated_tokens(f), f.seq_len, seed);
 }
 
+// The step's placement: the file, or the policy's placer on the priors; `source` says which.
+placement::Placement step_placement(const SimulateFlags& f, const model::MoeModel& m,
+                                    const hw::HwSpec& hw, const trace::Trace& priors,
+                                    const workload::Policy& policy, std::string& source) {
+  placement::Placement placement;
+  if (!f.placement.empty()) {
+    placement = placement::read_placement(f.placement);
+    const auto layout = placement::layout_from_hw(hw, m.routed_experts);
+    placement::check_matches(placement, m.name, m.routed_experts, m.moe_layers(), &layout);
+    source = f.placement;
+  } else {
+    placement = study::place_experts(m, hw, priors, policy.placer, f.seed);
+    source = fmt::format("{} from the priors of {}", policy.placer,
+                         f.priors.empty() ? "a generated trace (another seed)" : f.priors);
+  }
+  if (!f.weights_may_overflow)  // the rule of place and place compare
+    placement::check_expert_memory(placement, static_cast<double>(model::routed_expert_params(m)) *
+                                                  core::bytes_per_element(m.dtype));
+  return placement;
+}
+
 // Every output checked, and every size that drives memory, before any trace is made; the
 // plan then holds the outputs until the step is done.
 core::OutputPlan check_before_work(const SimulateFlags& f, const model::MoeModel& m) {
@@ -93,8 +94,35 @@ core::OutputPlan check_before_work(const SimulateFlags& f, const model::MoeModel
   for (const std::string* in : {&f.model, &f.hw, &f.trace, &f.priors, &f.placement})
     plan.input(*in);
   plan.output("-o", f.output, {".json"}).output("--timeline", f.timeline, {".json"});
+  report::declare_run_dir(plan, f.out_dir,
+                          {report::kSummaryFile, report::kTimelineFile, report::kInputsFile});
   plan.check();
   return plan;
+}
+
+// The run directory's files, staged in the plan: the summary, the timeline, what was read.
+void stage_run_dir(core::OutputPlan& plan, const SimulateFlags& f, const ordered_json& summary,
+                   const sim::Timeline& timeline) {
+  if (f.out_dir.empty())
+    return;
+  const ordered_json settings = {{"policy", f.policy},
+                                 {"sequences", f.sequences},
+                                 {"seq_len", f.seq_len},
+                                 {"micro_batches", f.micro_batches},
+                                 {"first_token", f.first_token},
+                                 {"optimizer", f.optimizer},
+                                 {"grad_precision", f.grad_precision},
+                                 {"seed", f.seed}};
+  report::stage_run_dir(plan, f.out_dir,
+                        {{report::kSummaryFile, summary.dump(1) + "\n"},
+                         {report::kTimelineFile, timeline.to_chrome_json()}},
+                        report::inputs_record("simulate",
+                                              {{"model", f.model},
+                                               {"hw", f.hw},
+                                               {"trace", f.trace},
+                                               {"priors", f.priors},
+                                               {"placement", f.placement}},
+                                              settings));
 }
 
 void print_losses(const workload::Losses& lost) {
@@ -180,21 +208,7 @@ void run_simulate(const SimulateFlags& f) {
   progress.advance();
   progress.set_label("simulate: placing experts");
   std::string placement_source;
-  placement::Placement placement;
-  if (!f.placement.empty()) {
-    placement = placement::read_placement(f.placement);
-    const auto layout = placement::layout_from_hw(hw, m.routed_experts);
-    placement::check_matches(placement, m.name, m.routed_experts, m.moe_layers(), &layout);
-    placement_source = f.placement;
-  } else {
-    placement = study::place_experts(m, hw, priors, policy.placer, f.seed);
-    placement_source =
-        fmt::format("{} from the priors of {}", policy.placer,
-                    f.priors.empty() ? "a generated trace (another seed)" : f.priors);
-  }
-  if (!f.weights_may_overflow)  // the rule of place and place compare
-    placement::check_expert_memory(placement, static_cast<double>(model::routed_expert_params(m)) *
-                                                  core::bytes_per_element(m.dtype));
+  const auto placement = step_placement(f, m, hw, priors, policy, placement_source);
   progress.advance();
   progress.set_label(f.no_resimulate ? "simulate: the step"
                                      : "simulate: the step and its three re-simulations");
@@ -211,10 +225,11 @@ void run_simulate(const SimulateFlags& f) {
   sim::Timeline timeline;
   workload::StepOptions options;
   options.resimulate = !f.no_resimulate;
-  options.timeline = f.timeline.empty() ? nullptr : &timeline;
+  options.timeline = f.timeline.empty() && f.out_dir.empty() ? nullptr : &timeline;
   const auto r = workload::simulate_training_step(inputs, policy, config, options);
   progress.finish();
   const ordered_json summary = workload::to_json(r);
+  stage_run_dir(outputs, f, summary, timeline);
   commit_run_outputs(outputs, f.output, summary, f.timeline, timeline);
   if (f.json)
     return print_json(summary);
@@ -229,6 +244,7 @@ struct ReproduceFlags {
   study::StudyOptions options;
   std::string output;
   std::string markdown;
+  std::string out_dir;
   bool quick = false;
   bool json = false;
 };
@@ -262,6 +278,7 @@ void run_reproduce(const ReproduceFlags& f) {
   core::OutputPlan outputs("mozart reproduce mozart");
   outputs.input(options.hardware);
   outputs.output("-o", f.output, {".json"}).output("--markdown", f.markdown, {".md"});
+  report::declare_run_dir(outputs, f.out_dir, {report::kStudyFile, report::kInputsFile});
   outputs.check();
   const auto start = std::chrono::steady_clock::now();
   const auto result = run_study_with_progress(options);
@@ -272,6 +289,13 @@ void run_reproduce(const ReproduceFlags& f) {
   const std::string table = study::to_markdown(result);
   if (!f.markdown.empty())
     outputs.stage(f.markdown, table);
+  report::stage_run_dir(outputs, f.out_dir,
+                        {{report::kStudyFile, study::to_json(result).dump(1) + "\n"}},
+                        report::inputs_record("reproduce", {{"hw", options.hardware}},
+                                              {{"models", options.models},
+                                               {"seed", options.seed},
+                                               {"quick", f.quick},
+                                               {"resimulate", options.resimulate}}));
   outputs.commit();
   if (f.json)
     return print_json(study::to_json(result));
@@ -284,6 +308,28 @@ void run_reproduce(const ReproduceFlags& f) {
 }
 
 }  // namespace
+
+workload::StepResult simulate_step(const SimulateFlags& f, const model::MoeModel& m,
+                                   const hw::HwSpec& hw, const workload::Policy& policy) {
+  const auto config = step_config(f);
+  workload::check_micro_batch(hw, m, config.micro_batch);
+  const auto step = step_trace(f, m, f.seed, f.trace);
+  const auto priors = step_trace(f, m, f.seed + 1, f.priors);
+  std::string placement_source;
+  const auto placement = step_placement(f, m, hw, priors, policy, placement_source);
+  const net::Network network(hw);
+  workload::StepInputs inputs{m,
+                              network,
+                              placement,
+                              step,
+                              f.trace.empty() ? "generated trace" : f.trace,
+                              f.placement.empty() ? "placement" : f.placement};
+  inputs.priors = &priors;
+  inputs.priors_source = f.priors.empty() ? "a generated trace (another seed)" : f.priors;
+  workload::StepOptions options;
+  options.resimulate = !f.no_resimulate;
+  return workload::simulate_training_step(inputs, policy, config, options);
+}
 
 workload::StepResult simulate_default_step(const std::string& model, const hw::HwSpec& hw,
                                            const std::string& policy_name) {
@@ -348,6 +394,8 @@ void add_simulate_commands(CLI::App& app) {
       ->capture_default_str();
   sim->add_option("-o,--output", sf->output, "Write the JSON summary here (.json)");
   sim->add_option("--timeline", sf->timeline, "Write a Perfetto / Chrome trace here (.json)");
+  sim->add_option("--out-dir", sf->out_dir,
+                  "Also write a run directory for `mozart report`: summary, timeline, inputs");
   sim->add_flag("--json", sf->json, "Print the JSON summary");
   sim->callback([sf] { run_simulate(*sf); });
 
@@ -376,6 +424,8 @@ void add_simulate_commands(CLI::App& app) {
                 "compute (three re-simulations of each)");
   moz->add_option("-o,--output", rf->output, "Write the JSON results here (.json)");
   moz->add_option("--markdown", rf->markdown, "Write the tables as Markdown here (.md)");
+  moz->add_option("--out-dir", rf->out_dir,
+                  "Also write a run directory for `mozart report`: results and inputs");
   moz->add_flag("--json", rf->json, "Print JSON");
   moz->callback([rf] { run_reproduce(*rf); });
 }

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <numeric>
 #include <string>
 #include <utility>
@@ -159,6 +160,10 @@ struct Outcome {
 // took half the time. `absolute_gap` < 0 asks for a relative gap of 1e-7 instead.
 Outcome solve(const Program& p, const SolverLimits& limits, const std::vector<double>& start,
               double absolute_gap) {
+  // Cbc_solve runs CBC's command-line driver, whose state is static: two solves at once (a
+  // sweep's threads) garble each other, so they take turns.
+  static std::mutex cbc;
+  const std::lock_guard<std::mutex> lock(cbc);
   CbcProgram program;
   Cbc_Model* model = program.get();
   Cbc_loadProblem(model, p.columns(), static_cast<int>(p.row_lower.size()), p.starts.data(),
