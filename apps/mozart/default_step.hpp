@@ -6,8 +6,10 @@
 #include <cstdint>
 #include <string>
 
+#include "mozart/core/progress.hpp"
 #include "mozart/hw/spec.hpp"
 #include "mozart/model/spec.hpp"
+#include "mozart/sim/timeline.hpp"
 #include "mozart/workload/policy.hpp"
 #include "mozart/workload/step_result.hpp"
 
@@ -35,10 +37,18 @@ struct SimulateFlags {
   bool json = false;
 };
 
-// One training step as `mozart simulate` runs it (without its outputs and progress), on a
-// model and hardware already loaded: a sweep's points.
+// What `mozart simulate` watches while a step runs; a sweep's points leave it empty.
+struct StepHooks {
+  core::Progress* progress = nullptr;       // advanced after the traces and after the placement
+  sim::Timeline* timeline = nullptr;        // the step's tasks, when wanted
+  std::string* placement_source = nullptr;  // where the placement came from, for the summary
+};
+
+// One training step as `mozart simulate` runs it (without its outputs), on a model and hardware
+// already loaded: the command's step and a sweep's points.
 workload::StepResult simulate_step(const SimulateFlags& f, const model::MoeModel& m,
-                                   const hw::HwSpec& hw, const workload::Policy& policy);
+                                   const hw::HwSpec& hw, const workload::Policy& policy,
+                                   const StepHooks& hooks = {});
 
 workload::StepResult simulate_default_step(const std::string& model, const hw::HwSpec& hw,
                                            const std::string& policy);

@@ -36,4 +36,24 @@ class LoopProgress {
   std::size_t done_ = 0;
 };
 
+// A study run one model at a time (each model's runs are independent, so the rows are those of
+// one call), so that its progress line can count models. `run` takes options naming one model;
+// `merge(result, part)` appends a model's part.
+template <class Result, class Options, class Run, class Merge>
+Result run_models_with_progress(const std::string& label, const Options& options, Run run,
+                                Merge merge) {
+  Result result;
+  result.options = options;
+  core::Progress progress(label, options.models.size());
+  for (const std::string& name : options.models) {
+    progress.set_label(label + ": " + name);
+    auto one = options;
+    one.models = {name};
+    merge(result, run(one));
+    progress.advance();
+  }
+  progress.finish();
+  return result;
+}
+
 }  // namespace mozart::cli

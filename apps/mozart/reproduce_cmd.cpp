@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "loop_progress.hpp"
 #include "options.hpp"
 #include "output.hpp"
 #include <fmt/format.h>
@@ -22,24 +23,6 @@ struct MoentwineFlags {
   bool json = false;
 };
 
-// One model at a time (each model's runs are independent), so the progress line counts models.
-study::MoentwineResult run_with_progress(const study::MoentwineOptions& options) {
-  study::MoentwineResult result;
-  result.options = options;
-  core::Progress progress("reproduce moentwine", options.models.size());
-  for (const std::string& name : options.models) {
-    progress.set_label("reproduce moentwine: " + name);
-    auto one = options;
-    one.models = {name};
-    auto part = study::run_moentwine_study(one);
-    result.rows.insert(result.rows.end(), part.rows.begin(), part.rows.end());
-    result.notes.insert(result.notes.end(), part.notes.begin(), part.notes.end());
-    progress.advance();
-  }
-  progress.finish();
-  return result;
-}
-
 void run_moentwine(const MoentwineFlags& f) {
   if (f.json)
     core::set_progress_enabled(false);
@@ -49,7 +32,11 @@ void run_moentwine(const MoentwineFlags& f) {
   outputs.output("-o", f.output, {".json"}).output("--markdown", f.markdown, {".md"});
   outputs.check();
   const auto start = std::chrono::steady_clock::now();
-  const auto result = run_with_progress(options);
+  const auto result = run_models_with_progress<study::MoentwineResult>(
+      "reproduce moentwine", options, study::run_moentwine_study, [](auto& all, const auto& part) {
+        all.rows.insert(all.rows.end(), part.rows.begin(), part.rows.end());
+        all.notes.insert(all.notes.end(), part.notes.begin(), part.notes.end());
+      });
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!f.output.empty())

@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "default_step.hpp"
+#include "loop_progress.hpp"
 #include "model_trace.hpp"
 #include "options.hpp"
 #include "output.hpp"
@@ -202,31 +203,13 @@ void run_simulate(const SimulateFlags& f) {
   // What the step's memory plan would refuse whatever the routing, before minutes of traces.
   workload::check_micro_batch(hw, m, config.micro_batch);
   core::Progress progress("simulate: reading and generating traces", 3, false);
-  const auto step = step_trace(f, m, f.seed, f.trace);
-  // Priors from a trace the step does not run, as a deployment would have them.
-  const auto priors = step_trace(f, m, f.seed + 1, f.priors);
-  progress.advance();
-  progress.set_label("simulate: placing experts");
-  std::string placement_source;
-  const auto placement = step_placement(f, m, hw, priors, policy, placement_source);
-  progress.advance();
-  progress.set_label(f.no_resimulate ? "simulate: the step"
-                                     : "simulate: the step and its three re-simulations");
-  const net::Network network(hw);
-  workload::StepInputs inputs{m,
-                              network,
-                              placement,
-                              step,
-                              f.trace.empty() ? "generated trace" : f.trace,
-                              f.placement.empty() ? "placement" : f.placement};
-  // Streaming goes by the same priors as the placer: routing the step does not run.
-  inputs.priors = &priors;
-  inputs.priors_source = f.priors.empty() ? "a generated trace (another seed)" : f.priors;
   sim::Timeline timeline;
-  workload::StepOptions options;
-  options.resimulate = !f.no_resimulate;
-  options.timeline = f.timeline.empty() && f.out_dir.empty() ? nullptr : &timeline;
-  const auto r = workload::simulate_training_step(inputs, policy, config, options);
+  std::string placement_source;
+  StepHooks hooks;
+  hooks.progress = &progress;
+  hooks.timeline = f.timeline.empty() && f.out_dir.empty() ? nullptr : &timeline;
+  hooks.placement_source = &placement_source;
+  const auto r = simulate_step(f, m, hw, policy, hooks);
   progress.finish();
   const ordered_json summary = workload::to_json(r);
   stage_run_dir(outputs, f, summary, timeline);
@@ -249,24 +232,6 @@ struct ReproduceFlags {
   bool json = false;
 };
 
-// The study one model at a time (the rows are the same as in one call: each model's runs
-// are independent), so that the progress line can count models.
-study::StudyResult run_study_with_progress(const study::StudyOptions& options) {
-  study::StudyResult result;
-  result.options = options;
-  core::Progress progress("reproduce mozart", options.models.size());
-  for (const std::string& name : options.models) {
-    progress.set_label("reproduce mozart: " + name);
-    auto one = options;
-    one.models = {name};
-    auto rows = study::run_mozart_study(one).rows;
-    result.rows.insert(result.rows.end(), rows.begin(), rows.end());
-    progress.advance();
-  }
-  progress.finish();
-  return result;
-}
-
 void run_reproduce(const ReproduceFlags& f) {
   if (f.json)
     core::set_progress_enabled(false);
@@ -281,7 +246,10 @@ void run_reproduce(const ReproduceFlags& f) {
   report::declare_run_dir(outputs, f.out_dir, {report::kStudyFile, report::kInputsFile});
   outputs.check();
   const auto start = std::chrono::steady_clock::now();
-  const auto result = run_study_with_progress(options);
+  const auto result = run_models_with_progress<study::StudyResult>(
+      "reproduce mozart", options, study::run_mozart_study, [](auto& all, const auto& part) {
+        all.rows.insert(all.rows.end(), part.rows.begin(), part.rows.end());
+      });
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!f.output.empty())
@@ -310,13 +278,27 @@ void run_reproduce(const ReproduceFlags& f) {
 }  // namespace
 
 workload::StepResult simulate_step(const SimulateFlags& f, const model::MoeModel& m,
-                                   const hw::HwSpec& hw, const workload::Policy& policy) {
+                                   const hw::HwSpec& hw, const workload::Policy& policy,
+                                   const StepHooks& hooks) {
   const auto config = step_config(f);
+  // What the step's memory plan would refuse whatever the routing, before minutes of traces.
   workload::check_micro_batch(hw, m, config.micro_batch);
   const auto step = step_trace(f, m, f.seed, f.trace);
+  // Priors from a trace the step does not run, as a deployment would have them.
   const auto priors = step_trace(f, m, f.seed + 1, f.priors);
+  if (hooks.progress) {
+    hooks.progress->advance();
+    hooks.progress->set_label("simulate: placing experts");
+  }
   std::string placement_source;
   const auto placement = step_placement(f, m, hw, priors, policy, placement_source);
+  if (hooks.placement_source)
+    *hooks.placement_source = placement_source;
+  if (hooks.progress) {
+    hooks.progress->advance();
+    hooks.progress->set_label(f.no_resimulate ? "simulate: the step"
+                                              : "simulate: the step and its three re-simulations");
+  }
   const net::Network network(hw);
   workload::StepInputs inputs{m,
                               network,
@@ -324,10 +306,12 @@ workload::StepResult simulate_step(const SimulateFlags& f, const model::MoeModel
                               step,
                               f.trace.empty() ? "generated trace" : f.trace,
                               f.placement.empty() ? "placement" : f.placement};
+  // Streaming goes by the same priors as the placer: routing the step does not run.
   inputs.priors = &priors;
   inputs.priors_source = f.priors.empty() ? "a generated trace (another seed)" : f.priors;
   workload::StepOptions options;
   options.resimulate = !f.no_resimulate;
+  options.timeline = hooks.timeline;
   return workload::simulate_training_step(inputs, policy, config, options);
 }
 
