@@ -63,7 +63,10 @@ demo: build
 	$(MOZART) map show --hw wsc-mesh-8x8 --mapping er --tp 16
 	$(MOZART) serve --model qwen3-235b-a22b --hw wsc-mesh-8x8 --mapping er --tp 16 --batch 64 \
 	  --context 4096 -o $(BUILD)/serve.json
-	$(MOZART) reproduce mozart --markdown $(BUILD)/mozart-study.md -o $(BUILD)/mozart-study.json
+	$(MOZART) reproduce mozart --markdown $(BUILD)/mozart-study.md -o $(BUILD)/mozart-study.json \
+	  --out-dir $(BUILD)/mozart-study
+	$(MOZART) report $(BUILD)/mozart-study
+	$(MOZART) reproduce moentwine --quick --markdown $(BUILD)/moentwine-study.md
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
