@@ -9,6 +9,7 @@
 #include "mozart/core/error.hpp"
 #include "mozart/core/io.hpp"
 #include "mozart/core/random.hpp"
+#include "mozart/trace/draw.hpp"
 #include "mozart/trace/edit.hpp"
 #include "mozart/trace/progress.hpp"
 
@@ -238,18 +239,15 @@ void fit_stickiness(const CalibrationTarget& target, const CalibrationOptions& o
     return mean(consecutive_reuse(generate(target.shape, options.tokens_per_round, q,
                                            options.seed + 500 + static_cast<std::uint64_t>(step))));
   };
-  double low = 0, high = 1;
-  for (int step = 0; step < options.bisection_steps; ++step) {
-    const double mid = 0.5 * (low + high);
-    (reuse_at(mid, step) > out.reuse_target ? high : low) = mid;
-  }
-  p.stickiness = 0.5 * (low + high);
+  const detail::UnitFit fit =
+      detail::fit_unit_interval(reuse_at, out.reuse_target, options.bisection_steps);
+  p.stickiness = fit.value;
   out.reuse_achieved = reuse_at(p.stickiness, options.bisection_steps);
-  if (options.bisection_steps > 0 && (low == 0 || high == 1))
+  if (fit.at_bound >= 0)
     out.warnings.push_back(fmt::format(
         "all layers: stickiness {:.3f} at the bound {} of its search [0, 1]: consecutive reuse "
         "{:.4f} wanted, {:.4f} reached",
-        p.stickiness, low == 0 ? 0 : 1, out.reuse_target, out.reuse_achieved));
+        p.stickiness, fit.at_bound, out.reuse_target, out.reuse_achieved));
 }
 
 }  // namespace

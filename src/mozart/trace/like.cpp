@@ -402,20 +402,17 @@ void fit_persistence(LikeModel& m, const LikeOptions& options) {
     m.achieved_reuse = m.sequence_length < 2 ? 0.0 : reuse_at(0, 0);
     return;
   }
-  double low = 0, high = 1;
-  for (int step = 0; step < options.reuse_steps; ++step) {
-    const double mid = 0.5 * (low + high);
-    (reuse_at(mid, step) > m.target_reuse ? high : low) = mid;
-  }
-  m.persistence = 0.5 * (low + high);
+  const detail::UnitFit fit =
+      detail::fit_unit_interval(reuse_at, m.target_reuse, options.reuse_steps);
+  m.persistence = fit.value;
   m.achieved_reuse = reuse_at(m.persistence, options.reuse_steps);
-  if (options.reuse_steps > 0 && (low == 0 || high == 1))
+  if (fit.at_bound >= 0)
     m.warnings.push_back(fmt::format(
         "persistence {:.3f} at the bound {} of its search [0, 1]: consecutive reuse {:.4f} "
         "wanted, {:.4f} reached ({})",
-        m.persistence, low == 0 ? 0 : 1, m.target_reuse, m.achieved_reuse,
-        low == 0 ? "independent tokens of this law already share more experts"
-                 : "tokens of one topic share fewer experts than the source's do"));
+        m.persistence, fit.at_bound, m.target_reuse, m.achieved_reuse,
+        fit.at_bound == 0 ? "independent tokens of this law already share more experts"
+                          : "tokens of one topic share fewer experts than the source's do"));
 }
 
 }  // namespace
