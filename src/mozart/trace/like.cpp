@@ -1,6 +1,7 @@
 #include "mozart/trace/like.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numeric>
 
@@ -239,45 +240,62 @@ class TopicDraw {
     total_ = total;
   }
 
-  // `taken` holds one zero per expert; it is left as it was found.
-  void draw(int k, Rng& rng, ExpertId* out, float* gates, std::vector<std::uint8_t>& taken) const {
+  // `keep` holds a one per expert; it is left as it was found.
+  void draw(int k, Rng& rng, ExpertId* out, float* gates, std::vector<double>& keep) const {
     if (!scan_)
       return detail::draw_distinct(table_, weights_, k, rng, out, gates);
-    const auto n = sorted_.size();
     std::size_t picked[kMaxScanK];
+    std::uint64_t ranks = 0;  // bit i: the i-th heaviest was picked (a trace of up to 64 experts)
+    std::size_t first = 0;    // no expert before it is left to pick
     double remaining = total_;
     for (int j = 0; j < k; ++j) {
-      double u = rng.uniform() * remaining;
-      std::size_t pick = n, last = n;
-      for (std::size_t i = 0; i < n; ++i) {
-        if (taken[i] != 0)
-          continue;
-        last = i;
-        u -= sorted_[i];
-        if (u < 0) {
-          pick = i;
-          break;
-        }
-      }
-      pick = pick == n ? last : pick;  // rounding left u a hair above 0
-      taken[pick] = 1;
+      const std::size_t pick = scan(rng.uniform() * remaining, first, keep);
+      keep[pick] = 0;
       picked[j] = pick;
       out[j] = order_[pick];
       remaining -= sorted_[pick];
+      if (pick < 64) {
+        ranks |= std::uint64_t{1} << pick;
+        first = static_cast<std::size_t>(std::countr_one(ranks));
+      }
     }
     for (int j = 0; j < k; ++j)
-      taken[picked[j]] = 0;
+      keep[picked[j]] = 1;
     if (gates == nullptr)
       return;
     double total = 0;
     for (int j = 0; j < k; ++j)
-      total += weights_[out[j]];
-    for (int j = 0; j < k; ++j)
-      gates[j] = static_cast<float>(weights_[out[j]] / total);
-    std::sort(gates, gates + k, std::greater<>());
+      total += sorted_[picked[j]];
+    if (sorted_.size() > 64) {
+      for (int j = 0; j < k; ++j)
+        gates[j] = static_cast<float>(sorted_[picked[j]] / total);
+      std::sort(gates, gates + k, std::greater<>());
+      return;
+    }
+    // Falling gates are the picked experts' in the order of their weights: no sort needed.
+    for (; ranks != 0; ranks &= ranks - 1)
+      *gates++ =
+          static_cast<float>(sorted_[static_cast<std::size_t>(std::countr_zero(ranks))] / total);
   }
 
  private:
+  // The first remaining expert, from `first` on, at which `u`, less the remaining weights up to
+  // it in turn, falls below zero (the last remaining one where rounding left it a hair above).
+  // A picked expert's weight is multiplied by its zero in `keep`: subtracting zero leaves u as
+  // it was, as skipping it would, without a branch the processor cannot predict.
+  std::size_t scan(double u, std::size_t first, const std::vector<double>& keep) const {
+    const std::size_t n = sorted_.size();
+    for (std::size_t i = first; i < n; ++i) {
+      u -= sorted_[i] * keep[i];
+      if (u < 0)
+        return i;
+    }
+    std::size_t last = n - 1;
+    while (keep[last] == 0)
+      --last;
+    return last;
+  }
+
   const std::vector<double>& weights_;
   AliasTable table_;
   std::vector<ExpertId> order_;
@@ -336,7 +354,7 @@ Trace draw_like(const LikeModel& m, const TraceShape& shape, std::size_t tokens,
   const auto seq_len = static_cast<std::size_t>(sequence_length);
   const int k = shape.top_k;
   std::vector<std::uint32_t> topic(m.layers.size(), 0);
-  std::vector<std::uint8_t> taken(static_cast<std::size_t>(shape.experts), 0);
+  std::vector<double> keep(static_cast<std::size_t>(shape.experts), 1.0);
   detail::ProgressTicker ticker(progress, tokens, kTokensPerTick);
   for (std::size_t t = 0; t < tokens; ++t) {
     ticker.at(t);
@@ -352,7 +370,7 @@ Trace draw_like(const LikeModel& m, const TraceShape& shape, std::size_t tokens,
       const auto z = topic[s];
       const auto at = trace.offset(j, t);
       ExpertId* out = trace.experts.data() + at;
-      sampler.experts[s][z].draw(k, rng, out, m.gates ? trace.gates.data() + at : nullptr, taken);
+      sampler.experts[s][z].draw(k, rng, out, m.gates ? trace.gates.data() + at : nullptr, keep);
       if (const auto& map = sampler.rename[static_cast<std::size_t>(j)]; !map.empty())
         for (int i = 0; i < k; ++i)
           out[i] = map[out[i]];
