@@ -394,14 +394,10 @@ TEST(TraceFormats, JsonlOwnRecordsReadAsAnyJsonReader) {
   // Gate texts the writer does not produce but a JSON writer may: more digits than a 64-bit
   // mantissa, exponents beyond 10^22, an explicit exponent sign, trailing zeros.
   const std::vector<std::string> texts = {
-      "0.1000000000000000055511151231257827021181583404541015625",
-      "1e-30",
-      "0.5E+0",
-      "0.2500",
-      "3e-1",
-      "0",
-      "1",
-      "0.00000000000000000000000001"};
+      "0.1000000000000000055511151231257827021181583404541015625", "1e-30", "0.5E+0", "0.2500",
+      "3e-1", "0", "1", "0.00000000000000000000000001",
+      // Fraction digits read eight at a time: runs of 7, 8, 9, 16 and 17 digits.
+      "0.1234567", "0.12345678", "0.123456789", "0.1234567890123456", "0.12345678901234567e0"};
   std::size_t at = own.find("\"gating_probs\": [") + 17;
   for (const auto& text : texts) {
     const std::size_t end = own.find_first_of(",]", at);

@@ -4,6 +4,8 @@
 // run time for the CPU), which accepts any JSON and says what is wrong. Both paths read the same
 // values: the hand parser gives up on anything it would read differently.
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -133,7 +135,7 @@ class OwnShape {
       return false;
     if (p_ < end_ && *p_ == '.') {
       const char* fraction = ++p_;
-      if (!digits(false, d))
+      if (!many_digits(d))
         return false;
       d.exponent -= static_cast<int>(p_ - fraction);
     }
@@ -173,11 +175,58 @@ class OwnShape {
         break;
       mantissa = mantissa * 10 + digit;
     }
+    return took_digits(start, mantissa, integer_part, d);
+  }
+
+  // As digits(), eight bytes at a time, for the long runs of a fraction: the text is followed
+  // by readable padding (LineChunks::kPadding), and digits past its end are not taken.
+  bool many_digits(Decimal& d) {
+    const char* start = p_;
+    std::uint64_t mantissa = d.mantissa;
+    for (;;) {
+      std::uint64_t word = 0;
+      std::memcpy(&word, p_, sizeof word);
+      const auto n = static_cast<int>(std::min<std::ptrdiff_t>(leading_digits(word), end_ - p_));
+      if (n == 0)
+        break;
+      mantissa = mantissa * kPowersOfTen[n] + value_of_digits(word, n);
+      p_ += n;
+      if (n < 8)
+        break;
+    }
+    return took_digits(start, mantissa, false, d);
+  }
+
+  // Appends the digits from `start` to p_, whose value (with d's before) is `mantissa`.
+  bool took_digits(const char* start, std::uint64_t mantissa, bool integer_part, Decimal& d) {
     const auto n = static_cast<int>(p_ - start);
     d.mantissa = mantissa;
     d.count += n;
     d.exact = d.exact && d.count <= 19;  // more than a 64-bit mantissa holds: from_chars reads it
     return n > 0 && !(integer_part && *start == '0' && n > 1);
+  }
+
+  static constexpr std::uint64_t kPowersOfTen[] = {1,      10,      100,      1000,     10000,
+                                                   100000, 1000000, 10000000, 100000000};
+
+  // How many of the word's bytes, from the lowest (the first in the text), are ASCII digits.
+  static int leading_digits(std::uint64_t word) {
+    // A byte is a digit when its high half is 3 and adding 6 to it carries nothing into that half.
+    const std::uint64_t other =
+        ((word & 0xF0F0F0F0F0F0F0F0ull) ^ 0x3030303030303030ull) |
+        (((word & 0x0F0F0F0F0F0F0F0Full) + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull);
+    return other == 0 ? 8 : std::countr_zero(other) / 8;
+  }
+
+  // The number the first `n` (1 to 8) bytes of the word spell: shifted so that the bytes before
+  // them read as leading zeros, then combined two, four and eight digits at a time.
+  static std::uint64_t value_of_digits(std::uint64_t word, int n) {
+    std::uint64_t v = (word - 0x3030303030303030ull) << (8 * (8 - n));
+    v = (v * 10) + (v >> 8);
+    v = (((v & 0x000000FF000000FFull) * 0x000F424000000064ull) +
+         (((v >> 16) & 0x000000FF000000FFull) * 0x0000271000000001ull)) >>
+        32;
+    return v & 0xFFFFFFFFull;
   }
 
   // Clinger's fast path: a mantissa below 2^53 and a power of ten up to 10^22 are exact doubles,
@@ -479,44 +528,104 @@ Trace read_jsonl(LineChunks& input, const ReadOptions& options) {
   return records.finish();
 }
 
+namespace {
+
+// Text that repeats, copied by a fixed number of bytes (inlined, no call) when it is no longer:
+// the copy writes past the text's end, into room the writer reserved.
+template <std::size_t Fixed>
+class Padded {
+ public:
+  explicit Padded(std::string_view text) : text_(text), size_(text.size()) {
+    text_.resize(std::max(text.size(), Fixed));
+  }
+  void put(char*& at) const {
+    std::memcpy(at, text_.data(), Fixed);
+    if (size_ > Fixed)
+      std::memcpy(at + Fixed, text_.data() + Fixed, size_ - Fixed);
+    at += size_;
+  }
+
+ private:
+  std::string text_;
+  std::size_t size_;
+};
+
+// Each expert id after its separator (", 17"): one 8-byte copy per id; the first of a list skips
+// the separator.
+class IdTexts {
+ public:
+  explicit IdTexts(int experts)
+      : text_(static_cast<std::size_t>(experts) + 1), size_(text_.size()) {
+    for (std::size_t e = 0; e + 1 < text_.size(); ++e) {
+      const auto digits = fmt::format_int(e);
+      text_[e][0] = ',';
+      text_[e][1] = ' ';
+      std::memcpy(text_[e].data() + 2, digits.data(), digits.size());
+      size_[e] = static_cast<std::uint8_t>(2 + digits.size());
+    }
+  }
+  void list(char*& at, const ExpertId* ids, std::size_t k) const {
+    for (std::size_t j = 0; j < k; ++j) {
+      const std::size_t skip = j == 0 ? 2 : 0;
+      std::memcpy(at, text_[ids[j]].data() + skip, 8);  // the last slot is room for the skip
+      at += size_[ids[j]] - skip;
+    }
+  }
+
+ private:
+  std::vector<std::array<char, 8>> text_;  // ", 65535" at most
+  std::vector<std::uint8_t> size_;
+};
+
+}  // namespace
+
 void write_jsonl(const Trace& trace, Sink& sink, const Progress& progress) {
   BufferedWriter out(sink);
   out.append(metadata(trace).dump());
   out.append("\n");
-  // What repeats is formatted once: each layer's opening, each domain's JSON string, and each
-  // token's fields.
-  std::vector<std::string> opening;
+  // What repeats is formatted once: each layer's opening, each domain's JSON string, each id's
+  // text, and each token's fields.
+  std::vector<Padded<32>> opening;  // `{"layer": 1048576, "token_idx": ` at most
   for (const int id : trace.shape.layer_ids)
-    opening.push_back(fmt::format("{{\"layer\": {}, \"token_idx\": ", id));
+    opening.emplace_back(fmt::format("{{\"layer\": {}, \"token_idx\": ", id));
   std::vector<std::string> domains;
-  std::size_t longest = 0;
-  for (const auto& name : trace.domain_names) {
+  for (const auto& name : trace.domain_names)
     domains.push_back(", \"domain\": " + nlohmann::json(name).dump());
-    longest = std::max(longest, domains.back().size());
-  }
+  std::size_t longest = 0;
+  for (const auto& d : domains)
+    longest = std::max(longest, d.size());
+  const IdTexts ids(trace.num_experts());
   const bool gates = !trace.gates.empty();
   const auto k = static_cast<std::size_t>(trace.top_k());
   const std::size_t room = 256 + longest + k * (8 + 2 + kMaxFloatText);
-  const auto id = [](Cursor& c, ExpertId e) { c.integer(e); };
   const auto gate = [](Cursor& c, float g) { c.number(g); };
-  std::string token;
+  char fields[128];  // a token's fields: 73 bytes at most, then room for a fixed copy
   ProgressTicker ticker(progress, trace.records(), kRecordsPerTick);
   for (std::size_t t = 0; t < trace.tokens; ++t) {
-    token = fmt::format("{}, \"seq_id\": {}, \"position\": {}, \"experts\": [", t,
-                        trace.sequence[t], trace.position[t]);
+    Cursor f(fields);
+    f.integer(t);
+    f.text(", \"seq_id\": ");
+    f.integer(trace.sequence[t]);
+    f.text(", \"position\": ");
+    f.integer(trace.position[t]);
+    f.text(", \"experts\": [");
+    const auto token = static_cast<std::size_t>(f.end() - fields);
+    const std::string* domain = trace.domain.empty() ? nullptr : &domains[trace.domain[t]];
     for (int l = 0; l < trace.layers(); ++l) {
-      Cursor c(out.reserve(room));
-      c.text(opening[static_cast<std::size_t>(l)]);
-      c.text(token);
-      c.joined(trace.choices(l, t).data(), k, ", ", id);
+      char* at = out.reserve(room);
+      opening[static_cast<std::size_t>(l)].put(at);
+      std::memcpy(at, fields, 80);  // a fixed copy (inlined) past the fields' end
+      at += token;
+      ids.list(at, trace.choices(l, t).data(), k);
+      Cursor c(at);
       c.text("]");
       if (gates) {
         c.text(", \"gating_probs\": [");
         c.joined(trace.gates.data() + trace.offset(l, t), k, ", ", gate);
         c.text("]");
       }
-      if (!trace.domain.empty())
-        c.text(domains[trace.domain[t]]);
+      if (domain != nullptr)
+        c.text(*domain);
       c.text("}\n");
       out.commit(c.end());
     }

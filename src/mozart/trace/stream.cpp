@@ -174,11 +174,31 @@ void write_digits(char* at, std::uint32_t v, int n) {
   }
 }
 
-int digit_count(std::uint32_t v) {
-  int n = 1;
-  for (std::uint32_t bound = 10; n < 10 && v >= bound; bound *= 10)
-    ++n;
-  return n;
+int digit_count(std::uint32_t v) {  // v < 10^9, without a branch
+  return 1 + (v >= 10) + (v >= 100) + (v >= 1000) + (v >= 10000) + (v >= 100000) + (v >= 1000000) +
+         (v >= 10000000) + (v >= 100000000);
+}
+
+// The eight decimal digits of `v` < 10^8, leading zeros included, as the bytes of a word (the
+// first digit in the lowest byte): four lanes of two digits, then eight of one, by multiplying
+// by reciprocals exact over each lane's range.
+std::uint64_t eight_digits(std::uint32_t v) {
+  const std::uint64_t halves = (v / 10000) | (static_cast<std::uint64_t>(v % 10000) << 32);
+  const std::uint64_t hundreds = ((halves * 10486) >> 20) & 0x0000007F0000007Full;
+  const std::uint64_t pairs = hundreds | ((halves - hundreds * 100) << 16);
+  const std::uint64_t tens = ((pairs * 103) >> 10) & 0x000F000F000F000Full;
+  return (tens | ((pairs - tens * 10) << 8)) + 0x3030303030303030ull;
+}
+
+// The `n` digits of `v` at `at` (write_digits' text), storing a whole word: up to eight bytes
+// from `at` are written.
+void put_digits(char* at, std::uint32_t v, int n) {
+  if (n > 8) {
+    write_digits(at, v, n);
+    return;
+  }
+  const std::uint64_t word = eight_digits(v) >> (8 * (8 - n));
+  std::memcpy(at, &word, sizeof word);
 }
 
 }  // namespace
@@ -192,21 +212,21 @@ char* write_float(char* at, float x) {
     const int exponent = decimal.exponent + n - 1;  // of the first digit
     if (exponent >= -4) {
       if (decimal.exponent >= 0) {  // an integer: the digits, then zeros
-        write_digits(at, decimal.significand, n);
+        put_digits(at, decimal.significand, n);
         std::memset(at + n, '0', static_cast<std::size_t>(decimal.exponent));
         return at + n + decimal.exponent;
       }
       if (exponent >= 0) {  // digits before and after the point: written one place on, and
                             // the whole part moved back
         const auto whole = static_cast<std::size_t>(exponent + 1);
-        write_digits(at + 1, decimal.significand, n);
+        put_digits(at + 1, decimal.significand, n);
         std::memmove(at, at + 1, whole);
         at[whole] = '.';
         return at + n + 1;
       }
       const int zeros = -exponent - 1;  // "0." and up to three zeros, then the digits
       std::memcpy(at, "0.000", 5);
-      write_digits(at + 2 + zeros, decimal.significand, n);
+      put_digits(at + 2 + zeros, decimal.significand, n);
       return at + 2 + zeros + n;
     }
   }
