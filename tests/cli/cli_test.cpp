@@ -233,6 +233,22 @@ TEST(Cli, TraceGenThenStats) {
   std::filesystem::remove(jsonl);
 }
 
+TEST(Cli, TraceGenSaysWhenTheFamilysLawComesFromAnotherFamily) {
+  const std::string path = temp_file(".mzt");
+  // DeepSeek-V3's law is bias-balanced with OLMoE's topics: said on stderr, not refused.
+  Result r = run("trace gen --model deepseek-v3 --tokens 512 -o " + path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("loss-free-bias"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("olmoe-1b-7b"), std::string::npos) << r.err;
+  // OLMoE and Mixtral have laws calibrated on their own routing.
+  for (const char* own : {"olmoe-1b-7b", "mixtral-8x7b"}) {
+    r = run(std::string("trace gen --model ") + own + " --tokens 512 -o " + path);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err.find("warning"), std::string::npos) << own << ": " << r.err;
+  }
+  std::filesystem::remove(path);
+}
+
 TEST(Cli, TraceSplitSliceAndReadableStats) {
   const std::string path = temp_file(".mzt"), first = temp_file("-a.mzt"),
                     second = temp_file("-b.jsonl"), part = temp_file("-c.csv");

@@ -1,13 +1,17 @@
 #include "mozart/study/setup.hpp"
 
+#include "mozart/model/routing.hpp"
 #include "mozart/placement/placers.hpp"
-#include "mozart/trace/generator.hpp"
 
 namespace mozart::study {
 
+trace::DefaultLaw family_law(const model::MoeModel& m) {
+  return trace::default_law(model::routing_family(m).law, m.name);
+}
+
 trace::Trace generated_trace(const model::MoeModel& m, std::size_t tokens, int seq_len,
                              std::uint64_t seed) {
-  trace::GeneratorParams params;
+  trace::GeneratorParams params = family_law(m).params;
   params.sequence_length = seq_len;
   const trace::TraceShape shape{m.moe_layers(), m.routed_experts, m.top_k};
   return trace::generate(shape, tokens, params, seed, m.name);

@@ -1,6 +1,6 @@
-// Building blocks of training studies: traces drawn from the generator's default law (the
-// one calibrated on OLMoE's routing, docs/traces.md), placements made from a priors trace, and
-// hardware variants (another memory kind, scaled links) for ablations.
+// Building blocks of training studies: traces drawn from the generator's default law for the
+// model's family (docs/traces.md, "Defaults by family"), placements made from a priors trace,
+// and hardware variants (another memory kind, scaled links) for ablations.
 #pragma once
 
 #include <cstdint>
@@ -9,11 +9,15 @@
 #include "mozart/hw/spec.hpp"
 #include "mozart/model/spec.hpp"
 #include "mozart/placement/placement.hpp"
+#include "mozart/trace/generator.hpp"
 #include "mozart/trace/trace.hpp"
 
 namespace mozart::study {
 
-// `tokens` tokens of sequences `seq_len` long from the default generator law; `seed` draws the
+// The generator's default law for the model's family (model::routing_family names it).
+trace::DefaultLaw family_law(const model::MoeModel& m);
+
+// `tokens` tokens of sequences `seq_len` long from the family's default law; `seed` draws the
 // tokens, so two seeds give two samples of the same routing.
 trace::Trace generated_trace(const model::MoeModel& m, std::size_t tokens, int seq_len,
                              std::uint64_t seed);

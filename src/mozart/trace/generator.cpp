@@ -95,15 +95,22 @@ std::vector<int> random_subset(int experts, int size, Rng& rng) {
   return all;
 }
 
-LayerTables layer_tables(const std::vector<double>& log_weights, const GeneratorParams& p,
-                         double strength, Rng& rng) {
-  const int experts = static_cast<int>(log_weights.size());
+// Each topic's favoured experts: a random `topic_share` of the layer's.
+std::vector<std::vector<int>> topic_sets(int experts, const GeneratorParams& p, Rng& rng) {
   const int favoured =
       std::clamp(static_cast<int>(std::lround(p.topic_share * experts)), 1, experts);
+  std::vector<std::vector<int>> out;
+  for (int t = 0; t < p.topics; ++t)
+    out.push_back(random_subset(experts, favoured, rng));
+  return out;
+}
+
+LayerTables layer_tables(const std::vector<double>& log_weights,
+                         const std::vector<std::vector<int>>& sets, double strength) {
   LayerTables out;
-  for (int t = 0; t < p.topics; ++t) {
+  for (const auto& set : sets) {
     std::vector<double> boost(log_weights);
-    for (const int e : random_subset(experts, favoured, rng))
+    for (const int e : set)
       boost[static_cast<std::size_t>(e)] += strength;
     const double top = *std::max_element(boost.begin(), boost.end());
     for (auto& w : boost)
@@ -114,15 +121,91 @@ LayerTables layer_tables(const std::vector<double>& log_weights, const Generator
   return out;
 }
 
-std::vector<AliasTable> domain_mixtures(const GeneratorParams& p, Rng& rng) {
-  std::vector<AliasTable> out;
+// Each domain's mixture over the topics (unnormalised weights).
+std::vector<std::vector<double>> domain_mixtures(const GeneratorParams& p, Rng& rng) {
+  std::vector<std::vector<double>> out;
   for (std::size_t d = 0; d < p.domains.size(); ++d) {
     std::vector<double> mix(static_cast<std::size_t>(p.topics));
     for (auto& m : mix)
       m = std::exp(p.domain_spread * rng.normal());
-    out.emplace_back(mix);
+    out.push_back(std::move(mix));
   }
   return out;
+}
+
+// How often each topic drives a token: sequences draw their domain uniformly, and a token's
+// topic, kept or redrawn, is distributed as its domain's mixture.
+std::vector<double> topic_frequency(const std::vector<std::vector<double>>& mixtures) {
+  std::vector<double> q(mixtures.front().size(), 0.0);
+  for (const auto& mix : mixtures) {
+    const double total = std::accumulate(mix.begin(), mix.end(), 0.0);
+    for (std::size_t t = 0; t < mix.size(); ++t)
+      q[t] += mix[t] / total / static_cast<double>(mixtures.size());
+  }
+  return q;
+}
+
+// Expert e's chance to be among k drawn without replacement with shares `share`:
+// 1 - exp(-λ share_e), λ such that the chances sum to k (Rosén's approximation for successive
+// sampling). Newton's method from λ = k rises to the root without overshooting (the sum is
+// concave in λ and at most λ).
+void inclusion_chances(const std::vector<double>& share, int k, std::vector<double>& out) {
+  double lambda = k;
+  for (int step = 0; step < 100; ++step) {
+    double sum = 0, slope = 0;
+    for (const double s : share) {
+      const double miss = std::exp(-lambda * s);
+      sum += 1 - miss;
+      slope += s * miss;
+    }
+    if (sum >= k * (1 - 1e-12) || slope <= 0)
+      break;
+    lambda += (k - sum) / slope;
+  }
+  out.resize(share.size());
+  for (std::size_t e = 0; e < share.size(); ++e)
+    out[e] = 1 - std::exp(-lambda * share[e]);
+}
+
+// The per-expert bias on the log-weights under which every expert's expected share of the
+// layer's slots is the same, topics and their frequencies `q` included: what a loss-free
+// balancing bias, updated every step toward equal load, converges to over the training mixture.
+// Fitted by proportional rounds on the expected chances, so it needs no sampling.
+std::vector<double> balancing_bias(int experts, int k, const std::vector<std::vector<int>>& sets,
+                                   const std::vector<double>& q, double strength) {
+  const auto n = static_cast<std::size_t>(experts);
+  std::vector<double> bias(n, 0.0);
+  if (k >= experts)
+    return bias;  // every expert serves every token
+  const double target = static_cast<double>(k) / experts;
+  std::vector<double> share(n), chance, expected(n);
+  for (int round = 0; round < 500; ++round) {
+    std::fill(expected.begin(), expected.end(), 0.0);
+    for (std::size_t t = 0; t < sets.size(); ++t) {
+      for (std::size_t e = 0; e < n; ++e)
+        share[e] = std::exp(bias[e]);
+      for (const int e : sets[t])
+        share[static_cast<std::size_t>(e)] *= std::exp(strength);
+      const double total = std::accumulate(share.begin(), share.end(), 0.0);
+      for (auto& s : share)
+        s /= total;
+      inclusion_chances(share, k, chance);
+      for (std::size_t e = 0; e < n; ++e)
+        expected[e] += q[t] * chance[e];
+    }
+    double worst = 0;
+    for (std::size_t e = 0; e < n; ++e) {
+      const double step = std::log(target / expected[e]);
+      worst = std::max(worst, std::abs(step));
+      bias[e] += step;
+    }
+    const double top = *std::max_element(bias.begin(), bias.end());
+    for (auto& b : bias)
+      b -= top;
+    if (worst < 1e-6)
+      break;
+  }
+  return bias;
 }
 
 void require(bool ok, const std::string& source, const std::string& field, double value,
@@ -183,15 +266,25 @@ Trace generate(const TraceShape& shape, std::size_t tokens, const GeneratorParam
   check_params(p, shape, "generator");
   require_trace_memory(tokens, shape, p.gates, true, model.empty() ? "generator" : model);
   Rng draws(seed);
+  Rng domain_setup = structure_stream(p.structure_seed, kDomainStream);
+  const auto mixture_weights = domain_mixtures(p, domain_setup);
+  std::vector<AliasTable> mixtures(mixture_weights.begin(), mixture_weights.end());
+  const auto frequency = topic_frequency(mixture_weights);
   std::vector<LayerTables> layers;
   for (std::size_t l = 0; l < shape.layer_ids.size(); ++l) {
     Rng setup = structure_stream(p.structure_seed, static_cast<std::uint64_t>(shape.layer_ids[l]));
-    const auto log_weights =
+    auto log_weights =
         p.popularity.empty() ? drawn_popularity(shape.experts, p.skew, setup) : p.popularity[l];
-    layers.push_back(layer_tables(log_weights, p, strength_at(p, l), setup));
+    const auto sets = topic_sets(shape.experts, p, setup);
+    // Balanced, the popularity is what is left over the balancing bias.
+    if (p.balanced) {
+      const auto bias =
+          balancing_bias(shape.experts, shape.top_k, sets, frequency, strength_at(p, l));
+      for (std::size_t e = 0; e < log_weights.size(); ++e)
+        log_weights[e] += bias[e];
+    }
+    layers.push_back(layer_tables(log_weights, sets, strength_at(p, l)));
   }
-  Rng domain_setup = structure_stream(p.structure_seed, kDomainStream);
-  const auto mixtures = domain_mixtures(p, domain_setup);
 
   Trace trace = make_trace(shape, tokens, model);
   trace.domain_names = p.domains;
@@ -224,6 +317,43 @@ Trace generate(const TraceShape& shape, std::size_t tokens, const GeneratorParam
   return trace;
 }
 
+DefaultLaw default_law(const std::string& name, const std::string& source) {
+  DefaultLaw law{name, {}, "", ""};
+  if (name == "olmoe") {
+    law.calibrated_on = "olmoe-1b-7b";
+    law.source =
+        "trace calibrate on OLMoE-1B-7B/arxiv: log-weight spread 2.16, mean strength 4.6, rounded";
+  } else if (name == "mixtral") {
+    // Mixtral's loads are near-even while its topics are not: the law is balanced and keeps the
+    // data's own spread of log expert loads (0.118 / 0.084 / 0.289 at layers 0 / 7 / 15).
+    law.params.balanced = true;
+    law.params.skew = 0.16;
+    law.params.topic_strength = 2.0;
+    law.calibrated_on = "mixtral-8x7b";
+    law.source =
+        "Mixtral-8x7B/arxiv expert counts: spread of log loads 0.16 (mean of layers 0, 7, "
+        "15); trace calibrate's strength 2.03 / 1.37 / 2.70, mean rounded";
+  } else if (name == "loss-free-bias") {
+    // The bias removes the expected imbalance; what remains is its lag behind the load. A
+    // residual spread s gives max/mean about 1 + 2.4 s over 64 experts, and Wang et al. (arXiv
+    // 2408.15664) report a global max violation of 0.04 under loss-free balancing: s = 0.04 / 2.4.
+    law.params.balanced = true;
+    law.params.skew = 0.02;
+    law.calibrated_on = "olmoe-1b-7b";
+    law.source =
+        "OLMoE's topic structure (strength 4.5), bias-balanced; residual spread 0.02 "
+        "derived from the loss-free balancing paper's max violation";
+  } else {
+    throw core::InputError({source, "law", 0}, name,
+                           fmt::format("one of {}", fmt::join(default_law_names(), ", ")));
+  }
+  return law;
+}
+
+std::vector<std::string> default_law_names() {
+  return {"olmoe", "mixtral", "loss-free-bias"};
+}
+
 nlohmann::ordered_json to_json(const GeneratorParams& p) {
   nlohmann::ordered_json j;
   j["skew"] = p.skew;
@@ -238,6 +368,7 @@ nlohmann::ordered_json to_json(const GeneratorParams& p) {
   j["structure_seed"] = p.structure_seed;
   j["layer_strength"] = p.layer_strength;
   j["popularity"] = p.popularity;
+  j["balanced"] = p.balanced;
   return j;
 }
 
@@ -245,7 +376,7 @@ GeneratorParams params_from_json(const nlohmann::json& j, const std::string& sou
   static const std::vector<std::string> known = {
       "skew",           "topics",          "topic_share", "topic_strength", "stickiness",
       "domain_spread",  "sequence_length", "domains",     "gates",          "layer_strength",
-      "structure_seed", "popularity",      "calibration"};
+      "structure_seed", "popularity",      "balanced",    "calibration"};
   if (!j.is_object())
     throw InputError({source, "", 0}, j.dump().substr(0, 60),
                      "a JSON object of generator parameters");
@@ -278,6 +409,8 @@ GeneratorParams params_from_json(const nlohmann::json& j, const std::string& sou
         p.layer_strength = value.get<std::vector<double>>();
       else if (key == "popularity")
         p.popularity = value.get<std::vector<std::vector<double>>>();
+      else if (key == "balanced")
+        p.balanced = value.get<bool>();
     } catch (const nlohmann::json::exception&) {
       throw InputError({source, key, 0}, value.dump().substr(0, 60),
                        "a value of the documented type");

@@ -28,8 +28,9 @@
 namespace mozart::trace {
 
 // The defaults of skew and topic_strength are rounded from `mozart trace calibrate` on OLMoE's
-// arxiv counts (log-weight spread 2.16, mean strength 4.6; docs/traces.md): real routing's skew
-// and co-activation for models without data of their own.
+// arxiv counts (log-weight spread 2.16, mean strength 4.6; docs/traces.md): the "olmoe" law of
+// default_law, real routing's skew and co-activation for aux-loss models without data of their
+// own.
 struct GeneratorParams {
   double skew = 2.0;            // standard deviation of the log-normal popularity
   int topics = 8;               // latent topics per layer
@@ -48,7 +49,27 @@ struct GeneratorParams {
   // Calibrated log-weights per layer (experts entries each), replacing the drawn popularity;
   // empty to draw it. One vector per MoE layer of the shape it is used with.
   std::vector<std::vector<double>> popularity;
+  // Balanced law: each layer's log-weights get a per-expert bias under which every expert's
+  // expected share of the slots is equal, topics and domains included (what DeepSeek-V3's
+  // loss-free bias, updated every step toward equal load, converges to); the popularity (drawn
+  // with `skew`, or calibrated) is then the residual imbalance on top of it. Unbalanced, the
+  // topics' uneven cover of the experts adds to the popularity's skew.
+  bool balanced = false;
 };
+
+// A named generator law standing in for a family's routing when a model has no data of its own
+// (docs/traces.md, "Defaults by family").
+struct DefaultLaw {
+  std::string name;
+  GeneratorParams params;
+  std::string calibrated_on;  // the zoo model whose routing the law's values were fitted to
+  std::string source;         // how the values were obtained
+};
+
+// "olmoe", "mixtral" (calibrated on those models' routing) or "loss-free-bias"; another name is
+// an InputError naming `source`.
+DefaultLaw default_law(const std::string& name, const std::string& source = "default law");
+std::vector<std::string> default_law_names();
 
 // Throws InputError (naming `source`) for out-of-range parameters or a popularity whose
 // dimensions do not match `shape`.
