@@ -4,13 +4,12 @@
 // On links with latency CM02 weights each flow's share by 1 / (its route's latency): mozart's
 // plain max-min then differs, and a mozart flow given that weight (weight 1 / L stands for
 // 1 / L flows of bytes x L each) agrees again, to 1e-6 on every flow. SimGrid runs with its
-// full update (`network/optim:Full`): its default lazy update re-solves only the constraints
-// it marks as modified, and when two flows end their latency at the same instant and the
-// second one's first link was already marked by the first, the second one's other links are
-// not marked, so flows there keep stale rates and a link carries more than its bandwidth
-// (random9 with latency: 3.56 on a link of 3 for a quarter second, flows 0.3% and 0.8% early).
+// full update (see simgrid_oracle.hpp: its lazy update put random9 with latency 0.3% and 0.8%
+// early on two flows, a link carrying 3.56 on a bandwidth of 3 for a quarter second).
 // SimGrid allows one engine per process, so every case runs in one simulation on disjoint
 // links and hosts. Sizes and bandwidths stay near 1 for SimGrid's numeric precision.
+#include "simgrid_oracle.hpp"
+
 #include <random>
 
 #include <fmt/format.h>
@@ -27,18 +26,8 @@ namespace sg4 = simgrid::s4u;
 namespace {
 
 using mozart::net::ChannelId;
-
-struct Case {
-  std::string name;
-  std::vector<double> capacity;
-  std::vector<double> latency;  // per channel; empty: none
-  struct Flow {
-    std::vector<ChannelId> route;
-    uint64_t bytes;
-    double start;
-  };
-  std::vector<Flow> flows;
-};
+using mozart::oracle::Case;
+using mozart::oracle::mozart_times;
 
 std::vector<Case> random_cases(int count) {
   std::mt19937 rng(2024);
@@ -126,31 +115,6 @@ std::vector<Case> latency_cases(int count) {
   return cases;
 }
 
-double route_latency(const Case& c, const Case::Flow& f) {
-  double total = 0;
-  for (ChannelId ch : f.route)
-    total += c.latency.empty() ? 0 : c.latency[size_t(ch)];
-  return total;
-}
-
-// `rtt_weighted`: each flow weighted by 1 / its route's latency, as CM02 shares.
-std::vector<double> mozart_times(const Case& c, bool rtt_weighted = false) {
-  mozart::net::FluidNetwork net(c.capacity);
-  std::vector<mozart::net::TimedFlow> flows;
-  for (const Case::Flow& f : c.flows) {
-    mozart::net::TimedFlow timed;
-    for (ChannelId ch : f.route)
-      timed.spec.uses.push_back({ch, 1});
-    timed.spec.latency_s = route_latency(c, f);
-    const double weight = rtt_weighted ? 1 / timed.spec.latency_s : 1;
-    timed.spec.weight = weight;
-    timed.spec.bytes = double(f.bytes) / weight;
-    timed.start_s = f.start;
-    flows.push_back(std::move(timed));
-  }
-  return mozart::net::run_flows(net, flows);
-}
-
 TEST(SimGridOracle, SameCompletionTimesAsSimGrid) {
   std::vector<Case> cases = random_cases(30);
   cases.push_back(mesh_all_to_all());
@@ -163,13 +127,7 @@ TEST(SimGridOracle, SameCompletionTimesAsSimGrid) {
   char name[] = "oracle";
   char* argv[] = {name, nullptr};
   sg4::Engine engine(&argc, argv);
-  sg4::Engine::set_config("network/model:CM02");
-  sg4::Engine::set_config("network/optim:Full");
-  sg4::Engine::set_config("network/crosstraffic:0");
-  sg4::Engine::set_config("network/weight-S:0");
-  sg4::Engine::set_config("network/TCP-gamma:0");
-  sg4::Engine::set_config("maxmin/precision:1e-9");
-  sg4::Engine::set_config("surf/precision:1e-9");
+  mozart::oracle::configure_cm02();
   auto* zone = sg4::create_full_zone("oracle");
   std::vector<std::vector<double>> simgrid(cases.size());
   struct Pending {
