@@ -213,14 +213,17 @@ topology:
             std::string::npos);
 }
 
+// A spec's head with two chiplet kinds: `c`, and `second` with the endpoint entry given.
+std::string two_kinds(const std::string& second, const std::string& endpoint) {
+  const std::string kind =
+      "{peak_flops: {bf16: 1 TFLOP/s}, array: {rows: 1, cols: 1, count: 1}, "
+      "sram: {capacity: 1 MB, bandwidth: 1 GB/s}";
+  return "\nname: t\nclock: 1 GHz\nchiplet_kinds:\n  c: " + kind + "}\n  " + second + ": " + kind +
+         ", endpoint: " + endpoint + "}\n";
+}
+
 TEST(HwSpec, EndpointsEfficiencyAndTreeBuilders) {
-  const std::string kinds = R"(
-name: t
-clock: 1 GHz
-chiplet_kinds:
-  c: {peak_flops: {bf16: 1 TFLOP/s}, array: {rows: 1, cols: 1, count: 1}, sram: {capacity: 1 MB, bandwidth: 1 GB/s}}
-  wide: {peak_flops: {bf16: 1 TFLOP/s}, array: {rows: 1, cols: 1, count: 1}, sram: {capacity: 1 MB, bandwidth: 1 GB/s}, endpoint: {bandwidth: 8 GB/s}}
-)";
+  const std::string kinds = two_kinds("wide", "{bandwidth: 8 GB/s}");
   const HwSpec tree = read_hw(core::ConfigNode::parse(kinds + R"(
 chiplets: [{name: n, kind: c, count: 8, holds_weights: false}]
 topology: {kind: tree, fanouts: [2, 4], parallel: [2, 3], leaves: n, link: {bandwidth: 1 GB/s},
@@ -231,14 +234,16 @@ topology: {kind: tree, fanouts: [2, 4], parallel: [2, 3], leaves: n, link: {band
   EXPECT_EQ(tree.switches[0].name, "root.0");
   EXPECT_EQ(tree.switches[2].name, "sw1_0.0");
   EXPECT_EQ(tree.links.size(), 2u * 3u * 2u + 8u * 3u);  // every switch to all above it
-  EXPECT_DOUBLE_EQ(tree.chiplets[0].endpoint_bytes_per_s, 2e9);
+  EXPECT_DOUBLE_EQ(tree.chiplets[0].endpoint.injection_bytes_per_s, 2e9);
+  EXPECT_DOUBLE_EQ(tree.chiplets[0].endpoint.ejection_bytes_per_s, 2e9);
   const HwSpec pair = read_hw(core::ConfigNode::parse(kinds + R"(
 chiplets: [{name: a, kind: c, holds_weights: false}, {name: b, kind: wide, holds_weights: false}]
 topology: {kind: explicit, links: [{a: a, b: b, bandwidth: 1 GB/s}], endpoint: {bandwidth: 2 GB/s}}
 )",
                                                       "t"));
-  EXPECT_DOUBLE_EQ(pair.chiplets[0].endpoint_bytes_per_s, 2e9);
-  EXPECT_DOUBLE_EQ(pair.chiplets[1].endpoint_bytes_per_s, 8e9);  // its kind's own
+  EXPECT_DOUBLE_EQ(pair.chiplets[0].endpoint.injection_bytes_per_s, 2e9);
+  EXPECT_DOUBLE_EQ(pair.chiplets[1].endpoint.injection_bytes_per_s, 8e9);  // its kind's own
+  EXPECT_DOUBLE_EQ(pair.chiplets[1].endpoint.ejection_bytes_per_s, 8e9);
   EXPECT_DOUBLE_EQ(tree.topology.efficiency.link, 0.5);
   EXPECT_DOUBLE_EQ(tree.topology.efficiency.endpoint, 1);
   EXPECT_DOUBLE_EQ(tree.topology.efficiency.switch_traversal, 0.25);
@@ -267,6 +272,39 @@ topology: {kind: tree, fanouts: [2, 4], leaves: n, link: {bandwidth: 1 GB/s}, ef
 )")
                 .find("(0, 1]"),
             std::string::npos);
+}
+
+TEST(HwSpec, EndpointPortsPerDirection) {
+  const std::string head =
+      two_kinds("in", "{injection: 8 GB/s}") +
+      "chiplets: [{name: a, kind: c, holds_weights: false}, {name: b, kind: in, holds_weights: "
+      "false}]\n";
+  auto pair = [&](const std::string& endpoint) {
+    return head + "topology: {kind: explicit, links: [{a: a, b: b, bandwidth: 1 GB/s}]" + endpoint +
+           "}\n";
+  };
+  const HwSpec hw = read_hw(
+      core::ConfigNode::parse(pair(", endpoint: {bandwidth: 2 GB/s, ejection: 3 GB/s}"), "t"));
+  EXPECT_DOUBLE_EQ(hw.chiplets[0].endpoint.injection_bytes_per_s, 2e9);
+  EXPECT_DOUBLE_EQ(hw.chiplets[0].endpoint.ejection_bytes_per_s, 3e9);
+  // The kind gives its injection; its ejection comes from the topology.
+  EXPECT_DOUBLE_EQ(hw.chiplets[1].endpoint.injection_bytes_per_s, 8e9);
+  EXPECT_DOUBLE_EQ(hw.chiplets[1].endpoint.ejection_bytes_per_s, 3e9);
+  const HwSpec one = read_hw(core::ConfigNode::parse(pair(""), "t"));
+  EXPECT_FALSE(one.chiplets[0].endpoint.any());
+  EXPECT_DOUBLE_EQ(one.chiplets[1].endpoint.ejection_bytes_per_s, 0);  // none that way
+  EXPECT_TRUE(one.chiplets[1].endpoint.any());
+  const std::string empty = error_of(pair(", endpoint: {}"));
+  EXPECT_NE(empty.find("topology.endpoint"), std::string::npos) << empty;
+  EXPECT_NE(empty.find("injection and/or ejection"), std::string::npos) << empty;
+  const std::string unknown = error_of(pair(", endpoint: {inject: 1 GB/s}"));
+  EXPECT_NE(unknown.find("inject"), std::string::npos) << unknown;
+  const std::string negative = error_of(pair(", endpoint: {ejection: -1 GB/s}"));
+  EXPECT_NE(negative.find("ejection"), std::string::npos) << negative;
+  const std::string huge = error_of(pair(", endpoint: {injection: 1e30 B/s}"));
+  EXPECT_NE(huge.find("topology.endpoint.injection"), std::string::npos) << huge;
+  const std::string insane = error_of(pair(", endpoint: {injection: 1e17 B/s}"));  // > 1 PB/s
+  EXPECT_NE(insane.find("a.endpoint.injection"), std::string::npos) << insane;
 }
 
 // Stacks behind switches: the small tree's switches are sw1_0 (leaf0, leaf1) and sw1_1.

@@ -77,28 +77,53 @@ TEST(EndpointPorts, NoneUnlessTheSpecGivesThem) {
   }
 }
 
+// A row of three: S between the middle and each end, into the middle or out of it.
+double row_of_three(const hw::HwSpec& hw, bool into_middle, double s) {
+  const Network net(hw);
+  CollectivePlan plan;
+  for (int end : {0, 2}) {
+    PlannedFlow f;
+    f.spec = into_middle ? net.flow(end, 1, s) : net.flow(1, end, s);
+    plan.flows.push_back(f);
+  }
+  return run(net, plan);
+}
+
 TEST(EndpointPorts, ANodeReceivesNoFasterThanItsEjectionPort) {
-  // A row of three: both ends send S to the middle over their own links. Without ports the
-  // middle takes both at once (time S); with an ejection port of the links' bandwidth, one
-  // at a time (2 S).
+  // Both ends send S to the middle over their own links. Without ports the middle takes both
+  // at once (time S); with an ejection port of the links' bandwidth, one at a time (2 S).
   const double s = 1000;
-  auto both_to_middle = [&](const hw::HwSpec& hw) {
-    const Network net(hw);
-    CollectivePlan plan;
-    for (int src : {0, 2}) {
-      PlannedFlow f;
-      f.spec = net.flow(src, 1, s);
-      plan.flows.push_back(f);
-    }
-    return run(net, plan);
-  };
+  auto both_to_middle = [&](const hw::HwSpec& hw) { return row_of_three(hw, true, s); };
   EXPECT_DOUBLE_EQ(both_to_middle(mesh(1, 3)), s);
   EXPECT_DOUBLE_EQ(both_to_middle(mesh(1, 3, ", endpoint: {bandwidth: 1}")), 2 * s);
   // A chiplet kind's own port overrides the topology's.
   hw::HwSpec wide = mesh(1, 3, ", endpoint: {bandwidth: 1}");
   for (hw::Chiplet& c : wide.chiplets)
-    c.endpoint_bytes_per_s = 2;
+    c.endpoint = {2, 2};
   EXPECT_DOUBLE_EQ(both_to_middle(wide), s);
+  // Only the ejection port limits a node that receives: a wide ejection port with narrow
+  // injection ports takes both at once; a narrow ejection port one at a time.
+  EXPECT_DOUBLE_EQ(both_to_middle(mesh(1, 3, ", endpoint: {injection: 1, ejection: 2}")), s);
+  EXPECT_DOUBLE_EQ(both_to_middle(mesh(1, 3, ", endpoint: {injection: 2, ejection: 1}")), 2 * s);
+  EXPECT_DOUBLE_EQ(both_to_middle(mesh(1, 3, ", endpoint: {ejection: 1}")), 2 * s);
+}
+
+TEST(EndpointPorts, InjectionAndEjectionHaveTheirOwnBandwidths) {
+  // The middle of a row of three sends S to both ends: its injection port carries 2 S.
+  const double s = 1000;
+  auto middle_to_both = [&](const hw::HwSpec& hw) { return row_of_three(hw, false, s); };
+  EXPECT_DOUBLE_EQ(middle_to_both(mesh(1, 3, ", endpoint: {bandwidth: 1}")), 2 * s);
+  EXPECT_DOUBLE_EQ(middle_to_both(mesh(1, 3, ", endpoint: {injection: 2, ejection: 1}")), s);
+  EXPECT_DOUBLE_EQ(middle_to_both(mesh(1, 3, ", endpoint: {injection: 0.5, ejection: 1}")), 4 * s);
+  EXPECT_DOUBLE_EQ(middle_to_both(mesh(1, 3, ", endpoint: {ejection: 1}")), s);  // no injection
+  // `bandwidth` is both; a direction named beside it wins.
+  const Network mixed(mesh(1, 3, ", endpoint: {bandwidth: 1, ejection: 3}"));
+  EXPECT_DOUBLE_EQ(mixed.channels()[size_t(mixed.injection_port(1))].bytes_per_s, 1);
+  EXPECT_DOUBLE_EQ(mixed.channels()[size_t(mixed.ejection_port(1))].bytes_per_s, 3);
+  const Network one_way(mesh(1, 3, ", endpoint: {injection: 1}"));
+  EXPECT_TRUE(one_way.has_endpoints());
+  EXPECT_EQ(one_way.ejection_port(1), -1);
+  EXPECT_EQ(one_way.channels().size(), 2 * 2 + 3u);
 }
 
 TEST(EndpointPorts, HotSpotIsBoundByEjectionAndPortsNeverSpeedUp) {
@@ -147,6 +172,7 @@ TEST(Multipath, PresetsKeepOnePathPerPair) {
           EXPECT_EQ(split.uses[i].channel, one.uses[i].channel) << name;
           EXPECT_EQ(split.uses[i].coefficient, one.uses[i].coefficient) << name;
         }
+        EXPECT_EQ(split.latency_s, one.latency_s) << name << " " << s << "->" << d;
       }
   }
 }
@@ -212,6 +238,39 @@ TEST(Multipath, ParallelLinksShareByBandwidth) {
   };
   EXPECT_DOUBLE_EQ(time(net), 25);
   EXPECT_GT(time(Network(hw, {.multipath = Multipath::single})), 25);
+}
+
+TEST(Multipath, AFlowWaitsForTheLatestPathItTakes) {
+  // Two paths of equal cost from a to b: through s1 (links of latency 1/8) and through s2 (links
+  // of latency 3/8, a hop of 1/8). Split, half the stream takes each at twice a link's bandwidth,
+  // and its last bytes arrive over the slower one; hashed, it takes one path and its latency.
+  const hw::HwSpec hw = spec(
+      "chiplets: [{name: a, kind: c, holds_weights: false}, {name: b, kind: c, holds_weights: "
+      "false}]\n"
+      "topology: {kind: explicit, switches: [{name: s1}, {name: s2, hop_latency: 0.125}],\n"
+      "           link: {bandwidth: 1}, links: [{a: a, b: s1, latency: 0.125}, {a: s1, b: b, "
+      "latency: 0.125},\n"
+      "           {a: a, b: s2, latency: 0.375}, {a: s2, b: b, latency: 0.375}]}\n");
+  const double s = 100;
+  auto time = [&](Multipath multipath) {
+    NetworkOptions options;
+    options.multipath = multipath;
+    const Network net(hw, options);
+    CollectivePlan plan;
+    plan.flows.push_back(PlannedFlow{});
+    plan.flows[0].spec = net.flow(0, 1, s);
+    return std::pair{plan.flows[0].spec.latency_s, run(net, plan)};
+  };
+  EXPECT_DOUBLE_EQ(time(Multipath::split).first, 0.875);
+  EXPECT_DOUBLE_EQ(time(Multipath::split).second, 0.875 + s / 2);
+  EXPECT_DOUBLE_EQ(time(Multipath::single).second, 0.25 + s);  // route(): through s1
+  const auto [hashed_latency, hashed] = time(Multipath::hash);
+  EXPECT_TRUE(hashed_latency == 0.25 || hashed_latency == 0.875) << hashed_latency;
+  EXPECT_DOUBLE_EQ(hashed, hashed_latency + s);
+  // Parallel links on a mesh: a flow split over links of latency 0 and 1/2 waits 1/2.
+  const Network grid(mesh(1, 2, ", extra_links: [{a: n0, b: n1, latency: 0.5}]"));
+  EXPECT_DOUBLE_EQ(grid.flow(0, 1, s).latency_s, 0.5);
+  EXPECT_DOUBLE_EQ(grid.latency(grid.route(0, 1)), 0);
 }
 
 TEST(Efficiency, ClassesScaleTheirChannels) {

@@ -3,9 +3,13 @@
 // times must agree. On links without latency CM02's sharing is plain max-min, mozart's model.
 // On links with latency CM02 weights each flow's share by 1 / (its route's latency): mozart's
 // plain max-min then differs, and a mozart flow given that weight (weight 1 / L stands for
-// 1 / L flows of bytes x L each) agrees again (see the test for how closely). SimGrid
-// allows one engine per process, so every case runs in one simulation on disjoint links and hosts.
-// Sizes and bandwidths stay near 1 for SimGrid's numeric precision.
+// 1 / L flows of bytes x L each) agrees again, to 1e-6 on every flow. SimGrid runs with its
+// full update (see simgrid_oracle.hpp: its lazy update put random9 with latency 0.3% and 0.8%
+// early on two flows, a link carrying 3.56 on a bandwidth of 3 for a quarter second).
+// SimGrid allows one engine per process, so every case runs in one simulation on disjoint
+// links and hosts. Sizes and bandwidths stay near 1 for SimGrid's numeric precision.
+#include "simgrid_oracle.hpp"
+
 #include <random>
 
 #include <fmt/format.h>
@@ -22,18 +26,8 @@ namespace sg4 = simgrid::s4u;
 namespace {
 
 using mozart::net::ChannelId;
-
-struct Case {
-  std::string name;
-  std::vector<double> capacity;
-  std::vector<double> latency;  // per channel; empty: none
-  struct Flow {
-    std::vector<ChannelId> route;
-    uint64_t bytes;
-    double start;
-  };
-  std::vector<Flow> flows;
-};
+using mozart::oracle::Case;
+using mozart::oracle::mozart_times;
 
 std::vector<Case> random_cases(int count) {
   std::mt19937 rng(2024);
@@ -121,31 +115,6 @@ std::vector<Case> latency_cases(int count) {
   return cases;
 }
 
-double route_latency(const Case& c, const Case::Flow& f) {
-  double total = 0;
-  for (ChannelId ch : f.route)
-    total += c.latency.empty() ? 0 : c.latency[size_t(ch)];
-  return total;
-}
-
-// `rtt_weighted`: each flow weighted by 1 / its route's latency, as CM02 shares.
-std::vector<double> mozart_times(const Case& c, bool rtt_weighted = false) {
-  mozart::net::FluidNetwork net(c.capacity);
-  std::vector<mozart::net::TimedFlow> flows;
-  for (const Case::Flow& f : c.flows) {
-    mozart::net::TimedFlow timed;
-    for (ChannelId ch : f.route)
-      timed.spec.uses.push_back({ch, 1});
-    timed.spec.latency_s = route_latency(c, f);
-    const double weight = rtt_weighted ? 1 / timed.spec.latency_s : 1;
-    timed.spec.weight = weight;
-    timed.spec.bytes = double(f.bytes) / weight;
-    timed.start_s = f.start;
-    flows.push_back(std::move(timed));
-  }
-  return mozart::net::run_flows(net, flows);
-}
-
 TEST(SimGridOracle, SameCompletionTimesAsSimGrid) {
   std::vector<Case> cases = random_cases(30);
   cases.push_back(mesh_all_to_all());
@@ -158,12 +127,7 @@ TEST(SimGridOracle, SameCompletionTimesAsSimGrid) {
   char name[] = "oracle";
   char* argv[] = {name, nullptr};
   sg4::Engine engine(&argc, argv);
-  sg4::Engine::set_config("network/model:CM02");
-  sg4::Engine::set_config("network/crosstraffic:0");
-  sg4::Engine::set_config("network/weight-S:0");
-  sg4::Engine::set_config("network/TCP-gamma:0");
-  sg4::Engine::set_config("maxmin/precision:1e-9");
-  sg4::Engine::set_config("surf/precision:1e-9");
+  mozart::oracle::configure_cm02();
   auto* zone = sg4::create_full_zone("oracle");
   std::vector<std::vector<double>> simgrid(cases.size());
   struct Pending {
@@ -205,35 +169,27 @@ TEST(SimGridOracle, SameCompletionTimesAsSimGrid) {
   }
   engine.run();
 
-  // Without latency every flow agrees to 1e-6. With latency, CM02's 1 / latency weighting
-  // reproduced in mozart agrees to 1e-6 on all but two flows of one random case (random9,
-  // 0.3% and 0.8% apart, not yet explained), so those cases are held to 1%; plain max-min,
-  // mozart's model, is further off.
+  // Every flow agrees to 1e-6, with latency (CM02's 1 / latency weighting reproduced in
+  // mozart) or without; plain max-min, mozart's model, is further off where links have latency.
   double plain_gap = 0, weighted_gap = 0;
-  int weighted_exact = 0, weighted_flows = 0;
   for (size_t k = 0; k < cases.size(); ++k) {
     const bool with_latency = k >= first_with_latency;
     std::vector<double> ours = mozart_times(cases[k], with_latency);
     std::vector<double> plain = mozart_times(cases[k]);
     for (size_t f = 0; f < ours.size(); ++f) {
-      const double tolerance = with_latency ? 1e-2 : 1e-6;
-      EXPECT_NEAR(ours[f], simgrid[k][f], tolerance * std::max(1.0, simgrid[k][f]))
+      EXPECT_NEAR(ours[f], simgrid[k][f], 1e-6 * std::max(1.0, simgrid[k][f]))
           << cases[k].name << " flow " << f;
       if (!with_latency)
         continue;
-      const double gap = std::abs(ours[f] / simgrid[k][f] - 1);
-      weighted_gap = std::max(weighted_gap, gap);
-      weighted_exact += gap <= 1e-6;
-      ++weighted_flows;
+      weighted_gap = std::max(weighted_gap, std::abs(ours[f] / simgrid[k][f] - 1));
       plain_gap = std::max(plain_gap, std::abs(plain[f] / simgrid[k][f] - 1));
     }
   }
-  EXPECT_GT(plain_gap, weighted_gap);
-  EXPECT_GE(weighted_exact, weighted_flows - 2);
+  EXPECT_GT(plain_gap, 0.01);
   std::printf(
-      "with latency: CM02's weighting in mozart agrees to 1e-6 on %d of %d flows, up to "
-      "%.2f%% apart; plain max-min up to %.1f%% apart\n",
-      weighted_exact, weighted_flows, 100 * weighted_gap, 100 * plain_gap);
+      "with latency: CM02's weighting in mozart up to %.1e apart; plain max-min up to "
+      "%.1f%% apart\n",
+      weighted_gap, 100 * plain_gap);
 }
 
 }  // namespace

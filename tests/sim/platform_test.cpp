@@ -83,8 +83,9 @@ TEST(Platform, AStackReadsOnlyIntoItsChiplets) {
 }
 
 // Stacks behind switches: a chiplet's weight load crosses its switch's link, shared with tokens.
-struct SwitchedMemory {
-  net::Network network{hw::read_hw(core::ConfigNode::parse(R"(
+// `topology_extra` adds keys under topology (endpoint ports).
+hw::HwSpec switched_memory(const std::string& topology_extra = "") {
+  return hw::read_hw(core::ConfigNode::parse(R"(
 name: switched
 clock: 1 GHz
 chiplet_kinds:
@@ -104,8 +105,12 @@ topology:
   fanouts: [1, 2]
   leaves: leaf
   link: {bandwidth: 10 GB/s}
-)",
-                                                           "switched.yaml"))};
+)" + topology_extra,
+                                             "switched.yaml"));
+}
+
+struct SwitchedMemory {
+  net::Network network{switched_memory()};
   Platform platform = make_platform(network);
   int node(const std::string& name) const { return *network.hw().find_node(name); }
 };
@@ -153,6 +158,39 @@ TEST(Platform, WeightsAndTokensOnOneLinkSlowEachOther) {
   EXPECT_GT(both, weights_alone * 1.5);
   EXPECT_GT(both, tokens_alone * 1.5);
   EXPECT_DOUBLE_EQ(both, 2e9 / 10e9);  // max-min: the shared link carries both
+}
+
+TEST(Platform, NetworkedMemoryTrafficPassesTheChipletsPorts) {
+  // Ports narrower than the 10 GB/s links: reads arrive through the chiplet's ejection port,
+  // writes leave through its injection port; a directly attached stack uses neither.
+  SwitchedMemory t{
+      net::Network(switched_memory("  endpoint: {injection: 4 GB/s, ejection: 2 GB/s}\n"))};
+  const int leaf = t.node("leaf0"), root = t.node("root");
+  SwitchedMemory bare;
+  const auto makespan_on = [&](const SwitchedMemory& on, std::vector<net::FlowSpec> flows) {
+    TaskGraph g(on.platform.engines);
+    for (auto& f : flows)
+      g.add_flow("flow", std::move(f));
+    return run(g, on.platform.capacities).makespan_s;
+  };
+  const auto makespan = [&](std::vector<net::FlowSpec> flows) {
+    return makespan_on(t, std::move(flows));
+  };
+  const net::FlowSpec read = memory_transfer(t.network, t.platform, 1, leaf, 1e9);
+  const net::FlowSpec write =
+      memory_transfer(t.network, t.platform, 1, leaf, 1e9, Direction::to_memory);
+  EXPECT_DOUBLE_EQ(makespan({read}), 1e9 / 2e9);
+  EXPECT_DOUBLE_EQ(makespan({write}), 1e9 / 4e9);
+  EXPECT_DOUBLE_EQ(makespan({memory_transfer(t.network, t.platform, 0, root, 1e9)}), 1e9 / 100e9);
+  // Weights and tokens into one chiplet share its ejection port.
+  const net::FlowSpec tokens = t.network.flow(root, leaf, 1e9);
+  EXPECT_DOUBLE_EQ(makespan({read, tokens}), 2e9 / 2e9);
+  // Without ports the same read and write take the link's time.
+  EXPECT_DOUBLE_EQ(makespan_on(bare, {memory_transfer(bare.network, bare.platform, 1, leaf, 1e9)}),
+                   1e9 / 10e9);
+  EXPECT_DOUBLE_EQ(makespan_on(bare, {memory_transfer(bare.network, bare.platform, 1, leaf, 1e9,
+                                                      Direction::to_memory)}),
+                   1e9 / 10e9);
 }
 
 TEST(Platform, AStackBehindASwitchServesOnlyItsChiplets) {

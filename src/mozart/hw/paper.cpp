@@ -64,10 +64,10 @@ HwSpec paper_system(const Technology& tech, const Derived& derived) {
   hw.clock_hz = kClockHz;
   hw.technology = tech;
   hw.kinds = {chiplet_kind(derived)};
-  hw.chiplets.push_back(Chiplet{"attn", "attn", 0, 0, Role::attention, true, std::nullopt});
+  hw.chiplets.push_back(Chiplet{"attn", "attn", 0, 0, Role::attention, true, std::nullopt, {}});
   for (int i = 0; i < kExpertChiplets; ++i) {
     hw.chiplets.push_back(
-        Chiplet{fmt::format("expert{}", i), "expert", i, 0, Role::expert, true, std::nullopt});
+        Chiplet{fmt::format("expert{}", i), "expert", i, 0, Role::expert, true, std::nullopt, {}});
   }
   const LinkSpec link{derived.link_bytes_per_s, 0, 0};
   const int per_switch = kExpertChiplets / kSwitches;

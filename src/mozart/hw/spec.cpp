@@ -31,10 +31,26 @@ LinkSpec read_link(const ConfigNode& node, const LinkSpec& fallback) {
   return link;
 }
 
-// An endpoint: the bandwidth of a chiplet's injection and of its ejection port, each way.
-double read_endpoint(const ConfigNode& node) {
-  node.expect_keys({"bandwidth"});
-  return node.at("bandwidth").as_quantity(Dimension::bytes_per_s);
+// An endpoint: the bandwidths of a chiplet's injection and ejection ports. `bandwidth` gives
+// both; `injection` and `ejection` give one each (and win over `bandwidth`); a direction given
+// by neither is left empty, for the topology's endpoint to fill or for no port.
+struct EndpointEntry {
+  std::optional<double> injection;
+  std::optional<double> ejection;
+};
+
+EndpointEntry read_endpoint(const ConfigNode& node) {
+  node.expect_keys({"bandwidth", "injection", "ejection"});
+  if (!node.is_map() || !(node.has("bandwidth") || node.has("injection") || node.has("ejection")))
+    node.fail("a map with bandwidth (both ports) or injection and/or ejection");
+  EndpointEntry e;
+  if (auto both = node.find("bandwidth"))
+    e.injection = e.ejection = both->as_quantity(Dimension::bytes_per_s);
+  if (auto in = node.find("injection"))
+    e.injection = in->as_quantity(Dimension::bytes_per_s);
+  if (auto out = node.find("ejection"))
+    e.ejection = out->as_quantity(Dimension::bytes_per_s);
+  return e;
 }
 
 Switch read_switch(const ConfigNode& node, std::string name) {
@@ -72,8 +88,11 @@ ChipletKind read_kind(const std::string& name, const ConfigNode& node) {
   kind.sram.stacked_3d = sram.get_bool("stacked_3d", false);
   kind.sram.energy_per_bit_j = sram.get_quantity("energy_per_bit", Dimension::joules, 0, true);
   kind.energy_per_flop_j = node.get_quantity("energy_per_flop", Dimension::joules, 0, true);
-  if (auto endpoint = node.find("endpoint"))
-    kind.endpoint_bytes_per_s = read_endpoint(*endpoint);
+  if (auto endpoint = node.find("endpoint")) {
+    const EndpointEntry e = read_endpoint(*endpoint);
+    kind.injection_bytes_per_s = e.injection;
+    kind.ejection_bytes_per_s = e.ejection;
+  }
   return kind;
 }
 
@@ -533,14 +552,18 @@ class TopologyBuilder {
     }
   }
 
-  // Endpoint ports: a chiplet kind's own, else the topology's.
+  // Endpoint ports, each direction: a chiplet kind's own, else the topology's.
   void read_endpoints() {
-    double fallback = 0;
+    EndpointEntry fallback;
     if (auto endpoint = node_.find("endpoint"))
       fallback = read_endpoint(*endpoint);
-    for (Chiplet& c : hw_.chiplets)
-      c.endpoint_bytes_per_s =
-          hw_.kinds[static_cast<size_t>(c.kind)].endpoint_bytes_per_s.value_or(fallback);
+    for (Chiplet& c : hw_.chiplets) {
+      const ChipletKind& kind = hw_.kinds[static_cast<size_t>(c.kind)];
+      c.endpoint.injection_bytes_per_s =
+          kind.injection_bytes_per_s.value_or(fallback.injection.value_or(0));
+      c.endpoint.ejection_bytes_per_s =
+          kind.ejection_bytes_per_s.value_or(fallback.ejection.value_or(0));
+    }
   }
 
   static Efficiency read_efficiency(const ConfigNode& node) {
@@ -843,10 +866,13 @@ void check(const HwSpec& hw, const std::string& source) {
   }
   for (const Switch& sw : hw.switches)
     require_sane(source, fmt::format("switch {}.hop_latency", sw.name), sw.hop_latency_s, kLatency);
-  for (const Chiplet& c : hw.chiplets)
-    if (c.endpoint_bytes_per_s != 0)
-      require_sane(source, fmt::format("{}.endpoint.bandwidth", c.name), c.endpoint_bytes_per_s,
-                   kBandwidth);
+  for (const Chiplet& c : hw.chiplets) {
+    for (auto [way, bandwidth] : {std::pair{"injection", c.endpoint.injection_bytes_per_s},
+                                  std::pair{"ejection", c.endpoint.ejection_bytes_per_s}}) {
+      if (bandwidth != 0)
+        require_sane(source, fmt::format("{}.endpoint.{}", c.name, way), bandwidth, kBandwidth);
+    }
+  }
   std::set<std::string> names;
   for (int n = 0; n < hw.node_count(); ++n) {
     if (!names.insert(hw.node_name(n)).second) {
@@ -931,8 +957,10 @@ nlohmann::ordered_json to_json(const HwSpec& hw) {
                       {"holds_weights", c.holds_weights}};
     if (c.coord)
       j["coord"] = {c.coord->x, c.coord->y};
-    if (c.endpoint_bytes_per_s > 0)
-      j["endpoint_bytes_per_s"] = c.endpoint_bytes_per_s;
+    if (c.endpoint.injection_bytes_per_s > 0)
+      j["injection_bytes_per_s"] = c.endpoint.injection_bytes_per_s;
+    if (c.endpoint.ejection_bytes_per_s > 0)
+      j["ejection_bytes_per_s"] = c.endpoint.ejection_bytes_per_s;
     chiplets.push_back(std::move(j));
   }
   ordered_json memories = ordered_json::array();

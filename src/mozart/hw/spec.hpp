@@ -32,15 +32,25 @@ struct SramSpec {
   double energy_per_bit_j = 0;
 };
 
+// A chiplet's injection and ejection ports into the network, per direction; 0: no port that
+// way (the chiplet sends or receives on all its links at once).
+struct Endpoint {
+  double injection_bytes_per_s = 0;
+  double ejection_bytes_per_s = 0;
+
+  bool any() const { return injection_bytes_per_s > 0 || ejection_bytes_per_s > 0; }
+};
+
 struct ChipletKind {
   std::string name;
   std::vector<std::pair<core::DataType, double>> peak_flops_per_s;
   ComputeArray array;
   SramSpec sram;
   double energy_per_flop_j = 0;
-  // Bandwidth of each of its injection and ejection ports into the network, per direction;
-  // absent: the topology's `endpoint`, if any.
-  std::optional<double> endpoint_bytes_per_s;
+  // Its chiplets' injection and ejection ports, per direction as given (a direction it does
+  // not give: the topology's `endpoint`, if any).
+  std::optional<double> injection_bytes_per_s;
+  std::optional<double> ejection_bytes_per_s;
 
   // Peak for a data type; 0 when the kind cannot compute in it.
   double peak(core::DataType type) const;
@@ -61,9 +71,8 @@ struct Chiplet {
   Role role = Role::any;
   bool holds_weights = true;
   std::optional<Coord> coord;  // on a mesh or torus
-  // Its injection and ejection ports into the network (one channel each way); 0: none, the
-  // chiplet sends and receives on all its links at once.
-  double endpoint_bytes_per_s = 0;
+  // Its injection and ejection ports into the network (one channel each).
+  Endpoint endpoint;
 };
 
 enum class MemoryKind { hbm, dram, ssd };

@@ -81,14 +81,16 @@ Network::Network(const hw::HwSpec& hw, NetworkOptions options)
   injection_.assign(hw_.node_count(), -1);
   ejection_.assign(hw_.node_count(), -1);
   for (int c = 0; c < int(hw_.chiplets.size()); ++c) {
-    const double bandwidth = hw_.chiplets[c].endpoint_bytes_per_s;
-    if (bandwidth <= 0)
-      continue;
-    has_endpoints_ = true;
-    injection_[c] = ChannelId(channels_.size());
-    channels_.push_back(Channel{c, c, -1, ChannelKind::injection, bandwidth, 0, 0});
-    ejection_[c] = ChannelId(channels_.size());
-    channels_.push_back(Channel{c, c, -1, ChannelKind::ejection, bandwidth, 0, 0});
+    const hw::Endpoint& e = hw_.chiplets[c].endpoint;
+    if (e.injection_bytes_per_s > 0) {
+      injection_[c] = ChannelId(channels_.size());
+      channels_.push_back(Channel{c, c, -1, ChannelKind::injection, e.injection_bytes_per_s, 0, 0});
+    }
+    if (e.ejection_bytes_per_s > 0) {
+      ejection_[c] = ChannelId(channels_.size());
+      channels_.push_back(Channel{c, c, -1, ChannelKind::ejection, e.ejection_bytes_per_s, 0, 0});
+    }
+    has_endpoints_ = has_endpoints_ || e.any();
   }
   const hw::Topology& t = hw_.topology;
   if ((t.kind == "mesh" || t.kind == "torus") && t.rows > 0) {
@@ -289,14 +291,22 @@ FlowSpec Network::flow(int src, int dst, double bytes, std::span<const double> l
     return unicast(path, bytes);
   FlowSpec spec;
   spec.bytes = bytes;
-  spec.latency_s = latency(path);
   if (grid) {
-    for (ChannelId c : path)
-      add_hop(spec, channels_[c].from, channels_[c].to, 1);
+    for (size_t i = 0; i < path.size(); ++i) {
+      const Channel& c = channels_[path[i]];
+      add_hop(spec, c.from, c.to, 1);
+      if (i > 0)
+        spec.latency_s += transit_latency(c.from);
+      spec.latency_s += bundle_latency(c.from, c.to);
+    }
   } else if (options_.multipath == Multipath::split) {
-    add_split(spec, src, dst);
+    spec.latency_s = add_split(spec, src, dst);
   } else {
     add_hashed(spec, src, dst);
+    Route taken;
+    for (const ChannelUse& u : spec.uses)
+      taken.push_back(u.channel);
+    spec.latency_s = latency(taken);
   }
   const double wire = wire_factor();
   for (ChannelUse& u : spec.uses)
@@ -326,30 +336,49 @@ void Network::add_hop(FlowSpec& spec, int node, int next, double share) const {
   }
 }
 
+double Network::bundle_latency(int node, int next) const {
+  const auto& out = out_[node];
+  double worst = 0;
+  for (auto it = std::lower_bound(out.begin(), out.end(), std::pair{next, ChannelId(-1)});
+       it != out.end() && it->first == next; ++it)
+    worst = std::max(worst, channels_[it->second].latency_s);
+  return worst;
+}
+
+double Network::transit_latency(int node) const {
+  return hw_.is_switch(node) ? hw_.switches[node - hw_.chiplets.size()].hop_latency_s : 0;
+}
+
 // Layer by layer toward dst: each node's share goes equally to its next hops. Every next hop
-// is one hop closer, so a layer holds the nodes at one distance.
-void Network::add_split(FlowSpec& spec, int src, int dst) const {
+// is one hop closer, so a layer holds the nodes at one distance. A node's arrival is the
+// latest its share reaches it over the paths taken; dst's is the flow's latency.
+double Network::add_split(FlowSpec& spec, int src, int dst) const {
   const NextHops& hops = next_hops(dst);
-  std::vector<std::pair<int, double>> layer = {{src, 1.0}}, next;
-  while (!(layer.size() == 1 && layer.front().first == dst)) {
+  using At = std::tuple<int, double, double>;  // node, share, arrival
+  std::vector<At> layer = {{src, 1.0, 0.0}}, next;
+  while (!(layer.size() == 1 && std::get<0>(layer.front()) == dst)) {
     next.clear();
-    for (const auto& [node, share] : layer) {
+    for (const auto& [node, share, arrival] : layer) {
       const uint32_t begin = hops.first[node], end = hops.first[node + 1];
       const double part = share / double(end - begin);
+      const double leave = arrival + (node == src ? 0 : transit_latency(node));
       for (uint32_t i = begin; i < end; ++i) {
         add_hop(spec, node, hops.next[i], part);
-        next.emplace_back(hops.next[i], part);
+        next.emplace_back(hops.next[i], part, leave + bundle_latency(node, hops.next[i]));
       }
     }
     std::sort(next.begin(), next.end());
     layer.clear();
-    for (const auto& [node, share] : next) {
-      if (!layer.empty() && layer.back().first == node)
-        layer.back().second += share;
-      else
-        layer.emplace_back(node, share);
+    for (const auto& [node, share, arrival] : next) {
+      if (!layer.empty() && std::get<0>(layer.back()) == node) {
+        std::get<1>(layer.back()) += share;
+        std::get<2>(layer.back()) = std::max(std::get<2>(layer.back()), arrival);
+      } else {
+        layer.emplace_back(node, share, arrival);
+      }
     }
   }
+  return std::get<2>(layer.front());
 }
 
 // One path: at each node the next hop (and parallel link) a hash of the pair and the node picks.

@@ -85,13 +85,18 @@ class Network {
   // sender's injection and the receiver's ejection port when they have them.
   FlowSpec unicast(const Route& route, double bytes) const;
   // A flow of `bytes` from src to dst over the paths NetworkOptions::multipath takes (see
-  // Multipath), with endpoint ports as unicast(). Its latency is route()'s.
+  // Multipath), with endpoint ports as unicast(). Its latency is that of the latest path it
+  // takes: a split flow's paths carry fixed shares of one stream, all paced at the flow's rate,
+  // so its last bytes arrive over its slowest path (docs/network.md).
   FlowSpec flow(int src, int dst, double bytes, std::span<const double> load = {}) const;
   // Adds the endpoint ports of a flow given by its link channels: every node it leaves and
   // never enters injects what leaves it, every node it enters and never leaves ejects what
   // enters it (multicast and aggregation trees).
   void add_endpoints(FlowSpec& spec) const;
   bool has_endpoints() const { return has_endpoints_; }
+  // A chiplet's injection and ejection port channels; -1 where it has none.
+  ChannelId injection_port(int node) const { return injection_[static_cast<size_t>(node)]; }
+  ChannelId ejection_port(int node) const { return ejection_[static_cast<size_t>(node)]; }
 
  private:
   Route dimension_order(int src, int dst, bool x_first) const;
@@ -107,7 +112,11 @@ class Network {
   // Adds `share` of a stream crossing from `node` to neighbour `next`, split over the parallel
   // links between them in proportion to bandwidth.
   void add_hop(FlowSpec& spec, int node, int next, double share) const;
-  void add_split(FlowSpec& spec, int src, int dst) const;
+  // Returns the flow's latency: its latest path's (see flow()).
+  double add_split(FlowSpec& spec, int src, int dst) const;
+  // The latest of the parallel links from node to next; a switch's hop latency (0 otherwise).
+  double bundle_latency(int node, int next) const;
+  double transit_latency(int node) const;
   void add_hashed(FlowSpec& spec, int src, int dst) const;
 
   hw::HwSpec hw_;

@@ -73,6 +73,12 @@ double add_stack_uses(net::FlowSpec& flow, const net::Network& network, const Pl
   const net::Route route = in ? network.route(m.node, chiplet) : network.route(chiplet, m.node);
   for (const net::ChannelId c : route)
     add_use(flow, c, share * network.wire_factor());
+  // Through the network the chiplet's end is its port like any traffic's: reads arrive
+  // through its ejection port, writes leave through its injection port. The stack's end is
+  // its own attachment (its channel and port link), not the ports of the node it hangs off.
+  const net::ChannelId port = in ? network.ejection_port(chiplet) : network.injection_port(chiplet);
+  if (!route.empty() && port >= 0)
+    add_use(flow, port, share * network.wire_factor());
   return latency + network.latency(route);
 }
 

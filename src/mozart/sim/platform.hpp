@@ -4,8 +4,9 @@
 // stack port link (stack to node, node to stack); and one exclusive compute engine per chiplet.
 // Reading weights from a stack into a chiplet's SRAM is a flow over the stack's channel and the
 // chiplet's SRAM port, so concurrent readers of one stack share its bandwidth; when the stack
-// hangs off a network node (a switch), the flow also crosses its port link and the network's
-// links from that node to the chiplet, sharing them max-min with token traffic.
+// hangs off a network node (a switch), the flow also crosses its port link, the network's
+// links from that node to the chiplet and the chiplet's ejection port (injection port for
+// writes) when it has one, sharing them max-min with token traffic.
 #pragma once
 
 #include <string>
