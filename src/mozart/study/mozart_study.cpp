@@ -146,7 +146,7 @@ class ModelRuns {
     auto& t = traces_[{batch, seed}];
     if (!t)
       t = generated_trace(model_, std::size_t(batch.sequences) * std::size_t(batch.seq_len),
-                          batch.seq_len, seed);
+                          batch.seq_len, seed, false);
     return *t;
   }
 

@@ -6,9 +6,10 @@
 namespace mozart::study {
 
 trace::Trace generated_trace(const model::MoeModel& m, std::size_t tokens, int seq_len,
-                             std::uint64_t seed) {
+                             std::uint64_t seed, bool gates) {
   trace::GeneratorParams params;
   params.sequence_length = seq_len;
+  params.gates = gates;
   const trace::TraceShape shape{m.moe_layers(), m.routed_experts, m.top_k};
   return trace::generate(shape, tokens, params, seed, m.name);
 }

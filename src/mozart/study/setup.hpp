@@ -14,9 +14,11 @@
 namespace mozart::study {
 
 // `tokens` tokens of sequences `seq_len` long from the default generator law; `seed` draws the
-// tokens, so two seeds give two samples of the same routing.
+// tokens, so two seeds give two samples of the same routing. Without `gates` the trace holds
+// the expert choices only (gates take no draws: the choices are the same), for a caller that
+// reads nothing else, as a step and a placer do.
 trace::Trace generated_trace(const model::MoeModel& m, std::size_t tokens, int seq_len,
-                             std::uint64_t seed);
+                             std::uint64_t seed, bool gates = true);
 
 // Places the model's experts on the hardware's expert chiplets from the priors of `priors`.
 placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& hw,
