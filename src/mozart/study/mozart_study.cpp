@@ -154,8 +154,13 @@ class ModelRuns {
                                             const trace::Trace& priors, Batch batch) {
     batch.optimizer = true;
     auto& p = placements_[{hw.name, placer, batch}];
-    if (!p)
-      p = place_experts(model_, hw, priors, placer, options_.seed);
+    if (!p) {
+      // The priors' co-activation, counted once for every placement made from them.
+      auto& inputs = priors_inputs_[&priors];
+      if (!inputs)
+        inputs = placement::layer_inputs(priors);
+      p = place_experts(model_, hw, priors, *inputs, placer, options_.seed);
+    }
     return *p;
   }
 
@@ -164,6 +169,7 @@ class ModelRuns {
   std::map<std::pair<Batch, std::uint64_t>, std::optional<trace::Trace>> traces_;
   std::map<std::tuple<std::string, std::string, Batch>, std::optional<placement::Placement>>
       placements_;
+  std::map<const trace::Trace*, std::optional<std::vector<placement::LayerInput>>> priors_inputs_;
   std::map<std::tuple<std::string, std::string, Batch>, std::optional<StepResult>> results_;
   std::map<std::tuple<std::string, std::string, Batch>, std::map<std::string, StepResult>>
       variants_;

@@ -1,6 +1,5 @@
 #include "mozart/study/setup.hpp"
 
-#include "mozart/placement/placers.hpp"
 #include "mozart/trace/generator.hpp"
 
 namespace mozart::study {
@@ -17,10 +16,17 @@ trace::Trace generated_trace(const model::MoeModel& m, std::size_t tokens, int s
 placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& hw,
                                    const trace::Trace& priors, const std::string& placer,
                                    std::uint64_t seed) {
+  return place_experts(m, hw, priors, placement::layer_inputs(priors), placer, seed);
+}
+
+placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& hw,
+                                   const trace::Trace& priors,
+                                   const std::vector<placement::LayerInput>& inputs,
+                                   const std::string& placer, std::uint64_t seed) {
   const auto layout = placement::layout_from_hw(hw, m.routed_experts);
   placement::PlacerOptions options;
   options.seed = seed;
-  auto p = placement::place(priors, layout, placer, options);
+  auto p = placement::place(priors, inputs, layout, placer, options);
   p.model = m.name;
   return p;
 }

@@ -9,6 +9,7 @@
 #include "mozart/hw/spec.hpp"
 #include "mozart/model/spec.hpp"
 #include "mozart/placement/placement.hpp"
+#include "mozart/placement/placers.hpp"
 #include "mozart/trace/trace.hpp"
 
 namespace mozart::study {
@@ -24,6 +25,11 @@ trace::Trace generated_trace(const model::MoeModel& m, std::size_t tokens, int s
 placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& hw,
                                    const trace::Trace& priors, const std::string& placer,
                                    std::uint64_t seed = 1);
+// The same from the priors trace's placement::layer_inputs(), made once for several placements.
+placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& hw,
+                                   const trace::Trace& priors,
+                                   const std::vector<placement::LayerInput>& inputs,
+                                   const std::string& placer, std::uint64_t seed = 1);
 
 // Every memory stack replaced by one of `kind` with this bandwidth and capacity (the Mozart
 // memory ablation puts an SSD in place of HBM).
