@@ -57,12 +57,13 @@ std::size_t generated_tokens(const SimulateFlags& f) {
   return f.first_token + std::size_t(f.sequences) * std::size_t(f.seq_len);
 }
 
-// The step's trace: a file, or a sample of the default generator law.
+// The step's trace: a file, or a sample of the default generator law (without gates: the step
+// and the placer read the expert choices only).
 trace::Trace step_trace(const SimulateFlags& f, const model::MoeModel& m, std::uint64_t seed,
                         const std::string& path) {
   if (!path.empty())
     return trace::read_trace(path, read_options_for(m));
-  return study::generated_trace(m, generated_tokens(f), f.seq_len, seed);
+  return study::generated_trace(m, generated_tokens(f), f.seq_len, seed, false);
 }
 
 // The step's placement: the file, or the policy's placer on the priors; `source` says which.

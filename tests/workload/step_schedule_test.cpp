@@ -267,6 +267,29 @@ TEST(Sweep, ScaledCapacitiesOnOnePlanEqualTheScaledHardware) {
   }
 }
 
+TEST(Sweep, AnotherMemoryKindOnOnePlanEqualsThatHardware) {
+  // The study's SSD ablation runs the HBM plan on the SSD spec: the stacks' capacity and kind
+  // decide nothing the builder does (weights may overflow), only what the measurement reports.
+  const Policy policy = parse_policy("C");
+  Case s = make_setup("olmoe-1b-7b", 2, policy, hw::load_hw("mozart-paper-olmoe"), 2);
+  s.config.weights_may_overflow = true;
+  const StepPlan plan = plan_of(s, policy, &s.priors);
+  Case ssd = s;
+  ssd.hw = study::with_memory(s.hw, hw::MemoryKind::ssd, 15.8e9, 4e12, 15e-12);
+  const net::Network network(ssd.hw);
+  StepInputs inputs{s.model, network, s.placement, s.trace};
+  inputs.priors = &s.priors;
+  const StepResult reused =
+      measure_training_step(inputs, policy, s.config, plan, sim::make_platform(network).capacities);
+  const StepResult rebuilt = simulate(ssd, policy);
+  EXPECT_EQ(reused.step_s, rebuilt.step_s);
+  EXPECT_EQ(reused.lower_bound.bound_s, rebuilt.lower_bound.bound_s);
+  EXPECT_EQ(reused.energy.total_j(), rebuilt.energy.total_j());
+  EXPECT_EQ(reused.memory_fits, rebuilt.memory_fits);
+  EXPECT_TRUE(reused.memory_fits);
+  EXPECT_EQ(reused.stacks.front().kind, "ssd");
+}
+
 TEST(Streaming, PrefetchesByThePriorsNotTheStepsOwnRouting) {
   const Policy policy = parse_policy("C");
   // Micro-batches of 4 tokens: only experts the priors make likely are prefetched.

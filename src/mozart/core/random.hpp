@@ -70,8 +70,7 @@ class AliasTable {
   AliasTable() = default;
   explicit AliasTable(std::span<const double> weights) {
     const std::size_t n = weights.size();
-    probability_.assign(n, 0.0);
-    alias_.assign(n, 0);
+    entries_.assign(n, Entry{});
     double total = 0;
     for (const double w : weights)
       total += w;
@@ -84,8 +83,7 @@ class AliasTable {
     while (!small.empty() && !large.empty()) {
       const auto s = small.back(), l = large.back();
       small.pop_back();
-      probability_[s] = scaled[s];
-      alias_[s] = l;
+      entries_[s] = {scaled[s], l};
       scaled[l] -= 1.0 - scaled[s];
       if (scaled[l] < 1.0) {
         large.pop_back();
@@ -93,20 +91,26 @@ class AliasTable {
       }
     }
     for (const auto i : large)
-      probability_[i] = 1.0;
+      entries_[i].probability = 1.0;
     for (const auto i : small)  // rounding leftovers
-      probability_[i] = 1.0;
+      entries_[i].probability = 1.0;
   }
 
-  std::size_t size() const { return probability_.size(); }
+  std::size_t size() const { return entries_.size(); }
   std::uint32_t draw(Rng& rng) const {
-    const auto i = static_cast<std::uint32_t>(rng.below(probability_.size()));
-    return rng.uniform() < probability_[i] ? i : alias_[i];
+    const auto i = static_cast<std::uint32_t>(rng.below(entries_.size()));
+    const Entry& e = entries_[i];
+    return rng.uniform() < e.probability ? i : e.alias;
   }
 
  private:
-  std::vector<double> probability_;
-  std::vector<std::uint32_t> alias_;
+  // A column's probability and alias side by side: a draw reads one cache line, not two (a
+  // trace's draws jump between many tables, so each read is likely a miss).
+  struct Entry {
+    double probability = 0;
+    std::uint32_t alias = 0;
+  };
+  std::vector<Entry> entries_;
 };
 
 }  // namespace mozart::core

@@ -285,6 +285,12 @@ void move_contents(const std::vector<int>& to, LayerPlacement& layer, std::vecto
 
 Placement place(const trace::Trace& trace, const DeviceLayout& layout,
                 const std::string& placer_name, const PlacerOptions& options) {
+  return place(trace, layer_inputs(trace), layout, placer_name, options);
+}
+
+Placement place(const trace::Trace& trace, const std::vector<LayerInput>& inputs,
+                const DeviceLayout& layout, const std::string& placer_name,
+                const PlacerOptions& options) {
   if (static_cast<long long>(layout.chiplet_count()) * layout.slots < trace.num_experts())
     throw core::InputError(
         {layout.hardware, "slots", 0},
@@ -297,7 +303,6 @@ Placement place(const trace::Trace& trace, const DeviceLayout& layout,
   out.placer = placer_name + (options.refine ? "+refine" : "");
   out.layout = layout;
   std::vector<double> step_load(static_cast<std::size_t>(layout.chiplet_count()), 0.0);
-  const auto inputs = layer_inputs(trace);
   placer->check(inputs, layout, options);
   for (const auto& input : inputs) {
     std::optional<SolverReport> report;

@@ -109,6 +109,11 @@ LayerPlacement refine(const LayerInput& input, const DeviceLayout& layout, Layer
 // --chiplet-balance cannot be met (naming the layer and by how much).
 Placement place(const trace::Trace& trace, const DeviceLayout& layout, const std::string& placer,
                 const PlacerOptions& options);
+// The same from the trace's layer_inputs(), for a caller that places one trace several times
+// (onto other hardware, by other placers) and computes its priors once.
+Placement place(const trace::Trace& trace, const std::vector<LayerInput>& inputs,
+                const DeviceLayout& layout, const std::string& placer,
+                const PlacerOptions& options);
 
 // The integer program of `mozart`, exposed for tests: clusters (by load) to groups (by
 // capacity in clusters), minimising the largest group load.

@@ -1,5 +1,7 @@
 #include "mozart/study/mozart_study.hpp"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -55,16 +57,24 @@ class ModelRuns {
  public:
   ModelRuns(const StudyOptions& options, const model::MoeModel& m) : options_(options), model_(m) {}
 
-  using Factors = std::vector<std::pair<double, double>>;
+  // Hardware of a run's topology that the run's plan also runs on: scaled link or memory
+  // bandwidths, another memory kind. The same as building the step on each, built once: the
+  // builder's decisions (routes, memory and SRAM planning) depend on the topology and on
+  // capacities in bytes, and the study lets weights overflow their stacks, so a stack's
+  // capacity decides nothing either (it only sets `memory_fits`).
+  using Variants = std::vector<Hardware>;
 
-  // The step of `policy` on `hw` (with its losses when `resimulate`); with `factors`, the same
-  // plan also runs with its link and memory-stack bandwidths scaled by each (links, memory)
-  // pair, kept for swept(): the same as building it on the scaled hardware, built once.
+  // The step of `policy` on `hw` (with its losses when `resimulate`), and its plan run on each
+  // of `variants`, kept for variant().
   const StepResult& run(const Hardware& hw, const Policy& policy, Batch batch,
-                        bool resimulate = false, const Factors& factors = {}) {
+                        bool resimulate = false, const Variants& variants = {}) {
     const auto key = std::tuple{hw.key, workload::describe(policy), batch};
     auto& done = results_[key];
-    if (done && (!resimulate || done->lost.measured) && (factors.empty() || swept_.count(key)))
+    auto& on_variants = variants_[key];
+    const bool variants_done = std::all_of(variants.begin(), variants.end(), [&](const auto& v) {
+      return on_variants.count(v.key) > 0;
+    });
+    if (done && (!resimulate || done->lost.measured) && variants_done)
       return *done;
     const Setup setup = setup_for(hw.spec, policy, batch);
     const workload::StepPlan plan =
@@ -75,14 +85,15 @@ class ModelRuns {
     options.resimulate = resimulate;
     done = workload::measure_training_step(setup.inputs, policy, setup.config, plan,
                                            plan.platform.capacities, options);
-    if (!factors.empty())
-      swept_[key] = sweep(setup, policy, plan, dependents, factors);
+    for (const Hardware& v : variants)
+      on_variants.insert_or_assign(v.key, on_variant(setup, policy, plan, dependents, v.spec));
     return *done;
   }
 
-  // What run() measured at each of its factors.
-  const std::vector<StepResult>& swept(const Hardware& hw, const Policy& policy, Batch batch) {
-    return swept_.at({hw.key, workload::describe(policy), batch});
+  // What run() measured on its variant `variant_key`.
+  const StepResult& variant(const Hardware& hw, const Policy& policy, Batch batch,
+                            const std::string& variant_key) {
+    return variants_.at({hw.key, workload::describe(policy), batch}).at(variant_key);
   }
 
  private:
@@ -93,26 +104,20 @@ class ModelRuns {
     workload::StepConfig config;
   };
 
-  std::vector<StepResult> sweep(const Setup& setup, const Policy& policy,
-                                const workload::StepPlan& plan, const sim::Dependents& dependents,
-                                const Factors& factors) const {
-    const hw::HwSpec& spec = setup.inputs.network.hw();
+  StepResult on_variant(const Setup& setup, const Policy& policy, const workload::StepPlan& plan,
+                        const sim::Dependents& dependents, const hw::HwSpec& spec) const {
     workload::StepOptions options;
     options.dependents = &dependents;
-    std::vector<StepResult> out;
-    for (const auto& [links, memory] : factors) {
-      // Energies and leakage (more wires, more PHY area) come from the scaled spec.
-      const net::Network scaled(with_memory_scale(with_link_scale(spec, links), memory));
-      const workload::StepInputs& base = setup.inputs;
-      workload::StepInputs inputs{
-          base.model, scaled, base.placement, base.trace, base.trace_source, base.placement_source};
-      inputs.priors = base.priors;
-      inputs.priors_source = base.priors_source;
-      // The scaled spec's channels are the plan's, in the same order, at the scaled bandwidths.
-      out.push_back(workload::measure_training_step(
-          inputs, policy, setup.config, plan, sim::make_platform(scaled).capacities, options));
-    }
-    return out;
+    // Energies, leakage (more wires, more PHY area) and capacities come from the variant.
+    const net::Network variant(spec);
+    const workload::StepInputs& base = setup.inputs;
+    workload::StepInputs inputs{base.model, variant,           base.placement,
+                                base.trace, base.trace_source, base.placement_source};
+    inputs.priors = base.priors;
+    inputs.priors_source = base.priors_source;
+    // The variant's channels are the plan's, in the same order, at the variant's bandwidths.
+    return workload::measure_training_step(inputs, policy, setup.config, plan,
+                                           sim::make_platform(variant).capacities, options);
   }
 
   Setup setup_for(const hw::HwSpec& hw, const Policy& policy, Batch batch) {
@@ -141,7 +146,7 @@ class ModelRuns {
     auto& t = traces_[{batch, seed}];
     if (!t)
       t = generated_trace(model_, std::size_t(batch.sequences) * std::size_t(batch.seq_len),
-                          batch.seq_len, seed);
+                          batch.seq_len, seed, false);
     return *t;
   }
 
@@ -149,8 +154,13 @@ class ModelRuns {
                                             const trace::Trace& priors, Batch batch) {
     batch.optimizer = true;
     auto& p = placements_[{hw.name, placer, batch}];
-    if (!p)
-      p = place_experts(model_, hw, priors, placer, options_.seed);
+    if (!p) {
+      // The priors' co-activation, counted once for every placement made from them.
+      auto& inputs = priors_inputs_[&priors];
+      if (!inputs)
+        inputs = placement::layer_inputs(priors);
+      p = place_experts(model_, hw, priors, *inputs, placer, options_.seed);
+    }
     return *p;
   }
 
@@ -159,8 +169,10 @@ class ModelRuns {
   std::map<std::pair<Batch, std::uint64_t>, std::optional<trace::Trace>> traces_;
   std::map<std::tuple<std::string, std::string, Batch>, std::optional<placement::Placement>>
       placements_;
+  std::map<const trace::Trace*, std::optional<std::vector<placement::LayerInput>>> priors_inputs_;
   std::map<std::tuple<std::string, std::string, Batch>, std::optional<StepResult>> results_;
-  std::map<std::tuple<std::string, std::string, Batch>, std::vector<StepResult>> swept_;
+  std::map<std::tuple<std::string, std::string, Batch>, std::map<std::string, StepResult>>
+      variants_;
 };
 
 StudyRow row_of(const std::string& section, const std::string& setting, const std::string& hw,
@@ -198,51 +210,55 @@ struct Section {
   bool resimulate = false;
 };
 
+using VariantsOf = std::function<ModelRuns::Variants(const Policy&)>;
+
 void run_policies(ModelRuns& runs, const Hardware& hw, const std::vector<Policy>& policies,
                   Batch batch, const Section& section, std::vector<StudyRow>& rows,
-                  const ModelRuns::Factors& sweep = {}) {
+                  const VariantsOf& variants_of = {}) {
   double baseline_s = 0;
   for (const Policy& p : policies) {
-    const StepResult& r = runs.run(hw, p, batch, section.resimulate, sweep);
+    const StepResult& r = runs.run(hw, p, batch, section.resimulate,
+                                   variants_of ? variants_of(p) : ModelRuns::Variants{});
     if (baseline_s == 0)
       baseline_s = r.step_s;
     rows.push_back(row_of(section.name, section.setting, hw.spec.name, r, baseline_s));
   }
 }
 
+// The rows of the policies' runs on `hw` as measured on its variant `variant`, against the
+// first policy's.
+void variant_rows(ModelRuns& runs, const Hardware& hw, const Hardware& variant,
+                  const std::vector<Policy>& policies, Batch batch, const Section& section,
+                  std::vector<StudyRow>& rows) {
+  const double baseline_s = runs.variant(hw, policies.front(), batch, variant.key).step_s;
+  for (const Policy& p : policies)
+    rows.push_back(row_of(section.name, section.setting, variant.spec.name,
+                          runs.variant(hw, p, batch, variant.key), baseline_s));
+}
+
 std::string factor_name(double f) {
   return f < 1 ? fmt::format("x1/{:g}", 1 / f) : fmt::format("x{:g}", f);
 }
 
-// The (links, memory) bandwidth factors of the sweeps: link bandwidth (wires per link) by each
-// factor, then HBM bandwidth.
-ModelRuns::Factors sweep_pairs(const std::vector<double>& sweep_factors) {
-  ModelRuns::Factors factors;
-  for (const double f : sweep_factors)
-    factors.emplace_back(f, 1.0);
-  for (const double f : sweep_factors)
-    factors.emplace_back(1.0, f);
-  return factors;
-}
+// A sweep's hardware: link bandwidth (wires per link) scaled by each factor, then HBM
+// bandwidth; each with its section and setting.
+struct SweepPoint {
+  Hardware hw;
+  Section section;
+};
 
-// Speed-ups of each policy over the baseline at each sweep factor, as the main table's runs
-// measured them on their own plans.
-void run_sweeps(ModelRuns& runs, const Hardware& hw, const std::vector<Policy>& policies,
-                Batch batch, const std::vector<double>& sweep_factors,
-                std::vector<StudyRow>& rows) {
-  const ModelRuns::Factors factors = sweep_pairs(sweep_factors);
-  std::vector<std::vector<StepResult>> by_policy;
-  for (const Policy& p : policies)
-    by_policy.push_back(runs.swept(hw, p, batch));
-  for (std::size_t i = 0; i < factors.size(); ++i) {
-    const bool links = i < sweep_factors.size();
-    const double f = links ? factors[i].first : factors[i].second;
-    const std::string setting =
-        std::string(links ? "wires per link " : "HBM bandwidth ") + factor_name(f);
-    for (const auto& results : by_policy)
-      rows.push_back(row_of(links ? "link sweep" : "HBM sweep", setting, hw.spec.name, results[i],
-                            by_policy.front()[i].step_s));
-  }
+std::vector<SweepPoint> sweep_points(const hw::HwSpec& spec, const std::vector<double>& factors) {
+  std::vector<SweepPoint> points;
+  for (const bool links : {true, false})
+    for (const double f : factors) {
+      const double l = links ? f : 1.0, m = links ? 1.0 : f;
+      points.push_back(
+          {{fmt::format("links x{:g}, memory x{:g}", l, m),
+            with_memory_scale(with_link_scale(spec, l), m)},
+           {links ? "link sweep" : "HBM sweep",
+            std::string(links ? "wires per link " : "HBM bandwidth ") + factor_name(f)}});
+    }
+  return points;
 }
 
 // Every section's hardware for one model.
@@ -282,10 +298,21 @@ void run_model(const StudyOptions& options, const model::MoeModel& m, StudyResul
   const std::vector<Policy> ends = {all.front(), all.back()};
   const Batch batch{options.sequences, options.seq_len};
 
+  // The sweeps and the SSD ablation run the main table's plans on their hardware.
+  const std::vector<SweepPoint> sweeps = options.sweeps
+                                             ? sweep_points(hw.main.spec, options.sweep_factors)
+                                             : std::vector<SweepPoint>{};
+  const auto variants_of = [&](const Policy& p) {
+    ModelRuns::Variants v;
+    for (const SweepPoint& point : sweeps)
+      v.push_back(point.hw);
+    if (options.ablations && (p.name == ends.front().name || p.name == ends.back().name))
+      v.push_back(hw.ssd);
+    return v;
+  };
   const std::size_t first = rows.size();
   const Section main{"main", fmt::format("seq {}", batch.seq_len), options.resimulate};
-  run_policies(runs, hw.main, all, batch, main, rows,
-               options.sweeps ? sweep_pairs(options.sweep_factors) : ModelRuns::Factors{});
+  run_policies(runs, hw.main, all, batch, main, rows, variants_of);
   // A step beyond the paper, measured against the same baseline (its losses not re-simulated).
   rows.push_back(row_of(main.name, main.setting, hw.main.spec.name,
                         runs.run(hw.main,
@@ -300,8 +327,8 @@ void run_model(const StudyOptions& options, const model::MoeModel& m, StudyResul
         rows[first + i].paper_speedup = paper->speedup[i - 1];
     }
   }
-  if (options.sweeps)
-    run_sweeps(runs, hw.main, all, batch, options.sweep_factors, rows);
+  for (const SweepPoint& point : sweeps)
+    variant_rows(runs, hw.main, point.hw, all, batch, point.section, rows);
   if (!options.ablations)
     return;
   run_policies(runs, hw.ucie, all, batch, {"UCIe-class links", "NoP-Tree, UCIe x64 links"}, rows);
@@ -317,7 +344,7 @@ void run_model(const StudyOptions& options, const model::MoeModel& m, StudyResul
                     fmt::format("seq {}, {} sequences", len, tokens / len)},
                    rows);
   }
-  run_policies(runs, hw.ssd, ends, batch, {"memory", "SSD 15.8 GB/s"}, rows);
+  variant_rows(runs, hw.main, hw.ssd, ends, batch, {"memory", "SSD 15.8 GB/s"}, rows);
   // The update's traffic (fp32 gradients accumulated in memory, Adam's states) is the same under
   // every policy and dilutes what they save: the same step without it.
   run_policies(runs, hw.main, ends, {batch.sequences, batch.seq_len, false},

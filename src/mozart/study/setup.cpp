@@ -2,6 +2,7 @@
 
 #include "mozart/model/routing.hpp"
 #include "mozart/placement/placers.hpp"
+#include "mozart/trace/generator.hpp"
 
 namespace mozart::study {
 
@@ -10,9 +11,10 @@ trace::DefaultLaw family_law(const model::MoeModel& m) {
 }
 
 trace::Trace generated_trace(const model::MoeModel& m, std::size_t tokens, int seq_len,
-                             std::uint64_t seed) {
+                             std::uint64_t seed, bool gates) {
   trace::GeneratorParams params = family_law(m).params;
   params.sequence_length = seq_len;
+  params.gates = gates;
   const trace::TraceShape shape{m.moe_layers(), m.routed_experts, m.top_k};
   return trace::generate(shape, tokens, params, seed, m.name);
 }
@@ -20,10 +22,17 @@ trace::Trace generated_trace(const model::MoeModel& m, std::size_t tokens, int s
 placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& hw,
                                    const trace::Trace& priors, const std::string& placer,
                                    std::uint64_t seed) {
+  return place_experts(m, hw, priors, placement::layer_inputs(priors), placer, seed);
+}
+
+placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& hw,
+                                   const trace::Trace& priors,
+                                   const std::vector<placement::LayerInput>& inputs,
+                                   const std::string& placer, std::uint64_t seed) {
   const auto layout = placement::layout_from_hw(hw, m.routed_experts);
   placement::PlacerOptions options;
   options.seed = seed;
-  auto p = placement::place(priors, layout, placer, options);
+  auto p = placement::place(priors, inputs, layout, placer, options);
   p.model = m.name;
   return p;
 }

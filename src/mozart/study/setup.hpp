@@ -9,6 +9,7 @@
 #include "mozart/hw/spec.hpp"
 #include "mozart/model/spec.hpp"
 #include "mozart/placement/placement.hpp"
+#include "mozart/placement/placers.hpp"
 #include "mozart/trace/generator.hpp"
 #include "mozart/trace/trace.hpp"
 
@@ -18,14 +19,21 @@ namespace mozart::study {
 trace::DefaultLaw family_law(const model::MoeModel& m);
 
 // `tokens` tokens of sequences `seq_len` long from the family's default law; `seed` draws the
-// tokens, so two seeds give two samples of the same routing.
+// tokens, so two seeds give two samples of the same routing. Without `gates` the trace holds
+// the expert choices only (gates take no draws: the choices are the same), for a caller that
+// reads nothing else, as a step and a placer do.
 trace::Trace generated_trace(const model::MoeModel& m, std::size_t tokens, int seq_len,
-                             std::uint64_t seed);
+                             std::uint64_t seed, bool gates = true);
 
 // Places the model's experts on the hardware's expert chiplets from the priors of `priors`.
 placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& hw,
                                    const trace::Trace& priors, const std::string& placer,
                                    std::uint64_t seed = 1);
+// The same from the priors trace's placement::layer_inputs(), made once for several placements.
+placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& hw,
+                                   const trace::Trace& priors,
+                                   const std::vector<placement::LayerInput>& inputs,
+                                   const std::string& placer, std::uint64_t seed = 1);
 
 // Every memory stack replaced by one of `kind` with this bandwidth and capacity (the Mozart
 // memory ablation puts an SSD in place of HBM).

@@ -134,7 +134,13 @@ class StepBuilder {
 
   int moe_index(int layer) const;
 
-  int chiplet_of(std::size_t li, int expert) const;
+  int chiplet_of(std::size_t li, int expert) const {
+    return chiplet_of_[li * static_cast<std::size_t>(m_.routed_experts) +
+                       static_cast<std::size_t>(expert)];
+  }
+
+  // The tables behind chiplet_of() and experts_on(), from the placement (looked up per token).
+  void index_placement();
 
   // Tokens per expert per micro-batch, from the trace's own tokens.
   void count_tokens();
@@ -232,11 +238,16 @@ class StepBuilder {
   Exchange exchange(net::CollectivePlan plan, const std::map<int, Deps>& ready_of, const Deps& all,
                     bool all_to_all = true);
 
-  net::TokenRoutes routes_of(int mb, std::size_t li) const;
+  // The routes of a micro-batch's tokens at one MoE layer, into routes_ (its storage reused
+  // from layer to layer).
+  const net::TokenRoutes& routes_of(int mb, std::size_t li);
 
   void count_copies(const net::TokenRoutes& routes);
 
-  std::vector<int> experts_on(std::size_t li, int chiplet) const;
+  // The experts of MoE layer li on `chiplet`, in increasing order.
+  const std::vector<int>& experts_on(std::size_t li, int chiplet) const {
+    return experts_on_[li * hw_.chiplets.size() + static_cast<std::size_t>(chiplet)];
+  }
 
   // Whether the priors make expert e likely (at least even odds) to get a token of a
   // micro-batch: streaming prefetches those before the router has run.
@@ -341,7 +352,12 @@ class StepBuilder {
 
   std::size_t tokens_per_mb_ = 0;
   std::vector<const placement::LayerPlacement*> layer_placement_;  // per MoE layer
-  std::vector<std::vector<int>> stacks_;                           // per chiplet
+  std::vector<int> chiplet_of_;               // [moe layer × experts + expert]
+  std::vector<std::vector<int>> experts_on_;  // [moe layer × chiplets + chiplet]
+  net::TokenRoutes routes_;                   // routes_of()'s
+  std::vector<std::uint32_t> copy_stamp_;     // count_copies(): per node, the token last seen
+  std::uint32_t copy_token_ = 0;
+  std::vector<std::vector<int>> stacks_;    // per chiplet
   std::vector<int> attention_of_sequence_;  // chiplet of each sequence of a micro-batch
   std::vector<model::Batch> attention_batch_;
   std::map<std::pair<int, std::size_t>, std::vector<model::OpCost>> attention_ops_;

@@ -89,6 +89,7 @@ void StepBuilder::setup_chiplets() {
   for (std::size_t a = 0; a < attention_batch_.size(); ++a)
     for (int s = 0; s < attention_batch_[a].sequences; ++s)
       attention_of_sequence_.push_back(plan_.attention_chiplets[a]);
+  index_placement();
 }
 
 int StepBuilder::moe_index(int layer) const {
@@ -96,9 +97,18 @@ int StepBuilder::moe_index(int layer) const {
   return at == moe_layers_.end() ? -1 : static_cast<int>(at - moe_layers_.begin());
 }
 
-int StepBuilder::chiplet_of(std::size_t li, int expert) const {
-  const int slot = layer_placement_[li]->chiplets_of[static_cast<std::size_t>(expert)][0];
-  return plan_.expert_chiplets[static_cast<std::size_t>(slot)];
+void StepBuilder::index_placement() {
+  const auto experts = static_cast<std::size_t>(m_.routed_experts);
+  const std::size_t chiplets = hw_.chiplets.size();
+  chiplet_of_.resize(layer_placement_.size() * experts);
+  experts_on_.assign(layer_placement_.size() * chiplets, {});
+  for (std::size_t li = 0; li < layer_placement_.size(); ++li)
+    for (std::size_t e = 0; e < experts; ++e) {
+      const int slot = layer_placement_[li]->chiplets_of[e][0];
+      const int c = plan_.expert_chiplets[static_cast<std::size_t>(slot)];
+      chiplet_of_[li * experts + e] = c;
+      experts_on_[li * chiplets + static_cast<std::size_t>(c)].push_back(static_cast<int>(e));
+    }
 }
 
 void StepBuilder::count_tokens() {

@@ -98,7 +98,7 @@ Deps StepBuilder::forward_layer(int mb, int layer, const Deps& input) {
     return all_attention;
   const auto li = static_cast<std::size_t>(li_signed);
   {
-    const net::TokenRoutes routes = routes_of(mb, li);
+    const net::TokenRoutes& routes = routes_of(mb, li);
     count_copies(routes);
     const double token_bytes = double(m_.hidden) * b_;
     plans_[static_cast<std::size_t>(mb)][li] = {

@@ -8,43 +8,45 @@
 
 namespace mozart::workload::detail {
 
-net::TokenRoutes StepBuilder::routes_of(int mb, std::size_t li) const {
-  net::TokenRoutes routes;
+const net::TokenRoutes& StepBuilder::routes_of(int mb, std::size_t li) {
   const std::size_t first = cfg_.first_token + std::size_t(mb) * tokens_per_mb_;
-  routes.source.reserve(tokens_per_mb_);
-  routes.destinations.reserve(tokens_per_mb_);
+  routes_.source.resize(tokens_per_mb_);
+  routes_.destinations.resize(tokens_per_mb_);
   for (std::size_t t = 0; t < tokens_per_mb_; ++t) {
     const std::size_t seq = t / static_cast<std::size_t>(cfg_.micro_batch.seq_len);
-    routes.source.push_back(attention_of_sequence_[seq]);
-    const auto choices = in_.trace.choices(static_cast<int>(li), first + t);
-    std::vector<int>& dests = routes.destinations.emplace_back();
-    dests.reserve(choices.size());
-    for (const trace::ExpertId e : choices)
+    routes_.source[t] = attention_of_sequence_[seq];
+    std::vector<int>& dests = routes_.destinations[t];
+    dests.clear();
+    for (const trace::ExpertId e : in_.trace.choices(static_cast<int>(li), first + t))
       dests.push_back(chiplet_of(li, e));
   }
-  return routes;
+  return routes_;
 }
 
 void StepBuilder::count_copies(const net::TokenRoutes& routes) {
-  std::vector<int> d;  // reused from token to token
+  if (copy_stamp_.empty())
+    copy_stamp_.assign(static_cast<std::size_t>(hw_.node_count()), 0);
   for (const auto& dests : routes.destinations) {
     plan_.dispatched_tokens += 1;
     if (policy_.all_to_all == net::AllToAllMode::copy_per_expert) {
       plan_.dispatched_copies += double(dests.size());
-    } else {
-      d.assign(dests.begin(), dests.end());
-      std::sort(d.begin(), d.end());
-      plan_.dispatched_copies += double(std::unique(d.begin(), d.end()) - d.begin());
+      continue;
     }
+    // Distinct destinations: each node counted the first time this token names it.
+    if (++copy_token_ == 0) {  // wrapped: forget every stamp
+      std::fill(copy_stamp_.begin(), copy_stamp_.end(), 0);
+      copy_token_ = 1;
+    }
+    std::size_t distinct = 0;
+    for (const int d : dests) {
+      std::uint32_t& seen = copy_stamp_[static_cast<std::size_t>(d)];
+      if (seen != copy_token_) {
+        seen = copy_token_;
+        ++distinct;
+      }
+    }
+    plan_.dispatched_copies += double(distinct);
   }
-}
-
-std::vector<int> StepBuilder::experts_on(std::size_t li, int chiplet) const {
-  std::vector<int> out;
-  for (int e = 0; e < m_.routed_experts; ++e)
-    if (chiplet_of(li, e) == chiplet)
-      out.push_back(e);
-  return out;
 }
 
 bool StepBuilder::likely_used(std::size_t li, int e) const {
