@@ -14,6 +14,7 @@ constexpr double kTimeTolerance = 1e-9;    // relative: finishing times this clo
 constexpr double kShareTolerance = 1e-12;  // relative: channels this close saturate together
 constexpr double kRateTolerance = 1e-9;    // relative: rates this close count as equal
 constexpr uint32_t kFillAhead = 6;         // flows whose uses the filling fetches ahead
+constexpr size_t kSearchFrom = 16;         // flows above the floor worth a component search
 
 // The smallest of n values (kNever for none), by four running minima so the scan pipelines.
 double smallest(const double* value, size_t n) {
@@ -432,47 +433,19 @@ void FluidNetwork::compact_listed() {
 // reached half the flows on channels, re-solving them all costs less than searching on.
 void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds) {
   ++stamp_;
-  std::vector<uint32_t>& listed = solve_listed_;
-  std::vector<ChannelId>& channels = solve_channels_;
-  listed.clear();
-  channels.clear();
-  std::vector<ChannelId>& frontier = frontier_;
-  frontier.clear();
-  for (ChannelId c : seeds) {
-    if (filling_[c].mark != stamp_) {
-      filling_[c].mark = stamp_;
-      frontier.push_back(c);
-    }
-  }
-  while (!frontier.empty()) {
-    const ChannelId c = frontier.back();
-    frontier.pop_back();
-    channels.push_back(c);
-    for (const OnChannel& on : channel_flows_[c]) {
-      Hot& h = hot_[on.flow];
-      if (h.mark == stamp_)
-        continue;
-      h.mark = stamp_;
-      listed.push_back(uint32_t(h.active_pos));
-      if (2 * listed.size() > listed_.size() - listed_holes_) {
-        solve_above(-kNever);
-        return;
-      }
-      for (const ChannelId uc : channels_of(on.flow)) {
-        if (filling_[uc].mark != stamp_) {
-          filling_[uc].mark = stamp_;
-          frontier.push_back(uc);
-        }
-      }
-    }
-  }
-  apply(channels, listed);
+  if (reach(seeds, -kNever, (listed_.size() - listed_holes_) / 2, solve_listed_))
+    apply(solve_channels_, solve_listed_);
+  else
+    solve_above(-kNever);
 }
 
-// After finishes: every flow at or above `floor`, found by a scan of the contiguous rate
-// array (flows below it keep their rates; see the header). Restricting the set further to the
-// flows connected to the freed channels is also exact, but the search costs more than it saves
-// when, as in an all-to-all, the fast flows all share the central links.
+// After finishes: the flows at or above `floor` (flows below it keep their rates; see the
+// header), found by a scan of the contiguous rate array. When they are many, only those the
+// freed channels reach through channels they share are taken, since flows at or above the
+// floor in a component that lost no flow keep their rates too. The search stops once it has
+// found half of them (then it saves little, as in an all-to-all whose fast flows all share the
+// central links), and after each such failure in a row the next searches are skipped, twice as
+// many each time, so that an all-to-all pays for a logarithmic number of searches.
 void FluidNetwork::solve_above(double floor) {
   ++stamp_;
   std::vector<uint32_t>& listed = solve_listed_;
@@ -487,7 +460,63 @@ void FluidNetwork::solve_above(double floor) {
     picked += rate[pos] >= floor;  // false for holes (NaN)
   }
   listed.resize(picked);
-  apply(channels, listed);  // finds the channels as it goes
+  if (floor != -kNever && picked >= kSearchFrom && search_after_finish()) {
+    if (reach(freed_, floor, picked / 2, searched_)) {
+      searches_skipped_ = 0;
+      apply(solve_channels_, searched_);
+      return;
+    }
+    searches_to_skip_ = std::max<uint32_t>(1, 2 * searches_skipped_);
+    searches_skipped_ = searches_to_skip_;
+    ++stamp_;  // forget the search's marks: the solve finds its channels as it goes
+    channels.clear();
+  }
+  apply(channels, listed);
+}
+
+bool FluidNetwork::search_after_finish() {
+  if (searches_to_skip_ == 0)
+    return true;
+  --searches_to_skip_;
+  return false;
+}
+
+// Finds, into `listed` and solve_channels_, the flows at or above `floor` connected to
+// the seed channels through the channels they use; false once it has found more than `cap`.
+bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size_t cap,
+                         std::vector<uint32_t>& listed) {
+  std::vector<ChannelId>& channels = solve_channels_;
+  std::vector<ChannelId>& frontier = frontier_;
+  listed.clear();
+  channels.clear();
+  frontier.clear();
+  for (ChannelId c : seeds) {
+    if (filling_[c].mark != stamp_) {
+      filling_[c].mark = stamp_;
+      frontier.push_back(c);
+    }
+  }
+  while (!frontier.empty()) {
+    const ChannelId c = frontier.back();
+    frontier.pop_back();
+    channels.push_back(c);
+    for (const OnChannel& on : channel_flows_[c]) {
+      Hot& h = hot_[on.flow];
+      if (h.mark == stamp_ || !(listed_rate_[size_t(h.active_pos)] >= floor))
+        continue;
+      h.mark = stamp_;
+      listed.push_back(uint32_t(h.active_pos));
+      if (listed.size() > cap)
+        return false;
+      for (const ChannelId uc : channels_of(on.flow)) {
+        if (filling_[uc].mark != stamp_) {
+          filling_[uc].mark = stamp_;
+          frontier.push_back(uc);
+        }
+      }
+    }
+  }
+  return true;
 }
 
 // Fills `flows` into what their channels have left once their own contributions are taken

@@ -12,7 +12,9 @@
 //    allocations of disjoint components are independent);
 //  * a finish re-solves only the flows whose rate is at least the finished flow's: a flow frozen
 //    at rate r crosses no channel that saturates below r, and removing it only lowers demand on
-//    channels that saturate at r or above, so every flow below r keeps its rate;
+//    channels that saturate at r or above, so every flow below r keeps its rate; and of the
+//    flows at r or above, only those the finished flow's channels reach through channels they
+//    share (flows at r or above in other components face the same problem as before);
 //  * many events need no solve at all. The allocation is max-min fair exactly when every flow
 //    has a bottleneck: a saturated channel on which no flow has a larger share. A finishing flow
 //    whose shared channels are all unsaturated is nobody's bottleneck, so the others keep their
@@ -182,6 +184,12 @@ class FluidNetwork {
   // The solves below take and give flows by their position in the listed arrays.
   void solve_reached(const std::vector<ChannelId>& seeds);
   void solve_above(double floor);
+  // The flows at or above `floor` that the seeds reach through shared channels, into `listed`
+  // and the solve's channels; false (lists incomplete) once more than `cap` are found.
+  bool reach(const std::vector<ChannelId>& seeds, double floor, size_t cap,
+             std::vector<uint32_t>& listed);
+  // Whether a finish's solve searches its component first (see solve_above).
+  bool search_after_finish();
   // kUnitDemand: every flow on channels puts 1 on each of its channels per unit of rate.
   template <bool kUnitDemand>
   void gather(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed);
@@ -246,6 +254,8 @@ class FluidNetwork {
   std::vector<ChannelId> freed_;   // channels that lost a flow since the last solve
   double finished_rate_ = kNever;  // lowest rate among flows finished since the last solve
   uint32_t stamp_ = 0;
+  uint32_t searches_to_skip_ = 0;  // finishes left whose solve takes every flow above the floor
+  uint32_t searches_skipped_ = 0;  // how many the last failed search made skip (0: it succeeded)
   double now_ = 0;
   size_t active_count_ = 0;
   size_t nonunit_listed_ = 0;  // flows on channels whose demand is not 1 on every channel
@@ -275,6 +285,7 @@ class FluidNetwork {
   std::vector<uint32_t> near_minimum_;     // a filling round's candidate channels
   std::vector<ChannelId> frontier_;
   std::vector<uint32_t> solve_listed_;  // the flows (listed positions), channels of a solve
+  std::vector<uint32_t> searched_;      // the flows a search after finishes found
   std::vector<ChannelId> solve_channels_;
   std::vector<uint32_t> frozen_;  // the flows a round of the filling freezes
   Solved solved_;
