@@ -260,6 +260,35 @@ TEST(Fluid, IncrementalResolvingMatchesFullResolvingAtScale) {
   }
 }
 
+TEST(Fluid, FinishesInSeparateComponentsMatchFullResolving) {
+  // Several independent groups of flows on disjoint channels, each busy enough that a finish
+  // searches its own component rather than re-solving every faster flow.
+  std::mt19937 rng(17);
+  for (bool unit : {true, false}) {
+    Instance in;
+    for (int group = 0; group < 6; ++group) {
+      const Instance part = random_instance(rng, 5, 40, unit);
+      const auto offset = ChannelId(in.capacity.size());
+      in.capacity.insert(in.capacity.end(), part.capacity.begin(), part.capacity.end());
+      for (size_t f = 0; f < part.flows.size(); ++f) {
+        FlowSpec spec = part.flows[f];
+        for (ChannelUse& u : spec.uses)
+          u.channel += offset;
+        in.flows.push_back(spec);
+        in.start.push_back(part.start[f]);
+      }
+    }
+    FluidNetwork net(in.capacity);
+    const std::vector<double> got = incremental(in, net);
+    const std::vector<double> want = reference(in);
+    for (size_t f = 0; f < got.size(); ++f)
+      EXPECT_NEAR(got[f], want[f], 1e-7 * std::max(1.0, want[f]))
+          << "unit " << unit << " flow " << f;
+    EXPECT_LT(net.resolved_flows(), net.solves() * in.flows.size() / 6)
+        << "finishes re-solved flows of other components";
+  }
+}
+
 TEST(Fluid, UnitDemandShortcutAgreesWithTheGeneralPath) {
   // The same unit flows, alone and beside a multicast-like flow (coefficient 1/2) on a channel
   // of its own that outlasts them all: the second run takes the general path throughout.
