@@ -245,6 +245,14 @@ TEST(Fluid, IncrementalResolvingMatchesFullResolving) {
   }
 }
 
+// Runs `in` on `net` and compares every finishing time with the reference filling's.
+void expect_matches_reference(const Instance& in, FluidNetwork& net, bool unit) {
+  const std::vector<double> got = incremental(in, net);
+  const std::vector<double> want = reference(in);
+  for (size_t f = 0; f < got.size(); ++f)
+    EXPECT_NEAR(got[f], want[f], 1e-7 * std::max(1.0, want[f])) << "unit " << unit << " flow " << f;
+}
+
 TEST(Fluid, IncrementalResolvingMatchesFullResolvingAtScale) {
   // Enough flows that finished ones leave holes to compact and that a start's search gives
   // way to re-solving everything.
@@ -252,11 +260,7 @@ TEST(Fluid, IncrementalResolvingMatchesFullResolvingAtScale) {
   for (bool unit : {true, false}) {
     Instance in = random_instance(rng, 12, 300, unit);
     FluidNetwork net(in.capacity);
-    const std::vector<double> got = incremental(in, net);
-    const std::vector<double> want = reference(in);
-    for (size_t f = 0; f < got.size(); ++f)
-      EXPECT_NEAR(got[f], want[f], 1e-7 * std::max(1.0, want[f]))
-          << "unit " << unit << " flow " << f;
+    expect_matches_reference(in, net, unit);
   }
 }
 
@@ -279,11 +283,7 @@ TEST(Fluid, FinishesInSeparateComponentsMatchFullResolving) {
       }
     }
     FluidNetwork net(in.capacity);
-    const std::vector<double> got = incremental(in, net);
-    const std::vector<double> want = reference(in);
-    for (size_t f = 0; f < got.size(); ++f)
-      EXPECT_NEAR(got[f], want[f], 1e-7 * std::max(1.0, want[f]))
-          << "unit " << unit << " flow " << f;
+    expect_matches_reference(in, net, unit);
     EXPECT_LT(net.resolved_flows(), net.solves() * in.flows.size() / 6)
         << "finishes re-solved flows of other components";
   }
