@@ -257,9 +257,8 @@ double Network::latency(const Route& route) const {
   for (size_t i = 0; i < route.size(); ++i) {
     const Channel& c = channels_[route[i]];
     total += c.latency_s;
-    if (i + 1 < route.size() && hw_.is_switch(c.to)) {
-      total += hw_.switches[c.to - hw_.chiplets.size()].hop_latency_s;
-    }
+    if (i + 1 < route.size())
+      total += transit_latency(c.to);
   }
   return total;
 }
