@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <string>
 
 #include <fmt/format.h>
 
 #include "mozart/core/error.hpp"
 #include "mozart/model/spec.hpp"
+#include "mozart/study/setup.hpp"
 #include "mozart/trace/formats.hpp"
 
 namespace mozart::cli {
@@ -62,6 +64,14 @@ inline void check_generated_size(const model::MoeModel& m, std::size_t tokens,
                          fmt::format("at most {} tokens of {} ({} expert choices each; at most "
                                      "2^32 choices in a generated trace)",
                                      kMaxTraceChoices / per_token, m.name, per_token));
+}
+
+// Says on stderr when the routing `command` drew from the model's family law borrows another
+// family's values (study::family_law_warnings). Called once the work is done, so that an error
+// stays the one line.
+inline void warn_of_family_law(const std::string& command, const model::MoeModel& m) {
+  for (const auto& warning : study::family_law_warnings(m))
+    fmt::print(stderr, "mozart: warning: {}: {}\n", command, warning);
 }
 
 }  // namespace mozart::cli

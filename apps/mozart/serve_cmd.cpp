@@ -201,8 +201,11 @@ void run_serve(ServeFlags f) {
   progress.set_label("serve: iterations");
   workload::ServeInputs inputs{m,         network, mapping,
                                placement, route,   f.trace.empty() ? "generated trace" : f.trace};
-  if (!f.balancer.empty())
-    return serve_with_balancer(f, inputs, outputs);
+  // The priors are always drawn from the family's default law, the routing without --trace.
+  if (!f.balancer.empty()) {
+    serve_with_balancer(f, inputs, outputs);
+    return warn_of_family_law("serve", m);
+  }
   sim::Timeline timeline;
   const auto r = workload::simulate_serving(
       inputs, f.config, f.timeline.empty() && f.out_dir.empty() ? nullptr : &timeline);
@@ -219,6 +222,7 @@ void run_serve(ServeFlags f) {
                              {"placer", f.placer},
                              {"seed", f.seed}}));
   commit_run_outputs(outputs, f.output, summary, f.timeline, timeline);
+  warn_of_family_law("serve", m);
   if (f.json)
     return print_json(summary);
   print_summary(r, f.placer);

@@ -215,6 +215,8 @@ void run_simulate(const SimulateFlags& f) {
   const ordered_json summary = workload::to_json(r);
   stage_run_dir(outputs, f, summary, timeline);
   commit_run_outputs(outputs, f.output, summary, f.timeline, timeline);
+  if (f.trace.empty() || f.priors.empty())  // routing drawn from the family's default law
+    warn_of_family_law("simulate", m);
   if (f.json)
     return print_json(summary);
   print_summary(r, placement_source);

@@ -243,15 +243,6 @@ Trace sample_measured(const GenFlags& f, const trace::Progress& progress) {
   return t;
 }
 
-// The family of a zoo model or model file, "(unknown)" when it cannot be loaded.
-std::string family_of(const std::string& model) {
-  try {
-    return model::load_model(model).family;
-  } catch (const core::InputError&) {
-    return "(unknown)";
-  }
-}
-
 // Parameters calibrated for a model of another family carry that family's balancing (its
 // popularity skew and co-activation), not this one's: said, not refused.
 void warn_other_family(const nlohmann::json& params, const model::MoeModel& m,
@@ -260,34 +251,12 @@ void warn_other_family(const nlohmann::json& params, const model::MoeModel& m,
       !params["calibration"].contains("model") || !params["calibration"]["model"].is_string())
     return;
   const auto name = params["calibration"]["model"].get<std::string>();
-  const std::string family = family_of(name);
+  const std::string family = study::model_family(name);
   if (name != m.name && family != m.family)
     fmt::print(stderr,
                "mozart: warning: trace gen: {} was calibrated for {} (family {}), not for {} "
                "(family {}): its routing law is that family's\n",
                path, name, family, m.name, m.family);
-}
-
-// The family's default law; `warnings` says when its values come from another family's routing
-// or the family is not in the table (printed once the trace is drawn, so that an error stays
-// the one line).
-trace::GeneratorParams family_default(const model::MoeModel& m,
-                                      std::vector<std::string>& warnings) {
-  const auto family = model::routing_family(m);
-  const auto law = study::family_law(m);
-  const std::string law_family = family_of(law.calibrated_on);
-  if (!family.known)
-    warnings.push_back(
-        fmt::format("{}'s family '{}' is not in mozart's family table: an "
-                    "auxiliary-loss balancing is assumed (docs/traces.md)",
-                    m.name, m.family));
-  if (law_family != m.family)
-    warnings.push_back(fmt::format(
-        "no routing data of {} (family {}, {} balancing): its default law '{}' takes its values "
-        "from {}'s routing (family {})",
-        m.name, m.family.empty() ? "(none)" : m.family, model::to_string(family.balancing),
-        law.name, law.calibrated_on, law_family));
-  return law.params;
 }
 
 // Fits the --like trace's law and draws from it, over --model's MoE layers when given (the
@@ -349,9 +318,8 @@ void run_gen(const GenFlags& f) {
                              "a zoo model or model file (or --token-experts)");
     const auto m = model::load_model(f.model);
     trace::GeneratorParams p;
-    std::vector<std::string> warnings;
     if (f.params.empty()) {
-      p = family_default(m, warnings);
+      p = study::family_law(m).params;
     } else {
       const auto json = nlohmann::json::parse(core::read_text_file(f.params), nullptr, false);
       if (json.is_discarded())
@@ -367,8 +335,8 @@ void run_gen(const GenFlags& f) {
       p.skew = f.skew;
     trace::check_params(p, model_shape(m), f.params.empty() ? "generator options" : f.params);
     t = trace::generate(model_shape(m), f.tokens, p, f.seed, m.name, generating.callback());
-    for (const auto& warning : warnings)
-      fmt::print(stderr, "mozart: warning: trace gen: {}\n", warning);
+    if (f.params.empty())
+      warn_of_family_law("trace gen", m);
   }
   {
     LoopProgress writing("trace gen: writing " + f.output);

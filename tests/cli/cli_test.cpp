@@ -249,6 +249,33 @@ TEST(Cli, TraceGenSaysWhenTheFamilysLawComesFromAnotherFamily) {
   std::filesystem::remove(path);
 }
 
+TEST(Cli, SimulateAndServeSayWhenTheFamilysLawComesFromAnotherFamily) {
+  // DeepSeek-MoE's routing is drawn from OLMoE's law: said on stderr, and the run goes on.
+  const std::string step =
+      "simulate --model deepseek-moe-16b --hw mozart-nop-tree-ucie --policy A --sequences 2 "
+      "--micro-batches 2 --seq-len 32 --no-resimulate --json";
+  Result r = run(step);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: simulate"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("olmoe-1b-7b"), std::string::npos) << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out).contains("step_s"));
+  // With both traces given, nothing is drawn from the law: nothing to say.
+  const std::string path = temp_file(".mzt");
+  ASSERT_EQ(run("trace gen --model deepseek-moe-16b --tokens 128 -o " + path).exit_code, 0);
+  r = run(step + " --trace " + path + " --priors " + path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+  std::filesystem::remove(path);
+  // Serving draws its priors from the law whatever the routing.
+  const std::string serve = " --hw wsc-mesh-8x8 --batch 16 --context 64 --json";
+  r = run("serve --model qwen3-30b-a3b" + serve);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: serve"), std::string::npos) << r.err;
+  r = run("serve --model olmoe-1b-7b" + serve);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+}
+
 TEST(Cli, TraceSplitSliceAndReadableStats) {
   const std::string path = temp_file(".mzt"), first = temp_file("-a.mzt"),
                     second = temp_file("-b.jsonl"), part = temp_file("-c.csv");

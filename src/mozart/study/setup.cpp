@@ -1,6 +1,10 @@
 #include "mozart/study/setup.hpp"
 
+#include <fmt/format.h>
+
+#include "mozart/core/error.hpp"
 #include "mozart/model/routing.hpp"
+#include "mozart/model/zoo.hpp"
 #include "mozart/placement/placers.hpp"
 #include "mozart/trace/generator.hpp"
 
@@ -8,6 +12,33 @@ namespace mozart::study {
 
 trace::DefaultLaw family_law(const model::MoeModel& m) {
   return trace::default_law(model::routing_family(m).law, m.name);
+}
+
+std::string model_family(const std::string& model) {
+  try {
+    return model::load_model(model).family;
+  } catch (const core::InputError&) {
+    return "(unknown)";
+  }
+}
+
+std::vector<std::string> family_law_warnings(const model::MoeModel& m) {
+  const auto family = model::routing_family(m);
+  const auto law = family_law(m);
+  const std::string law_family = model_family(law.calibrated_on);
+  std::vector<std::string> warnings;
+  if (!family.known)
+    warnings.push_back(
+        fmt::format("{}'s family '{}' is not in mozart's family table: an "
+                    "auxiliary-loss balancing is assumed (docs/traces.md)",
+                    m.name, m.family));
+  if (law_family != m.family)
+    warnings.push_back(fmt::format(
+        "no routing data of {} (family {}, {} balancing): its default law '{}' takes its values "
+        "from {}'s routing (family {})",
+        m.name, m.family.empty() ? "(none)" : m.family, model::to_string(family.balancing),
+        law.name, law.calibrated_on, law_family));
+  return warnings;
 }
 
 trace::Trace generated_trace(const model::MoeModel& m, std::size_t tokens, int seq_len,

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "mozart/hw/spec.hpp"
 #include "mozart/model/spec.hpp"
@@ -17,6 +18,12 @@ namespace mozart::study {
 
 // The generator's default law for the model's family (model::routing_family names it).
 trace::DefaultLaw family_law(const model::MoeModel& m);
+// What a user of that law should be told: that the model's family is not in mozart's family
+// table, or that the law takes its values from another family's routing (empty when neither).
+// Commands that draw the model's routing from the law print these as warnings.
+std::vector<std::string> family_law_warnings(const model::MoeModel& m);
+// The family of a zoo model or model file, "(unknown)" when it cannot be loaded.
+std::string model_family(const std::string& model);
 
 // `tokens` tokens of sequences `seq_len` long from the family's default law; `seed` draws the
 // tokens, so two seeds give two samples of the same routing. Without `gates` the trace holds
