@@ -1,7 +1,9 @@
 // The generator, the token-experts sampler and calibration.
 #include "mozart/trace/generator.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <set>
 
@@ -9,6 +11,7 @@
 
 #include "mozart/core/error.hpp"
 #include "mozart/trace/calibrate.hpp"
+#include "mozart/trace/draw.hpp"
 #include "mozart/trace/edit.hpp"
 #include "mozart/trace/formats.hpp"
 
@@ -79,6 +82,78 @@ TEST(TokenExperts, SampledExpertsWereCountedForTheToken) {
   const double ct = copies_per_token(t, contiguous_groups(64, 16));
   EXPECT_GT(ct, 6.5);
   EXPECT_LT(ct, 7.3);
+}
+
+// The chance of drawing the ordered experts `order` one by one without replacement.
+double ordered_chance(const std::vector<double>& w, const std::vector<ExpertId>& order) {
+  double rest = std::accumulate(w.begin(), w.end(), 0.0), chance = 1;
+  for (const ExpertId e : order) {
+    chance *= w[e] / rest;
+    rest -= w[e];
+  }
+  return chance;
+}
+
+// How many outputs of `before` it took to reach `after` (at most `limit`; limit + 1 if not).
+std::size_t outputs_used(const core::Rng& before, const core::Rng& after, std::size_t limit) {
+  core::Rng probe = before;
+  for (std::size_t used = 0; used <= limit; ++used, probe.next()) {
+    core::Rng a = probe, b = after;
+    bool same = true;
+    for (int i = 0; i < 4; ++i)
+      same = same && a.next() == b.next();
+    if (same)
+      return used;
+  }
+  return limit + 1;
+}
+
+// Drawing k distinct experts follows sequential sampling without replacement exactly, ordered
+// tuples included, whether the weights are even or so concentrated that rejection alone would
+// need about a million draws per expert; and it costs a bounded number of random numbers.
+TEST(DrawDistinct, IsExactWithoutReplacementAndQuickOnDegenerateWeights) {
+  constexpr int k = 3;
+  constexpr std::size_t samples = 200000;
+  for (const std::vector<double>& w : std::vector<std::vector<double>>{
+           {4, 3, 2, 1}, {1e6, 1, 2, 3}, {1e6, 1e6, 1, 3}, {1e12, 1, 1e-3, 5}}) {
+    const core::AliasTable table(w);
+    core::Rng rng(11);
+    std::map<std::vector<ExpertId>, std::size_t> seen;
+    std::size_t most_used = 0;
+    for (std::size_t s = 0; s < samples; ++s) {
+      std::vector<ExpertId> out(k);
+      const core::Rng before = rng;
+      detail::draw_distinct(table, w, k, rng, out.data(), nullptr);
+      if (s < 1000)
+        most_used = std::max(most_used, outputs_used(before, rng, 1000));
+      ++seen[out];
+    }
+    // Rejection stops after 128 rejections per expert wanted; each draw takes two numbers, each
+    // remaining expert one (rejection alone would take some 10^6 draws per expert).
+    EXPECT_LE(most_used, 2 * (k + 128 * k) + k) << w[0];
+    std::vector<ExpertId> order = {0, 1, 2, 3};
+    do {
+      const std::vector<ExpertId> tuple(order.begin(), order.begin() + k);
+      const double p = ordered_chance(w, tuple);
+      const double f = static_cast<double>(seen[tuple]) / samples;
+      EXPECT_NEAR(f, p, 5 * std::sqrt(p * (1 - p) / samples) + 1e-4)
+          << w[0] << ": " << tuple[0] << tuple[1] << tuple[2];
+    } while (std::next_permutation(order.begin(), order.end()));
+  }
+}
+
+// Fewer experts with weight than k: those, then the lowest ids without weight.
+TEST(DrawDistinct, CompletesWhenFewerThanKExpertsHaveWeight) {
+  const std::vector<double> w = {0, 0, 5, 0, 1};
+  const core::AliasTable table(w);
+  core::Rng rng(3);
+  for (int s = 0; s < 100; ++s) {
+    std::vector<ExpertId> out(4);
+    detail::draw_distinct(table, w, 4, rng, out.data(), nullptr);
+    EXPECT_EQ(std::set<ExpertId>(out.begin(), out.begin() + 2), (std::set<ExpertId>{2, 4}));
+    EXPECT_EQ(out[2], 0);
+    EXPECT_EQ(out[3], 1);
+  }
 }
 
 TEST(Calibration, RecoversAPlantedLaw) {

@@ -19,24 +19,57 @@ namespace detail {
 using core::AliasTable;
 using core::Rng;
 
+namespace {
+
+// One more expert, drawn from those not yet `taken` in proportion to their weights; with no
+// weight left among them (fewer than k experts can be drawn at all), the lowest such id.
+ExpertId draw_remaining(const std::vector<double>& weights, const std::vector<char>& taken,
+                        Rng& rng) {
+  double rest = 0;
+  for (std::size_t e = 0; e < weights.size(); ++e)
+    if (!taken[e])
+      rest += weights[e];
+  std::size_t pick = weights.size();
+  if (rest > 0) {
+    double u = rng.uniform() * rest;
+    for (std::size_t e = 0; e < weights.size() && u >= 0; ++e)
+      if (!taken[e] && weights[e] > 0) {
+        pick = e;  // the last one with weight, should rounding leave u above the total
+        u -= weights[e];
+      }
+  } else {
+    pick = static_cast<std::size_t>(std::find(taken.begin(), taken.end(), 0) - taken.begin());
+  }
+  return static_cast<ExpertId>(pick);
+}
+
+}  // namespace
+
 void draw_distinct(const AliasTable& table, const std::vector<double>& weights, int k, Rng& rng,
                    ExpertId* out, float* gates) {
+  // Rejection first: cheap while the experts not yet drawn hold much of the weight, and the
+  // draws of every law the tests pin. After 128 rejections per expert wanted (weights so
+  // concentrated that fewer than k experts hold nearly all of it) the rest come straight from
+  // the remaining weights, O(experts) each. Both give the next expert with probability
+  // w_e / (sum of w over those not yet drawn), and the switch depends only on draws already
+  // made, so the law is exactly sequential sampling without replacement either way.
+  const std::size_t patience = 128 * static_cast<std::size_t>(k);
   int chosen = 0;
-  for (int attempt = 0; chosen < k && attempt < 1000 * k; ++attempt) {
+  for (std::size_t rejected = 0; chosen < k && rejected < patience;) {
     const auto e = static_cast<ExpertId>(table.draw(rng));
     if (std::find(out, out + chosen, e) == out + chosen)
       out[chosen++] = e;
+    else
+      ++rejected;
   }
-  // Weights so concentrated that rejection stalls: complete with the heaviest remaining.
-  std::vector<ExpertId> order;
   if (chosen < k) {
-    order.resize(weights.size());
-    std::iota(order.begin(), order.end(), ExpertId{0});
-    std::stable_sort(order.begin(), order.end(),
-                     [&](ExpertId a, ExpertId b) { return weights[a] > weights[b]; });
-    for (const ExpertId e : order)
-      if (chosen < k && std::find(out, out + chosen, e) == out + chosen)
-        out[chosen++] = e;
+    std::vector<char> taken(weights.size(), 0);
+    for (int j = 0; j < chosen; ++j)
+      taken[out[j]] = 1;
+    for (; chosen < k; ++chosen) {
+      out[chosen] = draw_remaining(weights, taken, rng);
+      taken[out[chosen]] = 1;
+    }
   }
   // The draw order is the rank: a router's top choice is the token's, not the globally most
   // popular expert. Gates fall with rank.
