@@ -226,17 +226,32 @@ class StepBuilder {
   static Deps same_bytes(const Deps& pieces, int p, int of);
 
   // Adds a collective's flows; each waits for what its senders must finish (`ready_of`) under
-  // overlap-a2a, else for `all` (every producer of the phase). Returns the flows and, per receiver,
-  // its flows.
+  // overlap-a2a, else for `all` (every producer of the phase). Returns what waiting for the
+  // whole phase means (`flows`), per receiver its flows, and the flow tasks added, in plan order.
   struct Exchange {
     Deps flows;
     std::map<int, Deps> into;
+    Deps added;
   };
 
   // `all_to_all`: a dispatch or combine (exclusive of compute unless the policy says otherwise),
   // not another collective. The plan's labels and flows move into the graph.
   Exchange exchange(net::CollectivePlan plan, const std::map<int, Deps>& ready_of, const Deps& all,
                     bool all_to_all = true);
+
+  // The flows of an earlier dispatch or combine (`flows`, its `added`) once more, as backward
+  // sends gradients over the forward's routes: each a task of the same name, transfer and route.
+  Exchange exchange_again(const Deps& flows, const std::map<int, Deps>& ready_of, const Deps& all);
+
+  // A dispatch's or combine's plan, checked to have no order among its flows (exchange_again()
+  // runs them again without one).
+  static net::CollectivePlan independent(net::CollectivePlan plan);
+
+  // What exchange() and exchange_again() share: `count` flows, flow i added by add_flow(i, deps)
+  // and taking the channels uses(i).
+  template <typename AddFlow, typename Uses>
+  Exchange exchange_flows(std::size_t count, AddFlow&& add_flow, Uses&& uses,
+                          const std::map<int, Deps>& ready_of, const Deps& all, bool all_to_all);
 
   // The routes of a micro-batch's tokens at one MoE layer, into routes_ (its storage reused
   // from layer to layer).
@@ -376,9 +391,10 @@ class StepBuilder {
   std::map<std::tuple<int, int, int>, Deps> spill_write_;  // (micro-batch, chiplet, layer)
   Deps computes_before_a2a_;  // computes since the last exclusive all-to-all phase
   TaskId last_a2a_ = -1;      // the end of that phase
-  // Dispatch and combine per micro-batch and MoE layer; backward reuses them.
-  using Plans = std::pair<net::CollectivePlan, net::CollectivePlan>;
-  std::vector<std::vector<Plans>> plans_;
+  // The flows of the forward's dispatch and combine per micro-batch and MoE layer; backward
+  // sends the gradients over them again.
+  using A2aFlows = std::pair<Deps, Deps>;
+  std::vector<std::vector<A2aFlows>> a2a_flows_;
 };
 
 }  // namespace mozart::workload::detail

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <iterator>
 #include <set>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -17,9 +18,9 @@ struct Ends {
   std::vector<int> senders, receivers;
 };
 
-Ends ends_of(const net::Network& network, const net::FlowSpec& flow) {
+Ends ends_of(const net::Network& network, std::span<const net::ChannelUse> uses) {
   std::set<int> from, to;
-  for (const net::ChannelUse& u : flow.uses) {
+  for (const net::ChannelUse& u : uses) {
     const net::Channel& c = network.channels()[static_cast<std::size_t>(u.channel)];
     if (c.kind != net::ChannelKind::link)  // a chiplet's own port: neither enters nor leaves it
       continue;
@@ -147,23 +148,25 @@ Deps StepBuilder::same_bytes(const Deps& pieces, int p, int of) {
   return Deps(pieces.begin() + std::ptrdiff_t(from), pieces.begin() + std::ptrdiff_t(to));
 }
 
-StepBuilder::Exchange StepBuilder::exchange(net::CollectivePlan plan,
-                                            const std::map<int, Deps>& ready_of, const Deps& all,
-                                            bool all_to_all) {
+template <typename AddFlow, typename Uses>
+StepBuilder::Exchange StepBuilder::exchange_flows(std::size_t count, AddFlow&& add_flow,
+                                                  Uses&& uses, const std::map<int, Deps>& ready_of,
+                                                  const Deps& all, bool all_to_all) {
   Exchange ex;
   const bool exclusive = all_to_all && exclusive_a2a();
   const Deps gate = exclusive ? a2a_gate() : Deps{};
   // A synchronous phase's flows all wait for the same tasks: one barrier stands for them, so
   // the graph holds producers + flows edges rather than their product.
   Deps start;
-  if (!policy_.overlap_a2a && !plan.flows.empty()) {
+  if (!policy_.overlap_a2a && count > 0) {
     Deps before = all;
     append(before, gate);
     start = {barrier("all-to-all phase start", std::move(before))};
   }
-  for (net::PlannedFlow& f : plan.flows) {
+  ex.added.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
     // Only flows that start on their own need their ends (senders and receivers).
-    const Ends ends = policy_.overlap_a2a ? ends_of(net_, f.spec) : Ends{};
+    const Ends ends = policy_.overlap_a2a ? ends_of(net_, uses(i)) : Ends{};
     Deps deps = start;
     if (policy_.overlap_a2a) {
       for (const int s : ends.senders)
@@ -171,16 +174,14 @@ StepBuilder::Exchange StepBuilder::exchange(net::CollectivePlan plan,
           append(deps, it->second);
       append(deps, gate);
     }
-    for (const int after : f.after)
-      deps.push_back(ex.flows[static_cast<std::size_t>(after)]);
     TaskInfo info;
     info.activity = Activity::network;
-    const TaskId id =
-        note(plan_.graph.add_flow(std::move(f.label), std::move(f.spec), std::move(deps)), info);
-    ex.flows.push_back(id);
+    const TaskId id = note(add_flow(i, std::move(deps), ex.added), info);
+    ex.added.push_back(id);
     for (const int r : ends.receivers)
       ex.into[r].push_back(id);
   }
+  ex.flows = ex.added;
   if (exclusive)
     close_a2a_phase(ex.flows, gate);
   // Whoever waits for a whole phase waits for all of it: one barrier stands for its flows, so
@@ -189,6 +190,39 @@ StepBuilder::Exchange StepBuilder::exchange(net::CollectivePlan plan,
   if (ex.flows.size() > 1)
     ex.flows = {exclusive ? last_a2a_ : barrier("all-to-all phase done", ex.flows)};
   return ex;
+}
+
+StepBuilder::Exchange StepBuilder::exchange(net::CollectivePlan plan,
+                                            const std::map<int, Deps>& ready_of, const Deps& all,
+                                            bool all_to_all) {
+  auto& flows = plan.flows;
+  return exchange_flows(
+      flows.size(),
+      [&](std::size_t i, Deps deps, const Deps& added) {
+        for (const int after : flows[i].after)
+          deps.push_back(added[static_cast<std::size_t>(after)]);
+        return plan_.graph.add_flow(flows[i].label, flows[i].spec, deps);
+      },
+      [&](std::size_t i) { return std::span<const net::ChannelUse>(flows[i].spec.uses); }, ready_of,
+      all, all_to_all);
+}
+
+net::CollectivePlan StepBuilder::independent(net::CollectivePlan plan) {
+  for (const net::PlannedFlow& f : plan.flows)
+    if (!f.after.empty())
+      throw std::logic_error("dispatch or combine flow '" + f.label + "' waits for another");
+  return plan;
+}
+
+StepBuilder::Exchange StepBuilder::exchange_again(const Deps& flows,
+                                                  const std::map<int, Deps>& ready_of,
+                                                  const Deps& all) {
+  return exchange_flows(
+      flows.size(),
+      [&](std::size_t i, const Deps& deps, const Deps&) {
+        return plan_.graph.add_flow_like(flows[i], deps);
+      },
+      [&](std::size_t i) { return plan_.graph.flow(flows[i]).uses; }, ready_of, all, true);
 }
 
 }  // namespace mozart::workload::detail
