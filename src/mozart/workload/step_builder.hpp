@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <tuple>
@@ -196,17 +197,17 @@ class StepBuilder {
 
   TaskId note(TaskId id, TaskInfo info);
 
-  TaskId barrier(std::string name, Deps deps);
+  TaskId barrier(std::string_view name, Deps deps);
 
   // Stands for all of `deps` to tasks that each wait for every one of them: one barrier when
   // there are several, so that w such waiters on d tasks cost w + d edges rather than w x d and
   // the graph grows linearly with the chiplets.
-  Deps joined(std::string name, Deps deps);
+  Deps joined(std::string_view name, Deps deps);
 
-  TaskId transfer(std::string name, int chiplet, const Bytes& bytes, sim::Direction direction,
+  TaskId transfer(std::string_view name, int chiplet, const Bytes& bytes, sim::Direction direction,
                   Deps deps);
 
-  TaskId compute(std::string name, int chiplet, const OpSum& work, Deps deps);
+  TaskId compute(std::string_view name, int chiplet, const OpSum& work, Deps deps);
 
   // Whether dispatch and combine exclude compute: every compute created before one (in program
   // order) ends before it starts, every compute created after it starts after it ends.
@@ -239,9 +240,12 @@ class StepBuilder {
   Exchange exchange(net::CollectivePlan plan, const std::map<int, Deps>& ready_of, const Deps& all,
                     bool all_to_all = true);
 
-  // The flows of an earlier dispatch or combine (`flows`, its `added`) once more, as backward
-  // sends gradients over the forward's routes: each a task of the same name, transfer and route.
-  Exchange exchange_again(const Deps& flows, const std::map<int, Deps>& ready_of, const Deps& all);
+  // The flows of an earlier exchange (`flows`, its `added`) once more, as backward sends
+  // gradients over the forward's routes: each a task of the same name, transfer and route.
+  // `after`: per flow, the indices of the flows it follows (none when null).
+  Exchange exchange_again(const Deps& flows, const std::map<int, Deps>& ready_of, const Deps& all,
+                          bool all_to_all = true,
+                          const std::vector<std::vector<int>>* after = nullptr);
 
   // A dispatch's or combine's plan, checked to have no order among its flows (exchange_again()
   // runs them again without one).
@@ -395,6 +399,14 @@ class StepBuilder {
   // sends the gradients over them again.
   using A2aFlows = std::pair<Deps, Deps>;
   std::vector<std::vector<A2aFlows>> a2a_flows_;
+  // The latest all-reduce of the attention chiplets' gradients: its bytes, its flows and their
+  // order. Layers of equal weights reduce the same plan, which the next one runs again.
+  struct Reduction {
+    double bytes = 0;
+    Deps flows;
+    std::vector<std::vector<int>> after;
+  };
+  std::optional<Reduction> reduction_;
 };
 
 }  // namespace mozart::workload::detail

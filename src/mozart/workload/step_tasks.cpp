@@ -45,20 +45,20 @@ TaskId StepBuilder::note(TaskId id, TaskInfo info) {
   return id;
 }
 
-TaskId StepBuilder::barrier(std::string name, Deps deps) {
-  return note(plan_.graph.add_delay(std::move(name), 0, std::move(deps)), {});
+TaskId StepBuilder::barrier(std::string_view name, Deps deps) {
+  return note(plan_.graph.add_delay(name, 0, deps), {});
 }
 
-Deps StepBuilder::joined(std::string name, Deps deps) {
+Deps StepBuilder::joined(std::string_view name, Deps deps) {
   if (deps.size() <= 1)
     return deps;
-  return {barrier(std::move(name), std::move(deps))};
+  return {barrier(name, std::move(deps))};
 }
 
-TaskId StepBuilder::transfer(std::string name, int chiplet, const Bytes& bytes,
+TaskId StepBuilder::transfer(std::string_view name, int chiplet, const Bytes& bytes,
                              sim::Direction direction, Deps deps) {
   if (total_bytes(bytes) <= 0)
-    return barrier(std::move(name), std::move(deps));
+    return barrier(name, std::move(deps));
   TaskInfo info;
   info.activity = Activity::memory;
   info.chiplet = chiplet;
@@ -72,7 +72,7 @@ TaskId StepBuilder::transfer(std::string name, int chiplet, const Bytes& bytes,
   return note(plan_.graph.add_flow(name, striped, deps), info);
 }
 
-TaskId StepBuilder::compute(std::string name, int chiplet, const OpSum& work, Deps deps) {
+TaskId StepBuilder::compute(std::string_view name, int chiplet, const OpSum& work, Deps deps) {
   TaskInfo info;
   info.activity = Activity::compute;
   info.chiplet = chiplet;
@@ -81,8 +81,7 @@ TaskId StepBuilder::compute(std::string name, int chiplet, const OpSum& work, De
   plan_.flops += work.flops;
   if (exclusive_a2a() && last_a2a_ >= 0)
     deps.push_back(last_a2a_);
-  const TaskId id =
-      note(plan_.graph.add_compute(std::move(name), chiplet, work.seconds, std::move(deps)), info);
+  const TaskId id = note(plan_.graph.add_compute(name, chiplet, work.seconds, deps), info);
   if (exclusive_a2a())
     computes_before_a2a_.push_back(id);
   return id;
@@ -107,9 +106,12 @@ Ran StepBuilder::run(const Work& w, const Deps& gate, const Deps& compute_deps) 
   const int pieces = std::max(1, int(std::ceil(w.hold / (window.capacity() / 2))));
   const double f = 1.0 / pieces;
   Ran ran;
+  std::string name;  // the piece's name, then its load's and write's (one buffer for all)
   for (int p = 0; p < pieces; ++p) {
-    const std::string name =
-        pieces == 1 ? w.name : fmt::format("{} [{}/{}]", w.name, p + 1, pieces);
+    name.assign(w.name);
+    if (pieces > 1)
+      fmt::format_to(std::back_inserter(name), " [{}/{}]", p + 1, pieces);
+    const std::size_t stem = name.size();
     Deps load_deps = gate;
     append(load_deps, window.admit(w.hold * f));
     if (last_load_[c] >= 0)
@@ -118,8 +120,10 @@ Ran StepBuilder::run(const Work& w, const Deps& gate, const Deps& compute_deps) 
       load_deps.push_back(tail_[c]);
     const Deps read_after = same_bytes(w.read_after, p, pieces);
     append(load_deps, read_after);
-    const TaskId load = transfer(name + " load", c, scaled(w.load, f), sim::Direction::to_sram,
-                                 std::move(load_deps));
+    name += " load";
+    const TaskId load =
+        transfer(name, c, scaled(w.load, f), sim::Direction::to_sram, std::move(load_deps));
+    name.resize(stem);
     if (!read_after.empty())
       plan_.gradient_reads.push_back({load, read_after});
     last_load_[c] = load;
@@ -130,7 +134,8 @@ Ran StepBuilder::run(const Work& w, const Deps& gate, const Deps& compute_deps) 
     const TaskId done = compute(name, c, scaled(w.compute, f), std::move(deps));
     TaskId release = done;
     if (total_bytes(w.write) > 0) {
-      release = transfer(name + " write", c, scaled(w.write, f), sim::Direction::to_memory, {done});
+      name += " write";
+      release = transfer(name, c, scaled(w.write, f), sim::Direction::to_memory, {done});
       ran.writes.push_back(release);
     }
     window.hold(w.hold * f, release);
@@ -216,13 +221,17 @@ net::CollectivePlan StepBuilder::independent(net::CollectivePlan plan) {
 
 StepBuilder::Exchange StepBuilder::exchange_again(const Deps& flows,
                                                   const std::map<int, Deps>& ready_of,
-                                                  const Deps& all) {
+                                                  const Deps& all, bool all_to_all,
+                                                  const std::vector<std::vector<int>>* after) {
   return exchange_flows(
       flows.size(),
-      [&](std::size_t i, const Deps& deps, const Deps&) {
+      [&](std::size_t i, Deps deps, const Deps& added) {
+        if (after != nullptr)
+          for (const int a : (*after)[i])
+            deps.push_back(added[static_cast<std::size_t>(a)]);
         return plan_.graph.add_flow_like(flows[i], deps);
       },
-      [&](std::size_t i) { return plan_.graph.flow(flows[i]).uses; }, ready_of, all, true);
+      [&](std::size_t i) { return plan_.graph.flow(flows[i]).uses; }, ready_of, all, all_to_all);
 }
 
 }  // namespace mozart::workload::detail
