@@ -449,9 +449,9 @@ std::vector<int> ring_phase(const Network& net, const std::vector<int>& ring, do
       std::vector<int> after;
       if (into[i] >= 0)
         after.push_back(into[i]);
-      next[to] = add_unicast(ring[i], ring[to], hop[static_cast<std::size_t>(i)], std::move(after),
-                             fmt::format("{} step {} {}", what, step, net.hw().node_name(ring[i])),
-                             plan);
+      next[to] =
+          add_unicast(ring[i], ring[to], hop[static_cast<std::size_t>(i)], std::move(after),
+                      fmt::format("{} step {} {}", what, step, net.hw().node_name(ring[i])), plan);
     }
     into = std::move(next);
   }
