@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -94,6 +95,40 @@ TEST(TaskGraph, FlowsOfOneRouteShareIt) {
   EXPECT_EQ(g.tasks()[size_t(x1)].flow.uses.data(), g.tasks()[size_t(x2)].flow.uses.data());
   EXPECT_NE(g.tasks()[size_t(x1)].flow.uses.data(), g.tasks()[size_t(y1)].flow.uses.data());
   EXPECT_EQ(g.tasks()[size_t(y1)].flow.uses[1].coefficient, 2);
+}
+
+// A flow added like another has its name, transfer and route (sharing the stored copies), its
+// own dependencies, and counts its uses; only a flow task can be copied.
+TEST(TaskGraph, FlowAddedLikeAnotherTakesItsNameTransferAndRoute) {
+  TaskGraph g({"r"});
+  net::FlowSpec x;
+  x.uses = {{3, 1}, {4, 0.5}};
+  x.bytes = 1e6;
+  x.latency_s = 2e-6;
+  x.weight = 3;
+  x.priority = net::Priority::low;
+  const TaskId before = g.add_delay("before", 0);
+  const TaskId a = g.add_flow("a flow whose name lives on the heap", x, {before});
+  const TaskId c = g.add_compute("c", 0, 1, {a});
+  const TaskId b = g.add_flow_like(a, std::vector<TaskId>{c, before});
+  const Task ta = g.task(a), tb = g.task(b);
+  EXPECT_EQ(tb.name, "a flow whose name lives on the heap");
+  EXPECT_EQ(tb.kind, TaskKind::flow);
+  EXPECT_EQ(tb.flow.uses.data(), ta.flow.uses.data());
+  EXPECT_EQ(tb.flow.uses.size(), 2u);
+  EXPECT_EQ(tb.flow.bytes, 1e6);
+  EXPECT_EQ(tb.flow.latency_s, 2e-6);
+  EXPECT_EQ(tb.flow.weight, 3);
+  EXPECT_EQ(tb.flow.priority, net::Priority::low);
+  EXPECT_EQ(std::vector<TaskId>(tb.deps.begin(), tb.deps.end()), (std::vector<TaskId>{c, before}));
+  EXPECT_EQ(std::vector<TaskId>(ta.deps.begin(), ta.deps.end()), std::vector<TaskId>{before});
+  EXPECT_EQ(g.flow_count(), 2u);
+  EXPECT_EQ(g.use_count(), 4u);
+  EXPECT_THROW(g.add_flow_like(c, {}), std::invalid_argument);
+  EXPECT_THROW(g.add_flow_like(99, {}), std::invalid_argument);
+  EXPECT_THROW(g.add_flow_like(a, std::vector<TaskId>{b + 1}),
+               std::invalid_argument);  // not yet a task
+  EXPECT_EQ(g.size(), 4u);
 }
 
 }  // namespace

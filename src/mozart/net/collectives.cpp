@@ -409,17 +409,23 @@ CollectivePlan exchange(const Network& net, const TokenRoutes& tokens, double by
   return plan;
 }
 
-int add_unicast(const Network& net, int src, int dst, double bytes, std::vector<int> after,
-                const std::string& label, CollectivePlan& plan) {
+// Adds `spec`, a flow from src to dst, to the plan.
+int add_unicast(int src, int dst, FlowSpec spec, std::vector<int> after, std::string label,
+                CollectivePlan& plan) {
   PlannedFlow f;
-  f.label = label;
+  f.label = std::move(label);
   f.src = src;
   f.dst = dst;
-  f.spec = net.flow(src, dst, bytes);
+  plan.payload_bytes += spec.bytes;
+  f.spec = std::move(spec);
   f.after = std::move(after);
   plan.flows.push_back(std::move(f));
-  plan.payload_bytes += bytes;
   return int(plan.flows.size()) - 1;
+}
+
+int add_unicast(const Network& net, int src, int dst, double bytes, std::vector<int> after,
+                const std::string& label, CollectivePlan& plan) {
+  return add_unicast(src, dst, net.flow(src, dst, bytes), std::move(after), label, plan);
 }
 
 // `steps` ring steps over `ring`: at each step position i sends `chunk` to i + 1, once it has
@@ -431,6 +437,11 @@ std::vector<int> ring_phase(const Network& net, const std::vector<int>& ring, do
   const int n = int(ring.size());
   if (into.empty())
     into.assign(n, -1);
+  // Every step sends the same chunk over the same n hops: their flows are found once.
+  std::vector<FlowSpec> hop;
+  hop.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i)
+    hop.push_back(net.flow(ring[i], ring[(i + 1) % n], chunk));
   for (int step = 0; step < steps; ++step) {
     std::vector<int> next(n, -1);
     for (int i = 0; i < n; ++i) {
@@ -439,7 +450,7 @@ std::vector<int> ring_phase(const Network& net, const std::vector<int>& ring, do
       if (into[i] >= 0)
         after.push_back(into[i]);
       next[to] =
-          add_unicast(net, ring[i], ring[to], chunk, std::move(after),
+          add_unicast(ring[i], ring[to], hop[static_cast<std::size_t>(i)], std::move(after),
                       fmt::format("{} step {} {}", what, step, net.hw().node_name(ring[i])), plan);
     }
     into = std::move(next);

@@ -11,8 +11,18 @@
 #include "mozart/core/error.hpp"
 
 namespace mozart::sim {
+namespace {
 
-TaskId TaskGraph::add(Record record, std::string_view name, Deps deps) {
+// Whether `p` points into `array` (whose storage moves when it grows).
+template <typename Array, typename T>
+bool inside(const Array& array, const T* p) {
+  return !array.empty() && std::less_equal<>()(array.data(), p) &&
+         std::less<>()(p, array.data() + array.size());
+}
+
+}  // namespace
+
+void TaskGraph::check(const Record& record, std::string_view name, Deps deps) const {
   if (records_.size() >= size_t(std::numeric_limits<TaskId>::max()))
     throw std::length_error(fmt::format("task '{}': a task graph holds at most {} tasks", name,
                                         std::numeric_limits<TaskId>::max()));
@@ -32,19 +42,28 @@ TaskId TaskGraph::add(Record record, std::string_view name, Deps deps) {
   if (name.size() > std::numeric_limits<uint32_t>::max() ||
       deps.size() > std::numeric_limits<uint32_t>::max())
     throw std::length_error(fmt::format("task '{}': name or dependencies too long", name));
-  // A name or dependencies read from this graph would move as the arrays grow: copy them first.
-  const auto inside = [](const auto& array, const auto* p) {
-    return !array.empty() && std::less_equal<>()(array.data(), p) &&
-           std::less<>()(p, array.data() + array.size());
-  };
-  if (inside(names_, name.data()) || inside(deps_, deps.data())) {
+}
+
+TaskId TaskGraph::add(Record record, std::string_view name, Deps deps) {
+  check(record, name, deps);
+  // A name read from this graph would move as the array grows: copy it first.
+  if (inside(names_, name.data())) {
     const std::string own_name(name);
-    const std::vector<TaskId> own_deps(deps.begin(), deps.end());
-    return add(record, own_name, own_deps);
+    return add(record, own_name, deps);
   }
   record.name_at = names_.size();
   record.name_size = uint32_t(name.size());
   names_.append(name);
+  return push(record, deps);
+}
+
+TaskId TaskGraph::push(Record record, Deps deps) {
+  // Dependencies read from this graph would move as the array grows: copy them first.
+  if (inside(deps_, deps.data())) {
+    const std::vector<TaskId> own_deps(deps.begin(), deps.end());
+    return push(record, own_deps);
+  }
+  const TaskId id = TaskId(records_.size());
   record.deps_at = deps_.size();
   record.deps_count = uint32_t(deps.size());
   deps_.insert(deps_.end(), deps.begin(), deps.end());
@@ -84,6 +103,21 @@ TaskId TaskGraph::add_flow(std::string_view name, const net::FlowSpec& flow, Dep
   f.weight = flow.weight;
   f.priority = flow.priority;
   use_count_ += flow.uses.size();
+  return id;
+}
+
+TaskId TaskGraph::add_flow_like(TaskId like, Deps deps) {
+  if (like < 0 || size_t(like) >= records_.size() || records_[size_t(like)].kind != TaskKind::flow)
+    throw std::invalid_argument(fmt::format("flow like task {}: no such flow task", like));
+  if (flows_.size() >= size_t(std::numeric_limits<uint32_t>::max()))
+    throw std::length_error(fmt::format("task {}: too many flows", like));
+  Record r = records_[size_t(like)];
+  check(r, std::string_view(names_).substr(r.name_at, r.name_size), deps);
+  const FlowRecord f = flows_[r.flow];
+  r.flow = uint32_t(flows_.size());
+  const TaskId id = push(r, deps);
+  flows_.push_back(f);
+  use_count_ += f.uses_count;
   return id;
 }
 

@@ -112,6 +112,10 @@ class TaskGraph {
                   std::initializer_list<TaskId> deps) {
     return add_flow(name, flow, Deps(deps.begin(), deps.size()));
   }
+  // Adds a flow task with the name, transfer and route of flow task `like`, waiting for `deps`.
+  // The two share the stored name and route: a collective run again (as backward runs the
+  // forward's exchanges) costs one record per flow, not another copy of each.
+  TaskId add_flow_like(TaskId like, Deps deps);
   // Adds a collective's flows; each also waits for `deps`. Returns their task ids in plan order.
   std::vector<TaskId> add_collective(const net::CollectivePlan& plan,
                                      const std::vector<TaskId>& deps = {});
@@ -162,6 +166,10 @@ class TaskGraph {
   };
 
   TaskId add(Record record, std::string_view name, Deps deps);
+  // Throws for a task the graph cannot take.
+  void check(const Record& record, std::string_view name, Deps deps) const;
+  // Adds a checked record whose name is stored.
+  TaskId push(Record record, Deps deps);
   // Where `uses` sit in uses_: flows of one route (a chiplet's memory transfers, the flows
   // between two nodes) share one copy, found through a small table of recent routes.
   uint64_t stored_uses(std::span<const net::ChannelUse> uses);

@@ -42,10 +42,21 @@ Deps StepBuilder::reduced(double bytes, Deps written) {
   std::map<int, Deps> ready;
   for (const int a : attn)
     ready[a] = written;
-  Deps gate =
-      exchange(net::all_reduce(net_, attn, gradient_bytes(bytes), net::AllReduceAlgorithm::ring),
-               ready, written, false)
-          .flows;
+  const double reduce_bytes = gradient_bytes(bytes);
+  Deps gate;
+  if (reduction_ && reduction_->bytes == reduce_bytes) {  // the same plan: its flows again
+    gate = exchange_again(reduction_->flows, ready, written, false, &reduction_->after).flows;
+  } else {
+    net::CollectivePlan plan =
+        net::all_reduce(net_, attn, reduce_bytes, net::AllReduceAlgorithm::ring);
+    Reduction r{reduce_bytes, {}, {}};
+    for (const net::PlannedFlow& f : plan.flows)
+      r.after.push_back(f.after);
+    Exchange ex = exchange(std::move(plan), ready, written, false);
+    r.flows = std::move(ex.added);
+    reduction_ = std::move(r);
+    gate = std::move(ex.flows);
+  }
   append(gate, written);
   return joined("gradients reduced", std::move(gate));
 }

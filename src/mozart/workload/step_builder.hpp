@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <tuple>
@@ -196,17 +197,17 @@ class StepBuilder {
 
   TaskId note(TaskId id, TaskInfo info);
 
-  TaskId barrier(std::string name, Deps deps);
+  TaskId barrier(std::string_view name, Deps deps);
 
   // Stands for all of `deps` to tasks that each wait for every one of them: one barrier when
   // there are several, so that w such waiters on d tasks cost w + d edges rather than w x d and
   // the graph grows linearly with the chiplets.
-  Deps joined(std::string name, Deps deps);
+  Deps joined(std::string_view name, Deps deps);
 
-  TaskId transfer(std::string name, int chiplet, const Bytes& bytes, sim::Direction direction,
+  TaskId transfer(std::string_view name, int chiplet, const Bytes& bytes, sim::Direction direction,
                   Deps deps);
 
-  TaskId compute(std::string name, int chiplet, const OpSum& work, Deps deps);
+  TaskId compute(std::string_view name, int chiplet, const OpSum& work, Deps deps);
 
   // Whether dispatch and combine exclude compute: every compute created before one (in program
   // order) ends before it starts, every compute created after it starts after it ends.
@@ -226,17 +227,35 @@ class StepBuilder {
   static Deps same_bytes(const Deps& pieces, int p, int of);
 
   // Adds a collective's flows; each waits for what its senders must finish (`ready_of`) under
-  // overlap-a2a, else for `all` (every producer of the phase). Returns the flows and, per receiver,
-  // its flows.
+  // overlap-a2a, else for `all` (every producer of the phase). Returns what waiting for the
+  // whole phase means (`flows`), per receiver its flows, and the flow tasks added, in plan order.
   struct Exchange {
     Deps flows;
     std::map<int, Deps> into;
+    Deps added;
   };
 
   // `all_to_all`: a dispatch or combine (exclusive of compute unless the policy says otherwise),
   // not another collective. The plan's labels and flows move into the graph.
   Exchange exchange(net::CollectivePlan plan, const std::map<int, Deps>& ready_of, const Deps& all,
                     bool all_to_all = true);
+
+  // The flows of an earlier exchange (`flows`, its `added`) once more, as backward sends
+  // gradients over the forward's routes: each a task of the same name, transfer and route.
+  // `after`: per flow, the indices of the flows it follows (none when null).
+  Exchange exchange_again(const Deps& flows, const std::map<int, Deps>& ready_of, const Deps& all,
+                          bool all_to_all = true,
+                          const std::vector<std::vector<int>>* after = nullptr);
+
+  // A dispatch's or combine's plan, checked to have no order among its flows (exchange_again()
+  // runs them again without one).
+  static net::CollectivePlan independent(net::CollectivePlan plan);
+
+  // What exchange() and exchange_again() share: `count` flows, flow i added by add_flow(i, deps)
+  // and taking the channels uses(i).
+  template <typename AddFlow, typename Uses>
+  Exchange exchange_flows(std::size_t count, AddFlow&& add_flow, Uses&& uses,
+                          const std::map<int, Deps>& ready_of, const Deps& all, bool all_to_all);
 
   // The routes of a micro-batch's tokens at one MoE layer, into routes_ (its storage reused
   // from layer to layer).
@@ -376,9 +395,18 @@ class StepBuilder {
   std::map<std::tuple<int, int, int>, Deps> spill_write_;  // (micro-batch, chiplet, layer)
   Deps computes_before_a2a_;  // computes since the last exclusive all-to-all phase
   TaskId last_a2a_ = -1;      // the end of that phase
-  // Dispatch and combine per micro-batch and MoE layer; backward reuses them.
-  using Plans = std::pair<net::CollectivePlan, net::CollectivePlan>;
-  std::vector<std::vector<Plans>> plans_;
+  // The flows of the forward's dispatch and combine per micro-batch and MoE layer; backward
+  // sends the gradients over them again.
+  using A2aFlows = std::pair<Deps, Deps>;
+  std::vector<std::vector<A2aFlows>> a2a_flows_;
+  // The latest all-reduce of the attention chiplets' gradients: its bytes, its flows and their
+  // order. Layers of equal weights reduce the same plan, which the next one runs again.
+  struct Reduction {
+    double bytes = 0;
+    Deps flows;
+    std::vector<std::vector<int>> after;
+  };
+  std::optional<Reduction> reduction_;
 };
 
 }  // namespace mozart::workload::detail

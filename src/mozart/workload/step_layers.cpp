@@ -9,7 +9,7 @@ namespace mozart::workload::detail {
 
 void StepBuilder::step() {
   const auto mbs = static_cast<std::size_t>(cfg_.micro_batches);
-  plans_.assign(mbs, std::vector<Plans>(layer_placement_.size()));
+  a2a_flows_.assign(mbs, std::vector<A2aFlows>(layer_placement_.size()));
   std::vector<Deps> at(mbs);  // each micro-batch's latest output
   const auto advance = [&](auto&& stage) {
     for (std::size_t mb = 0; mb < mbs; ++mb) {
@@ -97,16 +97,14 @@ Deps StepBuilder::forward_layer(int mb, int layer, const Deps& input) {
   if (li_signed < 0)
     return all_attention;
   const auto li = static_cast<std::size_t>(li_signed);
-  {
-    const net::TokenRoutes& routes = routes_of(mb, li);
-    count_copies(routes);
-    const double token_bytes = double(m_.hidden) * b_;
-    plans_[static_cast<std::size_t>(mb)][li] = {
-        net::dispatch(net_, routes, token_bytes, policy_.all_to_all),
-        net::combine(net_, routes, token_bytes, policy_.all_to_all)};
-  }
-  const Plans& plans = plans_[static_cast<std::size_t>(mb)][li];
-  const Exchange dispatch = exchange(plans.first, attention_done, all_attention);
+  const net::TokenRoutes& routes = routes_of(mb, li);
+  count_copies(routes);
+  const double token_bytes = double(m_.hidden) * b_;
+  A2aFlows& flows = a2a_flows_[static_cast<std::size_t>(mb)][li];
+  const Exchange dispatch =
+      exchange(independent(net::dispatch(net_, routes, token_bytes, policy_.all_to_all)),
+               attention_done, all_attention);
+  flows.first = dispatch.added;
   const std::map<int, Deps> experts_done = expert_pass(
       mb, li, true, policy_.streaming ? Deps{} : (policy_.overlap ? all_attention : dispatch.flows),
       dispatch, all_attention);
@@ -114,7 +112,10 @@ Deps StepBuilder::forward_layer(int mb, int layer, const Deps& input) {
   Deps all_experts;
   for (const auto& [c, d] : experts_done)
     append(all_experts, d);
-  const Exchange combine = exchange(plans.second, experts_done, all_experts);
+  const Exchange combine =
+      exchange(independent(net::combine(net_, routes, token_bytes, policy_.all_to_all)),
+               experts_done, all_experts);
+  flows.second = combine.added;
   Deps out = combine.flows;
   append(out, all_experts);
   append(out, all_attention);
@@ -207,16 +208,15 @@ Deps StepBuilder::backward_layer(int mb, int layer, const Deps& grad_in) {
     std::map<int, Deps> ready;
     for (const int a : plan_.attention_chiplets)
       ready[a] = grad_in;
-    // The backward is the plans' last use: their flows move into the graph.
-    Plans& plans = plans_[static_cast<std::size_t>(mb)][li];
-    const Exchange grads_out = exchange(std::move(plans.first), ready, grad_in);
+    const A2aFlows& flows = a2a_flows_[static_cast<std::size_t>(mb)][li];
+    const Exchange grads_out = exchange_again(flows.first, ready, grad_in);
     const std::map<int, Deps> experts_done = expert_pass(
         mb, li, false, policy_.streaming ? Deps{} : (policy_.overlap ? grad_in : grads_out.flows),
         grads_out, grad_in);
     Deps all_experts;
     for (const auto& [c, d] : experts_done)
       append(all_experts, d);
-    const Exchange grads_back = exchange(std::move(plans.second), experts_done, all_experts);
+    const Exchange grads_back = exchange_again(flows.second, experts_done, all_experts);
     attention_in = grads_back.flows;
     append(attention_in, all_experts);
     append(attention_in, grad_in);

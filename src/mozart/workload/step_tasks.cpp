@@ -3,6 +3,7 @@
 #include <cmath>
 #include <iterator>
 #include <set>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -17,9 +18,9 @@ struct Ends {
   std::vector<int> senders, receivers;
 };
 
-Ends ends_of(const net::Network& network, const net::FlowSpec& flow) {
+Ends ends_of(const net::Network& network, std::span<const net::ChannelUse> uses) {
   std::set<int> from, to;
-  for (const net::ChannelUse& u : flow.uses) {
+  for (const net::ChannelUse& u : uses) {
     const net::Channel& c = network.channels()[static_cast<std::size_t>(u.channel)];
     if (c.kind != net::ChannelKind::link)  // a chiplet's own port: neither enters nor leaves it
       continue;
@@ -44,20 +45,20 @@ TaskId StepBuilder::note(TaskId id, TaskInfo info) {
   return id;
 }
 
-TaskId StepBuilder::barrier(std::string name, Deps deps) {
-  return note(plan_.graph.add_delay(std::move(name), 0, std::move(deps)), {});
+TaskId StepBuilder::barrier(std::string_view name, Deps deps) {
+  return note(plan_.graph.add_delay(name, 0, deps), {});
 }
 
-Deps StepBuilder::joined(std::string name, Deps deps) {
+Deps StepBuilder::joined(std::string_view name, Deps deps) {
   if (deps.size() <= 1)
     return deps;
-  return {barrier(std::move(name), std::move(deps))};
+  return {barrier(name, std::move(deps))};
 }
 
-TaskId StepBuilder::transfer(std::string name, int chiplet, const Bytes& bytes,
+TaskId StepBuilder::transfer(std::string_view name, int chiplet, const Bytes& bytes,
                              sim::Direction direction, Deps deps) {
   if (total_bytes(bytes) <= 0)
-    return barrier(std::move(name), std::move(deps));
+    return barrier(name, std::move(deps));
   TaskInfo info;
   info.activity = Activity::memory;
   info.chiplet = chiplet;
@@ -71,7 +72,7 @@ TaskId StepBuilder::transfer(std::string name, int chiplet, const Bytes& bytes,
   return note(plan_.graph.add_flow(name, striped, deps), info);
 }
 
-TaskId StepBuilder::compute(std::string name, int chiplet, const OpSum& work, Deps deps) {
+TaskId StepBuilder::compute(std::string_view name, int chiplet, const OpSum& work, Deps deps) {
   TaskInfo info;
   info.activity = Activity::compute;
   info.chiplet = chiplet;
@@ -80,8 +81,7 @@ TaskId StepBuilder::compute(std::string name, int chiplet, const OpSum& work, De
   plan_.flops += work.flops;
   if (exclusive_a2a() && last_a2a_ >= 0)
     deps.push_back(last_a2a_);
-  const TaskId id =
-      note(plan_.graph.add_compute(std::move(name), chiplet, work.seconds, std::move(deps)), info);
+  const TaskId id = note(plan_.graph.add_compute(name, chiplet, work.seconds, deps), info);
   if (exclusive_a2a())
     computes_before_a2a_.push_back(id);
   return id;
@@ -106,9 +106,12 @@ Ran StepBuilder::run(const Work& w, const Deps& gate, const Deps& compute_deps) 
   const int pieces = std::max(1, int(std::ceil(w.hold / (window.capacity() / 2))));
   const double f = 1.0 / pieces;
   Ran ran;
+  std::string name;  // the piece's name, then its load's and write's (one buffer for all)
   for (int p = 0; p < pieces; ++p) {
-    const std::string name =
-        pieces == 1 ? w.name : fmt::format("{} [{}/{}]", w.name, p + 1, pieces);
+    name.assign(w.name);
+    if (pieces > 1)
+      fmt::format_to(std::back_inserter(name), " [{}/{}]", p + 1, pieces);
+    const std::size_t stem = name.size();
     Deps load_deps = gate;
     append(load_deps, window.admit(w.hold * f));
     if (last_load_[c] >= 0)
@@ -117,8 +120,10 @@ Ran StepBuilder::run(const Work& w, const Deps& gate, const Deps& compute_deps) 
       load_deps.push_back(tail_[c]);
     const Deps read_after = same_bytes(w.read_after, p, pieces);
     append(load_deps, read_after);
-    const TaskId load = transfer(name + " load", c, scaled(w.load, f), sim::Direction::to_sram,
-                                 std::move(load_deps));
+    name += " load";
+    const TaskId load =
+        transfer(name, c, scaled(w.load, f), sim::Direction::to_sram, std::move(load_deps));
+    name.resize(stem);
     if (!read_after.empty())
       plan_.gradient_reads.push_back({load, read_after});
     last_load_[c] = load;
@@ -129,7 +134,8 @@ Ran StepBuilder::run(const Work& w, const Deps& gate, const Deps& compute_deps) 
     const TaskId done = compute(name, c, scaled(w.compute, f), std::move(deps));
     TaskId release = done;
     if (total_bytes(w.write) > 0) {
-      release = transfer(name + " write", c, scaled(w.write, f), sim::Direction::to_memory, {done});
+      name += " write";
+      release = transfer(name, c, scaled(w.write, f), sim::Direction::to_memory, {done});
       ran.writes.push_back(release);
     }
     window.hold(w.hold * f, release);
@@ -147,23 +153,25 @@ Deps StepBuilder::same_bytes(const Deps& pieces, int p, int of) {
   return Deps(pieces.begin() + std::ptrdiff_t(from), pieces.begin() + std::ptrdiff_t(to));
 }
 
-StepBuilder::Exchange StepBuilder::exchange(net::CollectivePlan plan,
-                                            const std::map<int, Deps>& ready_of, const Deps& all,
-                                            bool all_to_all) {
+template <typename AddFlow, typename Uses>
+StepBuilder::Exchange StepBuilder::exchange_flows(std::size_t count, AddFlow&& add_flow,
+                                                  Uses&& uses, const std::map<int, Deps>& ready_of,
+                                                  const Deps& all, bool all_to_all) {
   Exchange ex;
   const bool exclusive = all_to_all && exclusive_a2a();
   const Deps gate = exclusive ? a2a_gate() : Deps{};
   // A synchronous phase's flows all wait for the same tasks: one barrier stands for them, so
   // the graph holds producers + flows edges rather than their product.
   Deps start;
-  if (!policy_.overlap_a2a && !plan.flows.empty()) {
+  if (!policy_.overlap_a2a && count > 0) {
     Deps before = all;
     append(before, gate);
     start = {barrier("all-to-all phase start", std::move(before))};
   }
-  for (net::PlannedFlow& f : plan.flows) {
+  ex.added.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
     // Only flows that start on their own need their ends (senders and receivers).
-    const Ends ends = policy_.overlap_a2a ? ends_of(net_, f.spec) : Ends{};
+    const Ends ends = policy_.overlap_a2a ? ends_of(net_, uses(i)) : Ends{};
     Deps deps = start;
     if (policy_.overlap_a2a) {
       for (const int s : ends.senders)
@@ -171,16 +179,14 @@ StepBuilder::Exchange StepBuilder::exchange(net::CollectivePlan plan,
           append(deps, it->second);
       append(deps, gate);
     }
-    for (const int after : f.after)
-      deps.push_back(ex.flows[static_cast<std::size_t>(after)]);
     TaskInfo info;
     info.activity = Activity::network;
-    const TaskId id =
-        note(plan_.graph.add_flow(std::move(f.label), std::move(f.spec), std::move(deps)), info);
-    ex.flows.push_back(id);
+    const TaskId id = note(add_flow(i, std::move(deps), ex.added), info);
+    ex.added.push_back(id);
     for (const int r : ends.receivers)
       ex.into[r].push_back(id);
   }
+  ex.flows = ex.added;
   if (exclusive)
     close_a2a_phase(ex.flows, gate);
   // Whoever waits for a whole phase waits for all of it: one barrier stands for its flows, so
@@ -189,6 +195,43 @@ StepBuilder::Exchange StepBuilder::exchange(net::CollectivePlan plan,
   if (ex.flows.size() > 1)
     ex.flows = {exclusive ? last_a2a_ : barrier("all-to-all phase done", ex.flows)};
   return ex;
+}
+
+StepBuilder::Exchange StepBuilder::exchange(net::CollectivePlan plan,
+                                            const std::map<int, Deps>& ready_of, const Deps& all,
+                                            bool all_to_all) {
+  auto& flows = plan.flows;
+  return exchange_flows(
+      flows.size(),
+      [&](std::size_t i, Deps deps, const Deps& added) {
+        for (const int after : flows[i].after)
+          deps.push_back(added[static_cast<std::size_t>(after)]);
+        return plan_.graph.add_flow(flows[i].label, flows[i].spec, deps);
+      },
+      [&](std::size_t i) { return std::span<const net::ChannelUse>(flows[i].spec.uses); }, ready_of,
+      all, all_to_all);
+}
+
+net::CollectivePlan StepBuilder::independent(net::CollectivePlan plan) {
+  for (const net::PlannedFlow& f : plan.flows)
+    if (!f.after.empty())
+      throw std::logic_error("dispatch or combine flow '" + f.label + "' waits for another");
+  return plan;
+}
+
+StepBuilder::Exchange StepBuilder::exchange_again(const Deps& flows,
+                                                  const std::map<int, Deps>& ready_of,
+                                                  const Deps& all, bool all_to_all,
+                                                  const std::vector<std::vector<int>>* after) {
+  return exchange_flows(
+      flows.size(),
+      [&](std::size_t i, Deps deps, const Deps& added) {
+        if (after != nullptr)
+          for (const int a : (*after)[i])
+            deps.push_back(added[static_cast<std::size_t>(a)]);
+        return plan_.graph.add_flow_like(flows[i], deps);
+      },
+      [&](std::size_t i) { return plan_.graph.flow(flows[i]).uses; }, ready_of, all, all_to_all);
 }
 
 }  // namespace mozart::workload::detail
