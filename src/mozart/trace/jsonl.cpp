@@ -84,11 +84,8 @@ class OwnShape {
     end_ = text.data() + text.size();
     has_gates = false;
     domain.reset();
-    if (!(literal("{\"layer\": ") && integer(1 << 20, record.layer) &&
-          literal(", \"token_idx\": ") && integer(std::int64_t{1} << 40, record.token) &&
-          literal(", \"seq_id\": ") && integer(0xFFFFFFFFll, record.sequence) &&
-          literal(", \"position\": ") && integer(0xFFFFFFFFll, record.position) &&
-          literal(", \"experts\": [") && id_list()))
+    if (!(literal("{\"layer\": ") && integer(1 << 20, record.layer) && token_fields(record) &&
+          id_list()))
       return 0;
     if (literal(", \"gating_probs\": [")) {
       if (!gate_list())
@@ -260,6 +257,30 @@ class OwnShape {
     return true;
   }
 
+  // From `, "token_idx": ` to the experts' opening bracket. A token's records follow one another
+  // (one per layer) with the same text there: it is compared whole with the last one read, and
+  // its values reused, instead of read again.
+  bool token_fields(Record& record) {
+    const std::size_t size = last_fields_.size();
+    if (size > 0 && static_cast<std::size_t>(end_ - p_) >= size &&
+        std::memcmp(p_, last_fields_.data(), size) == 0) {
+      record.token = last_record_.token;
+      record.sequence = last_record_.sequence;
+      record.position = last_record_.position;
+      p_ += size;
+      return true;
+    }
+    const char* start = p_;
+    if (!(literal(", \"token_idx\": ") && integer(std::int64_t{1} << 40, record.token) &&
+          literal(", \"seq_id\": ") && integer(0xFFFFFFFFll, record.sequence) &&
+          literal(", \"position\": ") && integer(0xFFFFFFFFll, record.position) &&
+          literal(", \"experts\": [")))
+      return false;
+    last_fields_.assign(start, p_);
+    last_record_ = record;
+    return true;
+  }
+
   bool id_list() {
     ids_.clear();
     std::int64_t id = 0;
@@ -350,6 +371,8 @@ class OwnShape {
   std::vector<double>& gates_;
   std::vector<double> divisors_;
   std::string last_string_;
+  std::string last_fields_;  // the token fields' text of the last record that read them
+  Record last_record_;       // and their values
   const char* p_ = nullptr;
   const char* end_ = nullptr;
 };
