@@ -386,6 +386,26 @@ TEST(TraceFormats, FloatsAreWrittenAsFmtWritesThem) {
   }
 }
 
+TEST(TraceFormats, JsonlOwnIntegersReadAsAnyJsonReader) {
+  // Ids of one, two and three digits (one and two are read without a loop) read alike by the
+  // hand parser and by simdjson; a leading zero is refused by both.
+  GeneratorParams p;
+  p.gates = true;
+  const Trace original = generate({{0, 2}, 300, 4}, 200, p, 3, "wide");
+  const std::string own = serialise_trace(original, Format::jsonl);
+  std::string spaced = own;
+  for (std::size_t at = 0; (at = spaced.find(", ", at)) != std::string::npos; at += 3)
+    spaced.replace(at, 2, " , ");
+  EXPECT_TRUE(same(parse_trace(own, Format::jsonl, {}, "own"), original));
+  EXPECT_TRUE(same(parse_trace(spaced, Format::jsonl, {}, "spaced"), original));
+  for (const char* id : {"07", "00", "012"}) {
+    std::string bad = own;
+    const std::size_t at = bad.find("\"experts\": [") + 12;
+    bad.replace(at, bad.find_first_of(",]", at) - at, id);
+    EXPECT_NE(error_of(bad, Format::jsonl).find("input:2"), std::string::npos) << id;
+  }
+}
+
 TEST(TraceFormats, JsonlOwnRecordsReadAsAnyJsonReader) {
   // Mozart's own record shape is read by a hand parser, anything else by simdjson: the same
   // records with other spacing (simdjson only) must give the same trace, for every gate text.
@@ -397,7 +417,11 @@ TEST(TraceFormats, JsonlOwnRecordsReadAsAnyJsonReader) {
       "0.1000000000000000055511151231257827021181583404541015625", "1e-30", "0.5E+0", "0.2500",
       "3e-1", "0", "1", "0.00000000000000000000000001",
       // Fraction digits read eight at a time: runs of 7, 8, 9, 16 and 17 digits.
-      "0.1234567", "0.12345678", "0.123456789", "0.1234567890123456", "0.12345678901234567e0"};
+      "0.1234567", "0.12345678", "0.123456789", "0.1234567890123456", "0.12345678901234567e0",
+      // "0." and up to 16 digits are read from two 8-byte loads; more digits, an exponent or a
+      // mantissa of 2^53 or more take the general reading.
+      "0.000000000000001", "0.9999999999999999", "0.99999999999999999", "0.5e-3", "0.00001E2",
+      "0.9007199254740993"};
   std::size_t at = own.find("\"gating_probs\": [") + 17;
   for (const auto& text : texts) {
     const std::size_t end = own.find_first_of(",]", at);

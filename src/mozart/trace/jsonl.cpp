@@ -84,11 +84,8 @@ class OwnShape {
     end_ = text.data() + text.size();
     has_gates = false;
     domain.reset();
-    if (!(literal("{\"layer\": ") && integer(1 << 20, record.layer) &&
-          literal(", \"token_idx\": ") && integer(std::int64_t{1} << 40, record.token) &&
-          literal(", \"seq_id\": ") && integer(0xFFFFFFFFll, record.sequence) &&
-          literal(", \"position\": ") && integer(0xFFFFFFFFll, record.position) &&
-          literal(", \"experts\": [") && id_list()))
+    if (!(literal("{\"layer\": ") && integer(1 << 20, record.layer) && token_fields(record) &&
+          id_list()))
       return 0;
     if (literal(", \"gating_probs\": [")) {
       if (!gate_list())
@@ -116,8 +113,21 @@ class OwnShape {
     return true;
   }
 
-  // A JSON integer in [0, max] (no sign, no leading zero, at most 15 digits).
+  // A JSON integer in [0, max] (no sign, no leading zero, at most 15 digits). One or two
+  // digits, the common case of expert ids, are taken without a branch on which: ids of one and
+  // two digits alternate unpredictably.
   bool integer(std::int64_t max, std::int64_t& out) {
+    if (end_ - p_ >= 3) {
+      const unsigned a = digit_value(p_[0]), b = digit_value(p_[1]), c = digit_value(p_[2]);
+      const bool two = b <= 9;
+      if (a <= 9 && !(two && (a == 0 || c <= 9))) {
+        out = two ? a * 10 + b : a;
+        p_ += two ? 2 : 1;
+        if (*p_ == '.' || *p_ == 'e' || *p_ == 'E')
+          return false;  // a number that is not an integer: the general path names it
+        return out <= max;
+      }
+    }
     Decimal d;
     if (!digits(true, d) || d.count > 15)
       return false;
@@ -163,6 +173,11 @@ class OwnShape {
     int exponent = 0;
     bool exact = true;
   };
+
+  // The value of a digit character; above 9 for any other.
+  static unsigned digit_value(char c) {
+    return static_cast<unsigned>(static_cast<unsigned char>(c)) - '0';
+  }
 
   // One or more digits, appended to `d`; for an integer part, no leading zero before another
   // digit.
@@ -231,14 +246,38 @@ class OwnShape {
 
   // Clinger's fast path: a mantissa below 2^53 and a power of ten up to 10^22 are exact doubles,
   // so one multiplication or division rounds correctly.
+  static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   static bool exact_double(const Decimal& d, double& out) {
-    static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                         1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                         1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     if (d.mantissa >= (std::uint64_t{1} << 53) || d.exponent < -22 || d.exponent > 22)
       return false;
     const auto m = static_cast<double>(d.mantissa);
     out = d.exponent < 0 ? m / kPowers[-d.exponent] : m * kPowers[d.exponent];
+    return true;
+  }
+
+  // From `, "token_idx": ` to the experts' opening bracket. A token's records follow one another
+  // (one per layer) with the same text there: it is compared whole with the last one read, and
+  // its values reused, instead of read again.
+  bool token_fields(Record& record) {
+    const std::size_t size = last_fields_.size();
+    if (size > 0 && static_cast<std::size_t>(end_ - p_) >= size &&
+        std::memcmp(p_, last_fields_.data(), size) == 0) {
+      record.token = last_record_.token;
+      record.sequence = last_record_.sequence;
+      record.position = last_record_.position;
+      p_ += size;
+      return true;
+    }
+    const char* start = p_;
+    if (!(literal(", \"token_idx\": ") && integer(std::int64_t{1} << 40, record.token) &&
+          literal(", \"seq_id\": ") && integer(0xFFFFFFFFll, record.sequence) &&
+          literal(", \"position\": ") && integer(0xFFFFFFFFll, record.position) &&
+          literal(", \"experts\": [")))
+      return false;
+    last_fields_.assign(start, p_);
+    last_record_ = record;
     return true;
   }
 
@@ -253,19 +292,67 @@ class OwnShape {
     return literal("]");
   }
 
+  // Gates are read as mantissas and divisors (1 for those number() reads) and divided after the
+  // list, in one loop the compiler vectorises: the divisions no longer wait one by one.
   bool gate_list() {
     gates_.clear();
-    double gate = 0;
+    divisors_.clear();
+    double mantissa = 0, divisor = 1;
     do {
-      if (!number(gate))
-        return false;
-      gates_.push_back(gate);
+      if (!fraction(mantissa, divisor)) {
+        divisor = 1;
+        if (!number(mantissa))
+          return false;
+      }
+      gates_.push_back(mantissa);
+      divisors_.push_back(divisor);
     } while (literal(", "));
+    for (std::size_t i = 0; i < gates_.size(); ++i)
+      gates_[i] /= divisors_[i];
     return literal("]");
   }
 
+  // "0." and 1 to 16 fraction digits, as the writer gives gates below one: the mantissa and the
+  // power of ten to divide it by, as number() reads them (Clinger's fast path), from two 8-byte
+  // loads without a loop. False, reading nothing, for any other text.
+  bool fraction(double& mantissa, double& divisor) {
+    if (end_ - p_ < 3 || p_[0] != '0' || p_[1] != '.')
+      return false;
+    const char* digits = p_ + 2;
+    std::uint64_t high = 0, low = 0;  // the text is followed by readable padding
+    std::memcpy(&high, digits, sizeof high);
+    std::memcpy(&low, digits + 8, sizeof low);
+    // Without branches on the digit count (gates of 8 and 9 digits mix unpredictably).
+    const int in_high = leading_digits(high);
+    const int in_low = in_high == 8 ? leading_digits(low) : 0;
+    const int n = static_cast<int>(std::min<std::ptrdiff_t>(in_high + in_low, end_ - digits));
+    if (n == 0)
+      return false;
+    const char* after = digits + n;
+    if (after < end_ && (*after == 'e' || *after == 'E' || (*after >= '0' && *after <= '9')))
+      return false;  // an exponent, or more digits than two loads hold: number() reads those
+    const int low_n = std::max(n - 8, 0);
+    const std::uint64_t low_value =
+        value_of_digits(low, std::max(low_n, 1)) & (low_n > 0 ? ~std::uint64_t{0} : 0);
+    const std::uint64_t m = value_of_digits(high, std::min(n, 8)) * kPowersOfTen[low_n] + low_value;
+    if (m >= (std::uint64_t{1} << 53))
+      return false;
+    mantissa = static_cast<double>(m);
+    divisor = kPowers[n];
+    p_ = after;
+    return true;
+  }
+
   // Printable ASCII without quote or backslash up to the closing quote: the text is the value.
+  // Records name the same domain over and over: the last one read is tried first, whole.
   bool plain_string(std::string_view& out) {
+    const std::size_t size = last_string_.size();
+    if (static_cast<std::size_t>(end_ - p_) > size && p_[size] == '"' &&
+        std::memcmp(p_, last_string_.data(), size) == 0) {
+      out = {p_, size};
+      p_ += size + 1;
+      return true;
+    }
     const char* start = p_;
     while (p_ < end_ && *p_ != '"') {
       if (*p_ < 0x20 || *p_ > 0x7E || *p_ == '\\')
@@ -275,12 +362,17 @@ class OwnShape {
     if (p_ == end_)
       return false;
     out = {start, static_cast<std::size_t>(p_ - start)};
+    last_string_ = out;
     ++p_;
     return true;
   }
 
   std::vector<std::int64_t>& ids_;
   std::vector<double>& gates_;
+  std::vector<double> divisors_;
+  std::string last_string_;
+  std::string last_fields_;  // the token fields' text of the last record that read them
+  Record last_record_;       // and their values
   const char* p_ = nullptr;
   const char* end_ = nullptr;
 };

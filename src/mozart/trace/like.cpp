@@ -283,9 +283,22 @@ class TopicDraw {
   // it in turn, falls below zero (the last remaining one where rounding left it a hair above).
   // A picked expert's weight is multiplied by its zero in `keep`: subtracting zero leaves u as
   // it was, as skipping it would, without a branch the processor cannot predict.
+  // Four experts at a time, with one branch: the remainder only falls, so it is below zero
+  // after the fourth when it fell below at any of them, and which one is the count of those
+  // before it that left it at or above zero (the same subtractions, in the same order).
   std::size_t scan(double u, std::size_t first, const std::vector<double>& keep) const {
     const std::size_t n = sorted_.size();
-    for (std::size_t i = first; i < n; ++i) {
+    std::size_t i = first;
+    for (; i + 4 <= n; i += 4) {
+      const double u0 = u - sorted_[i] * keep[i];
+      const double u1 = u0 - sorted_[i + 1] * keep[i + 1];
+      const double u2 = u1 - sorted_[i + 2] * keep[i + 2];
+      u = u2 - sorted_[i + 3] * keep[i + 3];
+      if (u < 0)
+        return i + static_cast<std::size_t>(u0 >= 0) + static_cast<std::size_t>(u1 >= 0) +
+               static_cast<std::size_t>(u2 >= 0);
+    }
+    for (; i < n; ++i) {
       u -= sorted_[i] * keep[i];
       if (u < 0)
         return i;
@@ -343,13 +356,15 @@ struct Sampler {
   }
 };
 
+// With `gates` (the model's own gates), the chosen experts' gates too: they take no random draws,
+// so the experts are the same either way (the fit's rounds look at the experts only).
 Trace draw_like(const LikeModel& m, const TraceShape& shape, std::size_t tokens, std::uint64_t seed,
-                const std::string& name, int sequence_length, double persistence,
+                const std::string& name, int sequence_length, double persistence, bool gates,
                 const Progress& progress) {
   const Sampler sampler(m, shape);
   Trace trace = make_trace(shape, tokens, name);
-  if (m.gates)
-    trace.gates.assign(trace.experts.size(), 0.0f);
+  if (gates)
+    trace.gates.resize(trace.experts.size());  // every gate is drawn below
   Rng rng(seed);
   const auto seq_len = static_cast<std::size_t>(sequence_length);
   const int k = shape.top_k;
@@ -370,7 +385,7 @@ Trace draw_like(const LikeModel& m, const TraceShape& shape, std::size_t tokens,
       const auto z = topic[s];
       const auto at = trace.offset(j, t);
       ExpertId* out = trace.experts.data() + at;
-      sampler.experts[s][z].draw(k, rng, out, m.gates ? trace.gates.data() + at : nullptr, keep);
+      sampler.experts[s][z].draw(k, rng, out, gates ? trace.gates.data() + at : nullptr, keep);
       if (const auto& map = sampler.rename[static_cast<std::size_t>(j)]; !map.empty())
         for (int i = 0; i < k; ++i)
           out[i] = map[out[i]];
@@ -388,7 +403,7 @@ void fit_popularity(LikeModel& m, const Trace& sample, const LikeOptions& option
   for (int round = 0; round < options.popularity_rounds; ++round) {
     const Trace t = draw_like(m, m.shape, options.reuse_tokens,
                               options.seed + 104729 * static_cast<std::uint64_t>(round + 1), {},
-                              m.sequence_length, 0.0, {});
+                              m.sequence_length, 0.0, false, {});
     for (int l = 0; l < t.layers(); ++l) {
       std::vector<double> want(e, 0.5), got(e, 0.5);
       for (const ExpertId x : sample.layer_block(l))
@@ -413,7 +428,7 @@ void fit_persistence(LikeModel& m, const LikeOptions& options) {
   const auto reuse_at = [&](double persistence, int round) {
     const Trace t = draw_like(m, m.shape, options.reuse_tokens,
                               options.seed + 7919 * static_cast<std::uint64_t>(round + 1), {},
-                              m.sequence_length, persistence, {});
+                              m.sequence_length, persistence, false, {});
     return mean_of(consecutive_reuse(t));
   };
   if (m.target_reuse < 0 || m.sequence_length < 2) {
@@ -491,7 +506,7 @@ Trace generate_like(const LikeModel& m, std::size_t tokens, std::uint64_t seed,
                        model_name.empty() ? std::string("trace gen --like") : model_name);
   return draw_like(m, shape, tokens, seed, model_name.empty() ? m.model : model_name,
                    sequence_length > 0 ? sequence_length : m.sequence_length, m.persistence,
-                   progress);
+                   m.gates, progress);
 }
 
 std::vector<CoactivationMatch> coactivation_correlation(const Trace& a, const Trace& b) {
