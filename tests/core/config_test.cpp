@@ -60,6 +60,29 @@ TEST(Config, TextThatIsNotUtf8IsRefusedWithItsLine) {
       error_of([] { ConfigNode::parse("a: \xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", "f.yaml"); }), "");
 }
 
+TEST(Config, ControlCharactersAreRefusedInTheFileAndFromEscapes) {
+  // A raw control byte: refused at parsing, with its line and offset.
+  std::string message = error_of([] { ConfigNode::parse("a: 1\nname: x\x0By\n", "f.yaml"); });
+  EXPECT_NE(message.find("f.yaml:2"), std::string::npos) << message;
+  EXPECT_NE(message.find("byte 0x0B at offset 12"), std::string::npos) << message;
+  message = error_of([] { ConfigNode::parse(std::string("name: hbm\0_g3\n", 14), "f.yaml"); });
+  EXPECT_NE(message.find("byte 0x00 at offset 9"), std::string::npos) << message;
+  // One made by a double-quoted escape: refused where the string is read, the bytes written out.
+  const ConfigNode root = ConfigNode::parse("name: \"x\\0y\"\n", "f.yaml");
+  message = error_of([&] { (void)root.at("name").as_string(); });
+  EXPECT_NE(message.find("name"), std::string::npos) << message;
+  EXPECT_NE(message.find("x\\x00y"), std::string::npos) << message;
+  // Tabs, line ends (CRLF too) and non-ASCII text stay.
+  const ConfigNode ok = ConfigNode::parse(
+      "a: 1\r\nb: \"x\\ty\"\nc: gr\xC3\xB6\xC3\x9F"
+      "e\n",
+      "f.yaml");
+  EXPECT_EQ(ok.at("b").as_string(), "x\ty");
+  EXPECT_EQ(ok.at("c").as_string(),
+            "gr\xC3\xB6\xC3\x9F"
+            "e");
+}
+
 TEST(Config, KeysThatAreNotNamesAreRefused) {
   for (const char* text : {"a: 1\n? [x, y]\n: 2\n", "{[1]: 2}", "a:\n  ? \n  : 3\n"}) {
     const std::string message = error_of([&] { ConfigNode::parse(text, "k.yaml"); });

@@ -114,6 +114,33 @@ void refuse_duplicate_keys(const YAML::Node& node, const std::string& source,
   }
 }
 
+// The offset of the first byte that is not text a spec can carry into names, reports and JSON:
+// one that breaks UTF-8, or a control character other than tab, newline and carriage return
+// (YAML allows no other in a stream, and a double-quoted escape such as "\0" can still make
+// one). npos when there is none.
+std::size_t unfit_text_at(std::string_view text) {
+  const std::size_t bad = invalid_utf8_at(text);
+  for (std::size_t i = 0; i < std::min(bad, text.size()); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+      return i;
+  }
+  return bad;
+}
+
+// The text with every byte outside printable ASCII written as \xHH, for an error message.
+std::string escaped(std::string_view text) {
+  std::string out;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f)
+      out += ch;
+    else
+      out += fmt::format("\\x{:02x}", c);
+  }
+  return out;
+}
+
 }  // namespace
 
 ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> source, std::string path)
@@ -121,13 +148,13 @@ ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> sourc
 
 ConfigNode ConfigNode::parse(std::string_view text, std::string source) {
   auto shared_source = std::make_shared<const std::string>(std::move(source));
-  if (const std::size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+  if (const std::size_t bad = unfit_text_at(text); bad != std::string_view::npos) {
     const auto line =
         1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
     throw InputError(
         InputLocation{*shared_source, "", static_cast<int>(line)},
         fmt::format("byte 0x{:02X} at offset {}", static_cast<unsigned char>(text[bad]), bad),
-        "UTF-8 text");
+        "UTF-8 text without control characters");
   }
   try {
     YAML::Node root = YAML::Load(std::string(text));
@@ -245,7 +272,10 @@ void ConfigNode::fail(std::string_view value, std::string_view expected) const {
 std::string ConfigNode::as_string() const {
   if (!node_.IsScalar())
     fail("a string");
-  return node_.Scalar();
+  const std::string& text = node_.Scalar();
+  if (unfit_text_at(text) != std::string_view::npos)  // made by an escape
+    fail(escaped(text), "UTF-8 text without control characters");
+  return text;
 }
 
 bool ConfigNode::as_bool() const {
