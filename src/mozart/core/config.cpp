@@ -128,19 +128,6 @@ std::size_t unfit_text_at(std::string_view text) {
   return bad;
 }
 
-// The text with every byte outside printable ASCII written as \xHH, for an error message.
-std::string escaped(std::string_view text) {
-  std::string out;
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7f)
-      out += ch;
-    else
-      out += fmt::format("\\x{:02x}", c);
-  }
-  return out;
-}
-
 }  // namespace
 
 ConfigNode::ConfigNode(YAML::Node node, std::shared_ptr<const std::string> source, std::string path)
@@ -273,8 +260,9 @@ std::string ConfigNode::as_string() const {
   if (!node_.IsScalar())
     fail("a string");
   const std::string& text = node_.Scalar();
-  if (unfit_text_at(text) != std::string_view::npos)  // made by an escape
-    fail(escaped(text), "UTF-8 text without control characters");
+  // Made by an escape (the file itself was checked when parsed); InputError quotes it escaped.
+  if (unfit_text_at(text) != std::string_view::npos)
+    fail(text, "UTF-8 text without control characters");
   return text;
 }
 
