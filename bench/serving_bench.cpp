@@ -1,7 +1,8 @@
 // Speed of the serving simulation: one DeepSeek-V3 decode iteration on MoEntwine's four-wafer
 // system (256 dies, batch 256 x 4K context; target under 1 s), and 100 iterations (target under
-// 30 s), each under ER-Mapping with TP = 4; the routing and placement are made outside the
-// timed loop; and the MoEntwine study, quick and full.
+// 30 s), each under ER-Mapping with TP = 4, on one thread and on one per hardware thread (jobs
+// 0; wall time); the routing and placement are made outside the timed loop; and the MoEntwine
+// study, quick and full.
 #include <benchmark/benchmark.h>
 
 #include "mozart/hw/zoo.hpp"
@@ -30,9 +31,11 @@ void BM_DecodeIterations(benchmark::State& state, const char* model_name, const 
   const trace::Trace priors = study::generated_trace(m, 4096, 256, 2);
   const placement::Placement p = study::place_experts(m, hw, priors, "contiguous", 1);
   const workload::ServeInputs in{m, net, map, p, t};
+  workload::ServeRunOptions options;
+  options.jobs = unsigned(state.range(1));
   workload::ServeResult r;
   for (auto _ : state) {
-    r = workload::simulate_serving(in, c);
+    r = workload::simulate_serving(in, c, options);
     // Through a const value: the non-const DoNotOptimize may hand a double back altered (its
     // asm claims to write it), which made this counter print garbage.
     const double latency = r.mean_latency_s;
@@ -44,9 +47,12 @@ void BM_DecodeIterations(benchmark::State& state, const char* model_name, const 
 
 BENCHMARK_CAPTURE(BM_DecodeIterations, deepseek_v3_256_dies_er, "deepseek-v3", "wsc-mesh-4x8x8",
                   "er")
-    ->Arg(1)
-    ->Arg(100)
+    ->ArgNames({"iterations", "jobs"})
+    ->Args({1, 1})
+    ->Args({100, 1})
+    ->Args({100, 0})
     ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
     ->Iterations(1);
 
 // `mozart reproduce moentwine` as the command runs it (targets: under 2 minutes on one core),

@@ -50,7 +50,12 @@ workload::StepResult simulate_step(const SimulateFlags& f, const model::MoeModel
                                    const hw::HwSpec& hw, const workload::Policy& policy,
                                    const StepHooks& hooks = {});
 
+// Why a step's memory does not fit, as `simulate` says it under its summary; empty when it fits.
+std::string memory_note(const workload::StepResult& r);
+
+// A step of `mozart simulate`'s defaults (`hw cost --model`); weights that overfill their stacks
+// are refused as simulate refuses them unless `weights_may_overflow`.
 workload::StepResult simulate_default_step(const std::string& model, const hw::HwSpec& hw,
-                                           const std::string& policy);
+                                           const std::string& policy, bool weights_may_overflow);
 
 }  // namespace mozart::cli

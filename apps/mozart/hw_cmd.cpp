@@ -255,8 +255,9 @@ struct StepPower {
   double energy_j = 0;  // dynamic + static x step time
 };
 
-StepPower power_at_step(const HwSpec& hw, const std::string& model, const std::string& policy) {
-  StepPower s{simulate_default_step(model, hw, policy), {}, 0};
+StepPower power_at_step(const HwSpec& hw, const std::string& model, const std::string& policy,
+                        bool weights_may_overflow) {
+  StepPower s{simulate_default_step(model, hw, policy, weights_may_overflow), {}, 0};
   const double t = s.step.step_s;
   const workload::Energy& e = s.step.energy;
   hw::Power& p = s.power;
@@ -281,15 +282,22 @@ void print_step_power(const StepPower& s) {
       p.dynamic_w, p.compute_w, p.sram_w, p.memory_w, p.link_w);
   fmt::print("    total {:.1f} W; step energy {:.1f} J ({:.1f} J of it static)\n", p.total_w,
              s.energy_j, p.static_w * s.step.step_s);
+  if (const std::string note = memory_note(s.step); !note.empty())
+    fmt::print("    note: {}\n", note);
 }
 
 nlohmann::ordered_json step_power_json(const StepPower& s) {
-  return {{"model", s.step.model},   {"policy", s.step.policy.name}, {"tokens", s.step.tokens},
-          {"step_s", s.step.step_s}, {"power", power_json(s.power)}, {"energy_j", s.energy_j}};
+  return {{"model", s.step.model},
+          {"policy", s.step.policy.name},
+          {"tokens", s.step.tokens},
+          {"step_s", s.step.step_s},
+          {"memory_fits", s.step.memory_fits},
+          {"power", power_json(s.power)},
+          {"energy_j", s.energy_j}};
 }
 
 void run_cost(const std::string& name, bool json, const std::string& model,
-              const std::string& policy) {
+              const std::string& policy, bool weights_may_overflow) {
   HwSpec hw = hw::load_hw(name);
   if (!hw.technology) {
     throw core::InputError(name,
@@ -300,7 +308,7 @@ void run_cost(const std::string& name, bool json, const std::string& model,
   const hw::Power peak = hw::power(hw, hw::peak_rates(hw));
   std::optional<StepPower> step;
   if (!model.empty())
-    step = power_at_step(hw, model, policy);
+    step = power_at_step(hw, model, policy, weights_may_overflow);
   if (json) {
     print_cost_json(hw, a, peak, step ? step_power_json(*step) : nlohmann::ordered_json());
   } else {
@@ -382,8 +390,13 @@ void add_hw_commands(CLI::App& app) {
   cost->add_option("--policy", *cost_policy, "The step's policy (with --model)")
       ->capture_default_str()
       ->needs(model_option);
-  cost->callback([cost_name, cost_json, cost_model, cost_policy] {
-    run_cost(*cost_name, *cost_json, *cost_model, *cost_policy);
+  auto cost_overflow = std::make_shared<bool>(false);
+  cost->add_flag("--weights-may-overflow", *cost_overflow,
+                 "Simulate the step even when the weights overfill their memory stacks (as "
+                 "`mozart simulate --weights-may-overflow`; reported as memory_fits: false)")
+      ->needs(model_option);
+  cost->callback([cost_name, cost_json, cost_model, cost_policy, cost_overflow] {
+    run_cost(*cost_name, *cost_json, *cost_model, *cost_policy, *cost_overflow);
   });
 }
 

@@ -45,6 +45,7 @@ struct ServeFlags {
   std::string balancer;  // empty: serve without one
   int ep = 0;            // 0: expert parallelism over every device
   balance::BalancerOptions balance;
+  unsigned jobs = 0;  // 0: one per hardware thread
 };
 
 // Tokens that place the experts: another sample of the generator's law, as a deployment would
@@ -206,10 +207,15 @@ void run_serve(ServeFlags f) {
     serve_with_balancer(f, inputs, outputs);
     return warn_of_family_law("serve", m);
   }
-  sim::Timeline timeline;
-  const auto r = workload::simulate_serving(
-      inputs, f.config, f.timeline.empty() && f.out_dir.empty() ? nullptr : &timeline);
   progress.finish();
+  core::Progress iterations("serve: iterations", std::size_t(f.config.iterations));
+  sim::Timeline timeline;
+  workload::ServeRunOptions run;
+  run.timeline = f.timeline.empty() && f.out_dir.empty() ? nullptr : &timeline;
+  run.jobs = f.jobs;
+  run.iteration_done = [&iterations] { iterations.advance(); };
+  const auto r = workload::simulate_serving(inputs, f.config, run);
+  iterations.finish();
   const ordered_json summary = workload::to_json(r);
   report::stage_run_dir(
       outputs, f.out_dir,
@@ -304,6 +310,12 @@ void add_serve_commands(CLI::App& app) {
                    "Expert-parallel size: EP groups of this many devices, each holding every "
                    "expert, tokens to the nearest copy (default: every device)")
       ->check(whole(1, 1 << 20));
+  serve
+      ->add_option("-j,--jobs", f->jobs,
+                   "Worker threads for the iterations after the first (default: one per "
+                   "hardware thread, fewer if their task graphs would not fit in memory; the "
+                   "result is the same for any number; with --balancer they run in order)")
+      ->check(whole(1, 4096));
   serve->add_option("--balancer", f->balancer, "none, eplb or ni (default: serve without one)");
   serve->add_option("--window", f->balance.window, "Iterations of load history a balancer uses")
       ->capture_default_str();

@@ -26,6 +26,7 @@
 #include "mozart/trace/formats.hpp"
 #include "mozart/workload/memory_plan.hpp"
 #include "mozart/workload/step_result.hpp"
+#include "mozart/workload/training.hpp"
 
 namespace mozart::cli {
 namespace {
@@ -180,17 +181,8 @@ void print_summary(const workload::StepResult& r, const std::string& placement_s
                core::format_quantity(s.capacity, core::Dimension::bytes),
                s.needed > s.capacity ? " (DOES NOT FIT)" : "");
   fmt::print("\n");
-  const bool weights_overflow = std::any_of(r.stacks.begin(), r.stacks.end(),
-                                            [](const auto& s) { return s.weights > s.capacity; });
-  if (weights_overflow)
-    fmt::print(
-        "  note: the weights alone overfill a stack (--weights-may-overflow); the step is "
-        "simulated as if the stacks were large enough\n");
-  else if (!r.memory_fits)
-    fmt::print(
-        "  note: weights fit, but weights, gradients, optimizer states and spilled activations "
-        "together exceed a stack's capacity; the step is simulated as if they fit (use "
-        "--optimizer none to leave the update out)\n");
+  if (const std::string note = memory_note(r); !note.empty())
+    fmt::print("  note: {}\n", note);
 }
 
 void run_simulate(const SimulateFlags& f) {
@@ -235,6 +227,36 @@ struct ReproduceFlags {
   bool json = false;
 };
 
+// Hardware given with --hw must carry what the study's policies need (C's in-network multicast
+// and aggregation above all): a one-sequence step of each model under C is built on it before
+// the study's minutes of work, so that what it cannot run is refused at once, naming --hw.
+void check_study_hardware(const study::StudyOptions& o) {
+  if (o.hardware.empty())
+    return;  // each model on its own paper preset
+  const hw::HwSpec hw = hw::load_hw(o.hardware);
+  const net::Network network(hw);
+  const workload::Policy policy = workload::parse_policy("C");
+  for (const std::string& name : o.models) {
+    const model::MoeModel m = model::load_model(name);
+    const trace::Trace t =
+        study::generated_trace(m, std::size_t(o.seq_len), o.seq_len, o.seed, false);
+    const placement::Placement p = study::place_experts(m, hw, t, "contiguous", o.seed);
+    const workload::StepInputs inputs{m, network, p, t, "check", "check"};
+    workload::StepConfig config;
+    config.micro_batches = 1;
+    config.micro_batch.sequences = 1;
+    config.micro_batch.seq_len = o.seq_len;
+    config.weights_may_overflow = true;  // as the study
+    try {
+      workload::build_training_step(inputs, policy, config);
+    } catch (const core::InputError& e) {
+      throw core::InputError(
+          {"--hw", "hw", 0}, o.hardware,
+          fmt::format("hardware the study's policy C runs on with {} ({})", name, e.what()));
+    }
+  }
+}
+
 void run_reproduce(const ReproduceFlags& f) {
   if (f.json)
     core::set_progress_enabled(false);
@@ -248,6 +270,7 @@ void run_reproduce(const ReproduceFlags& f) {
   outputs.output("-o", f.output, {".json"}).output("--markdown", f.markdown, {".md"});
   report::declare_run_dir(outputs, f.out_dir, {report::kStudyFile, report::kInputsFile});
   outputs.check();
+  check_study_hardware(options);
   const auto start = std::chrono::steady_clock::now();
   const auto result = run_models_with_progress<study::StudyResult>(
       "reproduce mozart", options, study::run_mozart_study, [](auto& all, const auto& part) {
@@ -318,17 +341,34 @@ workload::StepResult simulate_step(const SimulateFlags& f, const model::MoeModel
   return workload::simulate_training_step(inputs, policy, config, options);
 }
 
+std::string memory_note(const workload::StepResult& r) {
+  const bool weights_overflow = std::any_of(r.stacks.begin(), r.stacks.end(),
+                                            [](const auto& s) { return s.weights > s.capacity; });
+  if (weights_overflow)
+    return "the weights alone overfill a stack (--weights-may-overflow); the step is simulated as "
+           "if the stacks were large enough";
+  if (!r.memory_fits)
+    return "weights fit, but weights, gradients, optimizer states and spilled activations "
+           "together exceed a stack's capacity; the step is simulated as if they fit (use "
+           "--optimizer none to leave the update out)";
+  return "";
+}
+
 workload::StepResult simulate_default_step(const std::string& model, const hw::HwSpec& hw,
-                                           const std::string& policy_name) {
+                                           const std::string& policy_name,
+                                           bool weights_may_overflow) {
   SimulateFlags f;
   f.model = model;
   f.policy = policy_name;
-  f.weights_may_overflow = true;  // as the study: the paper's stacks cannot hold Qwen3's weights
+  f.weights_may_overflow = weights_may_overflow;
   const auto m = model::load_model(f.model);
   const auto policy = workload::parse_policy(f.policy);
   const auto step = step_trace(f, m, f.seed, "");
   const auto priors = step_trace(f, m, f.seed + 1, "");
   const auto placement = study::place_experts(m, hw, priors, policy.placer, f.seed);
+  if (!f.weights_may_overflow)  // simulate's rule (the stacks' own check follows in the step)
+    placement::check_expert_memory(placement, static_cast<double>(model::routed_expert_params(m)) *
+                                                  core::bytes_per_element(m.dtype));
   const net::Network network(hw);
   workload::StepInputs inputs{m, network, placement, step, "generated trace", "placement"};
   inputs.priors = &priors;

@@ -122,7 +122,22 @@ TEST(Cli, HwCostAtAStepStaysUnderThePeak) {
   EXPECT_DOUBLE_EQ(step["power"]["static_w"].get<double>(), peak["static_w"].get<double>());
   EXPECT_NEAR(step["energy_j"].get<double>(), step["power"]["total_w"].get<double>() * step_s,
               1e-6 * step["energy_j"].get<double>());
+  EXPECT_TRUE(step.contains("memory_fits"));
   EXPECT_EQ(run("hw cost mozart-paper-olmoe --policy C").exit_code, 2);  // --policy needs --model
+  EXPECT_EQ(run("hw cost mozart-paper-olmoe --weights-may-overflow").exit_code, 2);
+}
+
+// The memory rule of `simulate`: weights that overfill their stacks are refused unless the
+// user asks to simulate them anyway, and then the power says the step does not fit.
+TEST(Cli, HwCostAtAStepKeepsSimulatesMemoryRule) {
+  const Result refused = run("hw cost mozart-paper-qwen3 --model qwen3-30b-a3b");
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_EQ(lines(refused.err), 1) << refused.err;
+  EXPECT_NE(refused.err.find("does not fit"), std::string::npos) << refused.err;
+  const Result r =
+      run("hw cost mozart-paper-qwen3 --model qwen3-30b-a3b --weights-may-overflow --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["power_at_step"]["memory_fits"], false);
 }
 
 TEST(Cli, HwCheckAcceptsAValidFile) {
@@ -668,6 +683,12 @@ TEST(CliHardening, SizesThatDriveMemoryAreBoundedBeforeWork) {
                  "whole number in [1, 1048576]");
 }
 
+// Hardware the study's policies cannot run on (no switch to multicast) is refused before the
+// study's work: it failed after 70 s, naming neither --hw nor the policy.
+TEST(CliHardening, StudyHardwareIsCheckedBeforeTheStudy) {
+  expect_refused("reproduce mozart --quick --hw wsc-mesh-8x8", "policy C");
+}
+
 TEST(CliHardening, NonFiniteAndHugeQuantitiesAreRefused) {
   expect_refused("net collective mozart-nop-tree-ucie --bytes '1e300 TB'", "at most 1 EiB");
   expect_refused("net collective mozart-nop-tree-ucie --bytes 'inf B'", "--bytes");
@@ -954,6 +975,7 @@ TEST(CliServe, BadServingInputIsOneLineAndExitTwo) {
       {base + "--balancer eplb --iterations 4 --window 5", "--window"},
       {base + "--shadow-slots 100000", "missing"},
       {base + "--ep 3", "--ep"},  // not a divisor of 64
+      {base + "-j 0", "--jobs"},
       {"reproduce moentwine --alpha 0", "--alpha"},
       {"reproduce moentwine --quick --window 1000", "--window"},
   };
@@ -973,19 +995,19 @@ TEST(CliServe, BadServingInputIsOneLineAndExitTwo) {
   EXPECT_NE(r.err.find("at least 64 tokens"), std::string::npos) << r.err;
 }
 
-TEST(CliServe, SummaryIsByteIdenticalOnRepeatAndTheMapIsDrawn) {
+TEST(CliServe, SummaryIsByteIdenticalOnRepeatAndWithWorkersAndTheMapIsDrawn) {
   namespace fs = std::filesystem;
   const std::string a = (fs::temp_directory_path() / (fmt_stem() + "_a.json")).string();
   const std::string b = (fs::temp_directory_path() / (fmt_stem() + "_b.json")).string();
   const std::string args =
       "serve --model olmoe-1b-7b --hw wsc-mesh-8x8 --mapping er --tp 16 --batch 32 --context 128 "
-      "--iterations 2 -o ";
-  ASSERT_EQ(run(args + a).exit_code, 0);
-  ASSERT_EQ(run(args + b).exit_code, 0);
+      "--iterations 3 -o ";
+  ASSERT_EQ(run(args + a + " -j 1").exit_code, 0);
+  ASSERT_EQ(run(args + b + " -j 2").exit_code, 0);  // iterations 1 and 2 on two threads
   const std::string first = slurp(a);
   EXPECT_EQ(first, slurp(b));
   const auto j = nlohmann::json::parse(first);
-  EXPECT_EQ(j["per_iteration"].size(), 2u);
+  EXPECT_EQ(j["per_iteration"].size(), 3u);
   EXPECT_GT(j["tokens_per_s_per_device"].get<double>(), 0);
   fs::remove(a);
   fs::remove(b);

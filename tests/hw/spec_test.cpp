@@ -166,6 +166,7 @@ TEST(HwSpec, BadInputIsNamed) {
       {with("fanouts: [2, 2]", "fanouts: [2, 3]"), "product equals the number of leaves (4)"},
       {with("attach: [root, leaf]", "attach: [root]"), "no stack attached to leaf0"},
       {with("attach: [root, leaf]", "attach: [root, leef]"), "a chiplet, a group"},
+      {with("attach: [root, leaf]", "attach: []"), "at least one chiplet, group, switch"},
       {with("switch: {", "switch: {ports: 2, "), "at least its 3 links"},
       {with("kind: tree", "kind: ring"), "tree, mesh, torus, star, cluster, explicit"},
       {with("clock: 1 GHz", "clock: 1 GB"), "field 'clock'"},

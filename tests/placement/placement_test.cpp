@@ -482,6 +482,25 @@ TEST(StepBalance, TheStepsLoadIsEvenOverTheChiplets) {
   }
 }
 
+// METIS refuses as many parts as vertices, printing to stdout (which broke `--json`): one
+// expert per chiplet is then made without it.
+TEST(Metis, AsManyChipletsAsExpertsGiveOneExpertEachAndPrintNothing) {
+  const auto t = many_layers(500, 3);
+  const auto layout = layout_from_hw(hw::load_hw("wsc-mesh-8x8"), 64);
+  ASSERT_EQ(layout.chiplet_count(), 64);
+  testing::internal::CaptureStdout();
+  const Placement p = place(t, layout, "metis", {});
+  EXPECT_EQ(testing::internal::GetCapturedStdout(), "");
+  for (const auto& layer : p.layers) {
+    std::vector<int> held(64, 0);
+    for (const auto& chiplets : layer.chiplets_of) {
+      ASSERT_EQ(chiplets.size(), 1u);
+      ++held[static_cast<std::size_t>(chiplets.front())];
+    }
+    EXPECT_EQ(*std::max_element(held.begin(), held.end()), 1);
+  }
+}
+
 // The least max/mean chiplet load any placement of one expert set per chiplet can have in the
 // worst layer: the heaviest expert with the lightest others on one chiplet.
 double least_possible(const trace::Trace& t, int chiplets) {

@@ -13,6 +13,7 @@
 #include "mozart/model/cost.hpp"
 #include "mozart/model/params.hpp"
 #include "mozart/model/zoo.hpp"
+#include "mozart/sim/timeline.hpp"
 #include "mozart/study/balanced_serving.hpp"
 #include "mozart/study/serving.hpp"
 #include "mozart/study/setup.hpp"
@@ -118,7 +119,7 @@ struct ServeRun {
 
 ServeRun serve(const std::string& model, const std::string& hw_name,
                const std::string& mapping_name, int tp, ServeConfig c,
-               const std::string& placer = "contiguous") {
+               const std::string& placer = "contiguous", unsigned jobs = 1) {
   const model::MoeModel m = model::load_model(model);
   const hw::HwSpec hw = hw::load_hw(hw_name);
   const net::Network net(hw);
@@ -127,7 +128,9 @@ ServeRun serve(const std::string& model, const std::string& hw_name,
   const trace::Trace priors = study::generated_trace(m, 1024, 256, 2);
   const placement::Placement p = study::place_experts(m, hw, priors, placer, 1);
   const ServeInputs in{m, net, map, p, t};
-  return {simulate_serving(in, c), build_iteration(in, c, 0)};
+  ServeRunOptions options;
+  options.jobs = jobs;
+  return {simulate_serving(in, c, options), build_iteration(in, c, 0)};
 }
 
 TEST(Serving, TokensAndBytesAreConservedAndLinkLoadsAreBytesTimesHops) {
@@ -207,6 +210,47 @@ TEST(Serving, RunsAreDeterministic) {
   const auto a = to_json(serve("olmoe-1b-7b", "wsc-mesh-8x8", "er", 4, c).result).dump();
   const auto b = to_json(serve("olmoe-1b-7b", "wsc-mesh-8x8", "er", 4, c).result).dump();
   EXPECT_EQ(a, b);
+}
+
+// Iterations on worker threads are summed in iteration order: the same bytes as one thread,
+// timeline included, whether the workers divide the iterations evenly or not.
+TEST(Serving, WorkerThreadsGiveTheResultOfOneThread) {
+  const model::MoeModel m = model::load_model("olmoe-1b-7b");
+  const hw::HwSpec hw = hw::load_hw("wsc-mesh-8x8");
+  const net::Network net(hw);
+  const mapping::Mapping map = mapping::make_mapping(net, "er", 4, "test");
+  ServeConfig c;
+  c.batch = 32;
+  c.context = 256;
+  c.iterations = 6;
+  const trace::Trace t = study::serving_trace(m, c, map.group_count(), 1);
+  const trace::Trace priors = study::generated_trace(m, 1024, 256, 2);
+  const placement::Placement p = study::place_experts(m, hw, priors, "contiguous", 1);
+  const ServeInputs in{m, net, map, p, t};
+  const auto run = [&](unsigned jobs) {
+    sim::Timeline timeline;
+    int done = 0;
+    ServeRunOptions options;
+    options.timeline = &timeline;
+    options.jobs = jobs;
+    options.iteration_done = [&] { ++done; };
+    const ServeResult r = simulate_serving(in, c, options);
+    EXPECT_EQ(done, c.iterations);
+    return to_json(r).dump() + timeline.to_chrome_json();
+  };
+  const std::string one = run(1);
+  EXPECT_EQ(run(2), one);
+  EXPECT_EQ(run(3), one);
+  EXPECT_EQ(run(8), one);
+}
+
+TEST(Serving, WorkersAreBoundByTheIterationsAndByMemory) {
+  EXPECT_EQ(serving_workers(4, 10, 1000), 4u);
+  EXPECT_EQ(serving_workers(4, 2, 1000), 2u);
+  EXPECT_EQ(serving_workers(4, 0, 1000), 1u);
+  EXPECT_GE(serving_workers(0, 1000, 1000), 1u);
+  // Iterations too large for two of them to fit: one at a time.
+  EXPECT_EQ(serving_workers(4, 10, std::size_t{1} << 62), 1u);
 }
 
 TEST(Serving, AModelThatDoesNotFitIsRefusedSayingHowMuchIsMissing) {

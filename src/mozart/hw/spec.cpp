@@ -265,6 +265,9 @@ Attachment read_attachment(const ConfigNode& list, const HwSpec& hw) {
           "beside other attachments");
     at.node = node;
   }
+  // A stack attached to nothing serves nobody (and nothing downstream expects one).
+  if (at.node < 0 && at.chiplets.empty())
+    list.fail("at least one chiplet, group, switch or {node, port}");
   return at;
 }
 

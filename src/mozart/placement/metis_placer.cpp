@@ -22,8 +22,14 @@ class Metis final : public Placer {
                        const PlacerOptions& options, std::optional<SolverReport>&) const override {
     const int parts = layout.chiplet_count();
     std::vector<idx_t> part(static_cast<std::size_t>(in.experts), 0);
-    if (parts > 1)
+    if (parts >= in.experts) {
+      // One expert per part is every balanced partition's shape and cuts every edge whichever
+      // part takes which expert; METIS refuses it (printing to stdout), so it is made here.
+      for (int e = 0; e < in.experts; ++e)
+        part[static_cast<std::size_t>(e)] = e;
+    } else if (parts > 1) {
       partition(in, parts, options, part);
+    }
     std::vector<std::vector<int>> members(static_cast<std::size_t>(parts));
     for (int e = 0; e < in.experts; ++e)
       members[static_cast<std::size_t>(part[static_cast<std::size_t>(e)])].push_back(e);

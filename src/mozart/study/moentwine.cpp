@@ -235,6 +235,35 @@ std::string pct(double ours, double base) {
   return base > 0 ? fmt::format("{:+.0f}%", 100 * (ours / base - 1)) : "-";
 }
 
+// The study simulates the first MoE layers of a deployment of the whole model on each system:
+// one that cannot be served (weights, shadow slots and KV caches over a device's memory, at the
+// most iterations a section runs there) is refused before any work, as `serve` refuses it. The
+// baseline, ER and HER mappings of a mesh give each device the same share.
+void check_deployments(const MoentwineOptions& o) {
+  const int most = std::max(o.iterations, o.mapping_iterations);
+  for (const std::string& name : o.models) {
+    const model::MoeModel m = model::load_model(name);
+    const trace::Trace priors = generated_trace(m, 256, 256, o.seed + 1);
+    for (const auto& [sys, iterations] :
+         {std::pair{System{o.wsc, "er", o.tp}, most},
+          std::pair{System{o.wafer, "er", o.wafer_tp}, o.mapping_iterations},
+          std::pair{System{o.nvl72, "baseline", 4}, o.mapping_iterations},
+          std::pair{System{o.dgx, "baseline", 8}, o.mapping_iterations}}) {
+      const hw::HwSpec hw = hw::load_hw(sys.hardware);
+      const net::Network network(hw);
+      const mapping::Mapping map =
+          mapping::make_mapping(network, sys.mapping, sys.tp, "mozart reproduce moentwine");
+      const placement::Placement p = place_experts(m, hw, priors, "contiguous", o.seed);
+      workload::ServeConfig config;
+      config.batch = o.batch_per_device * map.devices;
+      config.context = o.context;
+      config.iterations = iterations;
+      config.shadow_slots = o.shadow_slots;
+      workload::check_serving_memory({m, network, map, p, priors}, config);
+    }
+  }
+}
+
 }  // namespace
 
 MoentwineOptions quick_moentwine(MoentwineOptions o) {
@@ -244,6 +273,7 @@ MoentwineOptions quick_moentwine(MoentwineOptions o) {
 }
 
 MoentwineResult run_moentwine_study(const MoentwineOptions& o) {
+  check_deployments(o);
   MoentwineResult out;
   out.options = o;
   for (const std::string& name : o.models) {

@@ -25,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -207,10 +208,22 @@ struct ServeResult {
   double flow_byte_hops = 0;     // the flows' wire bytes times their hops: equals link_bytes
 };
 
-// Runs the iterations one after another; `timeline` (optional) gets the first iteration's tasks
-// and every iteration's phases.
+struct ServeRunOptions {
+  sim::Timeline* timeline = nullptr;  // the first iteration's tasks and every iteration's phases
+  // Worker threads (0: one per hardware thread): see simulate_serving.
+  unsigned jobs = 1;
+  std::function<void()> iteration_done;  // called after each iteration, on the calling thread
+};
+
+// Runs the iterations. Each starts from an idle network, so after the first they run
+// `options.jobs` at a time on worker threads (fewer when their task graphs would not fit in
+// core::memory_limit()), each worker with its own copy of the network, and are summed in
+// iteration order: the result is the same for any number of jobs.
 ServeResult simulate_serving(const ServeInputs& inputs, const ServeConfig& config,
-                             sim::Timeline* timeline = nullptr);
+                             const ServeRunOptions& options = {});
+// The workers simulate_serving uses for `iterations` left, given `jobs` as it takes them and
+// the tasks of one iteration.
+unsigned serving_workers(unsigned jobs, int iterations, std::size_t tasks_per_iteration);
 
 nlohmann::ordered_json to_json(const ServeResult& result);
 
