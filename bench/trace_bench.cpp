@@ -137,4 +137,18 @@ void BM_Like(benchmark::State& state) {
 }
 BENCHMARK(BM_Like)->Arg(1'000'000)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
 
+// The draw alone, from a law fitted once.
+void BM_LikeDraw(benchmark::State& state) {
+  std::vector<int> layers(16);
+  for (int l = 0; l < 16; ++l)
+    layers[static_cast<std::size_t>(l)] = l;
+  const auto law = fit_like(generate({layers, 64, 8}, 100'000, {}, 1), "bench");
+  const auto tokens = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(generate_like(law, tokens, 2).experts.data());
+  state.counters["records/s"] = benchmark::Counter(static_cast<double>(tokens) * 16,
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_LikeDraw)->Arg(250'000)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+
 }  // namespace
