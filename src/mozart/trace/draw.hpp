@@ -136,7 +136,10 @@ class SequentialDraw {
   // with probability a_c / 2^48, else its alias taken; exact).
   std::size_t alias_draw(core::Rng& rng) const {
     const std::size_t c = below(rng, keep_.size());
-    return (rng.next() >> (64 - kBits)) < keep_[c] ? c : alias_[c];
+    const std::size_t other = alias_[c];
+    // c or its alias by a mask, not a branch: the coin is unpredictable by design
+    const std::size_t keep = std::size_t{0} - ((rng.next() >> (64 - kBits)) < keep_[c]);
+    return other ^ ((c ^ other) & keep);
   }
 
   // The next expert in proportion to the undrawn experts' weights themselves, by a scan of them
