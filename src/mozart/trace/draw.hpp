@@ -26,7 +26,7 @@ void draw_distinct(const core::AliasTable& table, const std::vector<double>& wei
 // Exactness. The weights are quantised once to integers q_i summing to 2^56 (each rounded, a
 // positive one to at least 1, the rounding's few units given to the heaviest), and expert i is
 // the interval [start_i, start_i + q_i) of [0, 2^56). Each draw is exact for the q_i; with R
-// units left undrawn, q_i / R is w_i's share of the undrawn weight to within size() / R.
+// units left undrawn, q_i / R is w_i's share of the undrawn weight to within 2 size() / R.
 // - While the drawn experts hold at most half the weight (R ≥ 2^55): Vose's alias table of all
 //   experts, in integers (column c uniform, kept with probability a_c / 2^56, else its alias),
 //   drawn again until the expert is an undrawn one. An undrawn expert comes with probability
