@@ -156,6 +156,94 @@ TEST(DrawDistinct, CompletesWhenFewerThanKExpertsHaveWeight) {
   }
 }
 
+// The --like sampler: the same law as draw_distinct, ordered tuples included, through both of
+// its ways (the alias table while the drawn experts hold at most half the weight, the map of
+// the undrawn intervals after), for even, concentrated and degenerate weights.
+std::map<std::vector<ExpertId>, std::size_t> sequential_tuples(const std::vector<double>& w, int k,
+                                                               std::size_t samples) {
+  const detail::SequentialDraw draw(w);
+  std::vector<std::uint64_t> scratch(draw.words(), 0);
+  core::Rng rng(17);
+  std::map<std::vector<ExpertId>, std::size_t> seen;
+  for (std::size_t s = 0; s < samples; ++s) {
+    std::vector<ExpertId> out(static_cast<std::size_t>(k));
+    draw.draw(k, rng, out.data(), nullptr, scratch.data());
+    ++seen[out];
+  }
+  return seen;
+}
+
+TEST(SequentialDraw, IsExactWithoutReplacementWhateverTheConcentration) {
+  constexpr int k = 3;
+  constexpr std::size_t samples = 200000;
+  for (const std::vector<double>& w : std::vector<std::vector<double>>{
+           {4, 3, 2, 1}, {1, 1, 1, 1}, {1e6, 1, 2, 3}, {1e6, 1e6, 1, 3}, {1e12, 1, 1e-3, 5}}) {
+    auto seen = sequential_tuples(w, k, samples);
+    std::vector<ExpertId> order = {0, 1, 2, 3};
+    std::size_t counted = 0;
+    do {
+      const std::vector<ExpertId> tuple(order.begin(), order.begin() + k);
+      const double p = ordered_chance(w, tuple);
+      const double f = static_cast<double>(seen[tuple]) / samples;
+      counted += seen[tuple];
+      EXPECT_NEAR(f, p, 5 * std::sqrt(p * (1 - p) / samples) + 1e-4)
+          << w[0] << ": " << tuple[0] << tuple[1] << tuple[2];
+      std::reverse(order.begin() + k, order.end());  // each k-tuple once
+    } while (std::next_permutation(order.begin(), order.end()));
+    EXPECT_EQ(counted, samples) << w[0];  // no tuple with a repeated expert
+  }
+}
+
+// Over 64 experts the drawn set spans words: the four heavy experts sit in the second word.
+TEST(SequentialDraw, IsExactBeyondSixtyFourExperts) {
+  std::vector<double> w(70, 0.01);
+  w[65] = 40, w[66] = 30, w[67] = 20, w[68] = 10;
+  constexpr std::size_t samples = 200000;
+  auto seen = sequential_tuples(w, 3, samples);
+  std::vector<ExpertId> order = {65, 66, 67, 68};
+  do {
+    const std::vector<ExpertId> tuple(order.begin(), order.begin() + 3);
+    const double p = ordered_chance(w, tuple);
+    const double f = static_cast<double>(seen[tuple]) / samples;
+    EXPECT_NEAR(f, p, 5 * std::sqrt(p * (1 - p) / samples) + 1e-4)
+        << tuple[0] << " " << tuple[1] << " " << tuple[2];
+    std::reverse(order.begin() + 3, order.end());
+  } while (std::next_permutation(order.begin(), order.end()));
+  for (const auto& [tuple, n] : seen)
+    EXPECT_EQ(std::set<ExpertId>(tuple.begin(), tuple.end()).size(), 3u);
+}
+
+TEST(SequentialDraw, GatesAreTheDrawnWeightsNormalisedFallingWithRank) {
+  const std::vector<double> w = {4, 3, 2, 1};
+  const detail::SequentialDraw draw(w);
+  std::vector<std::uint64_t> scratch(draw.words(), 0);
+  core::Rng rng(5);
+  for (int s = 0; s < 200; ++s) {
+    ExpertId out[3];
+    float gates[3];
+    draw.draw(3, rng, out, gates, scratch.data());
+    std::vector<double> drawn = {w[out[0]], w[out[1]], w[out[2]]};
+    std::sort(drawn.begin(), drawn.end(), std::greater<>());
+    const double total = drawn[0] + drawn[1] + drawn[2];
+    for (int j = 0; j < 3; ++j)
+      EXPECT_FLOAT_EQ(gates[j], static_cast<float>(drawn[static_cast<std::size_t>(j)] / total));
+  }
+}
+
+TEST(SequentialDraw, CompletesWhenFewerThanKExpertsHaveWeight) {
+  const std::vector<double> w = {0, 0, 5, 0, 1};
+  const detail::SequentialDraw draw(w);
+  std::vector<std::uint64_t> scratch(draw.words(), 0);
+  core::Rng rng(3);
+  for (int s = 0; s < 100; ++s) {
+    std::vector<ExpertId> out(4);
+    draw.draw(4, rng, out.data(), nullptr, scratch.data());
+    EXPECT_EQ(std::set<ExpertId>(out.begin(), out.begin() + 2), (std::set<ExpertId>{2, 4}));
+    EXPECT_EQ(out[2], 0);
+    EXPECT_EQ(out[3], 1);
+  }
+}
+
 TEST(Calibration, RecoversAPlantedLaw) {
   GeneratorParams planted;
   planted.skew = 1.0;

@@ -1,7 +1,6 @@
 #include "mozart/trace/like.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <numeric>
 
@@ -216,114 +215,13 @@ bool has_consecutive_pairs(const Trace& t) {
   return false;
 }
 
-// A topic's k distinct experts. Where the k−1 heaviest experts hold much of the weight,
-// rejection from an alias table redraws them over and over; there each expert is drawn in turn
-// by a scan of the remaining ones, heaviest first (short, since the weight is concentrated).
-// Both draw without replacement in proportion to the weights, in draw order.
-class TopicDraw {
-  static constexpr int kMaxScanK = 64;
-
- public:
-  TopicDraw(const std::vector<double>& weights, int k)
-      : weights_(weights), table_(weights), order_(weights.size()) {
-    std::iota(order_.begin(), order_.end(), ExpertId{0});
-    std::stable_sort(order_.begin(), order_.end(),
-                     [&](ExpertId a, ExpertId b) { return weights[a] > weights[b]; });
-    double heavy = 0, total = 0;
-    for (std::size_t i = 0; i < order_.size(); ++i) {
-      sorted_.push_back(weights[order_[i]]);
-      total += sorted_.back();
-      if (i + 1 < static_cast<std::size_t>(k))
-        heavy += sorted_.back();
-    }
-    scan_ = heavy > 0.25 * total && k <= kMaxScanK;
-    total_ = total;
-  }
-
-  // `keep` holds a one per expert; it is left as it was found.
-  void draw(int k, Rng& rng, ExpertId* out, float* gates, std::vector<double>& keep) const {
-    if (!scan_)
-      return detail::draw_distinct(table_, weights_, k, rng, out, gates);
-    std::size_t picked[kMaxScanK];
-    std::uint64_t ranks = 0;  // bit i: the i-th heaviest was picked (a trace of up to 64 experts)
-    std::size_t first = 0;    // no expert before it is left to pick
-    double remaining = total_;
-    for (int j = 0; j < k; ++j) {
-      const std::size_t pick = scan(rng.uniform() * remaining, first, keep);
-      keep[pick] = 0;
-      picked[j] = pick;
-      out[j] = order_[pick];
-      remaining -= sorted_[pick];
-      if (pick < 64) {
-        ranks |= std::uint64_t{1} << pick;
-        first = static_cast<std::size_t>(std::countr_one(ranks));
-      }
-    }
-    for (int j = 0; j < k; ++j)
-      keep[picked[j]] = 1;
-    if (gates == nullptr)
-      return;
-    double total = 0;
-    for (int j = 0; j < k; ++j)
-      total += sorted_[picked[j]];
-    if (sorted_.size() > 64) {
-      for (int j = 0; j < k; ++j)
-        gates[j] = static_cast<float>(sorted_[picked[j]] / total);
-      std::sort(gates, gates + k, std::greater<>());
-      return;
-    }
-    // Falling gates are the picked experts' in the order of their weights: no sort needed.
-    for (; ranks != 0; ranks &= ranks - 1)
-      *gates++ =
-          static_cast<float>(sorted_[static_cast<std::size_t>(std::countr_zero(ranks))] / total);
-  }
-
- private:
-  // The first remaining expert, from `first` on, at which `u`, less the remaining weights up to
-  // it in turn, falls below zero (the last remaining one where rounding left it a hair above).
-  // A picked expert's weight is multiplied by its zero in `keep`: subtracting zero leaves u as
-  // it was, as skipping it would, without a branch the processor cannot predict.
-  // Four experts at a time, with one branch: the remainder only falls, so it is below zero
-  // after the fourth when it fell below at any of them, and which one is the count of those
-  // before it that left it at or above zero (the same subtractions, in the same order).
-  std::size_t scan(double u, std::size_t first, const std::vector<double>& keep) const {
-    const std::size_t n = sorted_.size();
-    std::size_t i = first;
-    for (; i + 4 <= n; i += 4) {
-      const double u0 = u - sorted_[i] * keep[i];
-      const double u1 = u0 - sorted_[i + 1] * keep[i + 1];
-      const double u2 = u1 - sorted_[i + 2] * keep[i + 2];
-      u = u2 - sorted_[i + 3] * keep[i + 3];
-      if (u < 0)
-        return i + static_cast<std::size_t>(u0 >= 0) + static_cast<std::size_t>(u1 >= 0) +
-               static_cast<std::size_t>(u2 >= 0);
-    }
-    for (; i < n; ++i) {
-      u -= sorted_[i] * keep[i];
-      if (u < 0)
-        return i;
-    }
-    std::size_t last = n - 1;
-    while (keep[last] == 0)
-      --last;
-    return last;
-  }
-
-  const std::vector<double>& weights_;
-  AliasTable table_;
-  std::vector<ExpertId> order_;
-  std::vector<double> sorted_;
-  double total_ = 0;
-  bool scan_ = false;
-};
-
 // The drawing tables of a model over an output shape.
 struct Sampler {
-  std::vector<std::vector<AliasTable>> topic_of_layer;  // [source layer][topic above]
-  std::vector<AliasTable> first;                        // the first layer's topics
-  std::vector<std::vector<TopicDraw>> experts;          // [source layer][topic]
-  std::vector<std::size_t> source_of;                   // per output layer
-  std::vector<std::vector<ExpertId>> rename;            // per output layer; empty: identity
+  std::vector<std::vector<AliasTable>> topic_of_layer;       // [source layer][topic above]
+  std::vector<AliasTable> first;                             // the first layer's topics
+  std::vector<std::vector<detail::SequentialDraw>> experts;  // [source layer][topic]
+  std::vector<std::size_t> source_of;                        // per output layer
+  std::vector<std::vector<ExpertId>> rename;                 // per output layer; empty: identity
 
   Sampler(const LikeModel& m, const TraceShape& shape) {
     const auto& ids = m.shape.layer_ids;
@@ -333,7 +231,7 @@ struct Sampler {
         rows.emplace_back(row);
       auto& tables = experts.emplace_back();
       for (const auto& w : layer.experts)
-        tables.emplace_back(w, shape.top_k);
+        tables.emplace_back(w);
     }
     first.emplace_back(m.layers.front().share);
     for (const int id : shape.layer_ids) {
@@ -369,7 +267,7 @@ Trace draw_like(const LikeModel& m, const TraceShape& shape, std::size_t tokens,
   const auto seq_len = static_cast<std::size_t>(sequence_length);
   const int k = shape.top_k;
   std::vector<std::uint32_t> topic(m.layers.size(), 0);
-  std::vector<double> keep(static_cast<std::size_t>(shape.experts), 1.0);
+  std::vector<std::uint64_t> picked(sampler.experts.front().front().words(), 0);
   detail::ProgressTicker ticker(progress, tokens, kTokensPerTick);
   for (std::size_t t = 0; t < tokens; ++t) {
     ticker.at(t);
@@ -385,7 +283,8 @@ Trace draw_like(const LikeModel& m, const TraceShape& shape, std::size_t tokens,
       const auto z = topic[s];
       const auto at = trace.offset(j, t);
       ExpertId* out = trace.experts.data() + at;
-      sampler.experts[s][z].draw(k, rng, out, gates ? trace.gates.data() + at : nullptr, keep);
+      sampler.experts[s][z].draw(k, rng, out, gates ? trace.gates.data() + at : nullptr,
+                                 picked.data());
       if (const auto& map = sampler.rename[static_cast<std::size_t>(j)]; !map.empty())
         for (int i = 0; i < k; ++i)
           out[i] = map[out[i]];
