@@ -74,10 +74,13 @@ void add_moentwine_command(CLI::App& reproduce) {
       ->check(whole(0, 1024))
       ->capture_default_str();
   cmd->add_option("--window", o.balancer.window, "Iterations of load history the balancers use")
+      ->check(whole(1, kMaxBatchDimension))
       ->capture_default_str();
   cmd->add_option("--period", o.balancer.period, "eplb: iterations between rebalancings")
+      ->check(whole(1, kMaxBatchDimension))
       ->capture_default_str();
   cmd->add_option("--alpha", o.balancer.alpha, "ni: predicted imbalance that triggers a copy")
+      ->check(finite(0, 1e6, true))
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed of the traces")
       ->check(whole(0, kMaxU64 - 1))

@@ -45,7 +45,8 @@ struct ServeFlags {
   std::string balancer;  // empty: serve without one
   int ep = 0;            // 0: expert parallelism over every device
   balance::BalancerOptions balance;
-  unsigned jobs = 0;  // 0: one per hardware thread
+  unsigned jobs = 0;                       // 0: one per hardware thread
+  CLI::Option* dispatch_option = nullptr;  // to tell a given --dispatch from the default
 };
 
 // Tokens that place the experts: another sample of the generator's law, as a deployment would
@@ -174,7 +175,15 @@ void run_serve(ServeFlags f) {
   if (!f.balancer.empty()) {
     balance::make_balancer(f.balancer, f.balance, "mozart serve --balancer");
     balance::check_options(f.balance, f.config.iterations, "mozart serve");
+    if (f.balancer == "eplb" && f.balance.period > f.config.iterations)
+      throw core::InputError({"mozart serve", "--period", 0}, std::to_string(f.balance.period),
+                             fmt::format("at most the {} iterations of the run (eplb would "
+                                         "never rebalance)",
+                                         f.config.iterations));
   }
+  if (f.ep > 0 && f.dispatch != "nearest" && f.dispatch_option->count() > 0)
+    throw core::InputError({"mozart serve", "--dispatch", 0}, f.dispatch,
+                           "nearest with --ep (each token goes to its nearest copy)");
   const auto m = model::load_model(f.model);
   const auto hw = hw::load_hw(f.hw);
   const net::Network network(hw);
@@ -182,7 +191,12 @@ void run_serve(ServeFlags f) {
   const std::size_t tokens = workload::tokens_per_iteration(f.config, mapping.group_count()) *
                              std::size_t(f.config.iterations);
   if (f.trace.empty())
-    check_generated_size(m, tokens, {"mozart serve", "--iterations", 0});
+    check_generated_size(m, tokens,
+                         {"mozart serve",
+                          f.config.phase == workload::ServePhase::decode
+                              ? "--batch x --iterations"
+                              : "--batch (or 1 prompt when mixed) x --prompt x --iterations",
+                          0});
   core::OutputPlan outputs("mozart serve");
   for (const std::string* in : {&f.model, &f.hw, &f.trace})
     outputs.input(*in);
@@ -295,11 +309,12 @@ void add_serve_commands(CLI::App& app) {
   serve->add_option("--out-dir", f->out_dir,
                     "Also write a run directory for `mozart report`: summary, timeline, inputs");
   serve->add_flag("--json", f->json, "Print the JSON summary");
-  serve
-      ->add_option("--dispatch", f->dispatch,
-                   "Replica that takes a token: load (fewest tokens so far) or nearest")
-      ->check(CLI::IsMember({"load", "nearest"}))
-      ->capture_default_str();
+  f->dispatch_option =
+      serve
+          ->add_option("--dispatch", f->dispatch,
+                       "Replica that takes a token: load (fewest tokens so far) or nearest")
+          ->check(CLI::IsMember({"load", "nearest"}))
+          ->capture_default_str();
   serve
       ->add_option("--shadow-slots", f->config.shadow_slots,
                    "Expert slots per device and layer kept for replicas (memory reserved)")
@@ -316,14 +331,24 @@ void add_serve_commands(CLI::App& app) {
                    "hardware thread, fewer if their task graphs would not fit in memory; the "
                    "result is the same for any number; with --balancer they run in order)")
       ->check(whole(1, 4096));
-  serve->add_option("--balancer", f->balancer, "none, eplb or ni (default: serve without one)");
+  CLI::Option* balancer =
+      serve->add_option("--balancer", f->balancer, "none, eplb or ni (default: serve without one)");
+  // The balancer's options mean nothing without one.
   serve->add_option("--window", f->balance.window, "Iterations of load history a balancer uses")
+      ->check(whole(1, kMaxBatchDimension))
+      ->needs(balancer)
       ->capture_default_str();
   serve->add_option("--period", f->balance.period, "eplb: iterations between rebalancings")
+      ->check(whole(1, kMaxBatchDimension))
+      ->needs(balancer)
       ->capture_default_str();
   serve->add_option("--alpha", f->balance.alpha, "ni: predicted imbalance that triggers a copy")
+      ->check(finite(0, 1e6, true))
+      ->needs(balancer)
       ->capture_default_str();
   serve->add_option("--moves", f->balance.moves, "ni: copies per layer per iteration at most")
+      ->check(whole(1, kMaxBatchDimension))
+      ->needs(balancer)
       ->capture_default_str();
   serve->callback([f] { run_serve(*f); });
   add_moentwine_command(*app.get_subcommand("reproduce"));

@@ -976,6 +976,14 @@ TEST(CliServe, BadServingInputIsOneLineAndExitTwo) {
       {base + "--shadow-slots 100000", "missing"},
       {base + "--ep 3", "--ep"},  // not a divisor of 64
       {base + "-j 0", "--jobs"},
+      {base + "--alpha inf --balancer ni", "finite number"},
+      {base + "--window 5", "--balancer"},  // a balancer's option without one
+      {base + "--balancer ni --window 99999999999999999999", "--window"},
+      {base + "--balancer eplb --iterations 12 --window 2 --period 100000", "never rebalance"},
+      {base + "--balancer ni", "the window's default is 10"},
+      {base + "--ep 8 --dispatch load", "nearest with --ep"},
+      {base + "--phase prefill --prompt 1048576 --iterations 1048576", "--prompt"},
+      {"reproduce moentwine --alpha inf", "finite number"},
       {"reproduce moentwine --alpha 0", "--alpha"},
       {"reproduce moentwine --quick --window 1000", "--window"},
   };

@@ -15,7 +15,9 @@ void check_options(const BalancerOptions& o, int iterations, const std::string& 
                            "a predicted imbalance above 0 (max / mean device load - 1)");
   if (o.window < 1 || o.window > iterations)
     throw core::InputError({command, "--window", 0}, std::to_string(o.window),
-                           fmt::format("1 to the {} iterations of the run", iterations));
+                           fmt::format("1 to the {} iterations of the run (--iterations; the "
+                                       "window's default is 10)",
+                                       iterations));
   if (o.period < 1)
     throw core::InputError({command, "--period", 0}, std::to_string(o.period),
                            "at least 1 iteration");
