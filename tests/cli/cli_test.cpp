@@ -1036,4 +1036,10 @@ TEST(CliServe, SummaryIsByteIdenticalOnRepeatAndWithWorkersAndTheMapIsDrawn) {
   EXPECT_EQ(map.exit_code, 0) << map.err;
   EXPECT_NE(map.out.find("16 disjoint FTDs of 4 devices (2x2 blocks)"), std::string::npos)
       << map.out;
+  // Off a mesh: no blocks and no wafers.
+  const Result switched = run("map show --hw nvl72 --mapping baseline --tp 4");
+  EXPECT_EQ(switched.exit_code, 0) << switched.err;
+  EXPECT_NE(switched.out.find("72 devices, TP 4 (18 TP groups)\n"), std::string::npos)
+      << switched.out;
+  EXPECT_EQ(switched.out.find("0x0"), std::string::npos) << switched.out;
 }

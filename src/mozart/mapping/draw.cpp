@@ -8,13 +8,22 @@
 namespace mozart::mapping {
 namespace {
 
+// "1 TP group", "18 TP groups".
+std::string count(std::size_t n, const char* what) {
+  return fmt::format("{} {}{}", n, what, n == 1 ? "" : "s");
+}
+
 std::string header(const Mapping& m) {
-  std::string out =
-      fmt::format("mapping {} on {}: {} devices, TP {} ({} TP groups), {} wafer{}\n", m.name,
-                  m.hardware, m.devices, m.tp, m.groups.size(), m.wafers, m.wafers == 1 ? "" : "s");
+  std::string out = fmt::format("mapping {} on {}: {}, TP {} ({})", m.name, m.hardware,
+                                count(std::size_t(m.devices), "device"), m.tp,
+                                count(m.groups.size(), "TP group"));
+  // Wafers and blocks are a mesh's; a switched system has neither.
+  if (m.block_rows == 0)
+    return out + "\nTP groups of consecutive devices; all-reduce: one ring per TP group\n";
+  out += fmt::format(", {}\n", count(std::size_t(m.wafers), "wafer"));
   if (!m.ftds.empty())
-    out += fmt::format("{} disjoint FTDs of {} devices ({}x{} blocks); all-reduce: {}\n",
-                       m.ftds.size(), m.groups.size(), m.block_rows, m.block_cols,
+    out += fmt::format("{} disjoint FTDs of {} ({}x{} blocks); all-reduce: {}\n", m.ftds.size(),
+                       count(m.groups.size(), "device"), m.block_rows, m.block_cols,
                        m.hierarchical ? "reduce-scatter in each wafer, all-reduce across wafers, "
                                         "all-gather in each wafer"
                                       : "one ring per TP group");
