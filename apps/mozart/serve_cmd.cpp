@@ -11,6 +11,7 @@
 #include "mozart/core/error.hpp"
 #include "mozart/core/output_plan.hpp"
 #include "mozart/core/progress.hpp"
+#include "mozart/core/units.hpp"
 #include "mozart/hw/zoo.hpp"
 #include "mozart/mapping/mapping.hpp"
 #include "mozart/model/zoo.hpp"
@@ -154,12 +155,12 @@ void serve_with_balancer(const ServeFlags& f, const workload::ServeInputs& input
   fmt::print(
       "{} on {} ({} devices), mapping {} with TP {}, balancer {}: {} iterations in {:.3f} ms "
       "(stalls {:.3f} ms), MoE phases {:.3f} ms per iteration, device load peak/mean {:.2f}; {} "
-      "experts copied ({:.1f} MB, {} still travelling at their iteration's end); local steps "
+      "experts copied ({}, {} still travelling at their iteration's end); local steps "
       "ride {}, global steps ride {}\n",
       inputs.model.name, inputs.network.hw().name, inputs.mapping.devices, inputs.mapping.name,
       inputs.mapping.tp, run.balancer, run.iterations.size(), 1e3 * run.clock_s, 1e3 * run.stall_s,
-      1e3 * moe, peak, run.copies, run.copied_bytes / 1e6, run.late,
-      workload::to_string(rides.local), workload::to_string(rides.global));
+      1e3 * moe, peak, run.copies, core::format_quantity(run.copied_bytes, core::Dimension::bytes),
+      run.late, workload::to_string(rides.local), workload::to_string(rides.global));
   if (!f.output.empty())
     fmt::print("summary written to {}\n", f.output);
 }
@@ -230,7 +231,11 @@ void run_serve(ServeFlags f) {
   run.iteration_done = [&iterations] { iterations.advance(); };
   const auto r = workload::simulate_serving(inputs, f.config, run);
   iterations.finish();
-  const ordered_json summary = workload::to_json(r);
+  ordered_json summary = workload::to_json(r);
+  // What else decided the run, so that a summary says how to make it again.
+  summary["placer"] = f.placer;
+  summary["seed"] = f.seed;
+  summary["ep"] = f.ep > 0 ? f.ep : inputs.mapping.devices;
   report::stage_run_dir(
       outputs, f.out_dir,
       {{report::kSummaryFile, summary.dump(1) + "\n"},
