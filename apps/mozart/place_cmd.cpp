@@ -118,8 +118,9 @@ void run_place(const PlaceFlags& f) {
   std::optional<placement::Metrics> held_out;
   if (!f.eval.empty())
     held_out = placement::evaluate(p, load_trace(f.eval, f), expert_bytes(m));
-  outputs.stage(f.output, placement::placement_file_text(p, f.output));
-  ordered_json out{{"placement", f.output},
+  if (!f.output.empty())
+    outputs.stage(f.output, placement::placement_file_text(p, f.output));
+  ordered_json out{{"placement", f.output.empty() ? ordered_json() : ordered_json(f.output)},
                    {"placer", p.placer},
                    {"seconds", seconds},
                    {"on_trace", placement::to_json(on_trace, true)}};
@@ -141,7 +142,8 @@ void run_place(const PlaceFlags& f) {
       fmt::print("  layer {} solver: {}, objective {:.6g}, bound {:.6g}, gap {:.2g}, {:.3f} s\n",
                  p.layers[l].layer_id, p.solver[l]->status, p.solver[l]->objective,
                  p.solver[l]->bound, p.solver[l]->gap, p.solver[l]->seconds);
-  fmt::print("written to {}\n", f.output);
+  if (!f.output.empty())
+    fmt::print("written to {}\n", f.output);
 }
 
 void run_compare(const PlaceFlags& f) {
@@ -227,15 +229,20 @@ void add_place_commands(CLI::App& app) {
   cmd->add_option("--placer", f->placer,
                   "contiguous, round-robin, random, balanced, occult, mozart, mozart-paper, metis");
   cmd->add_option("-o,--output", f->output,
-                  "Placement to write (.json or .csv; not the trace it is made from)");
+                  "Placement to write (.json or .csv; not the trace it is made from; optional "
+                  "with --json or --out-dir)");
   cmd->add_option("--out-dir", f->out_dir,
                   "Also write a run directory for `mozart report`: placement, priors, inputs");
   cmd->callback([cmd, f] {
     if (cmd->get_subcommands().empty()) {
-      for (const auto& [value, flag] :
-           {std::pair{f->trace, "--trace"}, {f->hw, "--hw"}, {f->output, "-o"}})
+      for (const auto& [value, flag] : {std::pair{f->trace, "--trace"}, {f->hw, "--hw"}})
         if (value.empty())
           throw core::InputError({"mozart place", flag, 0}, "(none)", "a value (see --help)");
+      // The placement goes to -o; with --json or --out-dir the run may keep it elsewhere or
+      // only print its figures.
+      if (f->output.empty() && !f->json && f->out_dir.empty())
+        throw core::InputError({"mozart place", "-o", 0}, "(none)",
+                               "a placement file to write (or --json / --out-dir)");
       run_place(*f);
     }
   });

@@ -351,6 +351,10 @@ TEST(Cli, PlaceWritesAPlacementAndCompareListsEveryPlacer) {
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   EXPECT_DOUBLE_EQ(nlohmann::json::parse(eval.out)["copies_chiplets"].get<double>(),
                    j["on_trace"]["copies_chiplets"].get<double>());
+  // --json alone prints the figures and writes no placement.
+  Result figures = run("place --trace " + trace + " --hw mozart-nop-tree-ucie --json");
+  ASSERT_EQ(figures.exit_code, 0) << figures.err;
+  EXPECT_TRUE(nlohmann::json::parse(figures.out)["placement"].is_null());
   Result compare = run("place compare --trace " + trace + " --hw mozart-nop-tree-ucie --json");
   ASSERT_EQ(compare.exit_code, 0) << compare.err;
   EXPECT_EQ(nlohmann::json::parse(compare.out).size(), 8u);
@@ -690,7 +694,7 @@ TEST(CliHardening, StudyHardwareIsCheckedBeforeTheStudy) {
 }
 
 TEST(CliHardening, NonFiniteAndHugeQuantitiesAreRefused) {
-  expect_refused("net collective mozart-nop-tree-ucie --bytes '1e300 TB'", "at most 1 EiB");
+  expect_refused("net collective mozart-nop-tree-ucie --bytes '1e300 TB'", "at most 2^60 B");
   expect_refused("net collective mozart-nop-tree-ucie --bytes 'inf B'", "--bytes");
   expect_refused("net collective mozart-nop-tree-ucie --efficiency nan", "finite number");
   expect_refused("trace gen --model olmoe-1b-7b --skew nan -o " + temp_file(".mzt"),

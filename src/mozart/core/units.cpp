@@ -69,7 +69,7 @@ struct SaneRange {
 SaneRange sane_range(Dimension dimension) {
   switch (dimension) {
     case Dimension::bytes:
-      return {1152921504606846976.0, "1 EiB (2^60 B)"};
+      return {1152921504606846976.0, "2^60 B (1048576 TiB)"};
     case Dimension::bytes_per_s:
       return {1e18, "1e18 B/s (1e6 TB/s)"};
     case Dimension::flops_per_s:

@@ -24,7 +24,7 @@ std::optional<double> parse_quantity(std::string_view text, Dimension dimension)
 //   hertz 1e12, joules 1e9, plain counts 2^53 (exact in a double).
 double max_quantity(Dimension dimension);
 
-// "at most 1 EiB (2^60 B)": the sane range, for error messages.
+// "at most 2^60 B (1048576 TiB)": the sane range, for error messages.
 std::string range_of(Dimension dimension);
 
 // The units accepted for a dimension, for error messages ("B, KB, ..., GiB").
