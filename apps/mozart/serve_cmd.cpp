@@ -45,6 +45,7 @@ struct ServeFlags {
   std::string balancer;  // empty: serve without one
   int ep = 0;            // 0: expert parallelism over every device
   balance::BalancerOptions balance;
+  ReadFlags read;  // of --trace
 };
 
 // Tokens that place the experts: another sample of the generator's law, as a deployment would
@@ -52,8 +53,9 @@ struct ServeFlags {
 constexpr std::size_t kPriorTokens = 4096;
 
 trace::Trace routing(const ServeFlags& f, const model::MoeModel& m, int groups) {
+  f.read.check_used(!f.trace.empty(), "mozart serve", "--trace");
   if (!f.trace.empty())
-    return trace::read_trace(f.trace, read_options_for(m));
+    return trace::read_trace(f.trace, f.read.for_model(f.model).options());
   return study::serving_trace(m, f.config, groups, f.seed);
 }
 
@@ -279,6 +281,7 @@ void add_serve_commands(CLI::App& app) {
       ->capture_default_str();
   serve->add_option("--trace", f->trace,
                     "Routing in serving order (default: drawn from the generator)");
+  f->read.add_to(serve, false);  // --model is declared above
   serve->add_option("--placer", f->placer, "Placer of the experts (mozart place's names)")
       ->capture_default_str();
   serve->add_option("--seed", f->seed, "Seed of generated routing and placers")
