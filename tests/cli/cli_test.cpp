@@ -1112,7 +1112,7 @@ TEST(CliTraceInput, EveryCommandThatReadsATraceTakesTheReadOptions) {
     const Result r = run(command + read + (gen ? "" : " --format jsonl"));
     EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
   }
-  // serve reads its trace with them (here the model's own shape, confirmed).
+  // serve and simulate read their traces with them (here the model's own shape, confirmed).
   const std::string serving = temp_file("-s.jsonl");
   ASSERT_EQ(run("trace gen --model olmoe-1b-7b --tokens 256 -o " + serving).exit_code, 0);
   const std::string serve =
@@ -1120,6 +1120,14 @@ TEST(CliTraceInput, EveryCommandThatReadsATraceTakesTheReadOptions) {
       "--iterations 2 --experts 64 --top-k 8";
   const Result r = run(serve + " --format jsonl --trace " + serving);
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  const std::string simulate =
+      "simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --sequences 4 --micro-batches 2 "
+      "--seq-len 64 --experts 64 --top-k 8";
+  const Result step = run(simulate + " --format jsonl --trace " + serving + " --priors " + serving);
+  EXPECT_EQ(step.exit_code, 0) << step.err;
+  expect_refused(simulate,
+                 "field '--experts': got '64', expected --experts only with --trace or "
+                 "--priors");
   // Where no trace is read they would be ignored: refused.
   expect_refused(serve, "field '--experts': got '64', expected --experts only with --trace");
   expect_refused("trace gen --model olmoe-1b-7b --tokens 8 --fields token=tok -o " + generated,
