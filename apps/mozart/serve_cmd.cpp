@@ -35,6 +35,7 @@ struct ServeFlags {
   workload::ServeConfig config;
   std::string phase = "decode";
   std::string trace;
+  ReadFlags read;  // of --trace
   std::string placer = "contiguous";
   std::uint64_t seed = 1;
   std::string output;
@@ -45,7 +46,6 @@ struct ServeFlags {
   std::string balancer;  // empty: serve without one
   int ep = 0;            // 0: expert parallelism over every device
   balance::BalancerOptions balance;
-  ReadFlags read;  // of --trace
 };
 
 // Tokens that place the experts: another sample of the generator's law, as a deployment would
