@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "model_trace.hpp"
+
 #include "mozart/core/progress.hpp"
 #include "mozart/hw/spec.hpp"
 #include "mozart/model/spec.hpp"
@@ -35,6 +37,7 @@ struct SimulateFlags {
   std::string timeline;
   std::string out_dir;  // a run directory for `mozart report`
   bool json = false;
+  ReadFlags read;  // of --trace and --priors
 };
 
 // What `mozart simulate` watches while a step runs; a sweep's points leave it empty.

@@ -40,6 +40,7 @@ struct PlaceFlags {
   int group_size = 0;
   placement::PlacerOptions options;
   bool json = false;
+  ReadFlags read;  // of --trace and --eval
 };
 
 std::optional<model::MoeModel> model_of(const PlaceFlags& f, const trace::Trace& t) {
@@ -50,12 +51,7 @@ std::optional<model::MoeModel> model_of(const PlaceFlags& f, const trace::Trace&
 
 // The trace at `path`, checked against --model when one is given.
 trace::Trace load_trace(const std::string& path, const PlaceFlags& f) {
-  if (f.model.empty())
-    return trace::read_trace(path);
-  const auto m = model::load_model(f.model);
-  trace::Trace t = trace::read_trace(path, read_options_for(m));
-  check_trace_fits_model(t, m, path);
-  return t;
+  return f.read.for_model(f.model).read(path);
 }
 
 double expert_bytes(const std::optional<model::MoeModel>& m) {
@@ -218,6 +214,7 @@ void add_common(CLI::App* cmd, PlaceFlags& f, bool required) {
       ->check(finite(0.0, 1000.0));
   cmd->add_option("--seed", f.options.seed, "Seed (random, metis)")->check(whole(0));
   cmd->add_flag("--json", f.json, "Print JSON");
+  f.read.add_to(cmd, false);  // --model is declared above
 }
 
 }  // namespace
@@ -257,13 +254,15 @@ void add_place_commands(CLI::App& app) {
 
   auto e = std::make_shared<std::pair<std::string, std::string>>();
   auto e_json = std::make_shared<bool>(false);
+  auto e_read = std::make_shared<ReadFlags>();
   auto* eval = cmd->add_subcommand("eval", "Measure a placement file on a trace");
   eval->add_option("--placement", e->first, "Placement (.json or .csv)")->required();
   eval->add_option("--trace", e->second, "Trace")->required();
   eval->add_flag("--json", *e_json, "Print JSON");
-  eval->callback([e, e_json] {
+  e_read->add_to(eval, false);  // the placement names no model to check the trace by
+  eval->callback([e, e_json, e_read] {
     const auto p = placement::read_placement(e->first);
-    const auto t = trace::read_trace(e->second);
+    const auto t = e_read->read(e->second);
     const auto m = placement::evaluate(p, t);
     if (*e_json)
       return print_json(placement::to_json(m, true));

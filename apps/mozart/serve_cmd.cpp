@@ -36,6 +36,7 @@ struct ServeFlags {
   workload::ServeConfig config;
   std::string phase = "decode";
   std::string trace;
+  ReadFlags read;  // of --trace
   std::string placer = "contiguous";
   std::uint64_t seed = 1;
   std::string output;
@@ -55,8 +56,9 @@ struct ServeFlags {
 constexpr std::size_t kPriorTokens = 4096;
 
 trace::Trace routing(const ServeFlags& f, const model::MoeModel& m, int groups) {
+  f.read.check_used(!f.trace.empty(), "mozart serve", "--trace");
   if (!f.trace.empty())
-    return trace::read_trace(f.trace, read_options_for(m));
+    return trace::read_trace(f.trace, f.read.for_model(f.model).options());
   return study::serving_trace(m, f.config, groups, f.seed);
 }
 
@@ -304,6 +306,7 @@ void add_serve_commands(CLI::App& app) {
       ->capture_default_str();
   serve->add_option("--trace", f->trace,
                     "Routing in serving order (default: drawn from the generator)");
+  f->read.add_to(serve, false);  // --model is declared above
   serve->add_option("--placer", f->placer, "Placer of the experts (mozart place's names)")
       ->capture_default_str();
   serve->add_option("--seed", f->seed, "Seed of generated routing and placers")

@@ -63,7 +63,7 @@ std::size_t generated_tokens(const SimulateFlags& f) {
 trace::Trace step_trace(const SimulateFlags& f, const model::MoeModel& m, std::uint64_t seed,
                         const std::string& path) {
   if (!path.empty())
-    return trace::read_trace(path, read_options_for(m));
+    return trace::read_trace(path, f.read.for_model(f.model).options());
   return study::generated_trace(m, generated_tokens(f), f.seq_len, seed, false);
 }
 
@@ -91,6 +91,8 @@ placement::Placement step_placement(const SimulateFlags& f, const model::MoeMode
 // Every output checked, and every size that drives memory, before any trace is made; the
 // plan then holds the outputs until the step is done.
 core::OutputPlan check_before_work(const SimulateFlags& f, const model::MoeModel& m) {
+  f.read.check_used(!f.trace.empty() || !f.priors.empty(), "mozart simulate",
+                    "--trace or --priors");
   if (f.trace.empty() || f.priors.empty())
     check_generated_size(m, generated_tokens(f), {"mozart simulate", "--sequences", 0});
   core::OutputPlan plan("mozart simulate");
@@ -386,6 +388,7 @@ void add_simulate_commands(CLI::App& app) {
   sim->add_option("--priors", sf->priors,
                   "Trace the placement's and streaming's priors come from (default: another "
                   "generated sample)");
+  sf->read.add_to(sim, false);  // --model is declared above
   sim->add_option("--placement", sf->placement, "Placement file (default: made by the policy)");
   sim->add_flag("--weights-may-overflow", sf->weights_may_overflow,
                 "Simulate even when the weights overfill their memory stacks (reported as "

@@ -33,68 +33,6 @@ using nlohmann::ordered_json;
 using trace::Trace;
 using trace::TraceShape;
 
-// Options every command that reads a trace shares: what foreign formats leave out.
-struct ReadFlags {
-  std::string format;
-  std::string model;
-  int experts = 0;
-  int top_k = 0;
-  std::vector<std::string> fields;  // ROLE=FIELD
-  bool drop_incomplete = false;
-
-  void add_to(CLI::App* cmd, bool with_model = true) {
-    cmd->add_option("--format", format,
-                    "Input format: native, jsonl, npy, csv (default: extension)");
-    if (with_model)
-      cmd->add_option("--model", model, "Zoo model or model file: experts, top-k and MoE layers");
-    cmd->add_option("--experts", experts, "Routed experts per layer (for files that omit it)")
-        ->check(whole(1, core::kMaxRoutedExperts));
-    cmd->add_option("--top-k", top_k, "Experts per token (to take from router logits)")
-        ->check(whole(1, core::kMaxRoutedExperts));
-    cmd->add_option("--fields", fields,
-                    "JSONL field names by role, e.g. token=tok,layer=l,experts=ids,gates=probs "
-                    "(roles: token, layer, experts, gates, logits, sequence, position, domain)")
-        ->delimiter(',');
-    cmd->add_flag("--drop-incomplete", drop_incomplete,
-                  "JSONL, CSV: keep the tokens with a record at every layer instead of refusing "
-                  "missing records (the dropped ones are reported)");
-  }
-
-  // The trace at `path`, checked against --model when one is given.
-  Trace read(const std::string& path, const trace::Progress& progress = {}) const {
-    trace::ReadOptions o = options();
-    o.progress = progress;
-    Trace t = trace::read_trace(path, o);
-    if (!model.empty())
-      check_trace_fits_model(t, model::load_model(model), path);
-    return t;
-  }
-
-  trace::ReadOptions options() const {
-    trace::ReadOptions o =
-        model.empty() ? trace::ReadOptions{} : read_options_for(model::load_model(model));
-    if (!format.empty()) {
-      o.format = trace::parse_format(format);
-      if (!o.format)
-        throw core::InputError({"--format", "format", 0}, format, "native, jsonl, npy or csv");
-    }
-    if (experts > 0)
-      o.hint.experts = experts;
-    if (top_k > 0)
-      o.hint.top_k = top_k;
-    o.drop_incomplete = drop_incomplete;
-    o.report = [](const std::string& note) { fmt::print(stderr, "mozart: note: {}\n", note); };
-    for (const auto& mapping : fields) {
-      const auto eq = mapping.find('=');
-      if (eq == std::string::npos || eq == 0 || eq + 1 == mapping.size())
-        throw core::InputError({"--fields", "mapping", 0}, mapping,
-                               "ROLE=FIELD, e.g. token=tok,layer=l,experts=ids,gates=probs");
-      o.fields[mapping.substr(0, eq)] = mapping.substr(eq + 1);
-    }
-    return o;
-  }
-};
-
 std::string opt(const std::optional<double>& v, const char* spec = "{:.3f}") {
   return v ? fmt::format(fmt::runtime(spec), *v) : std::string("-");
 }
@@ -162,6 +100,15 @@ std::size_t drift_window_for(std::size_t tokens) {
   return tokens >= 2 * window ? window : 0;
 }
 
+// What the drift column holds: none without a second window to compare with.
+std::string drift_note(std::size_t window, std::size_t tokens) {
+  if (window == 0)
+    return "off (under 512 tokens, or --window 0)";
+  if (window >= tokens)
+    return fmt::format("- (a window of {} tokens holds the whole trace of {})", window, tokens);
+  return fmt::format("mean change of the expert shares between windows of {} tokens", window);
+}
+
 void run_stats(const StatsFlags& f) {
   core::OutputPlan outputs("mozart trace stats");
   outputs.input(f.path).input(f.read.model).output("-o", f.output, {".json"}).check();
@@ -209,9 +156,7 @@ void run_stats(const StatsFlags& f) {
   fmt::print(
       "trans-c: transition concentration to the next layer; drift: {}; reuse: share of a "
       "token's experts the token before it in its sequence chose\n",
-      window > 0
-          ? fmt::format("mean change of the expert shares between windows of {} tokens", window)
-          : std::string("off (under 512 tokens, or --window 0)"));
+      drift_note(window, t.tokens));
   fmt::print("C_T over {} contiguous groups (copies per token): {:.3f} of at most {}\n", groups,
              out["copies_contiguous"].get<double>(), t.top_k());
   if (!f.output.empty())
@@ -231,6 +176,7 @@ struct GenFlags {
   int seq_len = 0;
   std::vector<std::string> domains;
   double skew = -1;
+  ReadFlags read;  // of the --like trace
 };
 
 // Draws from measured per-token counts; a --model given too must match their shape.
@@ -265,9 +211,7 @@ Trace generate_like(const GenFlags& f, const trace::Progress& progress) {
   std::optional<model::MoeModel> m;
   if (!f.model.empty())
     m = model::load_model(f.model);
-  const Trace source = trace::read_trace(f.like, m ? read_options_for(*m) : trace::ReadOptions{});
-  if (m)
-    check_trace_fits_model(source, *m, f.like);
+  const Trace source = f.read.for_model(f.model).read(f.like);
   trace::LikeOptions options;
   options.seed = f.seed;
   if (f.topics > 0)
@@ -306,6 +250,7 @@ void run_gen(const GenFlags& f) {
     throw core::InputError({"mozart trace gen", "--like", 0}, f.like,
                            "--like alone: the law comes from the trace (no --params, "
                            "--token-experts, --skew or --domains)");
+  f.read.check_used(!f.like.empty(), "mozart trace gen", "--like");
   LoopProgress generating("trace gen: generating");
   Trace t;
   if (!f.like.empty()) {
@@ -360,6 +305,18 @@ struct CalibrateFlags {
   std::uint64_t seed = 1;
   std::size_t tokens = 16384;
 };
+
+// One source is fitted: a trace, or counts (expert counts, per-token counts or both); the
+// options of a source not read would be ignored, so they are refused.
+void check_sources(const CalibrateFlags& f) {
+  if (!f.trace_path.empty())
+    for (const auto& [option, value] :
+         {std::pair{"--counts", f.counts}, {"--token-experts", f.token_experts}})
+      if (!value.empty())
+        throw core::InputError({"mozart trace calibrate", option, 0}, value,
+                               fmt::format("no {} with --trace (a trace is fitted alone)", option));
+  f.read.check_used(!f.trace_path.empty(), "mozart trace calibrate", "--trace");
+}
 
 trace::CalibrationTarget calibration_target(const CalibrateFlags& f, const TraceShape& shape) {
   if (!f.trace_path.empty())
@@ -446,7 +403,7 @@ std::string calibration_report(const CalibrateFlags& f, const TraceShape& shape,
 // The sampling noise of the target's statistics (half the difference of its two halves).
 void print_noise(const trace::CalibrationTarget& target) {
   if (target.noise.empty()) {
-    fmt::print("sampling noise: not known (aggregate counts cannot be halved)\n");
+    fmt::print("sampling noise: not known ({})\n", target.no_noise);
     return;
   }
   fmt::print("sampling noise (half the difference of the input's two halves):\n");
@@ -459,6 +416,7 @@ void print_noise(const trace::CalibrationTarget& target) {
 }
 
 void run_calibrate(const CalibrateFlags& f) {
+  check_sources(f);
   core::OutputPlan outputs("mozart trace calibrate");
   for (const std::string* in : {&f.model, &f.counts, &f.token_experts, &f.trace_path})
     outputs.input(*in);
@@ -485,6 +443,8 @@ void run_calibrate(const CalibrateFlags& f) {
   out["calibration"]["sampling_noise"] = ordered_json::array();
   for (const auto& layer : target.noise)
     out["calibration"]["sampling_noise"].push_back(trace::to_json(layer));
+  if (target.noise.empty())
+    out["calibration"]["sampling_noise_unknown"] = target.no_noise;
   outputs.stage(f.output, out.dump(1) + "\n");
   progress.advance();
   if (!f.report.empty()) {
@@ -679,19 +639,28 @@ void add_trace_commands(CLI::App& app) {
       ->delimiter(',')
       ->check(name_text());
   gen->add_option("--skew", g->skew, "Log-normal popularity spread")->check(finite(0.0, 10.0));
+  g->read.add_to(gen, false, false);  // --model and --format are gen's own
   gen->callback([g] { run_gen(*g); });
 
   auto* cal = cmd->add_subcommand("calibrate", "Fit the generator to real routing");
   auto c = std::make_shared<CalibrateFlags>();
   cal->add_option("--model", c->model, "Zoo model the generator is for")->required();
-  cal->add_option("--counts", c->counts,
-                  "Expert-counts JSON (data/routing-counts/olmoe-mixtral-expert-counts.json)");
+  auto* counts = cal->add_option(
+      "--counts", c->counts,
+      "Expert-counts JSON (data/routing-counts/olmoe-mixtral-expert-counts.json); may be "
+      "combined with --token-experts, not with --trace");
   cal->add_option("--key", c->counts_key,
-                  "Model key in the counts file: olmoe, mistral, olmoe-sft, olmoe-dpo");
+                  "With --counts: model key in the counts file: olmoe, mistral, olmoe-sft, "
+                  "olmoe-dpo")
+      ->needs(counts);
   cal->add_option("--domain", c->domain,
-                  "Domain in the counts file: arxiv, book, c4, github, wikipedia, tulu");
-  cal->add_option("--token-experts", c->token_experts, "Per-token expert counts (co-activation)");
-  cal->add_option("--trace", c->trace_path, "A real trace to fit instead");
+                  "With --counts: domain in the counts file: arxiv, book, c4, github, wikipedia, "
+                  "tulu")
+      ->needs(counts);
+  cal->add_option("--token-experts", c->token_experts,
+                  "Per-token expert counts (co-activation); not with --trace");
+  cal->add_option("--trace", c->trace_path,
+                  "A real trace to fit instead, alone (the trace-reading options apply to it)");
   c->read.add_to(cal, false);
   cal->add_option("-o,--output", c->output, "Generator parameters to write (.json)")->required();
   cal->add_option("--report", c->report,

@@ -1047,3 +1047,151 @@ TEST(CliServe, SummaryIsByteIdenticalOnRepeatAndWithWorkersAndTheMapIsDrawn) {
       << switched.out;
   EXPECT_EQ(switched.out.find("0x0"), std::string::npos) << switched.out;
 }
+
+// ---- Bad input to the trace commands (issue 13, follow-up audit) ----
+
+// A router log of `tokens` tokens at layers 0 and 1, with `logits(token, layer)` router logits.
+std::string logits_log(int tokens, int (*logits)(int, int)) {
+  std::string text;
+  for (int t = 0; t < tokens; ++t)
+    for (int l = 0; l < 2; ++l) {
+      std::string values;
+      for (int e = 0; e < logits(t, l); ++e)
+        values += (e ? ", " : "") + std::to_string((e * 7 + t + l) % 5) + ".5";
+      text += "{\"tok\": " + std::to_string(t) + ", \"l\": " + std::to_string(l) +
+              ", \"router_logits\": [" + values + "]}\n";
+    }
+  return text;
+}
+
+TEST(CliTraceInput, RouterLogitsAreOnePerExpert) {
+  const std::string log = temp_file(".jsonl"), out = temp_file(".csv");
+  const std::string convert = "trace convert " + log + " " + out +
+                              " --top-k 2 --fields token=tok,layer=l,logits=router_logits ";
+  write_text(log, logits_log(3, [](int, int) { return 3; }));
+  expect_refused(convert + "--experts 8",
+                 log +
+                     ":1: field 'router_logits': got '3 logits', expected one logit per "
+                     "expert (8 experts)");
+  write_text(log, logits_log(3, [](int t, int l) { return (t + l) % 2 ? 5 : 8; }));
+  expect_refused(convert + "--experts 8", log + ":2: field 'router_logits': got '5 logits'");
+  write_text(log, logits_log(3, [](int, int) { return 8; }));
+  expect_refused(convert + "--experts 4", "got '8 logits', expected one logit per expert (4 ");
+  EXPECT_FALSE(std::filesystem::exists(out));
+  const Result r = run(convert + "--experts 8");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("3 tokens × 2 layers"), std::string::npos) << r.out;
+  std::filesystem::remove(log);
+  std::filesystem::remove(out);
+}
+
+TEST(CliTraceInput, FieldsMapEachRoleOnceAndEachFieldOnce) {
+  const std::string log = temp_file(".jsonl"), out = temp_file(".csv");
+  write_text(log, "{\"tok\": 0, \"l\": 0, \"ids\": [7, 1], \"p\": [0.6, 0.4]}\n");
+  const std::string convert = "trace convert " + log + " " + out + " --experts 8 --fields ";
+  expect_refused(convert + "token=tok,layer=l,experts=ids,gates=ids",
+                 "got 'gates=ids', expected each field for one role (experts=ids is given");
+  expect_refused(convert + "token=tok,layer=l,experts=ids,experts=p",
+                 "got 'experts=p', expected each role once (experts=ids is given");
+  EXPECT_EQ(run(convert + "token=tok,layer=l,experts=ids,gates=p").exit_code, 0);
+  std::filesystem::remove(log);
+  std::filesystem::remove(out);
+}
+
+TEST(CliTraceInput, CalibrateFitsOneSourceAndSaysWhyNoiseIsUnknown) {
+  const std::string trace = temp_file(".mzt"), params = temp_file(".json");
+  const std::string counts =
+      std::string(MOZART_TEST_DATA) + "/../../data/routing-counts/olmoe-mixtral-expert-counts.json";
+  ASSERT_EQ(run("trace gen --model olmoe-1b-7b --tokens 64 -o " + trace).exit_code, 0);
+  const std::string calibrate = "trace calibrate --model olmoe-1b-7b --tokens 256 -o " + params;
+  expect_refused(calibrate + " --trace " + trace + " --counts " + counts,
+                 "expected no --counts with --trace");
+  expect_refused(calibrate + " --trace " + trace + " --token-experts " + counts,
+                 "no --token-experts with --trace");
+  expect_refused(calibrate + " --counts " + counts + " --experts 64",
+                 "field '--experts': got '64', expected --experts only with --trace");
+  expect_refused(calibrate + " --trace " + trace + " --domain c4", "--domain requires --counts");
+  EXPECT_FALSE(std::filesystem::exists(params));
+  // One token: refused as trace gen --like refuses it; three: fitted, the noise not known
+  // for that reason (not the aggregate counts' one).
+  const std::string one = temp_file("-1.mzt"), three = temp_file("-3.mzt");
+  ASSERT_EQ(run("trace slice " + trace + " " + one + " --tokens 0:1 --layers 0").exit_code, 0);
+  ASSERT_EQ(run("trace slice " + trace + " " + three + " --tokens 0:3 --layers 0").exit_code, 0);
+  expect_refused(calibrate + " --trace " + one,
+                 one + ": field 'tokens': got '1', expected at least 2 tokens to fit a generator");
+  expect_refused("trace gen --like " + one + " --tokens 8 -o " + temp_file("-g.mzt"),
+                 one + ": field 'tokens': got '1', expected at least 2 tokens to fit a generator");
+  const Result r = run(calibrate + " --trace " + three);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("sampling noise: not known (3 tokens are too few to halve; 4 at least)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(nlohmann::json::parse(slurp(params))["calibration"]["sampling_noise_unknown"],
+            "3 tokens are too few to halve; 4 at least");
+  for (const auto& path : {trace, params, one, three})
+    std::filesystem::remove(path);
+}
+
+TEST(CliTraceInput, EveryCommandThatReadsATraceTakesTheReadOptions) {
+  // A foreign log of 8 experts, top-2, that only --experts and --fields make readable.
+  const std::string log = temp_file(".jsonl");
+  std::string text;
+  for (int t = 0; t < 16; ++t)
+    text += "{\"tok\": " + std::to_string(t) + ", \"l\": 0, \"ids\": [" + std::to_string(t % 8) +
+            ", " + std::to_string((t + 3) % 8) + "]}\n";
+  write_text(log, text);
+  const std::string read = " --experts 8 --top-k 2 --fields token=tok,layer=l,experts=ids";
+  const std::string placement = temp_file(".json"), generated = temp_file("-g.mzt");
+  for (const std::string& command :
+       {"trace info " + log, "place --trace " + log + " --hw mozart-nop-tree-ucie -o " + placement,
+        "place compare --placers contiguous --trace " + log + " --hw mozart-nop-tree-ucie",
+        "place eval --placement " + placement + " --trace " + log,
+        "trace gen --like " + log + " --tokens 32 -o " + generated}) {
+    // (trace gen's --format is its output's)
+    const bool gen = command.rfind("trace gen", 0) == 0;
+    const Result r = run(command + read + (gen ? "" : " --format jsonl"));
+    EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
+  }
+  // serve and simulate read their traces with them (here the model's own shape, confirmed).
+  const std::string serving = temp_file("-s.jsonl");
+  ASSERT_EQ(run("trace gen --model olmoe-1b-7b --tokens 256 -o " + serving).exit_code, 0);
+  const std::string serve =
+      "serve --model olmoe-1b-7b --hw wsc-mesh-8x8 --batch 16 --context 64 "
+      "--iterations 2 --experts 64 --top-k 8";
+  const Result r = run(serve + " --format jsonl --trace " + serving);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const std::string simulate =
+      "simulate --model olmoe-1b-7b --hw mozart-nop-tree-ucie --sequences 4 --micro-batches 2 "
+      "--seq-len 64 --experts 64 --top-k 8";
+  const Result step = run(simulate + " --format jsonl --trace " + serving + " --priors " + serving);
+  EXPECT_EQ(step.exit_code, 0) << step.err;
+  expect_refused(simulate,
+                 "field '--experts': got '64', expected --experts only with --trace or "
+                 "--priors");
+  // Where no trace is read they would be ignored: refused.
+  expect_refused(serve, "field '--experts': got '64', expected --experts only with --trace");
+  expect_refused("trace gen --model olmoe-1b-7b --tokens 8 --fields token=tok -o " + generated,
+                 "field '--fields': got 'token=tok', expected --fields only with --like");
+  for (const auto& path : {log, placement, generated, serving})
+    std::filesystem::remove(path);
+}
+
+TEST(CliTraceInput, SplitAndDriftMessagesSayWhatIsWrong) {
+  const std::string trace = temp_file(".mzt");
+  ASSERT_EQ(run("trace gen --model olmoe-1b-7b --tokens 300 -o " + trace).exit_code, 0);
+  for (const std::string fraction : {"0", "1", "-0.5", "nan"})
+    expect_refused("trace split " + trace + " " + temp_file("-a.mzt") + " " + temp_file("-b.mzt") +
+                       " --fraction " + fraction,
+                   "field 'fraction': got '" + fraction + "', expected a fraction in (0, 1)");
+  // A window over the whole trace leaves no second window to drift from: "-", not 0.
+  const Result r = run("trace stats " + trace + " --window 100000");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("drift: - (a window of 100000 tokens holds the whole trace of 300)"),
+            std::string::npos)
+      << r.out;
+  const Result json = run("trace stats " + trace + " --window 100000 --json");
+  EXPECT_FALSE(nlohmann::json::parse(json.out)["layers"][0].contains("drift_mean")) << json.out;
+  const Result split = run("trace stats " + trace + " --window 100 --json");
+  EXPECT_TRUE(nlohmann::json::parse(split.out)["layers"][0].contains("drift_mean")) << split.out;
+  std::filesystem::remove(trace);
+}

@@ -47,6 +47,14 @@ TEST(TraceEdit, SplitsCutWhereAsked) {
   EXPECT_THROW(split_point(t, {.tokens = 95}, "t"), core::InputError);
   EXPECT_THROW(split_point(t, {.fraction = 1.0}, "t"), core::InputError);
   EXPECT_THROW(split_point(t, {.fraction = -0.2}, "t"), core::InputError);
+  // A fraction of 0 is a fraction outside (0, 1), not a missing cut.
+  try {
+    split_point(t, {.fraction = 0.0}, "t");
+    ADD_FAILURE() << "a fraction of 0 was taken";
+  } catch (const core::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("field 'fraction': got '0'"), std::string::npos)
+        << e.what();
+  }
   EXPECT_THROW(split_point(t, {.tokens = 5, .sequences = 1}, "t"), core::InputError);
   // The two parts hold every token once.
   const std::size_t cut = split_point(t, {.fraction = 0.3}, "t");

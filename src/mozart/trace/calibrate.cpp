@@ -223,6 +223,9 @@ bool keeps_order(const Trace& trace) {
   return false;
 }
 
+// The fewest tokens halved for a sampling noise (two in each half).
+constexpr std::size_t kHalvedTokens = 4;
+
 // Half the difference of each statistic between the two halves of `trace`.
 std::vector<LayerStats> half_difference(const Trace& trace, const std::string& label);
 
@@ -253,9 +256,15 @@ void fit_stickiness(const CalibrationTarget& target, const CalibrationOptions& o
 }  // namespace
 
 CalibrationTarget target_from_trace(const Trace& trace, const std::string& label) {
+  if (trace.tokens < 2)
+    throw InputError({label, "tokens", 0}, std::to_string(trace.tokens),
+                     "at least 2 tokens to fit a generator on");
   CalibrationTarget target = target_from_trace_only(trace, label);
-  if (trace.tokens >= 4)
+  if (trace.tokens >= kHalvedTokens)
     target.noise = half_difference(trace, label);
+  else
+    target.no_noise =
+        fmt::format("{} tokens are too few to halve; {} at least", trace.tokens, kHalvedTokens);
   return target;
 }
 
@@ -333,6 +342,7 @@ CalibrationTarget target_from_expert_counts(const std::string& path, const std::
   }
   CalibrationTarget target;
   target.label = fmt::format("{}/{}", model_key, domain);
+  target.no_noise = "aggregate counts cannot be halved";
   target.shape = {{0, 7, 15}, experts, top_k};
   try {
     for (const auto& layer : json.at(counts_key))

@@ -40,10 +40,14 @@ struct CalibrationTarget {
   std::vector<double> consecutive_reuse;
   int sequence_length = 0;  // the input's mean, when it has sequences; 0 unknown
   // Sampling noise of each statistic: half the difference between the input's two halves (by
-  // tokens), per measured layer; empty for aggregate counts, which cannot be halved.
+  // tokens), per measured layer; empty for aggregate counts, which cannot be halved, and for a
+  // trace too short to halve; `no_noise` then says which.
   std::vector<LayerStats> noise;
+  std::string no_noise;
 };
 
+// A trace of at least 2 tokens (InputError otherwise), as trace gen --like asks; its sampling
+// noise needs 4.
 CalibrationTarget target_from_trace(const Trace& trace, const std::string& label);
 // The OLMoE project's expert counts (data/routing-counts/olmoe-mixtral-expert-counts.json):
 // `model_key` is "olmoe", "mistral", "olmoe-sft" or "olmoe-dpo"; layers 0, 7 and 15.

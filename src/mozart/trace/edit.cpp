@@ -71,16 +71,16 @@ Trace slice(const Trace& trace, std::size_t first, std::size_t last,
 }
 
 std::size_t split_point(const Trace& trace, const SplitAt& at, const std::string& source) {
-  const int set = (at.tokens > 0 ? 1 : 0) + (at.sequences > 0 ? 1 : 0) + (at.fraction != 0 ? 1 : 0);
+  const int set = (at.tokens > 0 ? 1 : 0) + (at.sequences > 0 ? 1 : 0) + (at.fraction ? 1 : 0);
   if (set != 1)
     throw InputError({source, "split", 0}, fmt::format("{} of tokens, sequences, fraction", set),
                      "exactly one");
   std::size_t cut = at.tokens;
-  if (at.fraction != 0) {
-    if (!(at.fraction > 0 && at.fraction < 1))
-      throw InputError({source, "fraction", 0}, fmt::format("{}", at.fraction),
+  if (at.fraction) {
+    if (!(*at.fraction > 0 && *at.fraction < 1))
+      throw InputError({source, "fraction", 0}, fmt::format("{}", *at.fraction),
                        "a fraction in (0, 1)");
-    const auto wanted = at.fraction * static_cast<double>(trace.tokens);
+    const auto wanted = *at.fraction * static_cast<double>(trace.tokens);
     // The sequence boundary nearest the wanted share; the plain token when there is none.
     cut = static_cast<std::size_t>(std::llround(wanted));
     double best = INFINITY;

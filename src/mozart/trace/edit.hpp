@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,7 @@ Trace slice(const Trace& trace, std::size_t first, std::size_t last,
 struct SplitAt {
   std::size_t tokens = 0;
   std::size_t sequences = 0;
-  double fraction = 0;
+  std::optional<double> fraction = std::nullopt;  // in (0, 1)
 };
 
 // The token index of the cut; both parts must hold at least one token (InputError otherwise,

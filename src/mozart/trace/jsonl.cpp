@@ -37,8 +37,11 @@ struct FieldNames {
       logits;
   std::vector<std::pair<std::string, std::string>> mapped;  // role, field
   int top_k = 0;                                            // for logits
+  int logit_count = 0;  // one per expert: the expert count given or in the metadata; 0 unknown
 
-  FieldNames(const ReadOptions& options, const std::string& source) : top_k(options.hint.top_k) {
+  FieldNames(const ReadOptions& options, const std::string& source, int metadata_experts)
+      : top_k(options.hint.top_k),
+        logit_count(options.hint.experts > 0 ? options.hint.experts : metadata_experts) {
     for (const auto& [role, field] : options.fields) {
       std::vector<std::string>* names = role == "layer"      ? &layer
                                         : role == "token"    ? &token
@@ -539,10 +542,14 @@ class Reader {
     }
   }
 
-  // A router's logits: the k largest (ties to the lower id), in rank order; gates, unless the
-  // record has its own, are their softmax probabilities over all the experts.
+  // A router's logits, one per expert: the k largest (ties to the lower id), in rank order;
+  // gates, unless the record has its own, are their softmax probabilities over all the experts.
   void top_k_of_logits(std::uint64_t line, bool& has_gates) {
     const auto k = static_cast<std::size_t>(names_.top_k);
+    const auto experts = static_cast<std::size_t>(names_.logit_count);
+    if (experts > 0 && logits_.size() != experts)
+      fail(line, names_.logits.front(), fmt::format("{} logits", logits_.size()),
+           fmt::format("one logit per expert ({} experts)", experts));
     if (logits_.size() < k)
       fail(line, names_.logits.front(), fmt::format("{} logits", logits_.size()),
            fmt::format("one logit per expert, at least top-k ({})", k));
@@ -606,8 +613,8 @@ Trace read_jsonl(LineChunks& input, const ReadOptions& options) {
   std::string_view chunk = input.next();
   Trace trace;
   const std::size_t skip = read_metadata(chunk, input.first_line(), trace, input.source());
+  const FieldNames names(options, input.source(), trace.shape.experts);
   Assembler records(std::move(trace), options, input.source(), "token_idx");
-  const FieldNames names(options, input.source());
   Reader reader(input.source(), records, names);
   ProgressTicker ticker(options.progress, input.total_bytes(), 1);
   reader.read_chunk(chunk.substr(skip), input.first_line() + count_lines(chunk.substr(0, skip)));

@@ -209,7 +209,7 @@ nlohmann::ordered_json to_json(const Priors& priors, bool full) {
       j["coactivation_lift"] = coactivation_lift(l.coactivation, l.counts, priors.top_k);
     if (!l.transitions.empty())
       j["transition_concentration"] = transition_concentration(l.transitions, priors.experts);
-    if (!l.drift.empty()) {
+    if (l.drift.size() >= 2) {  // one window has nothing to drift from
       double worst = 0, mean = 0;
       for (std::size_t w = 1; w < l.drift.size(); ++w) {
         worst = std::max(worst, l.drift[w].distance);

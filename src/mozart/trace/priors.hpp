@@ -78,7 +78,8 @@ double copies_per_token(const Trace& trace, std::span<const int> group_of_expert
 // The map that puts experts e·groups/E.. contiguously into `groups` groups.
 std::vector<int> contiguous_groups(int experts, int groups);
 
-// The summary per layer, and with `full` also V, C, transitions and drift.
+// The summary per layer, and with `full` also V, C, transitions and drift; drift_mean and
+// drift_max only when the trace holds two windows or more.
 nlohmann::ordered_json to_json(const Priors& priors, bool full);
 
 }  // namespace mozart::trace
