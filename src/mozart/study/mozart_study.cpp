@@ -76,7 +76,7 @@ class ModelRuns {
     });
     if (done && (!resimulate || done->lost.measured) && variants_done)
       return *done;
-    const Setup setup = setup_for(hw.spec, policy, batch);
+    const Setup setup = setup_for(hw, policy, batch);
     const workload::StepPlan plan =
         workload::build_training_step(setup.inputs, policy, setup.config);
     const sim::Dependents dependents = plan.graph.dependents();
@@ -99,7 +99,6 @@ class ModelRuns {
  private:
   // What a step of `policy` on `hw` takes: the network, the traces, the placement, the batch.
   struct Setup {
-    std::unique_ptr<net::Network> network;
     workload::StepInputs inputs;
     workload::StepConfig config;
   };
@@ -120,13 +119,14 @@ class ModelRuns {
                                            sim::make_platform(variant).capacities, options);
   }
 
-  Setup setup_for(const hw::HwSpec& hw, const Policy& policy, Batch batch) {
+  Setup setup_for(const Hardware& hw, const Policy& policy, Batch batch) {
     const auto& step = trace_for(batch, options_.seed);
     const auto& priors = trace_for(batch, options_.seed + 1);
-    const auto& placement = placement_for(hw, policy.placer, priors, batch);
-    auto network = std::make_unique<net::Network>(hw);
-    workload::StepInputs inputs{model_, *network,          placement,
+    const auto& placement = placement_for(hw.spec, policy.placer, priors, batch);
+    workload::StepInputs inputs{model_, network_for(hw),   placement,
                                 step,   "generated trace", policy.placer + " placement"};
+    // Schedules of one placement share its dispatch and combine plans.
+    inputs.exchange_plans = &exchange_plans_;
     inputs.priors = &priors;  // streaming goes by the placer's priors, not the step's routing
     inputs.priors_source = "priors trace (another seed)";
     workload::StepConfig config;
@@ -137,7 +137,15 @@ class ModelRuns {
     // The paper's six 8 GiB stacks cannot hold Qwen3-30B-A3B's weights and it does not say how
     // they fit; the step is simulated as if they did and the table says `fits: no`.
     config.weights_may_overflow = true;
-    return {std::move(network), std::move(inputs), config};
+    return {std::move(inputs), config};
+  }
+
+  // One network per hardware, for every step on it: the exchange plans are kept by network.
+  const net::Network& network_for(const Hardware& hw) {
+    auto& n = networks_[hw.key];
+    if (!n)
+      n = std::make_unique<net::Network>(hw.spec);
+    return *n;
   }
 
   // Traces and placements depend on the tokens only, not on the update.
@@ -170,6 +178,9 @@ class ModelRuns {
   std::map<std::tuple<std::string, std::string, Batch>, std::optional<placement::Placement>>
       placements_;
   std::map<const trace::Trace*, std::optional<std::vector<placement::LayerInput>>> priors_inputs_;
+  std::map<std::string, std::unique_ptr<net::Network>> networks_;
+  // Declared after (so destroyed before) the objects its plans were made from.
+  workload::ExchangePlans exchange_plans_;
   std::map<std::tuple<std::string, std::string, Batch>, std::optional<StepResult>> results_;
   std::map<std::tuple<std::string, std::string, Batch>, std::map<std::string, StepResult>>
       variants_;
