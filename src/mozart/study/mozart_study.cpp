@@ -52,6 +52,13 @@ struct Hardware {
   hw::HwSpec spec;
 };
 
+// Whether two layouts look the same to a placer: the same but for the hardware's name and the
+// memory per chiplet, which placers do not read (placement::check_expert_memory does).
+bool same_to_placers(const placement::DeviceLayout& a, const placement::DeviceLayout& b) {
+  return a.chiplets == b.chiplets && a.group == b.group && a.group_names == b.group_names &&
+         a.slots == b.slots && a.hops == b.hops;
+}
+
 // One model's traces and placements, shared by every run of that model.
 class ModelRuns {
  public:
@@ -162,13 +169,24 @@ class ModelRuns {
                                             const trace::Trace& priors, Batch batch) {
     batch.optimizer = true;
     auto& p = placements_[{hw.name, placer, batch}];
-    if (!p) {
-      // The priors' co-activation, counted once for every placement made from them.
-      auto& inputs = priors_inputs_[&priors];
-      if (!inputs)
-        inputs = placement::layer_inputs(priors);
-      p = place_experts(model_, hw, priors, *inputs, placer, options_.seed);
+    if (p)
+      return *p;
+    // A placer sees the hardware only through its layout: hardware whose layout looks the same
+    // to it gets the same placement (made once), laid out on its own layout.
+    placement::DeviceLayout layout = placement::layout_from_hw(hw, model_.routed_experts);
+    for (const auto& [key, other] : placements_) {
+      if (other && std::get<1>(key) == placer && std::get<2>(key) == batch &&
+          same_to_placers(other->layout, layout)) {
+        p = *other;
+        p->layout = std::move(layout);
+        return *p;
+      }
     }
+    // The priors' co-activation, counted once for every placement made from them.
+    auto& inputs = priors_inputs_[&priors];
+    if (!inputs)
+      inputs = placement::layer_inputs(priors);
+    p = place_experts(model_, hw, priors, *inputs, placer, options_.seed);
     return *p;
   }
 
