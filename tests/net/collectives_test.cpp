@@ -4,6 +4,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -287,6 +288,36 @@ void add_traffic(const CollectivePlan& plan, PlanTraffic& out) {
       out.bytes[{f.label, u.channel}] += f.spec.bytes * u.coefficient;
     double& latency = out.latency_s[f.label];
     latency = std::max(latency, f.spec.latency_s);
+  }
+}
+
+// The flows of a plan, field by field, in order.
+std::vector<std::tuple<std::string, int, int, double, double, std::vector<std::pair<int, double>>>>
+flows_of(const CollectivePlan& plan) {
+  std::vector<
+      std::tuple<std::string, int, int, double, double, std::vector<std::pair<int, double>>>>
+      out;
+  for (const PlannedFlow& f : plan.flows) {
+    std::vector<std::pair<int, double>> uses;
+    for (const ChannelUse& u : f.spec.uses)
+      uses.emplace_back(u.channel, u.coefficient);
+    out.emplace_back(f.label, f.src, f.dst, f.spec.bytes, f.spec.latency_s, uses);
+  }
+  return out;
+}
+
+TEST(Collectives, DispatchAndCombineTogetherAreEachAlone) {
+  Network net(*hw::find_preset("mozart-nop-tree-ucie"));
+  const TokenRoutes tokens = tokens_with_repeats(net, 300, 4, 3);
+  for (const AllToAllMode mode :
+       {AllToAllMode::in_network, AllToAllMode::copy_per_chiplet, AllToAllMode::copy_per_expert}) {
+    const DispatchCombine both = dispatch_and_combine(net, tokens, 64, mode);
+    const CollectivePlan d = dispatch(net, tokens, 64, mode), c = combine(net, tokens, 64, mode);
+    ASSERT_FALSE(d.flows.empty());
+    EXPECT_EQ(flows_of(both.dispatch), flows_of(d)) << int(mode);
+    EXPECT_EQ(flows_of(both.combine), flows_of(c)) << int(mode);
+    EXPECT_EQ(both.dispatch.payload_bytes, d.payload_bytes);
+    EXPECT_EQ(both.combine.payload_bytes, c.payload_bytes);
   }
 }
 

@@ -223,6 +223,21 @@ TEST(Placers, Deterministic) {
         << name;
 }
 
+// What the Mozart study relies on to make one placement for hardware whose layouts differ only
+// in these: no placer reads the hardware's name or the memory per chiplet.
+TEST(Placers, IgnoreTheHardwareNameAndMemoryPerChiplet) {
+  const auto t = olmoe_like(2000, 7);
+  const auto layout = uniform_layout(16, 4, 4, "test");
+  auto other = layout;
+  other.hardware = "other";
+  other.memory_bytes = 1e12;
+  for (const auto& name : placer_names()) {
+    auto p = place(t, other, name, {});
+    p.layout = layout;
+    EXPECT_EQ(to_json(p).dump(), to_json(place(t, layout, name, {})).dump()) << name;
+  }
+}
+
 // The held-out check on real routing: placed from one sample of OLMoE's arxiv routing,
 // measured on another, 16 chiplets in 4 groups.
 TEST(Placers, HeldOutOlmoeRoutingCutsCopiesWithinTheGroupBound) {

@@ -275,6 +275,29 @@ TEST(TrainingStep, SameInputsGiveTheSameSummary) {
   EXPECT_EQ(to_json(simulate(s, policy)).dump(), to_json(simulate(s, policy)).dump());
 }
 
+// Steps that share an ExchangePlans give what each gives alone: a plan goes only to a step of
+// the same routing and mode (A takes baseline's, the second baseline and B take their first
+// runs'), and a step that takes other tokens (another micro-batch shape or first token) makes
+// its own.
+TEST(TrainingStep, SharedExchangePlansChangeNothing) {
+  const Case s = make_setup("olmoe-1b-7b", 2, parse_policy("baseline"));
+  const net::Network network(s.hw);
+  StepConfig first = s.config;  // one sequence per micro-batch, from the first or the second
+  first.micro_batch.sequences = 1;
+  StepConfig second = first;
+  second.first_token = std::size_t(first.micro_batch.seq_len);
+  ExchangePlans plans;
+  for (const StepConfig& config : {s.config, first, second})
+    for (const char* name : {"baseline", "A", "B", "baseline", "B"}) {
+      const Policy policy = parse_policy(name);
+      StepInputs inputs{s.model, network, s.placement, s.trace};
+      inputs.priors = &s.priors;
+      const std::string alone = to_json(simulate_training_step(inputs, policy, config)).dump();
+      inputs.exchange_plans = &plans;
+      EXPECT_EQ(to_json(simulate_training_step(inputs, policy, config)).dump(), alone) << name;
+    }
+}
+
 TEST(TrainingStep, CopiesPerTokenFollowTheAllToAll) {
   const Case s = make_setup("olmoe-1b-7b", 2, parse_policy("baseline"));
   EXPECT_DOUBLE_EQ(simulate(s, parse_policy("baseline")).copies_per_token, s.model.top_k);

@@ -365,15 +365,26 @@ class TreeTable {
   std::uint32_t stamp_ = 0;
 };
 
-CollectivePlan exchange(const Network& net, const TokenRoutes& tokens, double bytes_per_token,
-                        AllToAllMode mode, bool is_combine) {
+// What a dispatch and its combine share: the tokens' messages between node pairs (the copy
+// modes; the combine's run the other way) and their groups (in-network); both directions are
+// counted in one pass over the tokens, so a combine need not repeat its dispatch's grouping.
+struct Grouped {
+  // The pair tables are n x n: only the copy modes have them.
+  Grouped(int nodes, AllToAllMode mode)
+      : out(mode == AllToAllMode::in_network ? 0 : nodes),
+        back(mode == AllToAllMode::in_network ? 0 : nodes) {}
+  double payload_bytes = 0;
+  PairCounts out;   // source -> destination (a dispatch's)
+  PairCounts back;  // destination -> source (a combine's)
+  TokenGroups groups;
+};
+
+Grouped group_tokens(const Network& net, const TokenRoutes& tokens, double bytes_per_token,
+                     AllToAllMode mode) {
   if (tokens.source.size() != tokens.destinations.size()) {
     throw std::invalid_argument("token routes: one destination list per token");
   }
-  const char* what = is_combine ? "combine" : "dispatch";
-  CollectivePlan plan;
-  PairCounts pairs(net.hw().node_count());
-  TokenGroups groups;
+  Grouped g(net.hw().node_count(), mode);
   NodeSetKey key(net.hw().node_count());
   std::vector<int> remote;
   for (size_t t = 0; t < tokens.source.size(); ++t) {
@@ -382,26 +393,39 @@ CollectivePlan exchange(const Network& net, const TokenRoutes& tokens, double by
       for (int d : tokens.destinations[t]) {
         if (d == s)
           continue;
-        is_combine ? pairs.add(d, s) : pairs.add(s, d);
-        plan.payload_bytes += bytes_per_token;
+        g.out.add(s, d);
+        g.back.add(d, s);
+        g.payload_bytes += bytes_per_token;
       }
       continue;
     }
     key.assign(s, tokens.destinations[t]);
     const std::size_t copies = NodeSetKey::count(key.words());
-    plan.payload_bytes += bytes_per_token * double(copies);
+    g.payload_bytes += bytes_per_token * double(copies);
     if (mode == AllToAllMode::copy_per_chiplet) {
       NodeSetKey::members(key.words(), remote);
-      for (int d : remote)
-        is_combine ? pairs.add(d, s) : pairs.add(s, d);
+      for (int d : remote) {
+        g.out.add(s, d);
+        g.back.add(d, s);
+      }
       continue;
     }
     if (copies > 0)
-      groups.add(key.words());
+      g.groups.add(key.words());
   }
-  add_pair_flows(net, pairs, bytes_per_token, what, plan);
+  return g;
+}
+
+// The dispatch (or, with `is_combine`, the combine) of grouped tokens.
+CollectivePlan exchange_of(const Network& net, const Grouped& grouped, double bytes_per_token,
+                           bool is_combine) {
+  const char* what = is_combine ? "combine" : "dispatch";
+  CollectivePlan plan;
+  plan.payload_bytes = grouped.payload_bytes;
+  add_pair_flows(net, is_combine ? grouped.back : grouped.out, bytes_per_token, what, plan);
   TreeTable trees(net, is_combine);
-  for (const TokenGroups::Group& g : groups.groups()) {
+  std::vector<int> remote;
+  for (const TokenGroups::Group& g : grouped.groups.groups()) {
     NodeSetKey::members(g.key, remote);
     trees.add(NodeSetKey::owner(g.key), remote, g.tokens);
   }
@@ -617,12 +641,21 @@ std::string_view to_string(AllToAllMode mode) {
 
 CollectivePlan dispatch(const Network& net, const TokenRoutes& tokens, double bytes_per_token,
                         AllToAllMode mode) {
-  return exchange(net, tokens, bytes_per_token, mode, false);
+  return exchange_of(net, group_tokens(net, tokens, bytes_per_token, mode), bytes_per_token, false);
 }
 
 CollectivePlan combine(const Network& net, const TokenRoutes& tokens, double bytes_per_token,
                        AllToAllMode mode) {
-  return exchange(net, tokens, bytes_per_token, mode, true);
+  return exchange_of(net, group_tokens(net, tokens, bytes_per_token, mode), bytes_per_token, true);
+}
+
+DispatchCombine dispatch_and_combine(const Network& net, const TokenRoutes& tokens,
+                                     double bytes_per_token, AllToAllMode mode) {
+  const Grouped grouped = group_tokens(net, tokens, bytes_per_token, mode);
+  DispatchCombine out;
+  out.dispatch = exchange_of(net, grouped, bytes_per_token, false);
+  out.combine = exchange_of(net, grouped, bytes_per_token, true);
+  return out;
 }
 
 // Refuses, with the estimate, an all-to-all whose plan (and the simulation's copy of its flows)

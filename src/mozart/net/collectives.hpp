@@ -49,6 +49,13 @@ CollectivePlan dispatch(const Network& net, const TokenRoutes& tokens, double by
                         AllToAllMode mode);
 CollectivePlan combine(const Network& net, const TokenRoutes& tokens, double bytes_per_token,
                        AllToAllMode mode);
+// Both, as dispatch() and combine() make them, grouping the tokens once.
+struct DispatchCombine {
+  CollectivePlan dispatch;
+  CollectivePlan combine;
+};
+DispatchCombine dispatch_and_combine(const Network& net, const TokenRoutes& tokens,
+                                     double bytes_per_token, AllToAllMode mode);
 
 // Uniform all-to-all: every node sends `bytes` to every other node.
 CollectivePlan all_to_all(const Network& net, const std::vector<int>& nodes, double bytes);

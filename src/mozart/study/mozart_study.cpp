@@ -52,6 +52,13 @@ struct Hardware {
   hw::HwSpec spec;
 };
 
+// Whether two layouts look the same to a placer: the same but for the hardware's name and the
+// memory per chiplet, which placers do not read (placement::check_expert_memory does).
+bool same_to_placers(const placement::DeviceLayout& a, const placement::DeviceLayout& b) {
+  return a.chiplets == b.chiplets && a.group == b.group && a.group_names == b.group_names &&
+         a.slots == b.slots && a.hops == b.hops;
+}
+
 // One model's traces and placements, shared by every run of that model.
 class ModelRuns {
  public:
@@ -76,7 +83,7 @@ class ModelRuns {
     });
     if (done && (!resimulate || done->lost.measured) && variants_done)
       return *done;
-    const Setup setup = setup_for(hw.spec, policy, batch);
+    const Setup setup = setup_for(hw, policy, batch);
     const workload::StepPlan plan =
         workload::build_training_step(setup.inputs, policy, setup.config);
     const sim::Dependents dependents = plan.graph.dependents();
@@ -99,7 +106,6 @@ class ModelRuns {
  private:
   // What a step of `policy` on `hw` takes: the network, the traces, the placement, the batch.
   struct Setup {
-    std::unique_ptr<net::Network> network;
     workload::StepInputs inputs;
     workload::StepConfig config;
   };
@@ -120,13 +126,14 @@ class ModelRuns {
                                            sim::make_platform(variant).capacities, options);
   }
 
-  Setup setup_for(const hw::HwSpec& hw, const Policy& policy, Batch batch) {
+  Setup setup_for(const Hardware& hw, const Policy& policy, Batch batch) {
     const auto& step = trace_for(batch, options_.seed);
     const auto& priors = trace_for(batch, options_.seed + 1);
-    const auto& placement = placement_for(hw, policy.placer, priors, batch);
-    auto network = std::make_unique<net::Network>(hw);
-    workload::StepInputs inputs{model_, *network,          placement,
+    const auto& placement = placement_for(hw.spec, policy.placer, priors, batch);
+    workload::StepInputs inputs{model_, network_for(hw),   placement,
                                 step,   "generated trace", policy.placer + " placement"};
+    // Schedules of one placement share its dispatch and combine plans.
+    inputs.exchange_plans = &exchange_plans_;
     inputs.priors = &priors;  // streaming goes by the placer's priors, not the step's routing
     inputs.priors_source = "priors trace (another seed)";
     workload::StepConfig config;
@@ -137,7 +144,15 @@ class ModelRuns {
     // The paper's six 8 GiB stacks cannot hold Qwen3-30B-A3B's weights and it does not say how
     // they fit; the step is simulated as if they did and the table says `fits: no`.
     config.weights_may_overflow = true;
-    return {std::move(network), std::move(inputs), config};
+    return {std::move(inputs), config};
+  }
+
+  // One network per hardware, for every step on it: the exchange plans are kept by network.
+  const net::Network& network_for(const Hardware& hw) {
+    auto& n = networks_[hw.key];
+    if (!n)
+      n = std::make_unique<net::Network>(hw.spec);
+    return *n;
   }
 
   // Traces and placements depend on the tokens only, not on the update.
@@ -154,13 +169,24 @@ class ModelRuns {
                                             const trace::Trace& priors, Batch batch) {
     batch.optimizer = true;
     auto& p = placements_[{hw.name, placer, batch}];
-    if (!p) {
-      // The priors' co-activation, counted once for every placement made from them.
-      auto& inputs = priors_inputs_[&priors];
-      if (!inputs)
-        inputs = placement::layer_inputs(priors);
-      p = place_experts(model_, hw, priors, *inputs, placer, options_.seed);
+    if (p)
+      return *p;
+    // A placer sees the hardware only through its layout: hardware whose layout looks the same
+    // to it gets the same placement (made once), laid out on its own layout.
+    placement::DeviceLayout layout = placement::layout_from_hw(hw, model_.routed_experts);
+    for (const auto& [key, other] : placements_) {
+      if (other && std::get<1>(key) == placer && std::get<2>(key) == batch &&
+          same_to_placers(other->layout, layout)) {
+        p = *other;
+        p->layout = std::move(layout);
+        return *p;
+      }
     }
+    // The priors' co-activation, counted once for every placement made from them.
+    auto& inputs = priors_inputs_[&priors];
+    if (!inputs)
+      inputs = placement::layer_inputs(priors);
+    p = place_experts(model_, hw, priors, *inputs, placer, options_.seed);
     return *p;
   }
 
@@ -170,6 +196,9 @@ class ModelRuns {
   std::map<std::tuple<std::string, std::string, Batch>, std::optional<placement::Placement>>
       placements_;
   std::map<const trace::Trace*, std::optional<std::vector<placement::LayerInput>>> priors_inputs_;
+  std::map<std::string, std::unique_ptr<net::Network>> networks_;
+  // Declared after (so destroyed before) the objects its plans were made from.
+  workload::ExchangePlans exchange_plans_;
   std::map<std::tuple<std::string, std::string, Batch>, std::optional<StepResult>> results_;
   std::map<std::tuple<std::string, std::string, Batch>, std::map<std::string, StepResult>>
       variants_;

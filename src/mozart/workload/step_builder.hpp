@@ -237,8 +237,8 @@ class StepBuilder {
 
   // `all_to_all`: a dispatch or combine (exclusive of compute unless the policy says otherwise),
   // not another collective. The plan's labels and flows move into the graph.
-  Exchange exchange(net::CollectivePlan plan, const std::map<int, Deps>& ready_of, const Deps& all,
-                    bool all_to_all = true);
+  Exchange exchange(const net::CollectivePlan& plan, const std::map<int, Deps>& ready_of,
+                    const Deps& all, bool all_to_all = true);
 
   // The flows of an earlier exchange (`flows`, its `added`) once more, as backward sends
   // gradients over the forward's routes: each a task of the same name, transfer and route.
@@ -249,7 +249,7 @@ class StepBuilder {
 
   // A dispatch's or combine's plan, checked to have no order among its flows (exchange_again()
   // runs them again without one).
-  static net::CollectivePlan independent(net::CollectivePlan plan);
+  static const net::CollectivePlan& independent(const net::CollectivePlan& plan);
 
   // What exchange() and exchange_again() share: `count` flows, flow i added by add_flow(i, deps)
   // and taking the channels uses(i).
@@ -261,7 +261,12 @@ class StepBuilder {
   // from layer to layer).
   const net::TokenRoutes& routes_of(int mb, std::size_t li);
 
-  void count_copies(const net::TokenRoutes& routes);
+  // Token copies the dispatch of `routes` sends (one per expert, or per distinct destination).
+  double count_copies(const net::TokenRoutes& routes);
+
+  // A micro-batch's dispatch and combine plans at MoE layer li and what they carry: from the
+  // inputs' cache when an earlier step made them, else made (and kept there).
+  const ExchangePlans::Entry& exchange_plans(int mb, std::size_t li);
 
   // The experts of MoE layer li on `chiplet`, in increasing order.
   const std::vector<int>& experts_on(std::size_t li, int chiplet) const {
@@ -374,6 +379,7 @@ class StepBuilder {
   std::vector<int> chiplet_of_;               // [moe layer × experts + expert]
   std::vector<std::vector<int>> experts_on_;  // [moe layer × chiplets + chiplet]
   net::TokenRoutes routes_;                   // routes_of()'s
+  ExchangePlans::Entry own_plans_;            // exchange_plans() without a cache
   std::vector<std::uint32_t> copy_stamp_;     // count_copies(): per node, the token last seen
   std::uint32_t copy_token_ = 0;
   std::vector<std::vector<int>> stacks_;    // per chiplet

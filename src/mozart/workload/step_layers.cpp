@@ -97,13 +97,11 @@ Deps StepBuilder::forward_layer(int mb, int layer, const Deps& input) {
   if (li_signed < 0)
     return all_attention;
   const auto li = static_cast<std::size_t>(li_signed);
-  const net::TokenRoutes& routes = routes_of(mb, li);
-  count_copies(routes);
-  const double token_bytes = double(m_.hidden) * b_;
+  const ExchangePlans::Entry& plans = exchange_plans(mb, li);
+  plan_.dispatched_tokens += plans.tokens;
+  plan_.dispatched_copies += plans.copies;
   A2aFlows& flows = a2a_flows_[static_cast<std::size_t>(mb)][li];
-  const Exchange dispatch =
-      exchange(independent(net::dispatch(net_, routes, token_bytes, policy_.all_to_all)),
-               attention_done, all_attention);
+  const Exchange dispatch = exchange(plans.plans.dispatch, attention_done, all_attention);
   flows.first = dispatch.added;
   const std::map<int, Deps> experts_done = expert_pass(
       mb, li, true, policy_.streaming ? Deps{} : (policy_.overlap ? all_attention : dispatch.flows),
@@ -112,9 +110,7 @@ Deps StepBuilder::forward_layer(int mb, int layer, const Deps& input) {
   Deps all_experts;
   for (const auto& [c, d] : experts_done)
     append(all_experts, d);
-  const Exchange combine =
-      exchange(independent(net::combine(net_, routes, token_bytes, policy_.all_to_all)),
-               experts_done, all_experts);
+  const Exchange combine = exchange(plans.plans.combine, experts_done, all_experts);
   flows.second = combine.added;
   Deps out = combine.flows;
   append(out, all_experts);

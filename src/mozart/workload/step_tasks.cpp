@@ -197,10 +197,10 @@ StepBuilder::Exchange StepBuilder::exchange_flows(std::size_t count, AddFlow&& a
   return ex;
 }
 
-StepBuilder::Exchange StepBuilder::exchange(net::CollectivePlan plan,
+StepBuilder::Exchange StepBuilder::exchange(const net::CollectivePlan& plan,
                                             const std::map<int, Deps>& ready_of, const Deps& all,
                                             bool all_to_all) {
-  auto& flows = plan.flows;
+  const auto& flows = plan.flows;
   return exchange_flows(
       flows.size(),
       [&](std::size_t i, Deps deps, const Deps& added) {
@@ -212,7 +212,7 @@ StepBuilder::Exchange StepBuilder::exchange(net::CollectivePlan plan,
       all, all_to_all);
 }
 
-net::CollectivePlan StepBuilder::independent(net::CollectivePlan plan) {
+const net::CollectivePlan& StepBuilder::independent(const net::CollectivePlan& plan) {
   for (const net::PlannedFlow& f : plan.flows)
     if (!f.after.empty())
       throw std::logic_error("dispatch or combine flow '" + f.label + "' waits for another");

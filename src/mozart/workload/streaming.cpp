@@ -23,13 +23,13 @@ const net::TokenRoutes& StepBuilder::routes_of(int mb, std::size_t li) {
   return routes_;
 }
 
-void StepBuilder::count_copies(const net::TokenRoutes& routes) {
+double StepBuilder::count_copies(const net::TokenRoutes& routes) {
   if (copy_stamp_.empty())
     copy_stamp_.assign(static_cast<std::size_t>(hw_.node_count()), 0);
+  double copies = 0;
   for (const auto& dests : routes.destinations) {
-    plan_.dispatched_tokens += 1;
     if (policy_.all_to_all == net::AllToAllMode::copy_per_expert) {
-      plan_.dispatched_copies += double(dests.size());
+      copies += double(dests.size());
       continue;
     }
     // Distinct destinations: each node counted the first time this token names it.
@@ -45,8 +45,39 @@ void StepBuilder::count_copies(const net::TokenRoutes& routes) {
         ++distinct;
       }
     }
-    plan_.dispatched_copies += double(distinct);
+    copies += double(distinct);
   }
+  return copies;
+}
+
+const ExchangePlans::Entry& StepBuilder::exchange_plans(int mb, std::size_t li) {
+  const auto id = [](const auto& object) { return reinterpret_cast<std::uintptr_t>(&object); };
+  const ExchangePlans::Key key{id(net_),
+                               id(m_),
+                               id(in_.trace),
+                               id(in_.placement),
+                               cfg_.first_token,
+                               cfg_.micro_batch.sequences,
+                               cfg_.micro_batch.seq_len,
+                               mb,
+                               li,
+                               policy_.all_to_all};
+  ExchangePlans* cache = in_.exchange_plans;
+  if (cache != nullptr)
+    if (const ExchangePlans::Entry* found = cache->find(key))
+      return *found;
+  const net::TokenRoutes& routes = routes_of(mb, li);
+  ExchangePlans::Entry made;
+  made.tokens = double(routes.destinations.size());
+  made.copies = count_copies(routes);
+  const double token_bytes = double(m_.hidden) * b_;
+  made.plans = net::dispatch_and_combine(net_, routes, token_bytes, policy_.all_to_all);
+  independent(made.plans.dispatch);
+  independent(made.plans.combine);
+  if (cache != nullptr)
+    return cache->add(key, std::move(made));
+  own_plans_ = std::move(made);
+  return own_plans_;
 }
 
 bool StepBuilder::likely_used(std::size_t li, int e) const {

@@ -23,6 +23,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +60,41 @@ struct StepConfig {
   bool weights_may_overflow = false;
 };
 
+// Dispatch and combine plans that steps made, for later steps of the same routing to reuse (a
+// study runs several schedules of one placement). A micro-batch's plans at an MoE layer depend on
+// the network, the model, the trace, the placement, which tokens the micro-batch takes (first
+// token, micro-batch shape) and the all-to-all mode; each is kept under all of these, the objects
+// by identity, and handed only to a step that matches them all. The objects must therefore
+// outlive the cache unchanged.
+class ExchangePlans {
+ public:
+  struct Key {
+    std::uintptr_t network = 0, model = 0, trace = 0, placement = 0;
+    std::size_t first_token = 0;
+    int sequences = 0, seq_len = 0;
+    int micro_batch = 0;
+    std::size_t moe_layer = 0;
+    net::AllToAllMode mode = net::AllToAllMode::copy_per_expert;
+    auto operator<=>(const Key&) const = default;
+  };
+  struct Entry {
+    net::DispatchCombine plans;
+    double tokens = 0;  // tokens dispatched
+    double copies = 0;  // token copies: one per expert, or per distinct destination chiplet
+  };
+  // The entry of `key`, or null.
+  const Entry* find(const Key& key) const {
+    const auto it = entries_.find(key);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
+  const Entry& add(const Key& key, Entry entry) {
+    return entries_.insert_or_assign(key, std::move(entry)).first->second;
+  }
+
+ private:
+  std::map<Key, Entry> entries_;
+};
+
 struct StepInputs {
   const model::MoeModel& model;
   const net::Network& network;
@@ -71,6 +107,8 @@ struct StepInputs {
   // `first_token`, or, when there are none, uniform (every expert equally likely).
   const trace::Trace* priors = nullptr;
   std::string priors_source = "priors";
+  // Where the step finds and keeps its dispatch and combine plans (none: it makes its own).
+  ExchangePlans* exchange_plans = nullptr;
 };
 
 enum class Activity : std::uint8_t { compute, memory, network, barrier };
