@@ -14,6 +14,7 @@
 
 #include "mozart/core/error.hpp"
 #include "mozart/core/output_plan.hpp"
+#include "mozart/core/progress.hpp"
 #include "mozart/core/units.hpp"
 #include "mozart/hw/zoo.hpp"
 #include "mozart/net/traffic.hpp"
@@ -219,6 +220,8 @@ void check_network_settings(const NetOptions& o, const hw::HwSpec& hw) {
 void report(const NetOptions& o, core::OutputPlan& outputs, const net::Network& net,
             const net::CollectivePlan& plan, const std::vector<double>& start_s,
             std::optional<double> bytes) {
+  if (o.json)
+    core::set_progress_enabled(false);  // as every command: no progress line beside JSON
   sim::Timeline timeline;
   const sim::RunResult r =
       run_plan_with_progress(o.traffic.empty() ? "net collective" : "net flows", net, plan, start_s,
