@@ -40,10 +40,51 @@ struct Case {
   double ideal_s = 0;
 };
 
+// The fit's range of every efficiency class: [kMinEfficiency, 1].
+constexpr double kMinEfficiency = 0.01;
+
 // A path in the cases file, relative to the file's folder when it names a file there.
 std::string beside(const std::string& cases_path, const std::string& name) {
   const std::filesystem::path near = std::filesystem::path(cases_path).parent_path() / name;
   return std::filesystem::exists(near) ? near.string() : name;
+}
+
+// The file a case's `hw` or `traffic` names, found beside the cases file first; one that is
+// neither there, nor from the working directory, nor (for `hw`) a preset is refused at its field.
+std::string case_file(const core::ConfigNode& field, const std::string& cases_path,
+                      bool preset_allowed) {
+  const std::string path = beside(cases_path, field.as_string());
+  if (std::filesystem::exists(path) || (preset_allowed && hw::preset_text(path)))
+    return path;
+  field.fail(fmt::format("{}a file beside {} or from the working directory",
+                         preset_allowed ? fmt::format("a hardware preset ({}) or ",
+                                                      fmt::join(hw::preset_names(), ", "))
+                                        : "",
+                         cases_path));
+}
+
+// The hot destinations of an all-to-all case: chiplets each named once, with a weight.
+void read_hot(const core::ConfigNode& node, Case& c) {
+  std::vector<std::string> hot;
+  std::vector<core::ConfigNode> items;
+  if (auto list = node.find("hot")) {
+    items = list->items();
+    for (const core::ConfigNode& h : items)
+      hot.push_back(h.as_string());
+  }
+  if (!hot.empty() && c.kind != "all-to-all")
+    node.at("hot").fail("hot destinations with collective: all-to-all only");
+  if (const auto problem = hot_problem(c.hw, hot))
+    items[problem->index].fail(problem->expected);
+  double weight = 4;
+  if (auto w = node.find("hot_weight")) {
+    if (hot.empty())
+      w->fail("hot destinations as well (hot: [...]): the weight is theirs");
+    weight = w->as_quantity(core::Dimension::count, true);
+    if (!(weight > 0 && weight <= kMaxHotWeight))  // as --hot-weight
+      w->fail(fmt::format("a finite number in (0, {:g}]", kMaxHotWeight));
+  }
+  c.weight = destination_weights(c.hw, hot, weight);
 }
 
 Case read_case(const core::ConfigNode& node, const std::string& cases_path) {
@@ -51,7 +92,7 @@ Case read_case(const core::ConfigNode& node, const std::string& cases_path) {
                     "multipath", "measured", "fit"});
   Case c;
   c.name = node.at("name").as_string();
-  c.hw = hw::load_hw(beside(cases_path, node.at("hw").as_string()));
+  c.hw = hw::load_hw(case_file(node.at("hw"), cases_path, true));
   c.fit = node.get_bool("fit", true);
   c.measured_s = node.at("measured").as_quantity(core::Dimension::seconds);
   const std::string routing = node.get_string("routing", "xy");
@@ -60,23 +101,27 @@ Case read_case(const core::ConfigNode& node, const std::string& cases_path) {
     node.at("routing").fail("one of: xy, yx, adaptive");
   if (multipath != "split" && multipath != "hash" && multipath != "single")
     node.at("multipath").fail("one of: split, hash, single");
+  if (node.has("routing") && !routing_problem(c.hw).empty())
+    node.at("routing").fail(routing_problem(c.hw));
+  if (node.has("multipath") && !multipath_problem(c.hw).empty())
+    node.at("multipath").fail(multipath_problem(c.hw));
   c.options = network_options(routing, multipath, 1.0);
   if (auto traffic = node.find("traffic")) {
+    // The traffic file says what moves: a collective's settings beside it would be ignored.
+    for (const char* key : {"collective", "bytes", "hot", "hot_weight"})
+      if (node.has(key))
+        node.at(key).fail(
+            "no collective settings in a case with traffic (the traffic file says "
+            "what moves): either traffic or collective");
     c.kind = "flows";
-    c.traffic = net::read_traffic(beside(cases_path, traffic->as_string()), c.hw);
+    c.traffic = net::read_traffic(case_file(*traffic, cases_path, false), c.hw);
     return c;
   }
   c.kind = node.get_string("collective", "all-to-all");
+  if (!is_collective_kind(c.kind))
+    node.at("collective").fail(fmt::format("one of: {}", fmt::join(collective_kinds(), ", ")));
   c.bytes = node.at("bytes").as_quantity(core::Dimension::bytes);
-  std::vector<std::string> hot;
-  if (auto list = node.find("hot"))
-    for (const core::ConfigNode& h : list->items())
-      hot.push_back(h.as_string());
-  if (!hot.empty() && c.kind != "all-to-all")
-    node.at("hot").fail("hot destinations with collective: all-to-all only");
-  c.weight = destination_weights(
-      c.hw, hot,
-      node.has("hot_weight") ? node.at("hot_weight").as_quantity(core::Dimension::count) : 4.0);
+  read_hot(node, c);
   return c;
 }
 
@@ -103,11 +148,11 @@ double objective(const std::vector<Case>& cases, const hw::Efficiency& e) {
   return sum;
 }
 
-// The efficiency in [0.01, 1] that minimises f, by golden section on its logarithm.
+// The efficiency in [kMinEfficiency, 1] that minimises f, by golden section on its logarithm.
 template <typename F>
 double golden(F&& f) {
   const double phi = (std::sqrt(5.0) - 1) / 2;
-  double a = std::log(0.01), b = 0;
+  double a = std::log(kMinEfficiency), b = 0;
   double x1 = b - phi * (b - a), x2 = a + phi * (b - a);
   double f1 = f(std::exp(x1)), f2 = f(std::exp(x2));
   for (int i = 0; i < 28; ++i) {  // to 1e-5 of the logarithm
@@ -163,23 +208,71 @@ Fit fit(const std::vector<Case>& cases) {
   return out;
 }
 
+// A case's time must lie where some efficiencies in the fit's range put it: no lower than with
+// every class at 1 (the ideal), no higher than with every class at kMinEfficiency.
+void check_reachable(const core::ConfigNode& node, const std::string& path, Case& c) {
+  c.ideal_s = simulate(c, {});
+  const core::ConfigNode measured = node.at("measured");
+  const std::string got = core::format_quantity(c.measured_s, core::Dimension::seconds);
+  if (c.measured_s < c.ideal_s * (1 - 1e-9)) {
+    throw core::InputError(
+        core::InputLocation{path, measured.path(), measured.line()}, got,
+        fmt::format("at least the ideal time {}: no efficiency in (0, 1] fits a measurement "
+                    "faster than the network's bandwidth allows",
+                    core::format_quantity(c.ideal_s, core::Dimension::seconds)));
+  }
+  const double slowest_s = simulate(c, {kMinEfficiency, kMinEfficiency, kMinEfficiency});
+  if (c.measured_s > slowest_s * (1 + 1e-9)) {
+    throw core::InputError(
+        core::InputLocation{path, measured.path(), measured.line()}, got,
+        fmt::format("at most {}, the time with every efficiency class at {:g} (the lowest the "
+                    "fit allows; ideal {}): check the unit",
+                    core::format_quantity(slowest_s, core::Dimension::seconds), kMinEfficiency,
+                    core::format_quantity(c.ideal_s, core::Dimension::seconds)));
+  }
+}
+
+// An error about one case, with the case named after it (in parentheses) so that a file of
+// many cases says which one.
+class CaseError : public core::InputError {
+ public:
+  CaseError(const core::InputError& error, const std::string& context)
+      : core::InputError(error), message_(fmt::format("{} ({})", error.what(), context)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
+// Reads and checks one case; an error about it, in the cases file or in a file it names, says
+// which case.
+Case read_case_in_context(const core::ConfigNode& node, const std::string& path) {
+  const std::string name =
+      node.is_map() && node.has("name") ? node.at("name").as_string() : std::string();
+  try {
+    Case c = read_case(node, path);
+    check_reachable(node, path, c);
+    return c;
+  } catch (const core::InputError& e) {
+    if (name.empty())
+      throw;
+    throw CaseError(
+        e, e.where().file == path
+               ? fmt::format("case '{}'", core::quote_user_text(name))
+               : fmt::format("case '{}' of {}:{}", core::quote_user_text(name), path, node.line()));
+  }
+}
+
 void run_calibrate(const std::string& path, bool json) {
   const core::ConfigNode root = core::ConfigNode::load_file(path);
   root.expect_keys({"cases"});
   std::vector<Case> cases;
   for (const core::ConfigNode& node : root.at("cases").items()) {
-    Case c = read_case(node, path);
-    c.ideal_s = simulate(c, {});
-    // The model with every efficiency at 1 is its fastest: a case measured faster cannot fit.
-    if (c.measured_s < c.ideal_s * (1 - 1e-9)) {
-      throw core::InputError(
-          core::InputLocation{path, node.path() + ".measured", node.at("measured").line()},
-          core::format_quantity(c.measured_s, core::Dimension::seconds),
-          fmt::format("at least the ideal time {} of case '{}': no efficiency in (0, 1] fits "
-                      "a measurement faster than the network's bandwidth allows",
-                      core::format_quantity(c.ideal_s, core::Dimension::seconds), c.name));
-    }
-    cases.push_back(std::move(c));
+    cases.push_back(read_case_in_context(node, path));
+    const Case& c = cases.back();
+    for (std::size_t i = 0; i + 1 < cases.size(); ++i)
+      if (cases[i].name == c.name)
+        node.at("name").fail(fmt::format("a name no other case has (cases[{}] has it too)", i));
   }
   if (std::none_of(cases.begin(), cases.end(), [](const Case& c) { return c.fit; }))
     root.at("cases").fail("at least one case with fit: true");

@@ -1,9 +1,12 @@
 // `mozart net collective` and `mozart net flows`: run one collective, or a traffic file, on a
 // hardware spec through the flow-level network and report its time, traffic and link
 // utilisation; optionally a Perfetto timeline. `mozart net calibrate` is in net_calibrate.cpp.
+#include <algorithm>
 #include <map>
+#include <stdexcept>
 
 #include "commands.hpp"
+#include "loop_progress.hpp"
 #include "net_run.hpp"
 #include "options.hpp"
 #include "output.hpp"
@@ -11,6 +14,7 @@
 
 #include "mozart/core/error.hpp"
 #include "mozart/core/output_plan.hpp"
+#include "mozart/core/progress.hpp"
 #include "mozart/core/units.hpp"
 #include "mozart/hw/zoo.hpp"
 #include "mozart/net/traffic.hpp"
@@ -18,17 +22,34 @@
 
 namespace mozart::cli {
 
+const std::vector<std::string>& collective_kinds() {
+  static const std::vector<std::string> kinds = {
+      "all-to-all",      "all-gather",      "reduce-scatter",        "broadcast",
+      "all-reduce-ring", "all-reduce-tree", "all-reduce-in-network", "all-reduce-mesh-2d"};
+  return kinds;
+}
+
+bool is_collective_kind(const std::string& kind) {
+  const auto& kinds = collective_kinds();
+  return std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
+}
+
+std::optional<HotProblem> hot_problem(const hw::HwSpec& hw, const std::vector<std::string>& hot) {
+  for (std::size_t i = 0; i < hot.size(); ++i) {
+    const std::optional<int> node = hw.find_node(hot[i]);
+    if (!node || hw.is_switch(*node))
+      return HotProblem{i, fmt::format("a chiplet of {}", hw.name)};
+    if (std::find(hot.begin(), hot.begin() + long(i), hot[i]) != hot.begin() + long(i))
+      return HotProblem{i, "each hot destination once"};
+  }
+  return std::nullopt;
+}
+
 std::vector<double> destination_weights(const hw::HwSpec& hw, const std::vector<std::string>& hot,
                                         double hot_weight) {
   std::vector<double> weight(hw.chiplets.size(), 1.0);
-  for (const std::string& name : hot) {
-    const std::optional<int> node = hw.find_node(name);
-    if (!node || hw.is_switch(*node)) {
-      throw core::InputError(core::InputLocation{"--hot", "", 0}, core::quote_user_text(name),
-                             fmt::format("a chiplet of {}", hw.name));
-    }
-    weight[static_cast<size_t>(*node)] = hot_weight;
-  }
+  for (const std::string& name : hot)
+    weight[static_cast<size_t>(*hw.find_node(name))] = hot_weight;
   return weight;
 }
 
@@ -50,7 +71,28 @@ net::CollectivePlan collective_plan(const net::Network& net, const std::string& 
       {"all-reduce-tree", net::AllReduceAlgorithm::tree},
       {"all-reduce-in-network", net::AllReduceAlgorithm::in_network},
       {"all-reduce-mesh-2d", net::AllReduceAlgorithm::mesh_2d}};
-  return net::all_reduce(net, nodes, bytes, all_reduce.at(kind));
+  const auto algorithm = all_reduce.find(kind);
+  if (algorithm == all_reduce.end())  // the readers check the kind: this is a bug
+    throw std::logic_error(fmt::format("collective_plan: unknown kind '{}'", kind));
+  return net::all_reduce(net, nodes, bytes, algorithm->second);
+}
+
+std::string routing_problem(const hw::HwSpec& hw) {
+  if (net::mesh_routing_applies(hw))
+    return {};
+  return fmt::format(
+      "no routing setting for {}, a {} topology: it orders the hops on a mesh or torus grid, "
+      "and every pair here takes the least-cost paths",
+      hw.name, hw.topology.kind);
+}
+
+std::string multipath_problem(const hw::HwSpec& hw) {
+  if (net::multipath_applies(hw))
+    return {};
+  return fmt::format(
+      "no multipath setting for {}: every node is on its {} grid, routed in dimension order "
+      "on one path",
+      hw.name, hw.topology.kind);
 }
 
 net::NetworkOptions network_options(const std::string& routing, const std::string& multipath,
@@ -67,7 +109,8 @@ net::NetworkOptions network_options(const std::string& routing, const std::strin
 }
 
 sim::RunResult run_plan(const net::Network& net, const net::CollectivePlan& plan,
-                        const std::vector<double>& start_s, sim::Timeline* timeline) {
+                        const std::vector<double>& start_s, sim::Timeline* timeline,
+                        std::function<void(std::size_t, std::size_t)> progress) {
   sim::TaskGraph graph;
   std::vector<sim::TaskId> ids;
   ids.reserve(plan.flows.size());
@@ -81,12 +124,20 @@ sim::RunResult run_plan(const net::Network& net, const net::CollectivePlan& plan
     ids.push_back(graph.add_flow(f.label, f.spec, std::move(after)));
   }
   sim::RunOptions options;
+  options.progress = std::move(progress);
   if (timeline != nullptr) {
     options.timeline = timeline;
     for (size_t c = 0; c < net.channels().size(); ++c)
       options.channel_names.push_back(net.channel_name(static_cast<net::ChannelId>(c)));
   }
   return sim::run(graph, net.capacities(), options);
+}
+
+sim::RunResult run_plan_with_progress(const std::string& label, const net::Network& net,
+                                      const net::CollectivePlan& plan,
+                                      const std::vector<double>& start_s, sim::Timeline* timeline) {
+  LoopProgress progress(label);
+  return run_plan(net, plan, start_s, timeline, progress.callback());
 }
 
 nlohmann::ordered_json run_json(const net::Network& net, const net::CollectivePlan& plan,
@@ -129,13 +180,52 @@ struct NetOptions {
   double efficiency = 1.0;
   std::string timeline;
   bool json = false;
+  // Given on the command line, not defaults: each is refused where it cannot apply.
+  bool routing_given = false, multipath_given = false, hot_weight_given = false;
 };
+
+// The --hot names: comma-separated, in one or several --hot options; an empty name (a
+// doubled or trailing comma) is refused rather than dropped.
+std::vector<std::string> hot_names(const std::vector<std::string>& options) {
+  std::vector<std::string> names;
+  for (const std::string& text : options) {
+    std::size_t begin = 0;
+    while (true) {
+      const std::size_t end = std::min(text.find(',', begin), text.size());
+      names.push_back(text.substr(begin, end - begin));
+      if (names.back().empty()) {
+        throw core::InputError(core::InputLocation{"--hot", "", 0}, text,
+                               "chiplet names separated by single commas");
+      }
+      if (end == text.size())
+        break;
+      begin = end + 1;
+    }
+  }
+  return names;
+}
+
+// Refuses a --routing or --multipath given for a spec where it changes no route.
+void check_network_settings(const NetOptions& o, const hw::HwSpec& hw) {
+  if (o.routing_given) {
+    if (const std::string problem = routing_problem(hw); !problem.empty())
+      throw core::InputError(core::InputLocation{"--routing", "", 0}, o.routing, problem);
+  }
+  if (o.multipath_given) {
+    if (const std::string problem = multipath_problem(hw); !problem.empty())
+      throw core::InputError(core::InputLocation{"--multipath", "", 0}, o.multipath, problem);
+  }
+}
 
 void report(const NetOptions& o, core::OutputPlan& outputs, const net::Network& net,
             const net::CollectivePlan& plan, const std::vector<double>& start_s,
             std::optional<double> bytes) {
+  if (o.json)
+    core::set_progress_enabled(false);  // as every command: no progress line beside JSON
   sim::Timeline timeline;
-  const sim::RunResult r = run_plan(net, plan, start_s, o.timeline.empty() ? nullptr : &timeline);
+  const sim::RunResult r =
+      run_plan_with_progress(o.traffic.empty() ? "net collective" : "net flows", net, plan, start_s,
+                             o.timeline.empty() ? nullptr : &timeline);
   if (!o.timeline.empty()) {
     outputs.stage(o.timeline, timeline.to_chrome_json());
     outputs.commit();
@@ -189,16 +279,27 @@ double parse_bytes(const std::string& text) {
 
 void run_collective(const NetOptions& o) {
   const double bytes = parse_bytes(o.bytes);
+  const std::vector<std::string> hot = hot_names(o.hot);
   core::OutputPlan outputs("mozart net collective");
   outputs.input(o.hw).output("--timeline", o.timeline, {".json"}).check();
-  if (!o.hot.empty() && o.kind != "all-to-all") {
+  if (!hot.empty() && o.kind != "all-to-all") {
     throw core::InputError(core::InputLocation{"--hot", "", 0}, o.kind,
                            "--kind all-to-all (weights are per destination)");
   }
+  if (o.hot_weight_given && hot.empty()) {
+    throw core::InputError(core::InputLocation{"--hot-weight", "", 0},
+                           fmt::format("{:g}", o.hot_weight),
+                           "--hot as well (it weights the --hot destinations)");
+  }
   const hw::HwSpec hw = hw::load_hw(o.hw);
+  check_network_settings(o, hw);
+  if (const auto problem = hot_problem(hw, hot)) {
+    throw core::InputError(core::InputLocation{"--hot", "", 0}, hot[problem->index],
+                           problem->expected);
+  }
   const net::Network net(hw, network_options(o.routing, o.multipath, o.efficiency));
   const net::CollectivePlan plan =
-      collective_plan(net, o.kind, bytes, destination_weights(hw, o.hot, o.hot_weight));
+      collective_plan(net, o.kind, bytes, destination_weights(hw, hot, o.hot_weight));
   report(o, outputs, net, plan, {}, bytes);
 }
 
@@ -206,6 +307,7 @@ void run_flows(const NetOptions& o) {
   core::OutputPlan outputs("mozart net flows");
   outputs.input(o.hw).input(o.traffic).output("--timeline", o.timeline, {".json"}).check();
   const hw::HwSpec hw = hw::load_hw(o.hw);
+  check_network_settings(o, hw);
   const net::Network net(hw, network_options(o.routing, o.multipath, o.efficiency));
   const net::Traffic traffic = net::read_traffic(o.traffic, hw);
   std::vector<double> start;
@@ -214,14 +316,24 @@ void run_flows(const NetOptions& o) {
   report(o, outputs, net, net::plan_traffic(net, traffic), start, std::nullopt);
 }
 
+// Which of the settings checked where they apply were given on the command line.
+void note_given(CLI::App* cmd, NetOptions& o) {
+  o.routing_given = cmd->get_option("--routing")->count() > 0;
+  o.multipath_given = cmd->get_option("--multipath")->count() > 0;
+  if (CLI::Option* weight = cmd->get_option_no_throw("--hot-weight"))
+    o.hot_weight_given = weight->count() > 0;
+}
+
 // The options both commands share.
 void add_network_options(CLI::App* cmd, NetOptions& o) {
   cmd->add_option("hw", o.hw, "Hardware preset or YAML file")->required();
-  cmd->add_option("--routing", o.routing, "Mesh routing")
+  cmd->add_option("--routing", o.routing,
+                  "Mesh routing (mesh and torus specs only: refused where it changes no route)")
       ->check(CLI::IsMember({"xy", "yx", "adaptive"}))
       ->capture_default_str();
   cmd->add_option("--multipath", o.multipath,
-                  "Equal-cost paths: split (fractional ECMP), hash (per-flow), single")
+                  "Equal-cost paths: split (fractional ECMP), hash (per-flow), single (refused "
+                  "where every node is on a mesh grid)")
       ->check(CLI::IsMember({"split", "hash", "single"}))
       ->capture_default_str();
   cmd->add_option("--efficiency", o.efficiency,
@@ -247,26 +359,31 @@ void add_net_commands(CLI::App& app) {
       ->add_option("--kind", o->kind,
                    "all-to-all (bytes per pair), all-gather, reduce-scatter, broadcast, "
                    "all-reduce-ring, all-reduce-tree, all-reduce-in-network, all-reduce-mesh-2d")
-      ->check(CLI::IsMember({"all-to-all", "all-gather", "reduce-scatter", "broadcast",
-                             "all-reduce-ring", "all-reduce-tree", "all-reduce-in-network",
-                             "all-reduce-mesh-2d"}))
+      ->check(CLI::IsMember(collective_kinds()))
       ->capture_default_str();
   collective->add_option("--bytes", o->bytes, "Buffer size, e.g. '1 MB'")->capture_default_str();
+  collective->add_option(
+      "--hot", o->hot,
+      "All-to-all: chiplets (comma-separated) that receive --hot-weight times the bytes of the "
+      "others");
   collective
-      ->add_option("--hot", o->hot,
-                   "All-to-all: chiplets that receive --hot-weight times the bytes of the others")
-      ->delimiter(',');
-  collective->add_option("--hot-weight", o->hot_weight, "Weight of the --hot destinations")
-      ->check(finite(0.0, 1e6))
+      ->add_option("--hot-weight", o->hot_weight, "Weight of the --hot destinations (needs --hot)")
+      ->check(finite(0.0, kMaxHotWeight, true))
       ->capture_default_str();
-  collective->callback([o] { run_collective(*o); });
+  collective->callback([o, collective] {
+    note_given(collective, *o);
+    run_collective(*o);
+  });
 
   auto* flows = net_cmd->add_subcommand(
       "flows", "Run a traffic file (CSV or JSON: source, destination, bytes, start, after, id)");
   auto f = std::make_shared<NetOptions>();
   add_network_options(flows, *f);
   flows->add_option("traffic", f->traffic, "Traffic file (.csv, .json or .yaml)")->required();
-  flows->callback([f] { run_flows(*f); });
+  flows->callback([f, flows] {
+    note_given(flows, *f);
+    run_flows(*f);
+  });
   add_net_calibrate_command(*net_cmd);
 }
 

@@ -1195,3 +1195,178 @@ TEST(CliTraceInput, SplitAndDriftMessagesSayWhatIsWrong) {
   EXPECT_TRUE(nlohmann::json::parse(split.out)["layers"][0].contains("drift_mean")) << split.out;
   std::filesystem::remove(trace);
 }
+
+// ---- Network commands: bad input is one line naming the file or option, exit 2 ----
+
+namespace {
+
+std::string booksim(const std::string& name) {
+  return data("../../configs/net/booksim/" + name);
+}
+
+// A cases file in the temporary folder with these case lines (YAML flow maps), its `hw` the
+// BookSim 4x4 mesh unless a line says otherwise.
+std::string cases_file(const std::string& suffix, const std::vector<std::string>& lines) {
+  const std::string path = temp_file(suffix + ".yaml");
+  std::string text = "cases:\n";
+  for (const std::string& line : lines)
+    text += "  - " + line + "\n";
+  write_bytes(path, text);
+  return path;
+}
+
+std::string mesh_case(const std::string& fields) {
+  return "{name: a, hw: " + booksim("mesh-4x4.yaml") + ", " + fields + "}";
+}
+
+}  // namespace
+
+TEST(CliNet, CalibrateRefusesAnUnknownCollectiveNamingTheCase) {
+  int k = 0;
+  for (const char* kind : {"bogus", "\"\"", "All-To-All"}) {
+    const std::string cases = cases_file(
+        std::to_string(k++),
+        {mesh_case(std::string("collective: ") + kind + ", bytes: 160, measured: 3361")});
+    const Result r = run("net calibrate " + cases);
+    EXPECT_EQ(r.exit_code, 2) << kind << ": " << r.err;
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+    for (const std::string& says : {cases, std::string("cases[0].collective"),
+                                    std::string("one of: all-to-all"), std::string("case 'a'")})
+      EXPECT_NE(r.err.find(says), std::string::npos) << says << ": " << r.err;
+    std::filesystem::remove(cases);
+  }
+}
+
+TEST(CliNet, EveryCollectiveAndTrafficIsRefusedBeforeItsPlanWhenTooLarge) {
+  const std::string mesh = temp_file("-mesh100.yaml");
+  write_bytes(mesh,
+              "name: m100\nclock: 1 GHz\nchiplet_kinds:\n  t:\n    peak_flops: {fp16: 1 TFLOP/s}\n"
+              "    array: {rows: 1, cols: 1, count: 1}\n"
+              "    sram: {capacity: 1 MB, bandwidth: 1 GB/s}\n"
+              "chiplets:\n  - {name: n, kind: t, count: 10000, holds_weights: false}\n"
+              "topology: {kind: mesh, rows: 100, cols: 100, nodes: n, link: {bandwidth: 100 "
+              "GB/s}}\n");
+  // 16,384 chiplets under 256 switches; split paths of ~260 channel uses per pair.
+  const std::string tree = temp_file("-ft128.yaml");
+  write_bytes(tree,
+              "name: ft128\nclock: 1 GHz\nchiplet_kinds:\n  t:\n    peak_flops: {fp16: 1 TFLOP/s}\n"
+              "    array: {rows: 1, cols: 1, count: 1}\n"
+              "    sram: {capacity: 1 MB, bandwidth: 1 GB/s}\n"
+              "chiplets:\n  - {name: n, kind: t, count: 16384, holds_weights: false}\n"
+              "topology: {kind: fat_tree, k: 128, n: 2, nodes: n, link: {bandwidth: 100 GB/s}}\n");
+  const std::string limit = "MOZART_MEMORY_LIMIT='1 GiB' timeout 60";
+  for (const char* kind :
+       {"all-gather", "reduce-scatter", "all-reduce-ring", "all-reduce-mesh-2d", "all-to-all"})
+    expect_refused("net collective " + mesh + " --kind " + kind, "needing", limit);
+  expect_refused("net collective " + tree, "channel uses each on average", limit);
+  // Traffic: its split flows' channel uses count.
+  const std::string traffic = temp_file("-traffic.csv");
+  write_bytes(traffic, "source,destination,bytes\nn0,n16383,1 MB\nn1,n16000,1 MB\n");
+  expect_refused("net flows " + tree + " " + traffic, "traffic of 2 flows",
+                 "MOZART_MEMORY_LIMIT='1 KiB' timeout 60");
+  for (const std::string& f : {mesh, tree, traffic})
+    std::filesystem::remove(f);
+}
+
+TEST(CliNet, CalibrateRefusesACaseNoEfficiencyInItsRangeFits) {
+  const std::string cases = cases_file("slow", {mesh_case("bytes: 160, measured: 1e9")});
+  expect_refused("net calibrate " + cases, "at most");
+  const Result r = run("net calibrate " + cases);
+  EXPECT_NE(r.err.find("every efficiency class at 0.01"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("case 'a'"), std::string::npos) << r.err;
+  std::filesystem::remove(cases);
+}
+
+TEST(CliNet, FlowsWithoutAnIdTakeTheirRowNumber) {
+  const std::string mesh = booksim("mesh-4x4.yaml");
+  const std::string traffic = temp_file(".csv");
+  // Empty id cells: rows 1 and 2 are numbered; row 3 waits for both.
+  write_bytes(traffic,
+              "source,destination,bytes,id,after\nn0,n5,160,,\nn1,n5,160,,\nn2,n5,80,x,1;2\n");
+  const Result ok = run("net flows " + mesh + " " + traffic + " --json");
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(ok.out)["time_s"].get<double>(), 400);
+  // An explicit id equal to another flow's number is ambiguous in `after`: refused, both ways.
+  write_bytes(traffic, "source,destination,bytes,id\nn0,n1,5,\nn2,n3,5,1\n");
+  expect_refused("net flows " + mesh + " " + traffic, "row 1 has none, so it is numbered '1'");
+  write_bytes(traffic, "source,destination,bytes,id\nn0,n1,5,2\nn2,n3,5,\n");
+  expect_refused("net flows " + mesh + " " + traffic, "row 2.id");
+  std::filesystem::remove(traffic);
+}
+
+TEST(CliNet, CalibrationErrorsNameTheCasesFileFieldAndCase) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {mesh_case("bytes: 160, measured: 3361, hot: [n99]"), {"cases[0].hot[0]", "'n99'"}},
+      {"{name: a, hw: nosuch.yaml, bytes: 160, measured: 3361}", {"cases[0].hw", "preset"}},
+      {mesh_case("bytes: 160, measured: 3361, hot: [n1], hot_weight: 0"), {"cases[0].hot_weight"}},
+      {mesh_case("traffic: nosuch.csv, measured: 3361"), {"cases[0].traffic"}},
+  };
+  int k = 0;
+  for (const auto& [line, says] : cases) {
+    const std::string path = cases_file(std::to_string(k++), {line});
+    const Result r = run("net calibrate " + path);
+    EXPECT_EQ(r.exit_code, 2) << line << ": " << r.err;
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+    EXPECT_EQ(r.err.find("--hot"), std::string::npos) << r.err;
+    for (const std::string& s : says)
+      EXPECT_NE(r.err.find(s), std::string::npos) << s << ": " << r.err;
+    EXPECT_NE(r.err.find(path + ":2"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("case 'a'"), std::string::npos) << r.err;
+    std::filesystem::remove(path);
+  }
+}
+
+TEST(CliNet, ContradictoryOrRepeatedSettingsAreRefused) {
+  const std::string mesh = booksim("mesh-4x4.yaml");
+  const std::string traffic = temp_file("-self.csv");
+  write_bytes(traffic, "source,destination,bytes\nn0,n0,640\n");
+  const std::vector<std::pair<std::string, std::string>> commands = {
+      {"net collective " + mesh + " --hot n1,n1", "each hot destination once"},
+      {"net collective " + mesh + " --hot n1,", "separated by single commas"},
+      {"net collective " + mesh + " --hot-weight 4", "--hot as well"},
+      {"net collective " + mesh + " --hot n1 --hot-weight 0", "--hot-weight"},
+      {"net collective mozart-nop-tree-ucie --routing yx", "--routing"},
+      {"net collective mozart-nop-tree-ucie --routing xy", "--routing"},
+      {"net collective " + mesh + " --multipath hash", "--multipath"},
+      {"net flows " + mesh + " " + traffic, "a node other than the source"},
+  };
+  for (const auto& [args, says] : commands)
+    expect_refused(args, says);
+  const std::vector<std::pair<std::string, std::string>> case_files = {
+      {mesh_case("collective: all-reduce-ring, bytes: 160, measured: 3361, traffic: t.csv"),
+       "either traffic or collective"},
+      {mesh_case("bytes: 160, measured: 3361, hot: [n1, n1]"), "each hot destination once"},
+      {mesh_case("bytes: 160, measured: 3361, hot_weight: 4"), "hot destinations as well"},
+      {"{name: t, hw: mozart-nop-tree-ucie, bytes: 160, measured: 1, routing: yx}",
+       "cases[0].routing"},
+  };
+  int k = 0;
+  for (const auto& [line, says] : case_files) {
+    const std::string path = cases_file(std::to_string(k++), {line});
+    expect_refused("net calibrate " + path, says);
+    std::filesystem::remove(path);
+  }
+  const std::string twice = cases_file(
+      "twice", {mesh_case("bytes: 160, measured: 3361"), mesh_case("bytes: 160, measured: 5000")});
+  expect_refused("net calibrate " + twice, "a name no other case has");
+  std::filesystem::remove(twice);
+  std::filesystem::remove(traffic);
+  // Where they apply, the same settings run.
+  EXPECT_EQ(run("net collective " + mesh + " --routing yx --hot n1 --hot-weight 2").exit_code, 0);
+  EXPECT_EQ(run("net collective mozart-nop-tree-ucie --multipath hash").exit_code, 0);
+}
+
+TEST(CliNet, FlowsShowProgressOnATerminalOnly) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "needs script(1) for a terminal";
+  const std::string out = temp_file("-tty.txt");
+  const std::string flows = std::string(MOZART_BINARY) + " net flows " + booksim("mesh-4x4.yaml") +
+                            " " + data("net/traffic.csv");
+  const std::string command = "script -qec \"" + flows + "\" /dev/null >" + out + " 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  EXPECT_NE(slurp(out).find("net flows"), std::string::npos) << slurp(out);
+  std::filesystem::remove(out);
+  const Result piped = run("net flows " + booksim("mesh-4x4.yaml") + " " + data("net/traffic.csv"));
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(piped.err, "");
+}

@@ -1,6 +1,7 @@
 #include "mozart/net/collectives.hpp"
 
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -87,6 +88,29 @@ TEST(Collectives, AnAllToAllTooLargeForMemoryIsRefusedWithItsEstimate) {
   }
   ::setenv("MOZART_MEMORY_LIMIT", "1 GiB", 1);
   EXPECT_EQ(all_to_all(net, first_nodes(64), 1).flows.size(), 64u * 63u);
+  ::unsetenv("MOZART_MEMORY_LIMIT");
+}
+
+TEST(Collectives, RingCollectivesTooLargeForMemoryAreRefusedBeforeTheirPlan) {
+  Network net(ring(64, 1, 0));  // n(n - 1) = 4032 flows of one hop each
+  ::setenv("MOZART_MEMORY_LIMIT", "64 KiB", 1);
+  const std::vector<std::pair<std::string, std::function<CollectivePlan()>>> plans = {
+      {"a ring all-gather of 64 members (4032 flows, 1.0 channel uses",
+       [&] { return all_gather(net, first_nodes(64), 64); }},
+      {"a ring reduce-scatter of 64 members (4032 flows",
+       [&] { return reduce_scatter(net, first_nodes(64), 64); }},
+      {"a ring all-reduce of 64 members (8064 flows",
+       [&] { return all_reduce(net, first_nodes(64), 64, AllReduceAlgorithm::ring); }}};
+  for (const auto& [says, plan] : plans) {
+    try {
+      plan();
+      ADD_FAILURE() << says << ": planned over the memory limit";
+    } catch (const core::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  }
+  ::setenv("MOZART_MEMORY_LIMIT", "1 GiB", 1);
+  EXPECT_EQ(all_gather(net, first_nodes(64), 64).flows.size(), 64u * 63u);
   ::unsetenv("MOZART_MEMORY_LIMIT");
 }
 

@@ -482,6 +482,19 @@ std::vector<int> ring_phase(const Network& net, const std::vector<int>& ring, do
   return into;
 }
 
+// Refuses a plan of `flows` flows between ring neighbours (position i to i + 1) too large for
+// memory.
+void require_ring_memory(const Network& net, const std::vector<int>& ring, std::uint64_t flows,
+                         const char* what) {
+  const std::uint64_t n = ring.size();
+  require_plan_memory(
+      net, flows,
+      [&](std::uint64_t i) {
+        return std::pair{ring[i % n], ring[(i + 1) % n]};
+      },
+      fmt::format("a ring {} of {} members", what, n));
+}
+
 // A collective among fewer than two members moves nothing: its plan is empty, and takes no time.
 bool trivial(const std::vector<int>& nodes) {
   return nodes.size() < 2;
@@ -586,6 +599,17 @@ CollectivePlan mesh_all_reduce(const Network& net, const std::vector<int>& nodes
         hw.name, fmt::format("2D-mesh all-reduce needs all {} mesh nodes, got {}", rows * cols,
                              nodes.size()));
   }
+  // Two row phases of cols - 1 steps and a column phase of 2 (rows - 1), a flow per node each
+  // step, between neighbours along a row or a column (and round its ends).
+  const std::uint64_t cells = std::uint64_t(rows) * std::uint64_t(cols);
+  require_plan_memory(
+      net, cells * (4 * std::uint64_t(cols - 1) + 2 * std::uint64_t(rows - 1)),
+      [&](std::uint64_t i) {
+        const int y = int(i % cells) / cols, x = int(i % cells) % cols;
+        return (i / cells) % 2 == 0 ? std::pair{grid[y][x], grid[y][(x + 1) % cols]}
+                                    : std::pair{grid[y][x], grid[(y + 1) % rows][x]};
+      },
+      fmt::format("a 2D-mesh all-reduce of {} members", cells));
   CollectivePlan plan;
   // Reduce-scatter along rows, all-reduce of each 1/cols share along columns, all-gather
   // along rows. Each phase waits for the flows into a node from the phase before.
@@ -621,6 +645,7 @@ CollectivePlan ring_pass(const Network& net, const std::vector<int>& nodes, doub
   CollectivePlan plan;
   if (trivial(nodes))
     return plan;
+  require_ring_memory(net, nodes, nodes.size() * (nodes.size() - 1), what);
   ring_phase(net, nodes, bytes / double(nodes.size()), int(nodes.size()) - 1, {}, what, plan);
   return plan;
 }
@@ -658,26 +683,34 @@ DispatchCombine dispatch_and_combine(const Network& net, const TokenRoutes& toke
   return out;
 }
 
-// Refuses, with the estimate, an all-to-all whose plan (and the simulation's copy of its flows)
-// would not fit in memory: n(n-1) flows; the mean channel uses (hops, endpoint ports, the
-// branches of split paths) are those of the flows from up to 16 sources spread over the
-// members.
-void require_all_to_all_memory(const Network& net, const std::vector<int>& nodes) {
-  const std::uint64_t n = nodes.size();
-  const std::uint64_t flows = n * (n - 1);
-  const std::size_t stride = std::max<std::size_t>(1, nodes.size() / 16);
-  double hops = 0, routes = 0;
-  for (std::size_t i = 0; i < nodes.size(); i += stride)
-    for (const int d : nodes)
-      if (d != nodes[i])
-        hops += double(net.flow(nodes[i], d, 1).uses.size()), routes += 1;
+void require_plan_memory(const Network& net, std::uint64_t flows,
+                         const std::function<std::pair<int, int>(std::uint64_t)>& pair,
+                         const std::string& what) {
+  constexpr std::uint64_t kSamples = 256;
+  const std::uint64_t samples = std::min(flows, kSamples);
+  double uses = 0, shares = 0;  // shares: uses of a part of the stream (split paths, trees)
+  for (std::uint64_t k = 0; k < samples; ++k) {
+    // Evenly spread; flows * k stays far below 2^64 for any plan a spec can describe.
+    const auto [src, dst] = pair(samples == flows ? k : k * (flows / samples));
+    for (const ChannelUse& u : net.flow(src, dst, 1).uses) {
+      uses += 1;
+      shares += u.coefficient != net.wire_factor() ? 1 : 0;
+    }
+  }
+  const double per_sample = 1 / double(std::max<std::uint64_t>(samples, 1));
+  const double mean_uses = uses * per_sample;
+  // A flow's record with its label and dependency list on the heap, in the plan and again in
+  // the engine's task graph; each use in the plan, the task graph and the fluid network (with
+  // the room growing vectors leave), and a fractional use's coefficient stored apart. Checked
+  // against peak memory: within 20% on meshes and fat trees (docs/network.md).
   const auto per_flow = static_cast<std::uint64_t>(
-      sizeof(PlannedFlow) + (hops / std::max(routes, 1.0)) * sizeof(ChannelUse));
-  core::require_memory(core::saturating_mul_bytes(core::saturating_mul_bytes(flows, per_flow), 2),
-                       fmt::format("an all-to-all of {} members ({} flows, {:.1f} channel uses "
-                                   "each on average) and its simulation",
-                                   n, flows, hops / std::max(routes, 1.0)),
-                       net.hw().name);
+      2 * (sizeof(PlannedFlow) + 64) + mean_uses * 3 * double(sizeof(ChannelUse)) +
+      shares * per_sample * 2 * double(sizeof(ChannelUse)));
+  core::require_memory(
+      core::saturating_mul_bytes(flows, per_flow),
+      fmt::format("{} ({} flows, {:.1f} channel uses each on average) and its simulation", what,
+                  flows, mean_uses),
+      net.hw().name);
 }
 
 CollectivePlan all_to_all(const Network& net, const std::vector<int>& nodes, double bytes) {
@@ -690,7 +723,14 @@ CollectivePlan all_to_all(const Network& net, const std::vector<int>& nodes, dou
     throw std::invalid_argument("all-to-all: one weight per node");
   if (trivial(nodes))
     return {};
-  require_all_to_all_memory(net, nodes);
+  const std::uint64_t n = nodes.size();
+  require_plan_memory(
+      net, n * (n - 1),
+      [&](std::uint64_t i) {
+        const std::uint64_t s = i / (n - 1), j = i % (n - 1);
+        return std::pair{nodes[s], nodes[j < s ? j : j + 1]};
+      },
+      fmt::format("an all-to-all of {} members", n));
   CollectivePlan plan;
   plan.flows.reserve(nodes.size() * nodes.size());
   for (int s : nodes) {
@@ -716,6 +756,7 @@ CollectivePlan all_reduce(const Network& net, const std::vector<int>& nodes, dou
   const double n = double(nodes.size());
   switch (algorithm) {
     case AllReduceAlgorithm::ring: {
+      require_ring_memory(net, nodes, 2 * nodes.size() * (nodes.size() - 1), "all-reduce");
       CollectivePlan plan;
       ring_phase(net, nodes, bytes / n, 2 * (int(n) - 1), {}, "all-reduce", plan);
       return plan;

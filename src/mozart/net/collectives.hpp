@@ -13,7 +13,10 @@
 // one buffer per peer.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mozart/net/network.hpp"
@@ -63,6 +66,16 @@ CollectivePlan all_to_all(const Network& net, const std::vector<int>& nodes, dou
 // that receive more tokens than others). One weight per node; a weight of 0 sends nothing.
 CollectivePlan all_to_all(const Network& net, const std::vector<int>& nodes, double bytes,
                           const std::vector<double>& weight);
+
+// Refuses, with core::InputError naming the spec and the estimate (core::require_memory), a plan
+// of `flows` flows, with the simulation's copy of them, that would not fit in memory. `pair(i)`
+// is flow i's (source, destination), i < flows; the channel uses per flow (hops, endpoint ports,
+// every branch of a split path) are averaged over at most 256 flows spread over the plan, so
+// the check stays cheap where the plan would be huge. `what` names the request, e.g. "an
+// all-gather of 10000 members". Every collective below calls it before building its plan.
+void require_plan_memory(const Network& net, std::uint64_t flows,
+                         const std::function<std::pair<int, int>(std::uint64_t)>& pair,
+                         const std::string& what);
 
 // Every collective of fewer than two members is trivially empty: a plan of no flows (zero time).
 

@@ -54,6 +54,19 @@ std::vector<int> steps(int from, int to, int size, bool ring) {
 
 }  // namespace
 
+bool mesh_routing_applies(const hw::HwSpec& hw) {
+  const hw::Topology& t = hw.topology;
+  return (t.kind == "mesh" || t.kind == "torus") && t.rows > 0 &&
+         std::any_of(hw.chiplets.begin(), hw.chiplets.end(),
+                     [](const hw::Chiplet& c) { return c.coord.has_value(); });
+}
+
+bool multipath_applies(const hw::HwSpec& hw) {
+  return !mesh_routing_applies(hw) || !hw.switches.empty() ||
+         std::any_of(hw.chiplets.begin(), hw.chiplets.end(),
+                     [](const hw::Chiplet& c) { return !c.coord.has_value(); });
+}
+
 Network::Network(const hw::HwSpec& hw, NetworkOptions options)
     : hw_(hw), options_(options), out_(hw.node_count()) {
   check_options(options_);

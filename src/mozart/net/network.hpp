@@ -45,6 +45,12 @@ struct NetworkOptions {
   Multipath multipath = Multipath::split;
 };
 
+// Whether a setting can change any route of `hw`: mesh routing applies to chiplets on a mesh or
+// torus grid, multipath to the pairs routed by least cost (any node off such a grid: trees, fat
+// trees, stars, clusters, switches). The commands refuse a setting given where it cannot apply.
+bool mesh_routing_applies(const hw::HwSpec& hw);
+bool multipath_applies(const hw::HwSpec& hw);
+
 enum class ChannelKind { link, injection, ejection };
 
 struct Channel {

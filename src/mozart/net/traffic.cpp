@@ -20,7 +20,8 @@ struct Row {
   std::string id, source, destination, bytes, start;
   std::vector<std::string> after;
   int line = 0;
-  std::string field;  // where the row is: "flows[3]" or "row 4"
+  std::string field;         // where the row is: "flows[3]" or "row 4"
+  bool explicit_id = false;  // false: `id` is the row's number
 };
 
 [[noreturn]] void reject(const std::string& path, const Row& row, const std::string& field,
@@ -67,11 +68,17 @@ std::vector<Row> read_csv(const std::string& path) {
           throw core::InputError(core::InputLocation{path, "header", number}, content,
                                  "a header naming source, destination and bytes (optionally "
                                  "start, after, id)");
-      for (const std::string& c : columns)
+      for (size_t i = 0; i < columns.size(); ++i) {
+        const std::string& c = columns[i];
         if (c != "source" && c != "destination" && c != "bytes" && c != "start" && c != "after" &&
             c != "id")
-          throw core::InputError(core::InputLocation{path, "header", number}, c,
+          throw core::InputError(core::InputLocation{path, "header", number},
+                                 core::quote_user_text(c),
                                  "a column among source, destination, bytes, start, after, id");
+        if (std::find(columns.begin(), columns.begin() + long(i), c) != columns.begin() + long(i))
+          throw core::InputError(core::InputLocation{path, "header", number}, c,
+                                 "each column once");
+      }
       continue;
     }
     if (cells.size() != columns.size()) {
@@ -93,8 +100,8 @@ std::vector<Row> read_csv(const std::string& path) {
         row.bytes = cells[i];
       else if (c == "start")
         row.start = cells[i];
-      else if (c == "id")
-        row.id = cells[i];
+      else if (c == "id" && !cells[i].empty())  // an empty cell: no id, the row number
+        row.id = cells[i], row.explicit_id = true;
       else
         for (std::string& id : split(cells[i], "; "))
           if (!id.empty())
@@ -118,7 +125,10 @@ std::vector<Row> read_structured(const std::string& path) {
     Row row;
     row.line = item.line();
     row.field = item.path();
-    row.id = item.has("id") ? item.at("id").as_string() : std::to_string(rows.size() + 1);
+    row.id = item.has("id") ? item.at("id").as_string() : "";
+    row.explicit_id = !row.id.empty();  // an empty id, as a missing one: the flow's number
+    if (!row.explicit_id)
+      row.id = std::to_string(rows.size() + 1);
     row.source = item.at("source").as_string();
     row.destination = item.at("destination").as_string();
     row.bytes = item.at("bytes").as_string();
@@ -184,10 +194,24 @@ Traffic read_traffic(const std::string& path, const hw::HwSpec& hw) {
   const std::vector<Row> rows = csv ? read_csv(path) : read_structured(path);
   if (rows.empty())
     throw core::InputError(path, "a traffic file needs at least one flow");
+  // Ids are unique, whether written or a row's number: an `after` naming an id two flows
+  // share would be ambiguous, so an explicit id equal to another flow's number is refused.
   std::map<std::string, size_t> index;
-  for (size_t i = 0; i < rows.size(); ++i)
-    if (!index.emplace(rows[i].id, i).second)
-      reject(path, rows[i], "id", core::quote_user_text(rows[i].id), "an id no other flow has");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto [at, fresh] = index.emplace(rows[i].id, i);
+    if (fresh)
+      continue;
+    const Row& other = rows[at->second];
+    if (!rows[i].explicit_id)
+      reject(path, rows[i], "id", "",
+             fmt::format("an id: the row number '{}' a flow without one takes is {}'s id",
+                         rows[i].id, other.field));
+    reject(path, rows[i], "id", core::quote_user_text(rows[i].id),
+           other.explicit_id
+               ? fmt::format("an id no other flow has ({} has it too)", other.field)
+               : fmt::format("an id no other flow has ({} has none, so it is numbered '{}')",
+                             other.field, other.id));
+  }
   std::vector<std::vector<size_t>> after(rows.size());
   std::vector<TrafficFlow> flows(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -196,6 +220,11 @@ Traffic read_traffic(const std::string& path, const hw::HwSpec& hw) {
     f.id = row.id;
     f.src = node_of(path, row, "source", row.source, hw);
     f.dst = node_of(path, row, "destination", row.destination, hw);
+    // A flow to its own source crosses no channel: counting it would add payload that never
+    // meets the network (and it takes no time), so it is refused rather than guessed at.
+    if (f.dst == f.src)
+      reject(path, row, "destination", core::quote_user_text(row.destination),
+             "a node other than the source (a flow to itself crosses no channel: leave it out)");
     const std::optional<double> bytes = core::parse_quantity(row.bytes, core::Dimension::bytes);
     if (!bytes || !(*bytes > 0))
       reject(path, row, "bytes", core::quote_user_text(row.bytes),
@@ -230,6 +259,12 @@ Traffic read_traffic(const std::string& path, const hw::HwSpec& hw) {
 }
 
 CollectivePlan plan_traffic(const Network& net, const Traffic& traffic) {
+  require_plan_memory(
+      net, traffic.flows.size(),
+      [&](std::uint64_t i) {
+        return std::pair{traffic.flows[i].src, traffic.flows[i].dst};
+      },
+      fmt::format("traffic of {} flows", traffic.flows.size()));
   CollectivePlan plan;
   plan.flows.reserve(traffic.flows.size());
   for (const TrafficFlow& t : traffic.flows) {

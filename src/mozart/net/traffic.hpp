@@ -2,15 +2,20 @@
 // an optional start time and the flows it waits for.
 //
 // CSV: a header naming the columns `source,destination,bytes` and optionally `start`, `after`
-// and `id`; `after` lists ids separated by spaces or semicolons; without an `id` column a flow's
-// id is its row number (1 for the first data row). Sizes and times take units ("1 MB", "2 us").
-// Lines starting with # are comments.
+// and `id`; `after` lists ids separated by spaces or semicolons; a flow without an id (no `id`
+// column, or an empty cell) takes its row number (1 for the first data row). Sizes and times
+// take units ("1 MB", "2 us"). Lines starting with # are comments.
 // JSON (or YAML): {"flows": [{"source": ..., "destination": ..., "bytes": ..., "start": ...,
-// "after": [ids], "id": ...}]} or the list alone.
+// "after": [ids], "id": ...}]} or the list alone; a flow without an id (or with "") takes its
+// position, 1 for the first.
+// Ids are unique, written or numbered: an explicit id equal to another flow's number is
+// refused, since an `after` naming it would be ambiguous.
 //
 // A flow starts at its start time, or once every flow it waits for has finished, whichever is
-// later. Unknown nodes, sizes that are not positive, unknown ids and dependency cycles are
-// InputErrors naming the file, the line where known, and the field.
+// later. Unknown nodes, a flow from a node to itself (it crosses no channel), sizes that are not
+// positive, unknown ids and dependency cycles are InputErrors naming the file, the line where
+// known, and the field. A plan too large for memory is refused before it is built
+// (require_plan_memory).
 #pragma once
 
 #include <string>

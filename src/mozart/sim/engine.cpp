@@ -56,6 +56,7 @@ class Runner {
     }
     std::vector<TaskId> finished;
     std::vector<net::FlowId> flows_done;
+    std::size_t done = 0;  // tasks finished
     while (true) {
       const double t_net = fluid_.next_event_time();
       const double t_task = completions_.empty() ? net::kNever : completions_.top().time;
@@ -74,6 +75,9 @@ class Runner {
       for (TaskId id : finished)
         complete(id, t);
       result_.events += finished.size();
+      done += finished.size();
+      if (options_.progress)
+        options_.progress(done, graph_.size());
     }
     // Tasks on a dependency cycle never become ready: ordering the graph names one (an
     // acyclic graph runs every task, so it need not be ordered first).

@@ -6,6 +6,8 @@
 // own ties by flow id, so equal inputs give equal outputs.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,8 @@ struct RunOptions {
   // Compute tasks take no time (each still holds its resource for that instant, in ready
   // order): the step as it would be with free compute, without copying the graph.
   bool compute_free = false;
+  // Called after each event with (tasks finished, tasks in all): a progress line's feed.
+  std::function<void(std::size_t done, std::size_t total)> progress;
 };
 
 struct RunResult {
