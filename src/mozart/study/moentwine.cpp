@@ -47,6 +47,17 @@ struct System {
   int tp = 0;
 };
 
+// The study's serving setting on a mapping's devices.
+workload::ServeConfig serve_config(const MoentwineOptions& o, const mapping::Mapping& map,
+                                   int iterations) {
+  workload::ServeConfig config;
+  config.batch = o.batch_per_device * map.devices;
+  config.context = o.context;
+  config.iterations = iterations;
+  config.shadow_slots = o.shadow_slots;
+  return config;
+}
+
 // One model served on one system: the inputs kept alive together.
 struct Setup {
   model::MoeModel model;
@@ -62,11 +73,8 @@ struct Setup {
       : model(m),
         hw(hw::load_hw(s.hardware)),
         network(hw),
-        mapping(mapping::make_mapping(network, s.mapping, s.tp, "mozart reproduce moentwine")) {
-    config.batch = o.batch_per_device * mapping.devices;
-    config.context = o.context;
-    config.iterations = iterations;
-    config.shadow_slots = o.shadow_slots;
+        mapping(mapping::make_mapping(network, s.mapping, s.tp, "mozart reproduce moentwine")),
+        config(serve_config(o, mapping, iterations)) {
     config.moe_only = true;
     trace = serving_trace(model, config, mapping.group_count(), o.seed);
     const auto priors = generated_trace(model, kPriorTokens, 256, o.seed + 1);
@@ -254,12 +262,8 @@ void check_deployments(const MoentwineOptions& o) {
       const mapping::Mapping map =
           mapping::make_mapping(network, sys.mapping, sys.tp, "mozart reproduce moentwine");
       const placement::Placement p = place_experts(m, hw, priors, "contiguous", o.seed);
-      workload::ServeConfig config;
-      config.batch = o.batch_per_device * map.devices;
-      config.context = o.context;
-      config.iterations = iterations;
-      config.shadow_slots = o.shadow_slots;
-      workload::check_serving_memory({m, network, map, p, priors}, config);
+      workload::check_serving_memory({m, network, map, p, priors},
+                                     serve_config(o, map, iterations));
     }
   }
 }

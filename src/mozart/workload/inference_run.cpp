@@ -203,14 +203,13 @@ unsigned serving_workers(unsigned jobs, int iterations, std::size_t tasks_per_it
 
 namespace {
 
-// Iterations [first, first + count) at once, one per thread, each thread with its own copy of
-// the network (its route caches are filled as it goes); the first failure in iteration order is
-// rethrown once all have ended.
+// Iterations [first, first + count) at once, one per thread, thread k on `networks[k]`, a copy
+// of the network of its own (its route caches fill as it goes and serve its later rounds); the
+// first failure in iteration order is rethrown once all have ended.
 std::vector<IterationRun> run_together(const ServeInputs& in, const ServeConfig& config, int first,
-                                       int count) {
+                                       int count, std::vector<net::Network>& networks) {
   std::vector<IterationRun> runs(static_cast<std::size_t>(count));
   std::vector<std::exception_ptr> errors(static_cast<std::size_t>(count));
-  std::vector<net::Network> networks(static_cast<std::size_t>(count), in.network);
   {
     std::vector<std::jthread> threads;
     for (int k = 0; k < count; ++k)
@@ -270,13 +269,14 @@ ServeResult simulate_serving(const ServeInputs& in, const ServeConfig& config,
   add(run_iteration(in, config, 0, {}, timeline));
   const unsigned workers =
       serving_workers(options.jobs, config.iterations - 1, r.iterations.front().tasks);
+  std::vector<net::Network> networks(workers > 1 ? workers : 0, in.network);
   for (int first = 1; first < config.iterations; first += int(workers)) {
     const int count = std::min(int(workers), config.iterations - first);
     if (count == 1) {
       add(run_iteration(in, config, first));
       continue;
     }
-    for (const IterationRun& run : run_together(in, config, first, count))
+    for (const IterationRun& run : run_together(in, config, first, count, networks))
       add(run);
   }
   double tokens = 0;
