@@ -207,10 +207,11 @@ void FluidNetwork::activate(FlowId id) {
   listed_time_.push_back(kNever);
   listed_progress_.push_back({f.bytes, now_});
   listed_uses_.push_back({h.first_use, h.use_count});
+  listed_state_.push_back(0);
   for (uint32_t u = h.first_use; u < h.first_use + h.use_count; ++u) {
     const ChannelId c = use_channel_[u];
     use_slot_[u] = uint32_t(channel_flows_[c].size());
-    channel_flows_[c].push_back({id, u});
+    channel_flows_[c].push_back({uint32_t(h.active_pos), u});
     dirty_.push_back(c);
   }
   started_.push_back(id);
@@ -388,13 +389,12 @@ bool FluidNetwork::place(FlowId f) {
       tightest = c;
     }
   }
+  const auto pos = uint32_t(hot_[f].active_pos);
   for (const OnChannel& on : channel_flows_[tightest]) {
-    const int32_t pos = hot_[on.flow].active_pos;
-    if (on.flow != f && listed_rate_[size_t(pos)] > share)
+    if (on.pos != pos && listed_rate_[on.pos] > share)
       return false;
   }
   ++placed_flows_;
-  const auto pos = size_t(hot_[f].active_pos);
   listed_rate_[pos] = share;
   listed_time_[pos] = now_ + listed_progress_[pos].remaining / share;
   for (size_t k = 0; k < channels.size(); ++k) {
@@ -416,7 +416,11 @@ void FluidNetwork::compact_listed() {
     listed_time_[kept] = listed_time_[pos];
     listed_progress_[kept] = listed_progress_[pos];
     listed_uses_[kept] = listed_uses_[pos];
+    listed_state_[kept] = listed_state_[pos];
     hot_[listed_[kept]].active_pos = int32_t(kept);
+    const Uses uses = listed_uses_[kept];  // the channels' lists follow the move
+    for (uint32_t u = uses.first; u < uses.first + uses.count; ++u)
+      channel_flows_[use_channel_[u]][use_slot_[u]].pos = uint32_t(kept);
     ++kept;
   }
   listed_.resize(kept);
@@ -424,6 +428,7 @@ void FluidNetwork::compact_listed() {
   listed_time_.resize(kept);
   listed_progress_.resize(kept);
   listed_uses_.resize(kept);
+  listed_state_.resize(kept);
   listed_holes_ = 0;
 }
 
@@ -501,14 +506,16 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
     frontier.pop_back();
     channels.push_back(c);
     for (const OnChannel& on : channel_flows_[c]) {
-      Hot& h = hot_[on.flow];
-      if (h.mark == stamp_ || !(listed_rate_[size_t(h.active_pos)] >= floor))
+      const uint32_t pos = on.pos;
+      if (listed_state_[pos] == stamp_ || !(listed_rate_[pos] >= floor))
         continue;
-      h.mark = stamp_;
-      listed.push_back(uint32_t(h.active_pos));
+      listed_state_[pos] = stamp_;
+      listed.push_back(pos);
       if (listed.size() > cap)
         return false;
-      for (const ChannelId uc : channels_of(on.flow)) {
+      const Uses uses = listed_uses_[pos];
+      for (uint32_t u = uses.first; u < uses.first + uses.count; ++u) {
+        const ChannelId uc = use_channel_[u];
         if (filling_[uc].mark != stamp_) {
           filling_[uc].mark = stamp_;
           frontier.push_back(uc);
@@ -539,7 +546,7 @@ void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<uin
   }
   for (size_t i = 0; i < listed.size(); ++i) {
     const uint32_t pos = listed[i];
-    const double rate = solved_.rate[i];
+    const double rate = solved_.rate[pos];
     if (rate == listed_rate_[pos] && listed_time_[pos] != kNever)
       continue;
     settle_listed(pos);
@@ -549,20 +556,18 @@ void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<uin
 }
 
 // One pass over the flows' uses: each channel's residual gets the flows' contributions back,
-// its demand adds theirs, and the flows (by their index in the solve) join its list. A
-// channel's list gets a range as long as all its flows, which bounds the solve's.
+// its demand adds theirs and its count of unfrozen flows counts them, and each flow is marked
+// as in the solve. The filling finds a saturating channel's flows in its list of all flows,
+// skipping those not in the solve: far fewer reads than listing the solve's flows per channel
+// here (every use of every flow, where only the channels that saturate need a list).
 template <bool kUnitDemand>
 void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed) {
-  Solved& s = solved_;
-  s.listed = 0;
   for (ChannelId c : channels)
     open_channel(c);
-  if (s.on_channel.size() < use_channel_.size())
-    s.on_channel.resize(use_channel_.size());
   Filling* const filling = filling_.data();
-  uint32_t* const on_channel = s.on_channel.data();
   const ChannelId* const use_channel = use_channel_.data();
   const Uses* const listed_uses = listed_uses_.data();
+  uint32_t* const state = listed_state_.data();
   const uint32_t stamp = stamp_;
   // The flows' uses are scattered over a large array: fetch them a few flows ahead.
   constexpr size_t kAhead = 8;
@@ -572,8 +577,10 @@ void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<ui
       __builtin_prefetch(use_channel + next.first);
       __builtin_prefetch(use_channel + next.first + next.count - 1);
     }
-    const Uses uses = listed_uses[listed[i]];
-    const double rate = listed_rate_[listed[i]];
+    const uint32_t pos = listed[i];
+    state[pos] = stamp;
+    const Uses uses = listed_uses[pos];
+    const double rate = listed_rate_[pos];
     const uint32_t end = uses.first + uses.count;
     for (uint32_t u = uses.first; u < end; ++u) {
       const ChannelId c = use_channel[u];
@@ -585,16 +592,14 @@ void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<ui
       if constexpr (kUnitDemand) {
         f.residual += rate;
       } else {
-        const Hot& h = hot_[listed_[listed[i]]];
+        const Hot& h = hot_[listed_[pos]];
         const double d = h.unit ? h.weight : h.weight * use_coefficient_[u];
         f.residual += rate * d;
         f.demand += d;
       }
-      on_channel[f.end++] = uint32_t(i);
+      f.unfrozen += 1;
     }
   }
-  for (ChannelId c : channels)
-    filling[c].unfrozen = int32_t(filling[c].end - filling[c].begin);
 }
 
 void FluidNetwork::open_channel(ChannelId c) {
@@ -602,9 +607,7 @@ void FluidNetwork::open_channel(ChannelId c) {
   f.mark = stamp_;
   f.residual = capacity_[c] - load_[c];
   f.demand = 0;
-  f.begin = solved_.listed;
-  f.end = solved_.listed;
-  solved_.listed += uint32_t(channel_flows_[c].size());
+  f.unfrozen = 0;
 }
 
 // Progressive filling of the gathered flows into the channels' residuals: each round, the
@@ -617,9 +620,12 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
                         const std::vector<uint32_t>& listed) {
   Solved& s = solved_;
   const size_t flow_count = listed.size();
-  s.rate.assign(flow_count, -1);  // negative: not frozen yet
+  if (s.rate.size() < listed_.size())
+    s.rate.resize(listed_.size());
   Filling* const filling = filling_.data();
   double* const rate = s.rate.data();
+  uint32_t* const state = listed_state_.data();
+  const uint32_t stamp = stamp_;
   // With unit demands a channel's demand is its count of unfrozen flows, exactly.
   auto demand_of = [](const Filling& f) { return kUnitDemand ? double(f.unfrozen) : f.demand; };
   auto share_of = [&](const Filling& f) {
@@ -636,7 +642,6 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
     fair[k] = share_of(filling[channels[k]]);
   }
   const ChannelId* const use_channel = use_channel_.data();
-  const uint32_t* const on_channel = s.on_channel.data();
   // A channel a frozen flow leaves gets its share again once the round's freezes are done;
   // NaN marks it as listed for that (the search is idle meanwhile: its list serves).
   std::vector<ChannelId>& touched = frontier_;
@@ -653,15 +658,15 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
       touched.push_back(c);
     }
   };
-  auto freeze = [&](uint32_t i, double share) {
-    const Uses uses = listed_uses_[listed[i]];
+  auto freeze = [&](uint32_t pos, double share) {
+    const Uses uses = listed_uses_[pos];
     const uint32_t first = uses.first, last = first + uses.count;
     if constexpr (kUnitDemand) {
       for (uint32_t u = first; u < last; ++u)
         leave(use_channel[u], share, 1);
       return;
     }
-    const Hot& h = hot_[listed_[listed[i]]];
+    const Hot& h = hot_[listed_[pos]];
     if (h.unit) {
       const double d = h.weight;
       for (uint32_t u = first; u < last; ++u)
@@ -691,14 +696,15 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
     const double threshold = share * (1 + kShareTolerance);
     frozen.clear();
     for (const uint32_t k : near) {
-      const Filling& f = filling[channels[k]];
+      const ChannelId c = channels[k];
+      const Filling& f = filling[c];
       if (std::max(f.residual, 0.0) > threshold * demand_of(f))
         continue;
-      for (uint32_t j = f.begin; j < f.end; ++j) {
-        const uint32_t i = on_channel[j];
-        if (rate[i] < 0) {
-          rate[i] = share;
-          frozen.push_back(i);
+      for (const OnChannel& on : channel_flows_[c]) {  // the flows not in the solve are frozen
+        if (state[on.pos] == stamp) {
+          state[on.pos] = 0;
+          rate[on.pos] = share;
+          frozen.push_back(on.pos);
         }
       }
     }
@@ -718,7 +724,7 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
     }
     for (size_t k = 0; k < frozen.size(); ++k) {
       if (k + kFillAhead < frozen.size())  // the uses lie far apart in a large array
-        __builtin_prefetch(use_channel + listed_uses_[listed[frozen[k + kFillAhead]]].first);
+        __builtin_prefetch(use_channel + listed_uses_[frozen[k + kFillAhead]].first);
       freeze(frozen[k], share);
     }
     for (const ChannelId c : touched)

@@ -128,7 +128,6 @@ class FluidNetwork {
   // some differ from 1, at the same positions of use_coefficient_.
   struct Hot {
     double weight = 1;
-    uint32_t mark = 0;  // search stamp
     uint32_t first_use = 0;
     uint32_t use_count : 31 = 0;
     uint32_t unit : 1 = 1;    // every coefficient is 1
@@ -142,21 +141,16 @@ class FluidNetwork {
     double remaining = 0;
     double settled_at = 0;
   };
-  // One solve's new rates, indexed by the flow's position in the solve, and the lists whose
-  // ranges (Filling::begin, end) give the flows crossing each channel.
+  // One solve's new rates, indexed by the flow's listed position.
   struct Solved {
     std::vector<double> rate;
-    std::vector<uint32_t> on_channel;
-    uint32_t listed = 0;  // entries of on_channel given to channels so far
   };
   // A channel's state in a solve, packed so that a flow's visit touches one line per channel.
   struct Filling {
     double residual = 0;  // capacity left to the unfrozen flows
     double demand = 0;    // what the unfrozen flows ask per unit of share
     int32_t unfrozen = 0;
-    uint32_t mark = 0;   // search stamp
-    uint32_t begin = 0;  // the flows on it: Solved::on_channel[begin, end)
-    uint32_t end = 0;
+    uint32_t mark = 0;  // search stamp
   };
   static bool unlisted(double rate) { return std::isnan(rate); }
   std::span<const ChannelId> channels_of(FlowId f) const {
@@ -193,7 +187,7 @@ class FluidNetwork {
   // kUnitDemand: every flow on channels puts 1 on each of its channels per unit of rate.
   template <bool kUnitDemand>
   void gather(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed);
-  // Marks channel c as part of the solve and gives it its residual and a range of on_channel.
+  // Marks channel c as part of the solve and gives it its residual.
   [[gnu::noinline]] void open_channel(ChannelId c);
   template <bool kUnitDemand>
   void fill(const std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed);
@@ -227,9 +221,10 @@ class FluidNetwork {
   std::vector<ChannelStats> stats_;
   std::vector<double> load_since_;  // when the current load started (busy time)
   std::vector<double> load_;        // bytes per second on each channel, kept current
-  // The flows on each channel, with the position of that use in the use arrays.
+  // The flows on each channel, by listed position, with the position of that use in the use
+  // arrays. A solve reads the lists of the channels that saturate to freeze their flows.
   struct OnChannel {
-    FlowId flow;
+    uint32_t pos;
     uint32_t use;
   };
   std::vector<std::vector<OnChannel>> channel_flows_;
@@ -248,6 +243,8 @@ class FluidNetwork {
   std::vector<double> listed_time_;  // finishing time
   std::vector<Progress> listed_progress_;
   std::vector<Uses> listed_uses_;
+  // stamp_ while the flow is in the current search or solve and not yet frozen by it.
+  std::vector<uint32_t> listed_state_;
   size_t listed_holes_ = 0;
   std::vector<ChannelId> dirty_;   // channels that gained a flow
   std::vector<FlowId> started_;    // the flows that joined the channels since the last solve
