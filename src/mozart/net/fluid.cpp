@@ -501,23 +501,30 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
       frontier.push_back(c);
     }
   }
+  // Raw pointers: the pushes below would otherwise make the compiler reload every array.
+  uint32_t* const state = listed_state_.data();
+  const double* const rate = listed_rate_.data();
+  const Uses* const flow_uses = listed_uses_.data();
+  const ChannelId* const use_channel = use_channel_.data();
+  Filling* const filling = filling_.data();
+  const uint32_t stamp = stamp_;
   while (!frontier.empty()) {
     const ChannelId c = frontier.back();
     frontier.pop_back();
     channels.push_back(c);
     for (const OnChannel& on : channel_flows_[c]) {
       const uint32_t pos = on.pos;
-      if (listed_state_[pos] == stamp_ || !(listed_rate_[pos] >= floor))
+      if (state[pos] == stamp || !(rate[pos] >= floor))
         continue;
-      listed_state_[pos] = stamp_;
+      state[pos] = stamp;
       listed.push_back(pos);
       if (listed.size() > cap)
         return false;
-      const Uses uses = listed_uses_[pos];
+      const Uses uses = flow_uses[pos];
       for (uint32_t u = uses.first; u < uses.first + uses.count; ++u) {
-        const ChannelId uc = use_channel_[u];
-        if (filling_[uc].mark != stamp_) {
-          filling_[uc].mark = stamp_;
+        const ChannelId uc = use_channel[u];
+        if (filling[uc].mark != stamp) {
+          filling[uc].mark = stamp;
           frontier.push_back(uc);
         }
       }
