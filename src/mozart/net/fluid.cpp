@@ -688,22 +688,24 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
   std::vector<uint32_t>& frozen = frozen_;
   const double* const fair_at = fair.data();
   size_t left = flow_count;
-  std::vector<uint32_t>& near = near_minimum_;
+  if (near_minimum_.size() < n)
+    near_minimum_.resize(n);
+  uint32_t* const near = near_minimum_.data();
   while (left > 0) {
     // The smallest share, and, in channel order, the channels whose quotient lies within a few
     // roundings of the threshold: a superset of those the product test below, the one a scan of
     // every channel would make, lets saturate.
     const double share = smallest(fair_at, n);
     const double limit = share * (1 + kShareTolerance) * (1 + 1e-14);
-    near.clear();
-    for (size_t at = 0; at < n; ++at) {
-      if (fair_at[at] <= limit) [[unlikely]]
-        near.push_back(uint32_t(at));
+    size_t found = 0;
+    for (size_t at = 0; at < n; ++at) {  // branch-free: which channels pass is unpredictable
+      near[found] = uint32_t(at);
+      found += fair_at[at] <= limit;
     }
     const double threshold = share * (1 + kShareTolerance);
     frozen.clear();
-    for (const uint32_t k : near) {
-      const ChannelId c = channels[k];
+    for (size_t j = 0; j < found; ++j) {
+      const ChannelId c = channels[near[j]];
       const Filling& f = filling[c];
       if (std::max(f.residual, 0.0) > threshold * demand_of(f))
         continue;
