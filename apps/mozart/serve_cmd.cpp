@@ -138,8 +138,10 @@ void serve_with_balancer(const ServeFlags& f, const workload::ServeInputs& input
     throw core::InputError({"mozart serve", "--timeline", 0}, f.timeline,
                            "no --timeline with --balancer (one iteration's tasks without it)");
   const study::Rides rides = study::derive_rides(inputs, f.config);
-  const auto run =
-      study::serve_balanced(inputs, f.config, f.balancer, f.balance, rides, "mozart serve");
+  core::Progress iterations("serve: iterations", std::size_t(f.config.iterations));
+  const auto run = study::serve_balanced(inputs, f.config, f.balancer, f.balance, rides,
+                                         "mozart serve", [&](int) { iterations.advance(); });
+  iterations.finish();
   const ordered_json summary = balanced_json(f, inputs, run, rides);
   if (!f.output.empty())
     outputs.stage(f.output, summary.dump(1) + "\n");
@@ -219,12 +221,12 @@ void run_serve(ServeFlags f) {
   progress.set_label("serve: iterations");
   workload::ServeInputs inputs{m,         network, mapping,
                                placement, route,   f.trace.empty() ? "generated trace" : f.trace};
+  progress.finish();
   // The priors are always drawn from the family's default law, the routing without --trace.
   if (!f.balancer.empty()) {
     serve_with_balancer(f, inputs, outputs);
     return warn_of_family_law("serve", m);
   }
-  progress.finish();
   core::Progress iterations("serve: iterations", std::size_t(f.config.iterations));
   sim::Timeline timeline;
   workload::ServeRunOptions run;

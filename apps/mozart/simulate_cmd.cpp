@@ -179,8 +179,8 @@ void print_summary(const workload::StepResult& r, const std::string& placement_s
              peak_sram_on);
   for (const auto& s : r.stacks)
     fmt::print(" {} {:.0f}% busy, needs {} of {}{};", s.name, 100 * s.utilisation,
-               core::format_quantity(s.needed, core::Dimension::bytes),
-               core::format_quantity(s.capacity, core::Dimension::bytes),
+               core::format_bytes(s.needed, core::byte_units_of(s.capacity)),
+               core::format_bytes(s.capacity, core::byte_units_of(s.capacity)),
                s.needed > s.capacity ? " (DOES NOT FIT)" : "");
   fmt::print("\n");
   if (const std::string note = memory_note(r); !note.empty())

@@ -2,6 +2,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <regex>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -1235,6 +1236,29 @@ TEST(CliNet, CalibrateRefusesAnUnknownCollectiveNamingTheCase) {
       EXPECT_NE(r.err.find(says), std::string::npos) << says << ": " << r.err;
     std::filesystem::remove(cases);
   }
+}
+
+// A memory refusal writes every size in the units of the capacity it is about (binary for the
+// paper's 2 GiB per expert chiplet), never decimal and binary sizes side by side.
+TEST(Cli, MemoryRefusalsWriteSizesInOneUnitSystem) {
+  const std::string trace = temp_file(".mzt");
+  ASSERT_EQ(run("trace gen --model qwen3-30b-a3b --tokens 64 -o " + trace).exit_code, 0);
+  const std::string placed = temp_file(".json");
+  const std::regex decimal(R"(\d [KMGT]B\b)"), binary(R"(\d [KMGT]iB\b)");
+  for (const std::string& args :
+       {std::string("hw cost mozart-paper-qwen3 --model qwen3-30b-a3b"),
+        "place --trace " + trace + " --hw mozart-paper-qwen3 -o " + placed,
+        "place compare --trace " + trace + " --hw mozart-paper-qwen3 --placers mozart",
+        std::string("simulate --model mixtral-8x22b --hw mozart-nop-tree-ucie --policy A "
+                    "--sequences 2 --micro-batches 2 --seq-len 64")}) {
+    const Result r = run(args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.err;
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("does not fit"), std::string::npos) << r.err;
+    EXPECT_TRUE(std::regex_search(r.err, binary)) << r.err;
+    EXPECT_FALSE(std::regex_search(r.err, decimal)) << r.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(placed));
 }
 
 TEST(CliNet, EveryCollectiveAndTrafficIsRefusedBeforeItsPlanWhenTooLarge) {

@@ -60,6 +60,25 @@ TEST(Units, FormatReadsBackToTheSameValue) {
   EXPECT_EQ(format_quantity(16.384e12, Dimension::flops_per_s), "16.384 TFLOP/s");
 }
 
+TEST(Units, BytesInOneSystem) {
+  const double gib = double(1ULL << 30);
+  EXPECT_EQ(byte_units_of(24 * gib), ByteUnits::binary);
+  EXPECT_EQ(byte_units_of(80e9), ByteUnits::decimal);
+  EXPECT_EQ(byte_units_of(3.62388e9), ByteUnits::decimal);  // whole in neither
+  EXPECT_EQ(byte_units_of(2e9), ByteUnits::decimal);        // whole in both: decimal
+  EXPECT_EQ(format_bytes(3.375 * gib, ByteUnits::binary), "3.375 GiB");
+  EXPECT_EQ(format_bytes(3.375 * gib, ByteUnits::decimal), "3.62388 GB");
+  EXPECT_EQ(format_bytes(9 * 1048576.0, ByteUnits::binary), "9 MiB");
+  EXPECT_EQ(format_bytes(9 * 1048576.0, ByteUnits::decimal), "9.43718 MB");
+  EXPECT_EQ(format_bytes(1000, ByteUnits::binary), "1000 B");
+  EXPECT_EQ(format_bytes(1000, ByteUnits::decimal), "1 KB");
+  EXPECT_EQ(format_bytes(0, ByteUnits::binary), "0 B");
+  // The capacity reads as format_quantity writes it, in its own system.
+  for (const double capacity : {24 * gib, 80e9, 2.265e6, 64 * 1048576.0})
+    EXPECT_EQ(format_bytes(capacity, byte_units_of(capacity)),
+              format_quantity(capacity, Dimension::bytes));
+}
+
 TEST(Units, DataTypes) {
   EXPECT_EQ(bytes_per_element(DataType::bf16), 2);
   EXPECT_EQ(bytes_per_element(DataType::fp32), 4);

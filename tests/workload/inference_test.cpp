@@ -460,8 +460,11 @@ TEST(Serving, BalancersServeEveryTokenAndEplbStallsForItsCopiesOnTheIdleNetwork)
   const study::Rides rides = study::derive_rides(in, c);
   const double expert_bytes = double(model::routed_expert_params(m)) * 2;
   for (const std::string name : {"none", "eplb", "ni"}) {
-    const study::BalancedRun run = study::serve_balanced(in, c, name, o, rides, "test");
+    std::vector<int> done;  // the progress callback: once per iteration, in order
+    const study::BalancedRun run =
+        study::serve_balanced(in, c, name, o, rides, "test", [&](int i) { done.push_back(i); });
     ASSERT_EQ(run.iterations.size(), 6u);
+    EXPECT_EQ(done, (std::vector<int>{0, 1, 2, 3, 4, 5})) << name;
     EXPECT_DOUBLE_EQ(run.copied_bytes, run.copies * expert_bytes);  // whole experts only
     for (const auto& it : run.iterations)
       EXPECT_DOUBLE_EQ(it.result.routed_slots, double(c.batch) * m.top_k * m.moe_layer_count());

@@ -127,37 +127,78 @@ std::string units_of(Dimension dimension) {
   return out.empty() ? "a plain number" : out;
 }
 
+namespace {
+
+bool is_binary(const Unit& u) {
+  return u.symbol.find("iB") != std::string_view::npos;
+}
+
+// The largest decimal and binary units not above a magnitude; null where none is.
+struct Largest {
+  const Unit* decimal = nullptr;
+  const Unit* binary = nullptr;
+};
+
+Largest largest_units(const std::vector<Unit>& units, double magnitude) {
+  Largest out;
+  for (const Unit& u : units) {
+    if (magnitude < u.scale)
+      continue;
+    const Unit*& best = is_binary(u) ? out.binary : out.decimal;
+    if (best == nullptr || u.scale > best->scale)
+      best = &u;
+  }
+  return out;
+}
+
+bool whole_in(const Unit* u, double magnitude) {
+  return u != nullptr && magnitude / u->scale == std::floor(magnitude / u->scale);
+}
+
+std::string write_in(double value, const Unit& u) {
+  double scaled = value / u.scale;
+  if (u.symbol.empty())
+    return fmt::format("{:g}", scaled);
+  return fmt::format("{:g} {}", scaled, u.symbol);
+}
+
+}  // namespace
+
 std::string format_quantity(double value, Dimension dimension) {
   // The largest decimal unit not above the value ("16.384 TFLOP/s", "0.4 pJ" below the
   // smallest unit); a binary unit instead when it gives a whole number and the decimal one
   // does not ("24 GiB"), so that the text reads back to the same value.
   const std::vector<Unit>& units = table(dimension);
-  const Unit* decimal = nullptr;
-  const Unit* binary = nullptr;
-  const Unit* smallest = &units.front();
   const double magnitude = std::fabs(value);
-  auto whole = [&](const Unit* u) {
-    return u != nullptr && magnitude / u->scale == std::floor(magnitude / u->scale);
-  };
-  for (const Unit& u : units) {
-    if (u.scale < smallest->scale)
-      smallest = &u;
-    if (magnitude < u.scale)
-      continue;
-    bool is_binary = u.symbol.find("iB") != std::string_view::npos;
-    const Unit*& best = is_binary ? binary : decimal;
-    if (best == nullptr || u.scale > best->scale)
-      best = &u;
-  }
-  const Unit* chosen = decimal;
-  if (whole(binary) && !whole(decimal))
-    chosen = binary;
-  if (chosen == nullptr)
+  const Largest largest = largest_units(units, magnitude);
+  const Unit* chosen = largest.decimal;
+  if (whole_in(largest.binary, magnitude) && !whole_in(largest.decimal, magnitude))
+    chosen = largest.binary;
+  if (chosen == nullptr) {
+    const Unit* smallest = &units.front();
+    for (const Unit& u : units)
+      if (u.scale < smallest->scale)
+        smallest = &u;
     chosen = value == 0 ? &units.front() : smallest;
-  double scaled = value / chosen->scale;
-  if (chosen->symbol.empty())
-    return fmt::format("{:g}", scaled);
-  return fmt::format("{:g} {}", scaled, chosen->symbol);
+  }
+  return write_in(value, *chosen);
+}
+
+ByteUnits byte_units_of(double bytes) {
+  const double magnitude = std::fabs(bytes);
+  const Largest largest = largest_units(table(Dimension::bytes), magnitude);
+  return whole_in(largest.binary, magnitude) && !whole_in(largest.decimal, magnitude)
+             ? ByteUnits::binary
+             : ByteUnits::decimal;
+}
+
+std::string format_bytes(double bytes, ByteUnits units) {
+  const std::vector<Unit>& table_of_bytes = table(Dimension::bytes);
+  const Largest largest = largest_units(table_of_bytes, std::fabs(bytes));
+  const Unit* chosen = units == ByteUnits::binary ? largest.binary : largest.decimal;
+  if (chosen == nullptr)
+    chosen = &table_of_bytes.front();  // "B"
+  return write_in(bytes, *chosen);
 }
 
 double bytes_per_element(DataType type) {

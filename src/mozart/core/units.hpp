@@ -33,6 +33,20 @@ std::string units_of(Dimension dimension);
 // Human-readable, e.g. format_quantity(2.56e11, Dimension::bytes_per_s) == "256 GB/s".
 std::string format_quantity(double value, Dimension dimension);
 
+// Byte sizes are written in one of two systems: decimal (KB, MB, GB, TB) or binary (KiB, MiB,
+// GiB, TiB).
+enum class ByteUnits { decimal, binary };
+
+// The system format_quantity writes `bytes` in: binary when a binary unit gives a whole number
+// and the decimal one does not ("24 GiB"), decimal otherwise ("80 GB", "3.62 GB").
+ByteUnits byte_units_of(double bytes);
+
+// `bytes` in the largest unit of `units` not above it ("B" below the smallest), e.g.
+// format_bytes(3.62388e9, ByteUnits::binary) == "3.375 GiB". A message about a capacity writes
+// all its sizes in the capacity's system (byte_units_of), so that the capacity reads as the
+// spec gives it and every other size compares with it at a glance.
+std::string format_bytes(double bytes, ByteUnits units);
+
 enum class DataType { fp32, bf16, fp16, fp8 };
 
 double bytes_per_element(DataType type);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <queue>
 #include <set>
 #include <unordered_map>
 
@@ -151,10 +152,11 @@ void add_pair_flows(const Network& net, const PairCounts& messages, double bytes
 std::vector<int> distinct_remote(const std::vector<int>& nodes, int self) {
   std::vector<int> out;
   for (int n : nodes) {
-    if (n != self && std::find(out.begin(), out.end(), n) == out.end())
+    if (n != self)
       out.push_back(n);
   }
   std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -816,19 +818,141 @@ CollectivePlan broadcast(const Network& net, const std::vector<int>& nodes, doub
   return plan;
 }
 
-int reduction_root(const Network& net, const std::vector<int>& nodes) {
-  int best = -1;
-  size_t best_reach = 0;
-  for (int candidate : nodes) {
-    size_t reach = 0;
-    for (int other : nodes)
-      reach = std::max(reach, net.route(candidate, other).size());
-    if (best < 0 || reach < best_reach || (reach == best_reach && candidate < best)) {
-      best = candidate;
-      best_reach = reach;
+namespace {
+
+// Hops from `from` to every node over the links, fewest first (-1: unreachable). Every link has
+// a channel each way, so this is also the fewest hops from a node to `from`: a lower bound on
+// route(node, from).size(), whatever the route's costs.
+std::vector<int> link_hops_from(const std::vector<std::vector<int>>& neighbours, int from) {
+  std::vector<int> hops(neighbours.size(), -1);
+  std::vector<int> queue = {from};
+  hops[static_cast<std::size_t>(from)] = 0;
+  for (std::size_t head = 0; head < queue.size(); ++head) {
+    const int node = queue[head];
+    for (int next : neighbours[static_cast<std::size_t>(node)]) {
+      if (hops[static_cast<std::size_t>(next)] < 0) {
+        hops[static_cast<std::size_t>(next)] = hops[static_cast<std::size_t>(node)] + 1;
+        queue.push_back(next);
+      }
     }
   }
-  return best;
+  return hops;
+}
+
+// The search of reduction_root. Without pruning it would take the route of every ordered pair
+// of members, n^2 (100 million on a 100x100 mesh). Instead each candidate's reach is bounded
+// from below by its link hops to a few "witnesses" (members found farthest from the candidates
+// scanned so far), candidates are taken in order of that bound, and a candidate is scanned,
+// exactly, only while it can still beat the best found: its (reach, id) below the best's.
+// Whatever the order, a candidate is either scanned or provably worse, so the answer is that
+// of the exhaustive search.
+class RootSearch {
+ public:
+  RootSearch(const Network& net, const std::vector<int>& nodes)
+      : net_(net),
+        members_(nodes),
+        bound_(nodes.size(), 0),
+        neighbours_(static_cast<std::size_t>(net.hw().node_count())) {
+    for (const Channel& c : net.channels())
+      if (c.kind == ChannelKind::link)
+        neighbours_[static_cast<std::size_t>(c.from)].push_back(c.to);
+  }
+
+  int run() {
+    if (members_.empty())
+      return -1;
+    // The first member scanned in list order, as the exhaustive search starts: a pair without
+    // a route fails as it did there.
+    scan(0);
+    // Lowest bound first, then lowest id; bounds only grow, so a stale entry is put back.
+    using Entry = std::pair<std::size_t, int>;  // (bound, member id)
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<>> queue;
+    std::vector<std::size_t> index_of(static_cast<std::size_t>(net_.hw().node_count()),
+                                      members_.size());
+    for (std::size_t i = 0; i < members_.size(); ++i) {
+      if (index_of[static_cast<std::size_t>(members_[i])] != members_.size())
+        continue;  // a member listed twice is one candidate
+      index_of[static_cast<std::size_t>(members_[i])] = i;
+      queue.emplace(bound_[i], members_[i]);
+    }
+    while (!queue.empty()) {
+      const auto [bound, id] = queue.top();
+      queue.pop();
+      const std::size_t i = index_of[static_cast<std::size_t>(id)];
+      if (bound < bound_[i]) {
+        queue.emplace(bound_[i], id);
+        continue;
+      }
+      // Every entry left is (bound, id) at or past this one: none can win.
+      if (!can_win(bound, id))
+        break;
+      if (id != members_[0])
+        scan(i);
+    }
+    return best_;
+  }
+
+ private:
+  bool can_win(std::size_t reach, int candidate) const {
+    return best_ < 0 || reach < best_reach_ || (reach == best_reach_ && candidate < best_);
+  }
+
+  // The candidate's reach, given up as soon as it cannot win; once it scanned the others, it
+  // and the farthest member it found become witnesses.
+  void scan(std::size_t i) {
+    const int candidate = members_[i];
+    std::size_t reach = 0;
+    for (int w : witnesses_) {
+      reach = std::max(reach, net_.hops(candidate, w));
+      if (!can_win(reach, candidate))
+        return;
+    }
+    int farthest = -1;
+    std::size_t farthest_hops = 0;
+    for (int other : members_) {
+      const std::size_t h = net_.hops(candidate, other);
+      if (farthest < 0 || h > farthest_hops) {
+        farthest = other;
+        farthest_hops = h;
+      }
+      reach = std::max(reach, h);
+      if (!can_win(reach, candidate))
+        break;
+    }
+    // The candidate bounds the others' reach as well: their hops to it.
+    add_witness(candidate);
+    add_witness(farthest);
+    if (can_win(reach, candidate)) {
+      best_ = candidate;
+      best_reach_ = reach;
+    }
+  }
+
+  void add_witness(int node) {
+    if (node < 0 || std::find(witnesses_.begin(), witnesses_.end(), node) != witnesses_.end())
+      return;
+    witnesses_.push_back(node);
+    const std::vector<int> hops = link_hops_from(neighbours_, node);
+    for (std::size_t i = 0; i < members_.size(); ++i) {
+      const int h = hops[static_cast<std::size_t>(members_[i])];
+      if (h > 0)
+        bound_[i] = std::max(bound_[i], static_cast<std::size_t>(h));
+    }
+  }
+
+  const Network& net_;
+  const std::vector<int>& members_;
+  std::vector<std::size_t> bound_;  // per member, a lower bound on its reach
+  std::vector<std::vector<int>> neighbours_;
+  std::vector<int> witnesses_;
+  int best_ = -1;
+  std::size_t best_reach_ = 0;
+};
+
+}  // namespace
+
+int reduction_root(const Network& net, const std::vector<int>& nodes) {
+  return RootSearch(net, nodes).run();
 }
 
 }  // namespace mozart::net

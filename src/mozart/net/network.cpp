@@ -40,16 +40,23 @@ bool closer(double a_cost, int a_hops, double b_cost, int b_hops) {
   return same_cost(a_cost, b_cost) ? a_hops < b_hops : a_cost < b_cost;
 }
 
-// Steps of one dimension: +1 or -1 repeated, the shorter way round on a ring.
-std::vector<int> steps(int from, int to, int size, bool ring) {
+// The signed steps of one dimension: forward (+) or backward (-), the shorter way round on a
+// ring (ties going up).
+int signed_steps(int from, int to, int size, bool ring) {
   int forward = to - from;
   if (ring) {
     forward = ((to - from) % size + size) % size;
     int backward = size - forward;
     if (forward != 0 && backward < forward)
-      return std::vector<int>(backward, -1);
+      return -backward;
   }
-  return std::vector<int>(std::abs(forward), forward >= 0 ? 1 : -1);
+  return forward;
+}
+
+// Steps of one dimension: +1 or -1 repeated.
+std::vector<int> steps(int from, int to, int size, bool ring) {
+  const int count = signed_steps(from, to, size, ring);
+  return std::vector<int>(std::abs(count), count >= 0 ? 1 : -1);
 }
 
 }  // namespace
@@ -215,31 +222,55 @@ const std::vector<int>& Network::parents_from(int src) const {
   return parents_.emplace(src, std::move(parent)).first->second;
 }
 
-Route Network::shortest(int src, int dst) const {
+template <typename F>
+void Network::walk_shortest(int src, int dst, F&& visit) const {
   const std::vector<int>& parent = parents_from(src);
-  Route route;
   for (int node = dst; node != src;) {
     ChannelId c = parent[node];
     if (c < 0) {
       throw core::InputError(
           hw_.name, fmt::format("no route from {} to {}", hw_.node_name(src), hw_.node_name(dst)));
     }
-    route.push_back(c);
+    visit(c);
     node = channels_[c].from;
   }
+}
+
+Route Network::shortest(int src, int dst) const {
+  Route route;
+  walk_shortest(src, dst, [&](ChannelId c) { route.push_back(c); });
   std::reverse(route.begin(), route.end());
   return route;
 }
 
-Route Network::route(int src, int dst, std::span<const double> load) const {
+bool Network::on_grid(int src, int dst) const {
   if (src < 0 || dst < 0 || src >= hw_.node_count() || dst >= hw_.node_count()) {
     throw std::out_of_range(fmt::format("route {} -> {}: no such node", src, dst));
   }
+  return !grid_.empty() && !hw_.is_switch(src) && !hw_.is_switch(dst) && hw_.chiplets[src].coord &&
+         hw_.chiplets[dst].coord;
+}
+
+std::size_t Network::hops(int src, int dst) const {
+  if (!on_grid(src, dst)) {
+    std::size_t count = 0;
+    if (src != dst)
+      walk_shortest(src, dst, [&](ChannelId) { ++count; });
+    return count;
+  }
+  // Dimension order, either way round: the steps of each dimension.
+  const hw::Coord a = *hw_.chiplets[src].coord;
+  const hw::Coord b = *hw_.chiplets[dst].coord;
+  const int rows = int(grid_.size()), cols = int(grid_[0].size());
+  return static_cast<std::size_t>(std::abs(signed_steps(a.x, b.x, cols, torus_)) +
+                                  std::abs(signed_steps(a.y, b.y, rows, torus_)));
+}
+
+Route Network::route(int src, int dst, std::span<const double> load) const {
+  const bool grid = on_grid(src, dst);
   if (src == dst)
     return {};
-  const bool on_grid = !grid_.empty() && !hw_.is_switch(src) && !hw_.is_switch(dst) &&
-                       hw_.chiplets[src].coord && hw_.chiplets[dst].coord;
-  if (!on_grid)
+  if (!grid)
     return shortest(src, dst);
   switch (options_.mesh_routing) {
     case MeshRouting::xy:

@@ -85,6 +85,9 @@ class Network {
   // The channels from src to dst (empty when src == dst). `load` (bytes per channel) informs
   // the adaptive mesh routing and is ignored otherwise.
   Route route(int src, int dst, std::span<const double> load = {}) const;
+  // route(src, dst).size() without building the route (whatever the load, on a mesh or torus
+  // both dimension orders take as many hops).
+  std::size_t hops(int src, int dst) const;
   // Link latencies plus the hop latency of every switch passed through.
   double latency(const Route& route) const;
   // Unicast flow along a route, with the wire factor as the channel coefficient, through the
@@ -106,7 +109,12 @@ class Network {
 
  private:
   Route dimension_order(int src, int dst, bool x_first) const;
+  // Whether src to dst takes a dimension-order route; throws when either is no node.
+  bool on_grid(int src, int dst) const;
   Route shortest(int src, int dst) const;
+  // Calls visit with each channel of shortest(src, dst), from dst back to src.
+  template <typename F>
+  void walk_shortest(int src, int dst, F&& visit) const;
   const std::vector<int>& parents_from(int src) const;  // shortest-path tree, cached
   // Per node, its neighbours one step closer to `dst` on its paths of least cost (time per
   // byte over parallel links joined, then hops). Cached.

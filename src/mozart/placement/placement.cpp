@@ -215,14 +215,16 @@ void check_expert_memory(const Placement& p, double expert_bytes) {
   const double needed = *fullest * expert_bytes;
   if (needed <= p.layout.memory_bytes)
     return;
+  // Every size in the capacity's units, as the spec gives it.
+  const core::ByteUnits units = core::byte_units_of(p.layout.memory_bytes);
   throw InputError(
       {p.layout.hardware, "memory per expert chiplet", 0},
-      core::format_quantity(p.layout.memory_bytes, core::Dimension::bytes),
+      core::format_bytes(p.layout.memory_bytes, units),
       fmt::format("room for the {} of expert weights {} places on {} ({:g} experts of {}); the "
                   "model does not fit",
-                  core::format_quantity(needed, core::Dimension::bytes), source_of(p),
+                  core::format_bytes(needed, units), source_of(p),
                   p.layout.chiplets[static_cast<std::size_t>(fullest - held.begin())], *fullest,
-                  core::format_quantity(expert_bytes, core::Dimension::bytes)));
+                  core::format_bytes(expert_bytes, units)));
 }
 
 void check_matches(const Placement& p, const std::string& used_with, int experts,

@@ -130,7 +130,8 @@ Rides derive_rides(const workload::ServeInputs& in, const workload::ServeConfig&
 
 BalancedRun serve_balanced(const workload::ServeInputs& in, const workload::ServeConfig& config,
                            const std::string& name, const balance::BalancerOptions& options,
-                           const Rides& rides, const std::string& command) {
+                           const Rides& rides, const std::string& command,
+                           const std::function<void(int)>& iteration_done) {
   const auto balancer = balance::make_balancer(name, options, command + " --balancer");
   balance::check_options(options, config.iterations, command);
   workload::check_serving_inputs(in, config);
@@ -187,6 +188,8 @@ BalancedRun serve_balanced(const workload::ServeInputs& in, const workload::Serv
     std::erase_if(pending, [&](const Pending& p) { return p.ready_s <= out.clock_s; });
     history.push_back(routed_loads(in, config, i));
     out.iterations.push_back(std::move(it));
+    if (iteration_done)
+      iteration_done(i);
   }
   return out;
 }

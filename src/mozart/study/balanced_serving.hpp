@@ -19,6 +19,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -61,9 +62,11 @@ struct BalancedRun {
 
 // InputError for unknown balancers and bad options (balance::check_options), and for what
 // workload::check_serving_inputs and check_serving_memory refuse. The placement's layout slots
-// are the homes; the config's shadow_slots come on top.
+// are the homes; the config's shadow_slots come on top. `iteration_done`, when given, is called
+// with each iteration's index once it is simulated, in order, on the calling thread (progress).
 BalancedRun serve_balanced(const workload::ServeInputs& inputs, const workload::ServeConfig& config,
                            const std::string& balancer, const balance::BalancerOptions& options,
-                           const Rides& rides, const std::string& command = "mozart serve");
+                           const Rides& rides, const std::string& command = "mozart serve",
+                           const std::function<void(int)>& iteration_done = {});
 
 }  // namespace mozart::study

@@ -17,10 +17,6 @@
 namespace mozart::workload {
 namespace {
 
-std::string gb(double bytes) {
-  return core::format_quantity(bytes, core::Dimension::bytes);
-}
-
 // What a group's sequences keep of every layer at the end of the run: each decoding sequence
 // its context plus one token per iteration, each prefilled prompt its tokens (one prompt per
 // iteration when mixed).
@@ -95,6 +91,9 @@ void check_serving_memory(const ServeInputs& in, const ServeConfig& config) {
   if (worst == memory.end() || worst->needed() <= worst->capacity)
     return;
   const hw::HwSpec& hw = in.network.hw();
+  // Every size in the units of the device's capacity, as the spec gives it.
+  const core::ByteUnits units = core::byte_units_of(worst->capacity);
+  const auto gb = [&](double bytes) { return core::format_bytes(bytes, units); };
   throw core::InputError(
       hw.name,
       fmt::format("{} with --tp {}, --batch {}, --context {}, --shadow-slots {} does not fit: "

@@ -41,8 +41,9 @@ double spilled_bytes(const ChipletDemand& d, const std::vector<std::vector<bool>
   return sum;
 }
 
-std::string bytes(double b) {
-  return core::format_quantity(b, core::Dimension::bytes);
+// `b` in the units of the capacity a message is about, as the spec gives it.
+std::string bytes(double b, double capacity) {
+  return core::format_bytes(b, core::byte_units_of(capacity));
 }
 
 }  // namespace
@@ -76,10 +77,10 @@ void check_working_fits(const hw::HwSpec& hw, std::size_t c, double working, dou
   if (largest_hold > 0 && kind.sram.bytes - working <= 0)
     throw core::InputError(
         {hw.name, fmt::format("chiplet_kinds.{}.sram.capacity", kind.name), 0},
-        bytes(kind.sram.bytes),
+        bytes(kind.sram.bytes, kind.sram.bytes),
         fmt::format("room beyond the {} of working activations chiplet '{}' needs for a "
                     "micro-batch of {} tokens (use smaller micro-batches)",
-                    bytes(working), hw.chiplets[c].name, tokens_per_micro_batch));
+                    bytes(working, kind.sram.bytes), hw.chiplets[c].name, tokens_per_micro_batch));
 }
 
 void check_micro_batch(const hw::HwSpec& hw, const model::MoeModel& m,
@@ -143,10 +144,10 @@ MemoryPlan plan_memory(const hw::HwSpec& hw, const std::vector<ChipletDemand>& d
     const hw::MemoryStack& stack = hw.memories[s];
     if (plan.stack_weights[s] > stack.bytes && !weights_may_overflow)
       throw core::InputError({hw.name, fmt::format("memories.{}.capacity", stack.name), 0},
-                             bytes(stack.bytes),
+                             bytes(stack.bytes, stack.bytes),
                              fmt::format("room for the {} of {} weights placed on it: the model "
                                          "does not fit",
-                                         bytes(plan.stack_weights[s]), model));
+                                         bytes(plan.stack_weights[s], stack.bytes), model));
   }
   return plan;
 }
