@@ -40,6 +40,7 @@ class Runner {
         queues_(graph.resources().size()),
         busy_(graph.resources().size(), false) {
     result_.tasks.resize(graph.tasks().size());
+    result_.started.reserve(graph.tasks().size());
     result_.resource_busy_s.assign(graph.resources().size(), 0);
     fluid_.reserve(graph.flow_count(), graph.use_count());
     flow_task_.reserve(graph.flow_count());
@@ -141,10 +142,12 @@ class Runner {
       }
       case TaskKind::delay:
         result_.tasks[id].start_s = t;
+        result_.started.push_back(id);
         completions_.push(Completion{t + graph_.duration_s(id), id});
         break;
       case TaskKind::flow: {
         result_.tasks[id].start_s = t;
+        result_.started.push_back(id);
         const FlowView flow = graph_.flow(id);
         net::FlowId f =
             fluid_.start(flow.uses, flow.bytes, flow.latency_s, flow.weight, flow.priority);
@@ -163,6 +166,7 @@ class Runner {
     queues_[resource].pop();
     busy_[resource] = true;
     result_.tasks[id].start_s = t;
+    result_.started.push_back(id);
     const double duration = options_.compute_free ? 0 : graph_.duration_s(id);
     result_.resource_busy_s[resource] += duration;
     completions_.push(Completion{t + duration, id});

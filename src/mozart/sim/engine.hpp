@@ -39,6 +39,9 @@ struct RunOptions {
 struct RunResult {
   double makespan_s = 0;
   std::vector<TaskTiming> tasks;
+  // The tasks in the order they started, so by start time (ties in the engine's order): what
+  // reads the run's intervals in time order need not sort them.
+  std::vector<TaskId> started;
   std::vector<net::ChannelStats> channels;
   std::vector<double> resource_busy_s;
   uint64_t events = 0;  // task completions plus fluid events handled

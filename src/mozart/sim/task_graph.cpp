@@ -31,8 +31,8 @@ void TaskGraph::check(const Record& record, std::string_view name, Deps deps) co
     throw std::invalid_argument(fmt::format("task '{}': negative duration", name));
   }
   if (record.kind == TaskKind::compute &&
-      (record.resource < 0 || record.resource >= int(resources_.size()))) {
-    throw std::invalid_argument(fmt::format("task '{}': no resource {}", name, record.resource));
+      (record.slot < 0 || record.slot >= int(resources_.size()))) {
+    throw std::invalid_argument(fmt::format("task '{}': no resource {}", name, record.slot));
   }
   for (TaskId d : deps) {
     if (d < 0 || d >= id) {
@@ -53,7 +53,7 @@ TaskId TaskGraph::add(Record record, std::string_view name, Deps deps) {
   }
   record.name_at = names_.size();
   record.name_size = uint32_t(name.size());
-  names_.append(name);
+  names_.append(name.data(), name.size());
   return push(record, deps);
 }
 
@@ -66,7 +66,7 @@ TaskId TaskGraph::push(Record record, Deps deps) {
   const TaskId id = TaskId(records_.size());
   record.deps_at = deps_.size();
   record.deps_count = uint32_t(deps.size());
-  deps_.insert(deps_.end(), deps.begin(), deps.end());
+  deps_.append(deps.data(), deps.size());
   records_.push_back(record);
   return id;
 }
@@ -74,9 +74,8 @@ TaskId TaskGraph::push(Record record, Deps deps) {
 TaskId TaskGraph::add_compute(std::string_view name, int resource, double duration_s, Deps deps) {
   Record r;
   r.kind = TaskKind::compute;
-  r.resource = resource;
+  r.slot = resource;
   r.duration_s = duration_s;
-  r.track = resource;
   return add(r, name, deps);
 }
 
@@ -88,12 +87,12 @@ TaskId TaskGraph::add_delay(std::string_view name, double duration_s, Deps deps)
 }
 
 TaskId TaskGraph::add_flow(std::string_view name, const net::FlowSpec& flow, Deps deps) {
-  if (flows_.size() >= size_t(std::numeric_limits<uint32_t>::max()) ||
+  if (flows_.size() >= size_t(std::numeric_limits<int32_t>::max()) ||
       flow.uses.size() > std::numeric_limits<uint32_t>::max())
     throw std::length_error(fmt::format("task '{}': too many flows or channel uses", name));
   Record r;
   r.kind = TaskKind::flow;
-  r.flow = uint32_t(flows_.size());
+  r.slot = int32_t(flows_.size());
   const TaskId id = add(r, name, deps);
   FlowRecord& f = flows_.emplace_back();
   f.uses_at = stored_uses(flow.uses);
@@ -109,12 +108,12 @@ TaskId TaskGraph::add_flow(std::string_view name, const net::FlowSpec& flow, Dep
 TaskId TaskGraph::add_flow_like(TaskId like, Deps deps) {
   if (like < 0 || size_t(like) >= records_.size() || records_[size_t(like)].kind != TaskKind::flow)
     throw std::invalid_argument(fmt::format("flow like task {}: no such flow task", like));
-  if (flows_.size() >= size_t(std::numeric_limits<uint32_t>::max()))
+  if (flows_.size() >= size_t(std::numeric_limits<int32_t>::max()))
     throw std::length_error(fmt::format("task {}: too many flows", like));
   Record r = records_[size_t(like)];
-  check(r, std::string_view(names_).substr(r.name_at, r.name_size), deps);
-  const FlowRecord f = flows_[r.flow];
-  r.flow = uint32_t(flows_.size());
+  check(r, name_of(r), deps);
+  const FlowRecord f = flows_[size_t(r.slot)];
+  r.slot = int32_t(flows_.size());
   const TaskId id = push(r, deps);
   flows_.push_back(f);
   use_count_ += f.uses_count;
@@ -143,7 +142,7 @@ uint64_t TaskGraph::stored_uses(std::span<const net::ChannelUse> uses) {
       std::equal(uses.begin(), uses.end(), uses_.begin() + std::ptrdiff_t(slot.at), same))
     return slot.at;
   const uint64_t at = uses_.size();
-  uses_.insert(uses_.end(), uses.begin(), uses.end());
+  uses_.append(uses.data(), uses.size());
   slot = {at, uint32_t(uses.size())};
   return at;
 }
@@ -151,19 +150,19 @@ uint64_t TaskGraph::stored_uses(std::span<const net::ChannelUse> uses) {
 Task TaskGraph::task(TaskId t) const {
   const Record& r = records_[size_t(t)];
   Task out;
-  out.name = std::string_view(names_).substr(r.name_at, r.name_size);
+  out.name = name_of(r);
   out.kind = r.kind;
-  out.resource = r.resource;
+  out.resource = resource(t);
   out.duration_s = r.duration_s;
   if (r.kind == TaskKind::flow)
     out.flow = flow(t);
   out.deps = {deps_.data() + r.deps_at, r.deps_count};
-  out.track = r.track;
+  out.track = out.resource;
   return out;
 }
 
 FlowView TaskGraph::flow(TaskId t) const {
-  const FlowRecord& f = flows_[records_[size_t(t)].flow];
+  const FlowRecord& f = flows_[size_t(records_[size_t(t)].slot)];
   return {{uses_.data() + f.uses_at, f.uses_count}, f.bytes, f.latency_s, f.weight, f.priority};
 }
 

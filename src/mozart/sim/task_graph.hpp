@@ -18,6 +18,7 @@
 
 #include "mozart/net/collectives.hpp"
 #include "mozart/net/fluid.hpp"
+#include "mozart/sim/flat_array.hpp"
 
 namespace mozart::sim {
 
@@ -129,7 +130,10 @@ class TaskGraph {
   Task task(TaskId t) const;
   // What the engine reads of a task, without making its view.
   TaskKind kind(TaskId t) const { return records_[size_t(t)].kind; }
-  int resource(TaskId t) const { return records_[size_t(t)].resource; }
+  int resource(TaskId t) const {
+    const Record& r = records_[size_t(t)];
+    return r.kind == TaskKind::compute ? r.slot : -1;
+  }
   double duration_s(TaskId t) const { return records_[size_t(t)].duration_s; }
   size_t dep_count(TaskId t) const { return records_[size_t(t)].deps_count; }
   FlowView flow(TaskId t) const;
@@ -151,9 +155,8 @@ class TaskGraph {
     uint64_t deps_at = 0;
     uint32_t name_size = 0;
     uint32_t deps_count = 0;
-    int32_t resource = -1;
-    int32_t track = -1;
-    uint32_t flow = 0;  // flow tasks: index in flows_
+    // Compute tasks: their resource (and timeline track); flow tasks: their index in flows_.
+    int32_t slot = -1;
     TaskKind kind = TaskKind::delay;
   };
   struct FlowRecord {
@@ -168,6 +171,9 @@ class TaskGraph {
   TaskId add(Record record, std::string_view name, Deps deps);
   // Throws for a task the graph cannot take.
   void check(const Record& record, std::string_view name, Deps deps) const;
+  std::string_view name_of(const Record& record) const {
+    return {names_.data() + record.name_at, record.name_size};
+  }
   // Adds a checked record whose name is stored.
   TaskId push(Record record, Deps deps);
   // Where `uses` sit in uses_: flows of one route (a chiplet's memory transfers, the flows
@@ -175,11 +181,11 @@ class TaskGraph {
   uint64_t stored_uses(std::span<const net::ChannelUse> uses);
 
   std::vector<std::string> resources_;
-  std::vector<Record> records_;
-  std::vector<FlowRecord> flows_;
-  std::string names_;
-  std::vector<TaskId> deps_;
-  std::vector<net::ChannelUse> uses_;
+  FlatArray<Record> records_;
+  FlatArray<FlowRecord> flows_;
+  FlatArray<char> names_;
+  FlatArray<TaskId> deps_;
+  FlatArray<net::ChannelUse> uses_;
   size_t use_count_ = 0;  // channel uses of all flows, shared or not
   struct RouteSlot {
     uint64_t at = 0;

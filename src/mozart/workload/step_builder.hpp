@@ -66,14 +66,13 @@ class SramWindow {
   explicit SramWindow(double bytes = 0) : capacity_(bytes) {}
   double capacity() const { return capacity_; }
 
-  Deps admit(double bytes) {
-    Deps wait;
+  // Appends to `wait` the releases a hold of `bytes` waits for.
+  void admit(double bytes, Deps& wait) {
     while (!held_.empty() && used_ + bytes > capacity_ * (1 + 1e-12)) {
       used_ -= held_.front().first;
       wait.push_back(held_.front().second);
       held_.pop_front();
     }
-    return wait;
   }
   void hold(double bytes, TaskId until) {
     used_ += bytes;
@@ -205,9 +204,10 @@ class StepBuilder {
   Deps joined(std::string_view name, Deps deps);
 
   TaskId transfer(std::string_view name, int chiplet, const Bytes& bytes, sim::Direction direction,
-                  Deps deps);
+                  std::span<const TaskId> deps);
 
-  TaskId compute(std::string_view name, int chiplet, const OpSum& work, Deps deps);
+  TaskId compute(std::string_view name, int chiplet, const OpSum& work,
+                 std::span<const TaskId> deps);
 
   // Whether dispatch and combine exclude compute: every compute created before one (in program
   // order) ends before it starts, every compute created after it starts after it ends.
@@ -224,7 +224,7 @@ class StepBuilder {
 
   // Of `pieces` tasks that split some bytes evenly (in order), those that touch the bytes of
   // piece p of `of` pieces.
-  static Deps same_bytes(const Deps& pieces, int p, int of);
+  static std::span<const TaskId> same_bytes(const Deps& pieces, int p, int of);
 
   // Adds a collective's flows; each waits for what its senders must finish (`ready_of`) under
   // overlap-a2a, else for `all` (every producer of the phase). Returns what waiting for the
@@ -399,6 +399,9 @@ class StepBuilder {
   std::vector<TaskId> last_load_;  // per chiplet: loads start in program order
   std::vector<TaskId> tail_;       // per chiplet: its last release (no-overlap policies)
   std::map<std::tuple<int, int, int>, Deps> spill_write_;  // (micro-batch, chiplet, layer)
+  // What run() and compute() assemble a task's dependencies in, kept from task to task (a
+  // step has millions of them).
+  Deps load_deps_, compute_deps_, with_a2a_;
   Deps computes_before_a2a_;  // computes since the last exclusive all-to-all phase
   TaskId last_a2a_ = -1;      // the end of that phase
   // The flows of the forward's dispatch and combine per micro-batch and MoE layer; backward

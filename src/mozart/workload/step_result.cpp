@@ -11,8 +11,15 @@ namespace {
 
 using Intervals = std::vector<std::pair<double, double>>;  // sorted, disjoint
 
+bool by_start(const std::pair<double, double>& a, const std::pair<double, double>& b) {
+  return a.first < b.first;
+}
+
+// The union of `v` as sorted, disjoint intervals. Intervals already in order of their starts (a
+// run's, read in start order) need no sort: the union does not depend on the order of ties.
 Intervals merged(Intervals v) {
-  std::sort(v.begin(), v.end());
+  if (!std::is_sorted(v.begin(), v.end(), by_start))
+    std::sort(v.begin(), v.end());
   Intervals out;
   for (const auto& [a, b] : v) {
     if (b <= a)
@@ -46,14 +53,15 @@ double overlap(const Intervals& x, const Intervals& y) {
 }
 
 Intervals joined(const Intervals& x, const Intervals& y) {
-  Intervals all = x;
-  all.insert(all.end(), y.begin(), y.end());
+  Intervals all(x.size() + y.size());
+  std::merge(x.begin(), x.end(), y.begin(), y.end(), all.begin(), by_start);
   return merged(std::move(all));
 }
 
 Breakdown breakdown_of(const StepPlan& plan, const sim::RunResult& run) {
   Intervals compute, memory, network;
-  for (std::size_t t = 0; t < plan.info.size(); ++t) {
+  for (const sim::TaskId id : run.started) {  // in start order
+    const auto t = static_cast<std::size_t>(id);
     const auto& timing = run.tasks[t];
     const std::pair<double, double> span{timing.start_s, timing.finish_s};
     switch (plan.info[t].activity) {

@@ -56,9 +56,9 @@ Deps StepBuilder::joined(std::string_view name, Deps deps) {
 }
 
 TaskId StepBuilder::transfer(std::string_view name, int chiplet, const Bytes& bytes,
-                             sim::Direction direction, Deps deps) {
+                             sim::Direction direction, std::span<const TaskId> deps) {
   if (total_bytes(bytes) <= 0)
-    return barrier(name, std::move(deps));
+    return barrier(name, Deps(deps.begin(), deps.end()));
   TaskInfo info;
   info.activity = Activity::memory;
   info.chiplet = chiplet;
@@ -72,15 +72,19 @@ TaskId StepBuilder::transfer(std::string_view name, int chiplet, const Bytes& by
   return note(plan_.graph.add_flow(name, striped, deps), info);
 }
 
-TaskId StepBuilder::compute(std::string_view name, int chiplet, const OpSum& work, Deps deps) {
+TaskId StepBuilder::compute(std::string_view name, int chiplet, const OpSum& work,
+                            std::span<const TaskId> deps) {
   TaskInfo info;
   info.activity = Activity::compute;
   info.chiplet = chiplet;
   info.flops = work.flops;
   info.sram_bytes = work.sram_bytes;
   plan_.flops += work.flops;
-  if (exclusive_a2a() && last_a2a_ >= 0)
-    deps.push_back(last_a2a_);
+  if (exclusive_a2a() && last_a2a_ >= 0) {
+    with_a2a_.assign(deps.begin(), deps.end());
+    with_a2a_.push_back(last_a2a_);
+    deps = with_a2a_;
+  }
   const TaskId id = note(plan_.graph.add_compute(name, chiplet, work.seconds, deps), info);
   if (exclusive_a2a())
     computes_before_a2a_.push_back(id);
@@ -112,30 +116,31 @@ Ran StepBuilder::run(const Work& w, const Deps& gate, const Deps& compute_deps) 
     if (pieces > 1)
       fmt::format_to(std::back_inserter(name), " [{}/{}]", p + 1, pieces);
     const std::size_t stem = name.size();
-    Deps load_deps = gate;
-    append(load_deps, window.admit(w.hold * f));
+    Deps& load_deps = load_deps_;
+    load_deps.assign(gate.begin(), gate.end());
+    window.admit(w.hold * f, load_deps);
     if (last_load_[c] >= 0)
       load_deps.push_back(last_load_[c]);
     if (!policy_.overlap && tail_[c] >= 0)
       load_deps.push_back(tail_[c]);
-    const Deps read_after = same_bytes(w.read_after, p, pieces);
-    append(load_deps, read_after);
+    const std::span<const TaskId> read_after = same_bytes(w.read_after, p, pieces);
+    load_deps.insert(load_deps.end(), read_after.begin(), read_after.end());
     name += " load";
-    const TaskId load =
-        transfer(name, c, scaled(w.load, f), sim::Direction::to_sram, std::move(load_deps));
+    const TaskId load = transfer(name, c, scaled(w.load, f), sim::Direction::to_sram, load_deps);
     name.resize(stem);
     if (!read_after.empty())
-      plan_.gradient_reads.push_back({load, read_after});
+      plan_.gradient_reads.push_back({load, Deps(read_after.begin(), read_after.end())});
     last_load_[c] = load;
-    Deps deps = compute_deps;
+    Deps& deps = compute_deps_;
+    deps.assign(compute_deps.begin(), compute_deps.end());
     deps.push_back(load);
     if (!ran.computes.empty())
       deps.push_back(ran.computes.back());
-    const TaskId done = compute(name, c, scaled(w.compute, f), std::move(deps));
+    const TaskId done = compute(name, c, scaled(w.compute, f), deps);
     TaskId release = done;
     if (total_bytes(w.write) > 0) {
       name += " write";
-      release = transfer(name, c, scaled(w.write, f), sim::Direction::to_memory, {done});
+      release = transfer(name, c, scaled(w.write, f), sim::Direction::to_memory, {&done, 1});
       ran.writes.push_back(release);
     }
     window.hold(w.hold * f, release);
@@ -146,11 +151,11 @@ Ran StepBuilder::run(const Work& w, const Deps& gate, const Deps& compute_deps) 
   return ran;
 }
 
-Deps StepBuilder::same_bytes(const Deps& pieces, int p, int of) {
+std::span<const TaskId> StepBuilder::same_bytes(const Deps& pieces, int p, int of) {
   const std::size_t q = pieces.size();
   const std::size_t from = q * std::size_t(p) / std::size_t(of);
   const std::size_t to = (q * std::size_t(p + 1) + std::size_t(of) - 1) / std::size_t(of);
-  return Deps(pieces.begin() + std::ptrdiff_t(from), pieces.begin() + std::ptrdiff_t(to));
+  return std::span<const TaskId>(pieces).subspan(from, to - from);
 }
 
 template <typename AddFlow, typename Uses>

@@ -142,7 +142,7 @@ struct SramHold {
 struct StepPlan {
   sim::Platform platform;
   sim::TaskGraph graph;
-  std::vector<TaskInfo> info;  // per task
+  sim::FlatArray<TaskInfo> info;  // per task
   std::vector<SramHold> holds;
   std::vector<int> attention_chiplets;
   std::vector<int> expert_chiplets;
