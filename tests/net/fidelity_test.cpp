@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "test_specs.hpp"
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -16,31 +17,14 @@
 namespace mozart::net {
 namespace {
 
-constexpr const char* kHeader = R"(
-name: test
-clock: 1 GHz
-chiplet_kinds: {c: {peak_flops: {bf16: 1 TFLOP/s}, array: {rows: 1, cols: 1, count: 1}, sram: {capacity: 1 MB, bandwidth: 1 GB/s}}}
-)";
-
-hw::HwSpec spec(const std::string& body) {
-  return hw::read_hw(core::ConfigNode::parse(kHeader + body, "test"));
-}
+using test_specs::fat_tree;
+using test_specs::spec;
 
 hw::HwSpec mesh(int rows, int cols, const std::string& extra = "") {
   return spec(fmt::format(
       "chiplets: [{{name: n, kind: c, count: {}, holds_weights: false}}]\n"
       "topology: {{kind: mesh, rows: {}, cols: {}, nodes: n, link: {{bandwidth: 1}}{}}}\n",
       rows * cols, rows, cols, extra));
-}
-
-hw::HwSpec fat_tree(int k, int n) {
-  int terminals = 1;
-  for (int i = 0; i < n; ++i)
-    terminals *= k;
-  return spec(
-      fmt::format("chiplets: [{{name: n, kind: c, count: {}, holds_weights: false}}]\n"
-                  "topology: {{kind: fat_tree, k: {}, n: {}, nodes: n, link: {{bandwidth: 1}}}}\n",
-                  terminals, k, n));
 }
 
 hw::HwSpec tapered_tree() {  // BookSim's tree4: 4 roots, 2 middle switches per position

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <random>
 
+#include "test_specs.hpp"
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -13,30 +14,14 @@
 namespace mozart::net {
 namespace {
 
-hw::HwSpec spec(const std::string& body) {
-  return hw::read_hw(core::ConfigNode::parse(
-      "name: test\nclock: 1 GHz\n"
-      "chiplet_kinds: {c: {peak_flops: {bf16: 1 TFLOP/s}, array: {rows: 1, cols: 1, count: 1}, "
-      "sram: {capacity: 1 MB, bandwidth: 1 GB/s}}}\n" +
-          body,
-      "test"));
-}
+using test_specs::fat_tree;
+using test_specs::spec;
 
 hw::HwSpec grid(const char* kind, int rows, int cols) {
   return spec(
       fmt::format("chiplets: [{{name: n, kind: c, count: {}, holds_weights: false}}]\n"
                   "topology: {{kind: {}, rows: {}, cols: {}, nodes: n, link: {{bandwidth: 1}}}}\n",
                   rows * cols, kind, rows, cols));
-}
-
-hw::HwSpec fat_tree(int k, int n) {
-  int terminals = 1;
-  for (int i = 0; i < n; ++i)
-    terminals *= k;
-  return spec(
-      fmt::format("chiplets: [{{name: n, kind: c, count: {}, holds_weights: false}}]\n"
-                  "topology: {{kind: fat_tree, k: {}, n: {}, nodes: n, link: {{bandwidth: 1}}}}\n",
-                  terminals, k, n));
 }
 
 hw::HwSpec tapered_tree() {  // parallel links toward the roots
