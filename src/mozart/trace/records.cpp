@@ -1,5 +1,6 @@
 // The assembly of the text formats' records into a columnar trace.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -66,16 +67,33 @@ void Assembler::start(const Record& first, std::size_t k, bool gates) {
     fail(first.line, "experts", fmt::format("{} ids", k),
          fmt::format("top_k {} from the metadata", observed.top_k));
   trace_.shape = resolve_shape(observed, options_.hint, source_);
+  validate_choice_shape(trace_.shape, source_);
+  stamp_.assign(static_cast<std::size_t>(trace_.shape.experts), 0);
   k_ = k;
   gates_ = gates;
   started_ = true;
 }
 
-void Assembler::check_ids(const Record& record, std::span<const std::int64_t> ids) const {
-  for (const std::int64_t id : ids)
+// Ids in range and distinct within the record: a stamp per expert, set to the record's number,
+// finds a repeat in k loads instead of k² comparisons.
+void Assembler::check_ids(const Record& record, std::span<const std::int64_t> ids) {
+  ++stamped_;
+  for (const std::int64_t id : ids) {
     if (id < 0 || id >= trace_.shape.experts)
       fail(record.line, "experts[]", std::to_string(id),
            fmt::format("an expert id in [0, {}]", trace_.shape.experts - 1));
+    std::uint64_t& stamp = stamp_[static_cast<std::size_t>(id)];
+    if (stamp == stamped_)
+      fail(record.line, "experts", std::to_string(id), "distinct experts in one token's top-k");
+    stamp = stamped_;
+  }
+}
+
+// Gates as the trace holds them (floats: a double above float's range reads as infinite).
+void Assembler::check_gates(const Record& record, const float* gates) const {
+  for (std::size_t j = 0; j < k_; ++j)
+    if (!(std::isfinite(gates[j]) && gates[j] >= 0.0f && gates[j] <= 1.0f))
+      fail(record.line, "gate", fmt::format("{}", gates[j]), "a finite gate weight in [0, 1]");
 }
 
 Assembler::Layer& Assembler::layer_of(const Record& record) {
@@ -126,6 +144,7 @@ void Assembler::add(const Record& record, std::span<const std::int64_t> ids,
   if (gates_) {
     layer.gates.resize(at + k_);
     std::copy(gates.begin(), gates.end(), layer.gates.begin() + static_cast<std::ptrdiff_t>(at));
+    check_gates(record, layer.gates.data() + at);
   }
   ++layer.records;
   ++records_;
@@ -355,6 +374,7 @@ Trace Assembler::finish() {
   const std::vector<std::size_t> kept =
       dropping ? complete_tokens(tokens) : std::vector<std::size_t>();
   trace_.shape.layer_ids = std::move(layer_ids);
+  validate_shape(trace_.shape, source_);  // the layers' part: the rest was checked in start()
   require_trace_memory(tokens, trace_.shape, gates_, !domains_.empty(), source_);
   settle_tokens(tokens);
 
