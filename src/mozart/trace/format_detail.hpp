@@ -101,6 +101,10 @@ class Assembler {
   Assembler(Trace trace, const ReadOptions& options, std::string source, std::string token_field);
 
   int intern_domain(std::string_view name, std::uint64_t line);
+  // How much of the file has been read: the records still to come are estimated from it, so that
+  // a column is reserved once for the whole file instead of doubling (each doubling copies what
+  // the column holds into fresh pages, which the kernel must fault in and zero).
+  void read_so_far(std::uint64_t bytes_done, std::uint64_t total_bytes);
   // Gates: empty when the record has none.
   void add(const Record& record, std::span<const std::int64_t> ids, std::span<const double> gates);
   // Checks the records complete (one per token and layer) and returns the trace.
@@ -133,6 +137,8 @@ class Assembler {
   Layer& layer_of(const Record& record);
   void check_ids(const Record& record, std::span<const std::int64_t> ids);
   void check_gates(const Record& record, const float* gates) const;
+  template <typename T>
+  void make_room(GrowingColumn<T>& column, std::size_t need) const;
   void note_token(const Record& record);
   void agree(std::uint64_t token, std::uint32_t sequence, std::uint32_t position, int domain,
              std::uint64_t line);
@@ -156,6 +162,8 @@ class Assembler {
   std::map<std::int64_t, std::size_t> layer_index_;
   std::size_t last_layer_ = 0;
   std::uint64_t records_ = 0;
+  double growth_ = 0;  // the file's bytes over those read, with a margin; 0 until known
+  double limit_ = 0;   // the memory limit in bytes, a cap on any estimate
   std::vector<std::uint64_t> stamp_;  // per expert: the last record (stamped_) that chose it
   std::uint64_t stamped_ = 0;
   std::int64_t max_token_ = -1;

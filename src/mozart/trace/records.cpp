@@ -74,6 +74,33 @@ void Assembler::start(const Record& first, std::size_t k, bool gates) {
   started_ = true;
 }
 
+void Assembler::read_so_far(std::uint64_t bytes_done, std::uint64_t total_bytes) {
+  if (bytes_done == 0 || bytes_done >= total_bytes) {
+    growth_ = 0;
+    return;
+  }
+  if (limit_ == 0)
+    limit_ = static_cast<double>(memory_limit().bytes);
+  // A sixteenth more than the share read so far: lines of later records may be a little longer.
+  growth_ = static_cast<double>(total_bytes) / static_cast<double>(bytes_done) * (17.0 / 16.0);
+}
+
+// Room for `need` elements: what the rest of the file will likely bring once its size is known
+// (capped by the memory limit; an estimate too high costs address space only, as pages never
+// touched take no memory), else twice the capacity.
+template <typename T>
+void Assembler::make_room(GrowingColumn<T>& column, std::size_t need) const {
+  if (need <= column.capacity())
+    return;
+  std::size_t room = std::max(need, 2 * column.capacity());
+  if (growth_ > 0) {
+    const double expected =
+        std::min(static_cast<double>(need) * growth_, limit_ / static_cast<double>(sizeof(T)));
+    room = std::max(room, static_cast<std::size_t>(expected));
+  }
+  column.reserve(room);
+}
+
 // Ids in range and distinct within the record: a stamp per expert, set to the record's number,
 // finds a repeat in k loads instead of k² comparisons.
 void Assembler::check_ids(const Record& record, std::span<const std::int64_t> ids) {
@@ -139,9 +166,11 @@ void Assembler::add(const Record& record, std::span<const std::int64_t> ids,
     layer.lines.push_back(record.line);
   }
   const std::size_t at = layer.ids.size();
+  make_room(layer.ids, at + k_);
   layer.ids.resize(at + k_);
   std::copy(ids.begin(), ids.end(), layer.ids.begin() + static_cast<std::ptrdiff_t>(at));
   if (gates_) {
+    make_room(layer.gates, at + k_);
     layer.gates.resize(at + k_);
     std::copy(gates.begin(), gates.end(), layer.gates.begin() + static_cast<std::ptrdiff_t>(at));
     check_gates(record, layer.gates.data() + at);
@@ -163,6 +192,9 @@ void Assembler::note_token(const Record& record) {
   if (token < sequence_.size()) {
     agree(token, sequence, position, record.domain, record.line);
   } else if (token == sequence_.size()) {
+    make_room(sequence_, sequence_.size() + 1);
+    make_room(position_, position_.size() + 1);
+    make_room(domain_, domain_.size() + 1);
     sequence_.push_back(sequence);
     position_.push_back(position);
     domain_.push_back(record.domain);
