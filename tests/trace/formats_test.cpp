@@ -416,6 +416,35 @@ TEST(TraceFormats, LinesAreCountedAcrossChunks) {
   EXPECT_NE(message.find(fmt::format("input:{}", record + 2)), std::string::npos) << message;
 }
 
+TEST(TraceFormats, ColumnsReservedFromTheFileSizeHoldEveryRecord) {
+  // Over 5 MiB of records (chunks hold 4 MiB): after the first chunk the reader reserves its
+  // columns from the share of the file read. Files ordered by token and by layer (where the first
+  // layer's estimate is the whole file) read back whole, in both text formats.
+  GeneratorParams p;
+  p.gates = true;
+  const Trace t = generate({{0, 1, 2, 3}, 64, 8}, 12'000, p, 5, "big");
+  for (const Format format : {Format::jsonl, Format::csv}) {
+    const std::string text = serialise_trace(t, format);
+    ASSERT_GT(text.size(), std::size_t{5} << 20);
+    EXPECT_TRUE(same(t, parse_trace(text, format, {}, "big"))) << to_string(format);
+  }
+  const std::string text = serialise_trace(t, Format::jsonl);
+  const std::size_t meta = text.find('\n') + 1;
+  std::vector<std::string_view> lines;
+  for (std::size_t at = meta; at < text.size();) {
+    const std::size_t end = text.find('\n', at) + 1;
+    lines.emplace_back(text.data() + at, end - at);
+    at = end;
+  }
+  std::stable_sort(lines.begin(), lines.end(), [](std::string_view a, std::string_view b) {
+    return a.substr(0, a.find(',')) < b.substr(0, b.find(','));  // by "{"layer": L" (L < 10)
+  });
+  std::string by_layer = text.substr(0, meta);
+  for (const auto line : lines)
+    by_layer += line;
+  EXPECT_TRUE(same(t, parse_trace(by_layer, Format::jsonl, {}, "big")));
+}
+
 TEST(TraceFormats, FloatsAreWrittenAsFmtWritesThem) {
   // The writers' own float text against fmt's "{}": edge cases, then random bit patterns
   // (every exponent, so both the hand-written and the fmt branches are checked).
