@@ -132,6 +132,61 @@ TEST(TraceFormats, JsonlFaultsNameTheLine) {
             std::string::npos);
 }
 
+// The text formats check each record as it is read (no second pass over the trace): a repeated
+// expert, a gate outside [0, 1] or one too large for a float, and k above the expert count are
+// refused naming the line, in mozart's own record shape, in any other JSON spelling, and in CSV.
+TEST(TraceFormats, TextRecordChecksNameTheLine) {
+  ReadOptions options;
+  options.hint.experts = 8;
+  const std::string meta =
+      R"({"mozart_trace": 1, "model": "", "experts": 8, "top_k": 2, "layer_ids": [0], )"
+      R"("domains": []})"
+      "\n";
+  const std::string own =
+      R"({"layer": 0, "token_idx": 0, "seq_id": 0, "position": 0, "experts": [1, 2], )"
+      R"("gating_probs": [0.5, 0.5]})"
+      "\n";
+  const auto second = [](const std::string& ids, const std::string& gates) {
+    return R"({"layer": 0, "token_idx": 1, "seq_id": 0, "position": 1, "experts": [)" + ids +
+           R"(], "gating_probs": [)" + gates + "]}\n";
+  };
+  const auto general = [](const std::string& ids, const std::string& gates) {
+    return R"({"experts":[)" + ids + R"(],"gates":[)" + gates + R"(],"token_idx":1,"layer":0})" +
+           "\n";
+  };
+  EXPECT_EQ(error_of(meta + own + second("3, 4", "0.25, 0.75"), Format::jsonl), "");
+  for (const auto& make : {+second, +general}) {
+    const auto fault = [&](const std::string& ids, const std::string& gates) {
+      return error_of(meta + own + make(ids, gates), Format::jsonl, options);
+    };
+    EXPECT_NE(fault("3, 3", "0.5, 0.5").find("input:3: field 'experts': got '3'"),
+              std::string::npos)
+        << fault("3, 3", "0.5, 0.5");
+    EXPECT_NE(fault("3, 3", "0.5, 0.5").find("distinct"), std::string::npos);
+    EXPECT_NE(fault("3, 4", "1.5, 0.5").find("input:3: field 'gate': got '1.5'"), std::string::npos)
+        << fault("3, 4", "1.5, 0.5");
+    EXPECT_NE(fault("3, 4", "0.5, 1e39").find("input:3: field 'gate': got 'inf'"),
+              std::string::npos)
+        << fault("3, 4", "0.5, 1e39");
+  }
+  EXPECT_NE(error_of(meta + own + general("3, 4", "-0.5, 0.5"), Format::jsonl, options)
+                .find("input:3: field 'gate': got '-0.5'"),
+            std::string::npos);
+  const std::string header = "token,layer,e0,e1,g0,g1\n";
+  EXPECT_NE(error_of(header + "0,0,1,2,0.5,0.5\n1,0,5,5,0.5,0.5\n", Format::csv, options)
+                .find("input:3: field 'experts': got '5'"),
+            std::string::npos);
+  EXPECT_NE(error_of(header + "0,0,1,2,0.5,0.5\n1,0,5,6,0.5,2\n", Format::csv, options)
+                .find("input:3: field 'gate': got '2'"),
+            std::string::npos);
+  ReadOptions narrow;
+  narrow.hint.experts = 1;
+  EXPECT_NE(
+      error_of(header + "0,0,0,0,0.5,0.5\n", Format::csv, narrow).find("field 'top_k': got '2'"),
+      std::string::npos)
+      << error_of(header + "0,0,0,0,0.5,0.5\n", Format::csv, narrow);
+}
+
 TEST(TraceFormats, CsvFaults) {
   ReadOptions options;
   options.hint.experts = 8;
@@ -359,6 +414,35 @@ TEST(TraceFormats, LinesAreCountedAcrossChunks) {
   text.replace(experts, 2, "99");
   const auto message = error_of(text, Format::jsonl);
   EXPECT_NE(message.find(fmt::format("input:{}", record + 2)), std::string::npos) << message;
+}
+
+TEST(TraceFormats, ColumnsReservedFromTheFileSizeHoldEveryRecord) {
+  // Over 5 MiB of records (chunks hold 4 MiB): after the first chunk the reader reserves its
+  // columns from the share of the file read. Files ordered by token and by layer (where the first
+  // layer's estimate is the whole file) read back whole, in both text formats.
+  GeneratorParams p;
+  p.gates = true;
+  const Trace t = generate({{0, 1, 2, 3}, 64, 8}, 12'000, p, 5, "big");
+  for (const Format format : {Format::jsonl, Format::csv}) {
+    const std::string text = serialise_trace(t, format);
+    ASSERT_GT(text.size(), std::size_t{5} << 20);
+    EXPECT_TRUE(same(t, parse_trace(text, format, {}, "big"))) << to_string(format);
+  }
+  const std::string text = serialise_trace(t, Format::jsonl);
+  const std::size_t meta = text.find('\n') + 1;
+  std::vector<std::string_view> lines;
+  for (std::size_t at = meta; at < text.size();) {
+    const std::size_t end = text.find('\n', at) + 1;
+    lines.emplace_back(text.data() + at, end - at);
+    at = end;
+  }
+  std::stable_sort(lines.begin(), lines.end(), [](std::string_view a, std::string_view b) {
+    return a.substr(0, a.find(',')) < b.substr(0, b.find(','));  // by "{"layer": L" (L < 10)
+  });
+  std::string by_layer = text.substr(0, meta);
+  for (const auto line : lines)
+    by_layer += line;
+  EXPECT_TRUE(same(t, parse_trace(by_layer, Format::jsonl, {}, "big")));
 }
 
 TEST(TraceFormats, FloatsAreWrittenAsFmtWritesThem) {

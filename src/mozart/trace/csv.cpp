@@ -209,7 +209,12 @@ Trace read_csv(LineChunks& input, const ReadOptions& options) {
   Assembler records(std::move(trace), options, source, "token");
   RowReader rows(columns, source, records);
   ProgressTicker ticker(options.progress, input.total_bytes(), std::size_t{1} << 22);
+  std::uint64_t done = input.bytes_done();  // the records added so far come from these bytes
   while (lines.next(line, number)) {
+    if (input.bytes_done() != done) {  // `line` begins a new chunk
+      records.read_so_far(done, input.total_bytes());
+      done = input.bytes_done();
+    }
     line = strip(line);
     if (!line.empty())
       rows.read(line, number);

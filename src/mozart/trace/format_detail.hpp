@@ -91,7 +91,9 @@ struct Record {
 // the trace itself: each layer's expert ids and gates are appended in file order, which for
 // files ordered by token within each layer (mozart's own, and loggers') is already the
 // trace's layout. Nothing is sized by a field's value: a token index is checked against the
-// number of records the file holds before anything is allocated for it.
+// number of records the file holds before anything is allocated for it. Every record is
+// checked as it is added (ids in range and distinct, gates finite in [0, 1]), naming its line,
+// so the trace finish() returns passes validate() without a second pass over it.
 class Assembler {
  public:
   // `trace` holds what the file's metadata said (model, shape, domain names), if anything;
@@ -99,6 +101,10 @@ class Assembler {
   Assembler(Trace trace, const ReadOptions& options, std::string source, std::string token_field);
 
   int intern_domain(std::string_view name, std::uint64_t line);
+  // How much of the file has been read: the records still to come are estimated from it, so that
+  // a column is reserved once for the whole file instead of doubling (each doubling copies what
+  // the column holds into fresh pages, which the kernel must fault in and zero).
+  void read_so_far(std::uint64_t bytes_done, std::uint64_t total_bytes);
   // Gates: empty when the record has none.
   void add(const Record& record, std::span<const std::int64_t> ids, std::span<const double> gates);
   // Checks the records complete (one per token and layer) and returns the trace.
@@ -129,7 +135,10 @@ class Assembler {
                          const std::string& expected) const;
   void start(const Record& first, std::size_t k, bool gates);
   Layer& layer_of(const Record& record);
-  void check_ids(const Record& record, std::span<const std::int64_t> ids) const;
+  void check_ids(const Record& record, std::span<const std::int64_t> ids);
+  void check_gates(const Record& record, const float* gates) const;
+  template <typename T>
+  void make_room(GrowingColumn<T>& column, std::size_t need) const;
   void note_token(const Record& record);
   void agree(std::uint64_t token, std::uint32_t sequence, std::uint32_t position, int domain,
              std::uint64_t line);
@@ -153,6 +162,10 @@ class Assembler {
   std::map<std::int64_t, std::size_t> layer_index_;
   std::size_t last_layer_ = 0;
   std::uint64_t records_ = 0;
+  double growth_ = 0;  // the file's bytes over those read, with a margin; 0 until known
+  double limit_ = 0;   // the memory limit in bytes, a cap on any estimate
+  std::vector<std::uint64_t> stamp_;  // per expert: the last record (stamped_) that chose it
+  std::uint64_t stamped_ = 0;
   std::int64_t max_token_ = -1;
   std::uint64_t max_token_line_ = 0;
   // Per token, appended in token order as tokens first appear; others wait in pending_.

@@ -618,10 +618,12 @@ Trace read_jsonl(LineChunks& input, const ReadOptions& options) {
   Reader reader(input.source(), records, names);
   ProgressTicker ticker(options.progress, input.total_bytes(), 1);
   reader.read_chunk(chunk.substr(skip), input.first_line() + count_lines(chunk.substr(0, skip)));
-  ticker.at(input.bytes_done());
-  while (!(chunk = input.next()).empty()) {
-    reader.read_chunk(chunk, input.first_line());
+  for (;;) {
+    records.read_so_far(input.bytes_done(), input.total_bytes());
     ticker.at(input.bytes_done());
+    if ((chunk = input.next()).empty())
+      break;
+    reader.read_chunk(chunk, input.first_line());
   }
   ticker.finish();
   return records.finish();

@@ -1,5 +1,6 @@
 // The assembly of the text formats' records into a columnar trace.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -66,16 +67,60 @@ void Assembler::start(const Record& first, std::size_t k, bool gates) {
     fail(first.line, "experts", fmt::format("{} ids", k),
          fmt::format("top_k {} from the metadata", observed.top_k));
   trace_.shape = resolve_shape(observed, options_.hint, source_);
+  validate_choice_shape(trace_.shape, source_);
+  stamp_.assign(static_cast<std::size_t>(trace_.shape.experts), 0);
   k_ = k;
   gates_ = gates;
   started_ = true;
 }
 
-void Assembler::check_ids(const Record& record, std::span<const std::int64_t> ids) const {
-  for (const std::int64_t id : ids)
+void Assembler::read_so_far(std::uint64_t bytes_done, std::uint64_t total_bytes) {
+  if (bytes_done == 0 || bytes_done >= total_bytes) {
+    growth_ = 0;
+    return;
+  }
+  if (limit_ == 0)
+    limit_ = static_cast<double>(memory_limit().bytes);
+  // A sixteenth more than the share read so far: lines of later records may be a little longer.
+  growth_ = static_cast<double>(total_bytes) / static_cast<double>(bytes_done) * (17.0 / 16.0);
+}
+
+// Room for `need` elements: what the rest of the file will likely bring once its size is known
+// (capped by the memory limit; an estimate too high costs address space only, as pages never
+// touched take no memory), else twice the capacity.
+template <typename T>
+void Assembler::make_room(GrowingColumn<T>& column, std::size_t need) const {
+  if (need <= column.capacity())
+    return;
+  std::size_t room = std::max(need, 2 * column.capacity());
+  if (growth_ > 0) {
+    const double expected =
+        std::min(static_cast<double>(need) * growth_, limit_ / static_cast<double>(sizeof(T)));
+    room = std::max(room, static_cast<std::size_t>(expected));
+  }
+  column.reserve(room);
+}
+
+// Ids in range and distinct within the record: a stamp per expert, set to the record's number,
+// finds a repeat in k loads instead of k² comparisons.
+void Assembler::check_ids(const Record& record, std::span<const std::int64_t> ids) {
+  ++stamped_;
+  for (const std::int64_t id : ids) {
     if (id < 0 || id >= trace_.shape.experts)
       fail(record.line, "experts[]", std::to_string(id),
            fmt::format("an expert id in [0, {}]", trace_.shape.experts - 1));
+    std::uint64_t& stamp = stamp_[static_cast<std::size_t>(id)];
+    if (stamp == stamped_)
+      fail(record.line, "experts", std::to_string(id), "distinct experts in one token's top-k");
+    stamp = stamped_;
+  }
+}
+
+// Gates as the trace holds them (floats: a double above float's range reads as infinite).
+void Assembler::check_gates(const Record& record, const float* gates) const {
+  for (std::size_t j = 0; j < k_; ++j)
+    if (!(std::isfinite(gates[j]) && gates[j] >= 0.0f && gates[j] <= 1.0f))
+      fail(record.line, "gate", fmt::format("{}", gates[j]), "a finite gate weight in [0, 1]");
 }
 
 Assembler::Layer& Assembler::layer_of(const Record& record) {
@@ -121,11 +166,14 @@ void Assembler::add(const Record& record, std::span<const std::int64_t> ids,
     layer.lines.push_back(record.line);
   }
   const std::size_t at = layer.ids.size();
+  make_room(layer.ids, at + k_);
   layer.ids.resize(at + k_);
   std::copy(ids.begin(), ids.end(), layer.ids.begin() + static_cast<std::ptrdiff_t>(at));
   if (gates_) {
+    make_room(layer.gates, at + k_);
     layer.gates.resize(at + k_);
     std::copy(gates.begin(), gates.end(), layer.gates.begin() + static_cast<std::ptrdiff_t>(at));
+    check_gates(record, layer.gates.data() + at);
   }
   ++layer.records;
   ++records_;
@@ -144,6 +192,9 @@ void Assembler::note_token(const Record& record) {
   if (token < sequence_.size()) {
     agree(token, sequence, position, record.domain, record.line);
   } else if (token == sequence_.size()) {
+    make_room(sequence_, sequence_.size() + 1);
+    make_room(position_, position_.size() + 1);
+    make_room(domain_, domain_.size() + 1);
     sequence_.push_back(sequence);
     position_.push_back(position);
     domain_.push_back(record.domain);
@@ -355,6 +406,7 @@ Trace Assembler::finish() {
   const std::vector<std::size_t> kept =
       dropping ? complete_tokens(tokens) : std::vector<std::size_t>();
   trace_.shape.layer_ids = std::move(layer_ids);
+  validate_shape(trace_.shape, source_);  // the layers' part: the rest was checked in start()
   require_trace_memory(tokens, trace_.shape, gates_, !domains_.empty(), source_);
   settle_tokens(tokens);
 

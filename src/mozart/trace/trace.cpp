@@ -95,6 +95,10 @@ void validate_shape(const TraceShape& shape, const std::string& source) {
       throw InputError({source, fmt::format("layer_ids[{}]", i), 0}, std::to_string(id),
                        "non-negative model layer indices in ascending order");
   }
+  validate_choice_shape(shape, source);
+}
+
+void validate_choice_shape(const TraceShape& shape, const std::string& source) {
   if (shape.experts < 1 || shape.experts > core::kMaxRoutedExperts)
     throw InputError({source, "experts", 0}, std::to_string(shape.experts),
                      fmt::format("between 1 and {} routed experts", core::kMaxRoutedExperts));

@@ -72,5 +72,7 @@ Trace make_trace(TraceShape shape, std::size_t tokens, std::string model = {});
 // InputError naming `source`, the layer and the token.
 void validate(const Trace& trace, const std::string& source);
 void validate_shape(const TraceShape& shape, const std::string& source);
+// The part of validate_shape() that needs no layer ids: 1 ≤ k ≤ experts ≤ 65,536.
+void validate_choice_shape(const TraceShape& shape, const std::string& source);
 
 }  // namespace mozart::trace
