@@ -1278,7 +1278,9 @@ TEST(CliNet, EveryCollectiveAndTrafficIsRefusedBeforeItsPlanWhenTooLarge) {
               "    sram: {capacity: 1 MB, bandwidth: 1 GB/s}\n"
               "chiplets:\n  - {name: n, kind: t, count: 16384, holds_weights: false}\n"
               "topology: {kind: fat_tree, k: 128, n: 2, nodes: n, link: {bandwidth: 100 GB/s}}\n");
-  const std::string limit = "MOZART_MEMORY_LIMIT='1 GiB' timeout 60";
+  // The refusals take about a second; the fat tree's, dominated by its route searches, takes
+  // 40 s of CPU in the sanitizer build, so the timeout (a hang check) leaves room for that.
+  const std::string limit = "MOZART_MEMORY_LIMIT='1 GiB' timeout 240";
   for (const char* kind :
        {"all-gather", "reduce-scatter", "all-reduce-ring", "all-reduce-mesh-2d", "all-to-all"})
     expect_refused("net collective " + mesh + " --kind " + kind, "needing", limit);
