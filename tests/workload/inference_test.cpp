@@ -117,17 +117,35 @@ struct ServeRun {
   IterationPlan plan;
 };
 
+// The inputs of a serving run, made as the study makes them: the experts placed from generated
+// routing, the iterations' routing from the serving trace. Built in place (the network and the
+// inputs refer to the members).
+struct ServeSetup {
+  ServeSetup(const std::string& model, const std::string& hw_name, const std::string& mapping_name,
+             int tp, const ServeConfig& c, const std::string& placer = "contiguous")
+      : m(model::load_model(model)),
+        hw(hw::load_hw(hw_name)),
+        net(hw),
+        map(mapping::make_mapping(net, mapping_name, tp, "test")),
+        t(study::serving_trace(m, c, map.group_count(), 1)),
+        p(study::place_experts(m, hw, study::generated_trace(m, 1024, 256, 2), placer, 1)) {}
+  ServeSetup(const ServeSetup&) = delete;
+  ServeSetup& operator=(const ServeSetup&) = delete;
+  ServeInputs inputs() const { return {m, net, map, p, t}; }
+
+  model::MoeModel m;
+  hw::HwSpec hw;
+  net::Network net;
+  mapping::Mapping map;
+  trace::Trace t;
+  placement::Placement p;
+};
+
 ServeRun serve(const std::string& model, const std::string& hw_name,
                const std::string& mapping_name, int tp, ServeConfig c,
                const std::string& placer = "contiguous", unsigned jobs = 1) {
-  const model::MoeModel m = model::load_model(model);
-  const hw::HwSpec hw = hw::load_hw(hw_name);
-  const net::Network net(hw);
-  const mapping::Mapping map = mapping::make_mapping(net, mapping_name, tp, "test");
-  const trace::Trace t = study::serving_trace(m, c, map.group_count(), 1);
-  const trace::Trace priors = study::generated_trace(m, 1024, 256, 2);
-  const placement::Placement p = study::place_experts(m, hw, priors, placer, 1);
-  const ServeInputs in{m, net, map, p, t};
+  const ServeSetup setup(model, hw_name, mapping_name, tp, c, placer);
+  const ServeInputs in = setup.inputs();
   ServeRunOptions options;
   options.jobs = jobs;
   return {simulate_serving(in, c, options), build_iteration(in, c, 0)};
@@ -215,18 +233,12 @@ TEST(Serving, RunsAreDeterministic) {
 // Iterations on worker threads are summed in iteration order: the same bytes as one thread,
 // timeline included, whether the workers divide the iterations evenly or not.
 TEST(Serving, WorkerThreadsGiveTheResultOfOneThread) {
-  const model::MoeModel m = model::load_model("olmoe-1b-7b");
-  const hw::HwSpec hw = hw::load_hw("wsc-mesh-8x8");
-  const net::Network net(hw);
-  const mapping::Mapping map = mapping::make_mapping(net, "er", 4, "test");
   ServeConfig c;
   c.batch = 32;
   c.context = 256;
   c.iterations = 6;
-  const trace::Trace t = study::serving_trace(m, c, map.group_count(), 1);
-  const trace::Trace priors = study::generated_trace(m, 1024, 256, 2);
-  const placement::Placement p = study::place_experts(m, hw, priors, "contiguous", 1);
-  const ServeInputs in{m, net, map, p, t};
+  const ServeSetup setup("olmoe-1b-7b", "wsc-mesh-8x8", "er", 4, c);
+  const ServeInputs in = setup.inputs();
   const auto run = [&](unsigned jobs) {
     sim::Timeline timeline;
     int done = 0;
@@ -440,20 +452,15 @@ TEST(Serving, ASideFlowArrivesWholeAndItsBytesAreCountedOnItsLinks) {
 }
 
 TEST(Serving, BalancersServeEveryTokenAndEplbStallsForItsCopiesOnTheIdleNetwork) {
-  const model::MoeModel m = model::load_model("olmoe-1b-7b");
-  const hw::HwSpec hw = hw::load_hw("wsc-mesh-8x8");
-  const net::Network net(hw);
-  const mapping::Mapping map = mapping::make_mapping(net, "er", 16, "test");
   ServeConfig c;
   c.batch = 64;
   c.context = 256;
   c.iterations = 6;
   c.shadow_slots = 1;
   c.moe_only = true;
-  const trace::Trace t = study::serving_trace(m, c, map.group_count(), 1);
-  const trace::Trace priors = study::generated_trace(m, 1024, 256, 2);
-  const placement::Placement p = study::place_experts(m, hw, priors, "contiguous", 1);
-  const ServeInputs in{m, net, map, p, t};
+  const ServeSetup setup("olmoe-1b-7b", "wsc-mesh-8x8", "er", 16, c);
+  const ServeInputs in = setup.inputs();
+  const model::MoeModel& m = setup.m;
   balance::BalancerOptions o;
   o.window = 2;
   o.period = 2;
