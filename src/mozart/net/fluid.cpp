@@ -553,7 +553,7 @@ void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<uin
   }
   for (size_t i = 0; i < listed.size(); ++i) {
     const uint32_t pos = listed[i];
-    const double rate = solved_.rate[pos];
+    const double rate = solved_rate_[pos];
     if (rate == listed_rate_[pos] && listed_time_[pos] != kNever)
       continue;
     settle_listed(pos);
@@ -565,8 +565,9 @@ void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<uin
 // One pass over the flows' uses: each channel's residual gets the flows' contributions back,
 // its demand adds theirs and its count of unfrozen flows counts them, and each flow is marked
 // as in the solve. The filling finds a saturating channel's flows in its list of all flows,
-// skipping those not in the solve: far fewer reads than listing the solve's flows per channel
-// here (every use of every flow, where only the channels that saturate need a list).
+// skipping those not in the solve: listing the solve's flows per channel here would write
+// every use of every flow to scattered places, where only the channels that saturate need a
+// list.
 template <bool kUnitDemand>
 void FluidNetwork::gather(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed) {
   for (ChannelId c : channels)
@@ -625,12 +626,11 @@ void FluidNetwork::open_channel(ChannelId c) {
 template <bool kUnitDemand>
 void FluidNetwork::fill(const std::vector<ChannelId>& channels,
                         const std::vector<uint32_t>& listed) {
-  Solved& s = solved_;
   const size_t flow_count = listed.size();
-  if (s.rate.size() < listed_.size())
-    s.rate.resize(listed_.size());
+  if (solved_rate_.size() < listed_.size())
+    solved_rate_.resize(listed_.size());
   Filling* const filling = filling_.data();
-  double* const rate = s.rate.data();
+  double* const rate = solved_rate_.data();
   uint32_t* const state = listed_state_.data();
   const uint32_t stamp = stamp_;
   // With unit demands a channel's demand is its count of unfrozen flows, exactly.
@@ -850,7 +850,7 @@ void FluidNetwork::solve_low() {
       f.unfrozen += 1;
     }
   }
-  std::vector<double>& rate = solved_.rate;
+  std::vector<double>& rate = solved_rate_;
   rate.assign(low_.size(), -1);  // negative: not frozen yet
   std::vector<uint32_t>& frozen = frozen_;
   for (size_t left = low_.size(); left > 0; left -= frozen.size()) {

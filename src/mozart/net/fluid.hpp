@@ -141,10 +141,6 @@ class FluidNetwork {
     double remaining = 0;
     double settled_at = 0;
   };
-  // One solve's new rates, indexed by the flow's listed position.
-  struct Solved {
-    std::vector<double> rate;
-  };
   // A channel's state in a solve, packed so that a flow's visit touches one line per channel.
   struct Filling {
     double residual = 0;  // capacity left to the unfrozen flows
@@ -285,7 +281,9 @@ class FluidNetwork {
   std::vector<uint32_t> searched_;      // the flows a search after finishes found
   std::vector<ChannelId> solve_channels_;
   std::vector<uint32_t> frozen_;  // the flows a round of the filling freezes
-  Solved solved_;
+  // A solve's new rates: by listed position for the normal flows, by position in low_ for the
+  // low ones.
+  std::vector<double> solved_rate_;
   std::vector<ChannelUse> normalised_;  // a starting flow's uses
 };
 
