@@ -261,6 +261,11 @@ TEST(HfPublished, RefusalsSayWhy) {
   EXPECT_NE(e.find("hybrid_override_pattern"), std::string::npos) << e;
   e = error_of("{" + base + R"(, "hybrid_override_pattern": "MX"})");
   EXPECT_NE(e.find("\"X\" is not modelled"), std::string::npos) << e;
+  // A character of several bytes is quoted whole (half of it is not UTF-8, which nlohmann
+  // refuses to write).
+  e = error_of("{" + base + R"(, "hybrid_override_pattern": "M\u00e9"})");
+  EXPECT_NE(e.find("hybrid_override_pattern[1]"), std::string::npos) << e;
+  EXPECT_NE(e.find("\"\u00e9\" is not modelled"), std::string::npos) << e;
   e = error_of("{" + base + R"(, "moe_intermediate_size": [32, 32, 32]})");
   EXPECT_NE(e.find("moe_intermediate_size"), std::string::npos) << e;
   e = error_of("{" + base + R"(, "moe_intermediate_size": [32, 64]})");

@@ -4,7 +4,9 @@
 #include <climits>
 #include <filesystem>
 #include <initializer_list>
+#include <map>
 #include <optional>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -306,37 +308,44 @@ std::vector<Mixer> mixers_of(const FieldReader& f, int layers) {
   return mixers;
 }
 
+// The characters of s, each whole (a byte that continues no UTF-8 character stands alone), so
+// a pattern is counted in characters and a message quotes "é", not half of it, which nlohmann
+// would refuse to write.
+std::vector<std::string> utf8_characters(const std::string& s) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t n = 1;
+    while (i + n < s.size() && n < 4 && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80)
+      ++n;
+    out.push_back(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
 // Nemotron-H: one character per layer, each layer one block: M Mamba, * attention, - dense
 // MLP, E MoE.
 std::vector<LayerKind> override_pattern(const FieldReader& f, const json& pattern, int layers) {
   if (!pattern.is_string())
     f.fail("hybrid_override_pattern", pattern, "a string of M, *, - and E, one per layer");
-  const std::string s = pattern.get<std::string>();
-  if (static_cast<int>(s.size()) != layers) {
+  const std::vector<std::string> chars = utf8_characters(pattern.get<std::string>());
+  if (static_cast<long long>(chars.size()) != layers) {
     throw core::InputError(
         core::InputLocation{f.source(), "hybrid_override_pattern", 0},
-        fmt::format("a pattern of {} layers", s.size()),
+        fmt::format("a pattern of {} layers", chars.size()),
         fmt::format("one character per layer ({} layers, num_hidden_layers)", layers));
   }
+  static const std::map<std::string, LayerKind, std::less<>> kinds = {
+      {"M", {Mixer::mamba, Ffn::none}},
+      {"*", {Mixer::attention, Ffn::none}},
+      {"-", {Mixer::none, Ffn::dense}},
+      {"E", {Mixer::none, Ffn::moe}}};
   std::vector<LayerKind> out;
-  for (std::size_t l = 0; l < s.size(); ++l) {
-    switch (s[l]) {
-      case 'M':
-        out.push_back({Mixer::mamba, Ffn::none});
-        break;
-      case '*':
-        out.push_back({Mixer::attention, Ffn::none});
-        break;
-      case '-':
-        out.push_back({Mixer::none, Ffn::dense});
-        break;
-      case 'E':
-        out.push_back({Mixer::none, Ffn::moe});
-        break;
-      default:
-        not_modelled(f, fmt::format("hybrid_override_pattern[{}]", l), json(std::string(1, s[l])),
-                     "layer type");
-    }
+  for (std::size_t l = 0; l < chars.size(); ++l) {
+    const auto kind = kinds.find(chars[l]);
+    if (kind == kinds.end())
+      not_modelled(f, fmt::format("hybrid_override_pattern[{}]", l), json(chars[l]), "layer type");
+    out.push_back(kind->second);
   }
   return out;
 }
