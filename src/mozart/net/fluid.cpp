@@ -29,6 +29,31 @@ double smallest(const double* value, size_t n) {
   return std::min({m[0], m[1], m[2], m[3]});
 }
 
+// The positions of the values at most `limit`, in order, into `out`; returns how many. Few
+// pass as a rule (the channels that saturate in a round of the filling), so blocks of eight
+// are tested at once and only a block with a hit is written out, branch-free within it since
+// which of its values pass is unpredictable.
+size_t positions_at_most(const double* value, size_t n, double limit, uint32_t* out) {
+  constexpr size_t kBlock = 8;
+  size_t found = 0, at = 0;
+  for (; at + kBlock <= n; at += kBlock) {
+    bool any = false;
+    for (size_t j = 0; j < kBlock; ++j)
+      any |= value[at + j] <= limit;
+    if (!any)
+      continue;
+    for (size_t j = 0; j < kBlock; ++j) {
+      out[found] = uint32_t(at + j);
+      found += value[at + j] <= limit;
+    }
+  }
+  for (; at < n; ++at) {
+    out[found] = uint32_t(at);
+    found += value[at] <= limit;
+  }
+  return found;
+}
+
 // Sorts uses by channel and merges repeats, so each channel appears once per flow.
 void normalise(std::vector<ChannelUse>& uses) {
   const auto before = [](const ChannelUse& a, const ChannelUse& b) {
@@ -651,22 +676,28 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
   const ChannelId* const use_channel = use_channel_.data();
   // A channel a frozen flow leaves gets its share again once the round's freezes are done;
   // NaN marks it as listed for that (the search is idle meanwhile: its list serves).
-  std::vector<ChannelId>& touched = frontier_;
-  touched.clear();
+  // Raw pointers and a count: a channel is touched at most once a round, and the stores below
+  // would otherwise make the compiler reload each vector's bounds.
+  if (frontier_.size() < n)
+    frontier_.resize(n);
+  ChannelId* const touched = frontier_.data();
+  size_t touched_count = 0;
+  double* const fair_of = fair.data();
+  const Uses* const flow_uses = listed_uses_.data();
   auto leave = [&](ChannelId c, double contribution, double d) {
     Filling& f = filling[c];
     f.residual -= contribution;
     if constexpr (!kUnitDemand)
       f.demand -= d;
     f.unfrozen -= 1;
-    double& share = fair[slot[c]];
+    double& share = fair_of[slot[c]];
     if (!std::isnan(share)) {
       share = std::numeric_limits<double>::quiet_NaN();
-      touched.push_back(c);
+      touched[touched_count++] = c;
     }
   };
   auto freeze = [&](uint32_t pos, double share) {
-    const Uses uses = listed_uses_[pos];
+    const Uses uses = flow_uses[pos];
     const uint32_t first = uses.first, last = first + uses.count;
     if constexpr (kUnitDemand) {
       for (uint32_t u = first; u < last; ++u)
@@ -697,11 +728,7 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
     // every channel would make, lets saturate.
     const double share = smallest(fair_at, n);
     const double limit = share * (1 + kShareTolerance) * (1 + 1e-14);
-    size_t found = 0;
-    for (size_t at = 0; at < n; ++at) {  // branch-free: which channels pass is unpredictable
-      near[found] = uint32_t(at);
-      found += fair_at[at] <= limit;
-    }
+    const size_t found = positions_at_most(fair_at, n, limit, near);
     const double threshold = share * (1 + kShareTolerance);
     frozen.clear();
     for (size_t j = 0; j < found; ++j) {
@@ -733,12 +760,12 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
     }
     for (size_t k = 0; k < frozen.size(); ++k) {
       if (k + kFillAhead < frozen.size())  // the uses lie far apart in a large array
-        __builtin_prefetch(use_channel + listed_uses_[frozen[k + kFillAhead]].first);
+        __builtin_prefetch(use_channel + flow_uses[frozen[k + kFillAhead]].first);
       freeze(frozen[k], share);
     }
-    for (const ChannelId c : touched)
-      fair[slot[c]] = share_of(filling[c]);
-    touched.clear();
+    for (size_t k = 0; k < touched_count; ++k)
+      fair_of[slot[touched[k]]] = share_of(filling[touched[k]]);
+    touched_count = 0;
   }
 }
 
