@@ -73,13 +73,20 @@ MemoryLimit memory_limit() {
     const auto limit = *bytes >= 1.8e19 ? kUnlimitedBytes : static_cast<std::uint64_t>(*bytes);
     return {limit, fmt::format("{}={}", kVariable, text)};
   }
-  const std::uint64_t physical = physical_memory();
-  const std::uint64_t cgroup = cgroup_memory();
-  const bool contained = cgroup < physical;
-  const std::uint64_t usable = contained ? cgroup : physical;
-  return {usable == kUnlimitedBytes ? kUnlimitedBytes : usable / 4 * 3,
-          fmt::format("3/4 of the {} of {}; set {} to change it", human_bytes(usable),
-                      contained ? "container's memory limit" : "physical memory", kVariable)};
+  // The machine's and the container's memory are read once: a serving run checks a plan's
+  // memory for every collective it builds (thousands an iteration), and reading the cgroup's
+  // files each time cost 4% of it.
+  static const MemoryLimit system = [] {
+    const std::uint64_t physical = physical_memory();
+    const std::uint64_t cgroup = cgroup_memory();
+    const bool contained = cgroup < physical;
+    const std::uint64_t usable = contained ? cgroup : physical;
+    return MemoryLimit{
+        usable == kUnlimitedBytes ? kUnlimitedBytes : usable / 4 * 3,
+        fmt::format("3/4 of the {} of {}; set {} to change it", human_bytes(usable),
+                    contained ? "container's memory limit" : "physical memory", kVariable)};
+  }();
+  return system;
 }
 
 void require_memory(std::uint64_t bytes, const std::string& what, const std::string& source) {

@@ -4,7 +4,8 @@
 //
 // The limit defaults to 3/4 of the memory this process may use: physical memory (sysconf) or
 // the cgroup's memory.max, whichever is smaller. The environment variable MOZART_MEMORY_LIMIT
-// overrides it with a byte quantity ("64 GiB", "5e10") or "unlimited".
+// overrides it with a byte quantity ("64 GiB", "5e10") or "unlimited". The variable is read at
+// every call; the machine's memory once per process.
 #pragma once
 
 #include <cstdint>
