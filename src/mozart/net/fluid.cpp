@@ -546,19 +546,31 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
   const ChannelId* const use_channel = use_channel_.data();
   Filling* const filling = filling_.data();
   const uint32_t stamp = stamp_;
+  // A channel's list is taken in one branch-free pass (whether a flow there is new to the
+  // search is unpredictable, and most are not), then the new flows' channels are queued in the
+  // same order as if each were queued on sight: the list's flows are all read before the next
+  // channel is. Each flow is found once, so the buffer needs one slot more than there are.
+  listed.resize(listed_.size() + 1);
+  uint32_t* const out = listed.data();
+  size_t found = 0;
   while (!frontier.empty()) {
     const ChannelId c = frontier.back();
     frontier.pop_back();
     channels.push_back(c);
+    const size_t first_new = found;
     for (const OnChannel& on : channel_flows_[c]) {
       const uint32_t pos = on.pos;
-      if (state[pos] == stamp || !(rate[pos] >= floor))
-        continue;
-      state[pos] = stamp;
-      listed.push_back(pos);
-      if (listed.size() > cap)
-        return false;
-      const Uses uses = flow_uses[pos];
+      const bool fresh = (state[pos] != stamp) & (rate[pos] >= floor);
+      out[found] = pos;
+      state[pos] = fresh ? stamp : state[pos];
+      found += fresh;
+    }
+    if (found > cap) {
+      listed.resize(found);
+      return false;
+    }
+    for (size_t k = first_new; k < found; ++k) {
+      const Uses uses = flow_uses[out[k]];
       for (uint32_t u = uses.first; u < uses.first + uses.count; ++u) {
         const ChannelId uc = use_channel[u];
         if (filling[uc].mark != stamp) {
@@ -568,6 +580,7 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
       }
     }
   }
+  listed.resize(found);
   return true;
 }
 
