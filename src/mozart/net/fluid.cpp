@@ -529,23 +529,28 @@ bool FluidNetwork::search_after_finish() {
 bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size_t cap,
                          std::vector<uint32_t>& listed) {
   std::vector<ChannelId>& channels = solve_channels_;
-  std::vector<ChannelId>& frontier = frontier_;
-  listed.clear();
   channels.clear();
-  frontier.clear();
-  for (ChannelId c : seeds) {
-    if (filling_[c].mark != stamp_) {
-      filling_[c].mark = stamp_;
-      frontier.push_back(c);
-    }
-  }
-  // Raw pointers: the pushes below would otherwise make the compiler reload every array.
+  // Raw pointers and counts: the pushes would otherwise make the compiler reload every array.
+  // A channel is queued at most once a search, so the stack never holds more than all of them.
+  if (frontier_.size() < capacity_.size())
+    frontier_.resize(capacity_.size());
+  ChannelId* const frontier = frontier_.data();
+  size_t queued = 0;
   uint32_t* const state = listed_state_.data();
   const double* const rate = listed_rate_.data();
   const Uses* const flow_uses = listed_uses_.data();
   const ChannelId* const use_channel = use_channel_.data();
   Filling* const filling = filling_.data();
   const uint32_t stamp = stamp_;
+  // Queues c unless the search has; branch-free, as whether it has is unpredictable.
+  auto queue = [&](ChannelId c) {
+    Filling& f = filling[c];
+    frontier[queued] = c;
+    queued += f.mark != stamp;
+    f.mark = stamp;
+  };
+  for (const ChannelId c : seeds)
+    queue(c);
   // A channel's list is taken in one branch-free pass (whether a flow there is new to the
   // search is unpredictable, and most are not), then the new flows' channels are queued in the
   // same order as if each were queued on sight: the list's flows are all read before the next
@@ -553,9 +558,8 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
   listed.resize(listed_.size() + 1);
   uint32_t* const out = listed.data();
   size_t found = 0;
-  while (!frontier.empty()) {
-    const ChannelId c = frontier.back();
-    frontier.pop_back();
+  while (queued > 0) {
+    const ChannelId c = frontier[--queued];
     channels.push_back(c);
     const size_t first_new = found;
     for (const OnChannel& on : channel_flows_[c]) {
@@ -571,13 +575,8 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
     }
     for (size_t k = first_new; k < found; ++k) {
       const Uses uses = flow_uses[out[k]];
-      for (uint32_t u = uses.first; u < uses.first + uses.count; ++u) {
-        const ChannelId uc = use_channel[u];
-        if (filling[uc].mark != stamp) {
-          filling[uc].mark = stamp;
-          frontier.push_back(uc);
-        }
-      }
+      for (uint32_t u = uses.first; u < uses.first + uses.count; ++u)
+        queue(use_channel[u]);
     }
   }
   listed.resize(found);
