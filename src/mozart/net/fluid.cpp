@@ -531,9 +531,10 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
   std::vector<ChannelId>& channels = solve_channels_;
   channels.clear();
   // Raw pointers and counts: the pushes would otherwise make the compiler reload every array.
-  // A channel is queued at most once a search, so the stack never holds more than all of them.
-  if (frontier_.size() < capacity_.size())
-    frontier_.resize(capacity_.size());
+  // A channel is queued at most once a search, so the stack never holds more than all of them,
+  // plus the slot the branch-free queueing writes ahead.
+  if (frontier_.size() <= capacity_.size())
+    frontier_.resize(capacity_.size() + 1);
   ChannelId* const frontier = frontier_.data();
   size_t queued = 0;
   uint32_t* const state = listed_state_.data();
