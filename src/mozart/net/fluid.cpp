@@ -43,9 +43,9 @@ double smallest(const double* value, size_t n) {
 }
 
 // The positions of the values at most `limit`, in order, into `out`; returns how many. Few
-// pass as a rule (the channels that saturate in a round of the filling), so blocks of eight
-// are tested at once and only a block with a hit is written out, branch-free within it since
-// which of its values pass is unpredictable.
+// pass as a rule (the channels that saturate in a round of the filling, the flows that finish
+// at an event), so blocks of eight are tested at once and only a block with a hit is written
+// out, branch-free within it since which of its values pass is unpredictable.
 size_t positions_at_most(const double* value, size_t n, double limit, uint32_t* out) {
   constexpr size_t kBlock = 8;
   const Double2 bound = {limit, limit};
@@ -346,12 +346,7 @@ void FluidNetwork::advance_to(double t, std::vector<FlowId>& done) {
   const size_t instant = done.size();
   std::vector<uint32_t>& due = solve_listed_;
   due.resize(listed_.size());
-  const double* const time = listed_time_.data();
-  size_t found = 0;
-  for (size_t pos = 0, n = listed_.size(); pos < n; ++pos) {  // branch-free, as in solve_above
-    due[found] = uint32_t(pos);
-    found += time[pos] <= horizon;
-  }
+  const size_t found = positions_at_most(listed_time_.data(), listed_.size(), horizon, due.data());
   for (size_t k = 0; k < found; ++k)
     done.push_back(listed_[due[k]]);
   for (const LowFlow& l : low_) {
