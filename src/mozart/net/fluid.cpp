@@ -96,7 +96,10 @@ FluidNetwork::FluidNetwork(std::vector<double> capacity_bytes_per_s)
       channel_flows_(capacity_.size()),
       filling_(capacity_.size()),
       low_load_(capacity_.size(), 0),
-      unrecorded_mark_(capacity_.size(), 0) {
+      unrecorded_mark_(capacity_.size(), 0),
+      slot_of_channel_(capacity_.size()),
+      near_minimum_(capacity_.size()),
+      frontier_(capacity_.size() + 1) {
   for (size_t c = 0; c < capacity_.size(); ++c) {
     if (!(capacity_[c] > 0) || !std::isfinite(capacity_[c])) {
       throw std::invalid_argument("channel " + std::to_string(c) + " needs a positive capacity");
@@ -526,10 +529,6 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
   std::vector<ChannelId>& channels = solve_channels_;
   channels.clear();
   // Raw pointers and counts: the pushes would otherwise make the compiler reload every array.
-  // A channel is queued at most once a search, so the stack never holds more than all of them,
-  // plus the slot the branch-free queueing writes ahead.
-  if (frontier_.size() <= capacity_.size())
-    frontier_.resize(capacity_.size() + 1);
   ChannelId* const frontier = frontier_.data();
   size_t queued = 0;
   uint32_t* const state = listed_state_.data();
@@ -687,23 +686,19 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
   const size_t n = channels.size();
   std::vector<double>& fair = channel_share_;
   fair.resize(n);
-  if (slot_of_channel_.size() < filling_.size())
-    slot_of_channel_.resize(filling_.size());
+  double* const fair_of = fair.data();
   uint32_t* const slot = slot_of_channel_.data();
   for (size_t k = 0; k < n; ++k) {
     slot[channels[k]] = uint32_t(k);
-    fair[k] = share_of(filling[channels[k]]);
+    fair_of[k] = share_of(filling[channels[k]]);
   }
   const ChannelId* const use_channel = use_channel_.data();
   // A channel a frozen flow leaves gets its share again once the round's freezes are done;
   // NaN marks it as listed for that (the search is idle meanwhile: its list serves).
   // Raw pointers and a count: a channel is touched at most once a round, and the stores below
   // would otherwise make the compiler reload each vector's bounds.
-  if (frontier_.size() < n)
-    frontier_.resize(n);
   ChannelId* const touched = frontier_.data();
   size_t touched_count = 0;
-  double* const fair_of = fair.data();
   const Uses* const flow_uses = listed_uses_.data();
   auto leave = [&](ChannelId c, double contribution, double d) {
     Filling& f = filling[c];
@@ -738,18 +733,15 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
     }
   };
   std::vector<uint32_t>& frozen = frozen_;
-  const double* const fair_at = fair.data();
   size_t left = flow_count;
-  if (near_minimum_.size() < n)
-    near_minimum_.resize(n);
   uint32_t* const near = near_minimum_.data();
   while (left > 0) {
     // The smallest share, and, in channel order, the channels whose quotient lies within a few
     // roundings of the threshold: a superset of those the product test below, the one a scan of
     // every channel would make, lets saturate.
-    const double share = smallest(fair_at, n);
+    const double share = smallest(fair_of, n);
     const double limit = share * (1 + kShareTolerance) * (1 + 1e-14);
-    const size_t found = positions_at_most(fair_at, n, limit, near);
+    const size_t found = positions_at_most(fair_of, n, limit, near);
     const double threshold = share * (1 + kShareTolerance);
     frozen.clear();
     for (size_t j = 0; j < found; ++j) {

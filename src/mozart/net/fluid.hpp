@@ -272,7 +272,10 @@ class FluidNetwork {
   std::vector<ChannelId> unrecorded_;
   std::vector<uint8_t> unrecorded_mark_;
 
-  // Scratch buffers of the filling, reused across solves.
+  // Scratch buffers of the filling, reused across solves. The three below are sized once, for
+  // every channel: a solve holds each channel at most once, and the component search's stack
+  // (frontier_, which a filling round reuses for the channels it touched) one slot more, which
+  // its branch-free queueing writes ahead.
   std::vector<double> channel_share_;      // a filling's fair share per solved channel
   std::vector<uint32_t> slot_of_channel_;  // where a channel sits in channel_share_
   std::vector<uint32_t> near_minimum_;     // a filling round's candidate channels
