@@ -1,6 +1,5 @@
 // The assembly of the text formats' records into a columnar trace.
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -119,8 +118,8 @@ void Assembler::check_ids(const Record& record, std::span<const std::int64_t> id
 // Gates as the trace holds them (floats: a double above float's range reads as infinite).
 void Assembler::check_gates(const Record& record, const float* gates) const {
   for (std::size_t j = 0; j < k_; ++j)
-    if (!(std::isfinite(gates[j]) && gates[j] >= 0.0f && gates[j] <= 1.0f))
-      fail(record.line, "gate", fmt::format("{}", gates[j]), "a finite gate weight in [0, 1]");
+    if (!valid_gate(gates[j]))
+      fail(record.line, "gate", fmt::format("{}", gates[j]), kValidGate);
 }
 
 Assembler::Layer& Assembler::layer_of(const Record& record) {

@@ -1,7 +1,6 @@
 #include "mozart/trace/trace.hpp"
 
 #include <algorithm>
-#include <cmath>
 
 #include <fmt/format.h>
 
@@ -62,11 +61,11 @@ void check_gates(const Trace& trace, const std::string& source) {
   check_column(source, "gates", trace.gates.size(), trace.experts.size());
   for (std::size_t i = 0; i < trace.gates.size(); ++i) {
     const float gate = trace.gates[i];
-    if (std::isfinite(gate) && gate >= 0.0f && gate <= 1.0f)
+    if (valid_gate(gate))
       continue;
     const auto record = i / static_cast<std::size_t>(trace.top_k());
     fail_record(source, trace, static_cast<int>(record / trace.tokens), record % trace.tokens,
-                "gate", fmt::format("{}", gate), "a finite gate weight in [0, 1]");
+                "gate", fmt::format("{}", gate), kValidGate);
   }
 }
 

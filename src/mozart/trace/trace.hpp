@@ -6,6 +6,7 @@
 // statistics read one contiguous block.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -71,6 +72,12 @@ Trace make_trace(TraceShape shape, std::size_t tokens, std::string model = {});
 // per-token columns of the right length, domain indices in range. The first fault is an
 // InputError naming `source`, the layer and the token.
 void validate(const Trace& trace, const std::string& source);
+// A gate weight a trace may hold, and how an error says so: the one rule validate() and the
+// readers that check records as they read them both apply.
+inline bool valid_gate(float gate) {
+  return std::isfinite(gate) && gate >= 0.0f && gate <= 1.0f;
+}
+inline constexpr const char* kValidGate = "a finite gate weight in [0, 1]";
 void validate_shape(const TraceShape& shape, const std::string& source);
 // The part of validate_shape() that needs no layer ids: 1 ≤ k ≤ experts ≤ 65,536.
 void validate_choice_shape(const TraceShape& shape, const std::string& source);
