@@ -1,8 +1,9 @@
 // Speed of the serving simulation: one DeepSeek-V3 decode iteration on MoEntwine's four-wafer
 // system (256 dies, batch 256 x 4K context; target under 1 s), and 100 iterations (target under
 // 30 s), each under ER-Mapping with TP = 4, on one thread and on one per hardware thread (jobs
-// 0; wall time); the routing and placement are made outside the timed loop; and the MoEntwine
-// study, quick and full.
+// 0; wall time: one iteration runs its phases on them, many run several iterations at once);
+// the routing and placement are made outside the timed loop; and the MoEntwine study, quick
+// and full.
 #include <benchmark/benchmark.h>
 
 #include "mozart/hw/zoo.hpp"
@@ -49,6 +50,7 @@ BENCHMARK_CAPTURE(BM_DecodeIterations, deepseek_v3_256_dies_er, "deepseek-v3", "
                   "er")
     ->ArgNames({"iterations", "jobs"})
     ->Args({1, 1})
+    ->Args({1, 0})
     ->Args({100, 1})
     ->Args({100, 0})
     ->Unit(benchmark::kMillisecond)

@@ -337,9 +337,11 @@ void add_serve_commands(CLI::App& app) {
       ->check(whole(1, 1 << 20));
   serve
       ->add_option("-j,--jobs", f->jobs,
-                   "Worker threads for the iterations after the first (default: one per "
-                   "hardware thread, fewer if their task graphs would not fit in memory; the "
-                   "result is the same for any number; with --balancer they run in order)")
+                   "Worker threads: iterations after the first run this many at a time, and "
+                   "an iteration run alone runs its phases on them (default: one per hardware "
+                   "thread, fewer iterations at once if their task graphs would not fit in "
+                   "memory; the result is the same for any number; with --balancer the "
+                   "iterations run in order)")
       ->check(whole(1, 4096));
   CLI::Option* balancer =
       serve->add_option("--balancer", f->balancer, "none, eplb or ni (default: serve without one)");

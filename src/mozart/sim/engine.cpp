@@ -1,10 +1,18 @@
 #include "mozart/sim/engine.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <numeric>
 #include <queue>
 #include <stdexcept>
+#include <thread>
+#include <unordered_map>
 
 #include <fmt/format.h>
+
+#include "mozart/sim/segments.hpp"
 
 namespace mozart::sim {
 namespace {
@@ -28,36 +36,70 @@ struct Waiting {  // a compute task queued at its resource
 template <typename T>
 using MinHeap = std::priority_queue<T, std::vector<T>, std::greater<>>;
 
+// What a run of one segment gives, in the segment's own time (from 0) and by task ids less
+// the segment's first.
+struct SegmentRun {
+  std::vector<TaskTiming> tasks;
+  std::vector<TaskId> started;
+  std::vector<net::ChannelStats> channels;
+  std::vector<double> resource_busy_s;
+  struct Load {
+    net::ChannelId channel;
+    double time_s, bytes_per_s;
+  };
+  std::vector<Load> loads;  // every change of a channel's load, when a timeline is kept
+  uint64_t events = 0;
+  uint64_t solves = 0;
+  uint64_t flows_resolved = 0;
+};
+
+// Runs a part of a segment: `tasks` (ascending ids), which wait for no task of the segment
+// outside them and share no resource or channel with one. Tasks before the segment count as
+// finished at time 0; dependents from `limit` on are not the part's.
 class Runner {
  public:
-  Runner(const TaskGraph& graph, std::vector<double> capacities, const RunOptions& options)
+  Runner(const TaskGraph& graph, std::span<const TaskId> tasks, Segment segment, TaskId limit,
+         const std::vector<double>& capacities, const Dependents& dependents,
+         std::vector<uint32_t>& local_of, const RunOptions& options)
       : graph_(graph),
+        tasks_(tasks),
+        segment_(segment),
+        limit_(limit),
         options_(options),
-        fluid_(std::move(capacities)),
-        waiting_(graph.tasks().size(), 0),
-        dependents_(options.dependents != nullptr ? Dependents{} : graph.dependents()),
-        dependents_of_(options.dependents != nullptr ? *options.dependents : dependents_),
+        fluid_(capacities),
+        waiting_(tasks.size(), 0),
+        dependents_of_(dependents),
+        local_of_(local_of),
         queues_(graph.resources().size()),
         busy_(graph.resources().size(), false) {
-    result_.tasks.resize(graph.tasks().size());
-    result_.started.reserve(graph.tasks().size());
+    result_.tasks.resize(tasks.size());
+    result_.started.reserve(tasks.size());
     result_.resource_busy_s.assign(graph.resources().size(), 0);
-    fluid_.reserve(graph.flow_count(), graph.use_count());
-    flow_task_.reserve(graph.flow_count());
-    for (size_t t = 0; t < graph.size(); ++t)
-      waiting_[t] = int(graph.dep_count(TaskId(t)));
+    if (tasks.size() == graph.size()) {
+      fluid_.reserve(graph.flow_count(), graph.use_count());
+      flow_task_.reserve(graph.flow_count());
+    }
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      local_of_[size_t(tasks[i])] = uint32_t(i);
+      for (const TaskId d : graph.deps(tasks[i]))
+        waiting_[i] += d >= segment.begin;
+    }
     if (options_.timeline != nullptr)
-      attach_timeline(*options_.timeline);
+      fluid_.on_load_change([this](net::ChannelId c, double time, double load) {
+        result_.loads.push_back({c, time, load});
+      });
   }
 
-  RunResult run() {
-    for (size_t t = 0; t < graph_.tasks().size(); ++t) {
-      if (waiting_[t] == 0)
-        make_ready(TaskId(t), 0);
+  // `done_before`: tasks finished elsewhere, for the progress feed. Timings and `started` come
+  // by position in `tasks`.
+  SegmentRun run(size_t done_before) {
+    for (const TaskId t : tasks_) {
+      if (waiting_[local(t)] == 0)
+        make_ready(t, 0);
     }
     std::vector<TaskId> finished;
     std::vector<net::FlowId> flows_done;
-    std::size_t done = 0;  // tasks finished
+    std::size_t done = done_before;
     while (true) {
       const double t_net = fluid_.next_event_time();
       const double t_task = completions_.empty() ? net::kNever : completions_.top().time;
@@ -85,54 +127,24 @@ class Runner {
     if (std::any_of(result_.tasks.begin(), result_.tasks.end(),
                     [](const TaskTiming& t) { return t.finish_s < 0; }))
       graph_.topological_order(dependents_of_);
-    for (size_t t = 0; t < result_.tasks.size(); ++t) {
-      if (result_.tasks[t].finish_s < 0) {
-        throw std::logic_error(fmt::format("task '{}' never ran", graph_.task(TaskId(t)).name));
+    for (size_t i = 0; i < result_.tasks.size(); ++i) {
+      if (result_.tasks[i].finish_s < 0) {
+        throw std::logic_error(fmt::format("task '{}' never ran", graph_.task(tasks_[i]).name));
       }
-      result_.makespan_s = std::max(result_.makespan_s, result_.tasks[t].finish_s);
     }
     fluid_.settle();
     for (int c = 0; c < fluid_.channel_count(); ++c)
       result_.channels.push_back(fluid_.channel(c));
-    result_.network_solves = fluid_.solves();
-    result_.network_flows_resolved = fluid_.resolved_flows();
-    record_tasks();
+    result_.solves = fluid_.solves();
+    result_.flows_resolved = fluid_.resolved_flows();
     return std::move(result_);
   }
 
  private:
-  void attach_timeline(Timeline& timeline) {
-    for (const std::string& name : graph_.resources()) {
-      resource_track_.push_back(timeline.add_track(name, "compute"));
-    }
-    const std::vector<std::string>& names = options_.channel_names;
-    for (int c = 0; c < fluid_.channel_count(); ++c) {
-      channel_track_.push_back(timeline.add_track(
-          c < int(names.size()) ? names[c] : fmt::format("channel {}", c), "channels"));
-    }
-    fluid_.on_load_change([this, &timeline](net::ChannelId c, double time, double load) {
-      timeline.add_counter(channel_track_[c], time, load);
-    });
-  }
-
-  void record_tasks() {
-    Timeline* timeline = options_.timeline;
-    if (timeline == nullptr)
-      return;
-    for (size_t t = 0; t < graph_.tasks().size(); ++t) {
-      const Task task = graph_.task(TaskId(t));
-      const TaskTiming& timing = result_.tasks[t];
-      if (task.kind == TaskKind::compute) {
-        timeline->add_slice(resource_track_[task.resource], std::string(task.name), timing.start_s,
-                            timing.finish_s);
-      } else if (task.kind == TaskKind::flow) {
-        timeline->add_async(std::string(task.name), "flows", timing.start_s, timing.finish_s);
-      }
-    }
-  }
+  size_t local(TaskId t) const { return local_of_[size_t(t)]; }
 
   void make_ready(TaskId id, double t) {
-    result_.tasks[id].ready_s = t;
+    result_.tasks[local(id)].ready_s = t;
     switch (graph_.kind(id)) {
       case TaskKind::compute: {
         const int resource = graph_.resource(id);
@@ -141,13 +153,13 @@ class Runner {
         break;
       }
       case TaskKind::delay:
-        result_.tasks[id].start_s = t;
-        result_.started.push_back(id);
+        result_.tasks[local(id)].start_s = t;
+        result_.started.push_back(TaskId(local(id)));
         completions_.push(Completion{t + graph_.duration_s(id), id});
         break;
       case TaskKind::flow: {
-        result_.tasks[id].start_s = t;
-        result_.started.push_back(id);
+        result_.tasks[local(id)].start_s = t;
+        result_.started.push_back(TaskId(local(id)));
         const FlowView flow = graph_.flow(id);
         net::FlowId f =
             fluid_.start(flow.uses, flow.bytes, flow.latency_s, flow.weight, flow.priority);
@@ -165,17 +177,17 @@ class Runner {
     TaskId id = queues_[resource].top().task;
     queues_[resource].pop();
     busy_[resource] = true;
-    result_.tasks[id].start_s = t;
-    result_.started.push_back(id);
+    result_.tasks[local(id)].start_s = t;
+    result_.started.push_back(TaskId(local(id)));
     const double duration = options_.compute_free ? 0 : graph_.duration_s(id);
     result_.resource_busy_s[resource] += duration;
     completions_.push(Completion{t + duration, id});
   }
 
   void complete(TaskId id, double t) {
-    result_.tasks[id].finish_s = t;
+    result_.tasks[local(id)].finish_s = t;
     for (TaskId next : dependents_of_.of(id)) {
-      if (--waiting_[next] == 0)
+      if (next < limit_ && --waiting_[local(next)] == 0)
         make_ready(next, t);
     }
     if (graph_.kind(id) == TaskKind::compute) {
@@ -186,18 +198,255 @@ class Runner {
   }
 
   const TaskGraph& graph_;
+  const std::span<const TaskId> tasks_;
+  const Segment segment_;
+  const TaskId limit_;
   const RunOptions& options_;
   net::FluidNetwork fluid_;
   std::vector<int> waiting_;
-  Dependents dependents_;  // computed here unless the caller passed them
   const Dependents& dependents_of_;
+  std::vector<uint32_t>& local_of_;
   std::vector<MinHeap<Waiting>> queues_;
   std::vector<bool> busy_;
   MinHeap<Completion> completions_;
   std::vector<TaskId> flow_task_;
-  std::vector<int> resource_track_;
-  std::vector<int> channel_track_;
-  RunResult result_;
+  SegmentRun result_;
+};
+
+// Segments of fewer tasks join the next, and independent parts of a segment of fewer tasks
+// join others: each run costs a network's setup.
+constexpr size_t kMinSegmentTasks = 64;
+constexpr size_t kMinPartTasks = 256;
+
+// Each segment's run, by the index of the first segment with the same tasks (run once).
+class SegmentedRun {
+ public:
+  SegmentedRun(const TaskGraph& graph, const std::vector<double>& capacities,
+               const Dependents& dependents, const RunOptions& options)
+      : graph_(graph),
+        capacities_(capacities),
+        dependents_(dependents),
+        options_(options),
+        split_(options.split && in_id_order(graph)),
+        segments_(split_ || graph.size() == 0 ? segments(graph, dependents, kMinSegmentTasks)
+                                              : std::vector<Segment>{{0, TaskId(graph.size())}}),
+        local_of_(graph.size()) {
+    find_repeats();
+  }
+
+  RunResult run() {
+    run_distinct();
+    return assemble();
+  }
+
+ private:
+  // first_[k]: the first segment with segment k's tasks.
+  void find_repeats() {
+    std::unordered_map<uint64_t, std::vector<size_t>> by_hash;
+    first_.resize(segments_.size());
+    if (segments_.size() == 1) {  // nothing to compare with
+      distinct_ = {0};
+      return;
+    }
+    for (size_t k = 0; k < segments_.size(); ++k) {
+      std::vector<size_t>& alike = by_hash[tasks_hash(graph_, segments_[k])];
+      const auto same = std::find_if(alike.begin(), alike.end(), [&](size_t j) {
+        return same_tasks(graph_, segments_[j], segments_[k]);
+      });
+      first_[k] = same != alike.end() ? *same : k;
+      if (same == alike.end()) {
+        alike.push_back(k);
+        distinct_.push_back(k);
+      }
+    }
+  }
+
+  // Runs each distinct segment once, on the threads the options allow; the first failure in
+  // segment order is rethrown once all have ended. Only this thread feeds the progress line.
+  void run_distinct() {
+    runs_.resize(segments_.size());
+    std::vector<size_t> tasks_run(segments_.size(), 0);  // by distinct segment, repeats too
+    for (size_t k = 0; k < segments_.size(); ++k)
+      tasks_run[first_[k]] += segments_[k].size();
+    std::vector<std::exception_ptr> errors(segments_.size());
+    std::atomic<size_t> next{0}, done{0};
+    auto work = [&](bool feeds_progress) {
+      RunOptions own = options_;
+      if (!feeds_progress)
+        own.progress = nullptr;
+      for (size_t i = next++; i < distinct_.size(); i = next++) {
+        const size_t k = distinct_[i];
+        try {
+          runs_[k] = run_segment(segments_[k], own, done);
+        } catch (...) {
+          errors[k] = std::current_exception();
+        }
+        done += tasks_run[k];
+      }
+    };
+    {
+      const size_t hardware = std::max(1u, std::thread::hardware_concurrency());
+      const size_t threads =
+          std::min(options_.threads > 0 ? options_.threads : hardware, distinct_.size());
+      std::vector<std::jthread> helpers;
+      for (size_t i = 1; i < threads; ++i)
+        helpers.emplace_back(work, false);
+      work(true);
+    }
+    for (const std::exception_ptr& e : errors)
+      if (e)
+        std::rethrow_exception(e);
+    if (options_.progress && segments_.size() > 1)
+      options_.progress(graph_.size(), graph_.size());
+  }
+
+  // Runs a segment's independent parts one after another, each from time 0, and a closing
+  // delay (a phase's barrier) after them.
+  SegmentRun run_segment(Segment s, const RunOptions& options, size_t done) const {
+    const TaskId last = s.end - 1;
+    const bool closing = split_ && s.size() > 1 && graph_.kind(last) == TaskKind::delay;
+    const TaskId limit = closing ? last : s.end;
+    const std::vector<std::vector<TaskId>> parts =
+        split_ ? independent_parts(graph_, s, limit, capacities_.size(), kMinPartTasks)
+               : std::vector<std::vector<TaskId>>{whole(s)};
+    auto run_part = [&](const std::vector<TaskId>& part) {
+      return Runner(graph_, part, s, limit, capacities_, dependents_, local_of_, options).run(done);
+    };
+    if (parts.size() == 1 && !closing)
+      return run_part(parts.front());  // its positions are the segment's
+    SegmentRun out;
+    out.tasks.resize(s.size());
+    out.channels.assign(capacities_.size(), net::ChannelStats{});
+    out.resource_busy_s.assign(graph_.resources().size(), 0);
+    for (const std::vector<TaskId>& part : parts) {
+      const SegmentRun r = run_part(part);
+      done += part.size();
+      for (size_t i = 0; i < part.size(); ++i)
+        out.tasks[size_t(part[i] - s.begin)] = r.tasks[i];
+      for (const TaskId i : r.started)
+        out.started.push_back(part[size_t(i)] - s.begin);
+      add_run(out, r);
+      out.loads.insert(out.loads.end(), r.loads.begin(), r.loads.end());
+    }
+    if (closing) {
+      double ready = 0;
+      for (const TaskId d : graph_.deps(last))
+        if (d >= s.begin)
+          ready = std::max(ready, out.tasks[size_t(d - s.begin)].finish_s);
+      out.tasks.back() = {ready, ready, ready + graph_.duration_s(last)};
+      out.started.push_back(last - s.begin);
+      out.events += 1;
+    }
+    // The parts' starts and loads, merged in time order (ties by part).
+    std::stable_sort(out.started.begin(), out.started.end(), [&](TaskId a, TaskId b) {
+      return out.tasks[size_t(a)].start_s < out.tasks[size_t(b)].start_s;
+    });
+    std::stable_sort(
+        out.loads.begin(), out.loads.end(),
+        [](const SegmentRun::Load& a, const SegmentRun::Load& b) { return a.time_s < b.time_s; });
+    return out;
+  }
+
+  static std::vector<TaskId> whole(Segment s) {
+    std::vector<TaskId> all(s.size());
+    std::iota(all.begin(), all.end(), s.begin);
+    return all;
+  }
+
+  // Adds a run's channel statistics, busy times and counts to `to`'s (the runs follow one
+  // another, or share no channel or resource).
+  static void add_run(SegmentRun& to, const SegmentRun& r) {
+    for (size_t c = 0; c < to.channels.size(); ++c) {
+      net::ChannelStats& sum = to.channels[c];
+      const net::ChannelStats& from = r.channels[c];
+      sum.bytes += from.bytes;
+      sum.busy_s += from.busy_s;
+      sum.load = from.load;
+      sum.peak_load = std::max(sum.peak_load, from.peak_load);
+    }
+    for (size_t i = 0; i < to.resource_busy_s.size(); ++i)
+      to.resource_busy_s[i] += r.resource_busy_s[i];
+    to.events += r.events;
+    to.solves += r.solves;
+    to.flows_resolved += r.flows_resolved;
+  }
+
+  // The segments' runs one after another, each from where the previous one's cut finished.
+  RunResult assemble() {
+    RunResult out;
+    out.tasks.resize(graph_.size());
+    out.started.reserve(graph_.size());
+    SegmentRun totals;
+    totals.channels.assign(capacities_.size(), net::ChannelStats{});
+    totals.resource_busy_s.assign(graph_.resources().size(), 0);
+    double origin = 0;
+    for (size_t k = 0; k < segments_.size(); ++k) {
+      const Segment s = segments_[k];
+      const SegmentRun& r = runs_[first_[k]];
+      for (size_t i = 0; i < s.size(); ++i) {
+        const TaskTiming& t = r.tasks[i];
+        out.tasks[size_t(s.begin) + i] = {origin + t.ready_s, origin + t.start_s,
+                                          origin + t.finish_s};
+      }
+      for (const TaskId t : r.started)
+        out.started.push_back(s.begin + t);
+      add_run(totals, r);
+      if (options_.timeline != nullptr)
+        for (const SegmentRun::Load& l : r.loads)
+          loads_.push_back({l.channel, origin + l.time_s, l.bytes_per_s});
+      origin = out.tasks[size_t(s.end) - 1].finish_s;
+    }
+    for (const TaskTiming& t : out.tasks)
+      out.makespan_s = std::max(out.makespan_s, t.finish_s);
+    out.channels = std::move(totals.channels);
+    out.resource_busy_s = std::move(totals.resource_busy_s);
+    out.events = totals.events;
+    out.network_solves = totals.solves;
+    out.network_flows_resolved = totals.flows_resolved;
+    record_timeline(out);
+    return out;
+  }
+
+  void record_timeline(const RunResult& result) {
+    Timeline* timeline = options_.timeline;
+    if (timeline == nullptr)
+      return;
+    std::vector<int> resource_track, channel_track;
+    for (const std::string& name : graph_.resources())
+      resource_track.push_back(timeline->add_track(name, "compute"));
+    const std::vector<std::string>& names = options_.channel_names;
+    for (size_t c = 0; c < capacities_.size(); ++c)
+      channel_track.push_back(timeline->add_track(
+          c < names.size() ? names[c] : fmt::format("channel {}", c), "channels"));
+    for (const SegmentRun::Load& l : loads_)
+      timeline->add_counter(channel_track[size_t(l.channel)], l.time_s, l.bytes_per_s);
+    for (size_t t = 0; t < graph_.size(); ++t) {
+      const Task task = graph_.task(TaskId(t));
+      const TaskTiming& timing = result.tasks[t];
+      if (task.kind == TaskKind::compute) {
+        timeline->add_slice(resource_track[size_t(task.resource)], std::string(task.name),
+                            timing.start_s, timing.finish_s);
+      } else if (task.kind == TaskKind::flow) {
+        timeline->add_async(std::string(task.name), "flows", timing.start_s, timing.finish_s);
+      }
+    }
+  }
+
+  const TaskGraph& graph_;
+  const std::vector<double>& capacities_;
+  const Dependents& dependents_;
+  const RunOptions& options_;
+  // Whether to split into segments and parts: a graph with a dependency on a later task runs
+  // whole (its tasks' ids tell nothing of their order).
+  const bool split_;
+  const std::vector<Segment> segments_;
+  std::vector<size_t> first_;
+  std::vector<size_t> distinct_;  // the segments run, in order
+  std::vector<SegmentRun> runs_;  // by segment; only the distinct ones are run
+  std::vector<SegmentRun::Load> loads_;
+  // Each task's position in the part that runs it (parts are disjoint, so the threads write
+  // apart).
+  mutable std::vector<uint32_t> local_of_;
 };
 
 }  // namespace
@@ -208,7 +457,11 @@ RunResult run(const TaskGraph& graph, std::vector<double> channel_capacities,
       (options.dependents->first.size() != graph.tasks().size() + 1 ||
        options.dependents->first.back() != options.dependents->waiting.size()))
     throw std::invalid_argument("run options: dependents of another graph");
-  return Runner(graph, std::move(channel_capacities), options).run();
+  if (graph.size() == 0)
+    net::FluidNetwork{channel_capacities};  // checks the capacities, as a run would
+  const Dependents own = options.dependents != nullptr ? Dependents{} : graph.dependents();
+  const Dependents& dependents = options.dependents != nullptr ? *options.dependents : own;
+  return SegmentedRun(graph, channel_capacities, dependents, options).run();
 }
 
 }  // namespace mozart::sim

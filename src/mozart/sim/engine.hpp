@@ -4,6 +4,12 @@
 // Determinism: events at equal times are handled in task-id order, a free resource takes the
 // ready task that became ready first (then the lowest id), and the fluid network orders its
 // own ties by flow id, so equal inputs give equal outputs.
+//
+// A graph that runs as a sequence of barrier segments (segments.hpp: each waits for the
+// previous one's last task) is run segment by segment, each from time 0 on a network of its
+// own, then shifted to where the previous one ended; segments with the same tasks run once,
+// and distinct ones may run on several threads. The allocation inside a segment is the one
+// the whole graph would see; only the roundings of absolute times differ.
 #pragma once
 
 #include <cstddef>
@@ -34,6 +40,11 @@ struct RunOptions {
   bool compute_free = false;
   // Called after each event with (tasks finished, tasks in all): a progress line's feed.
   std::function<void(std::size_t done, std::size_t total)> progress;
+  // Threads that run the graph's segments (see segments.hpp) at once; 0: one per hardware
+  // thread. The result does not depend on it.
+  std::size_t threads = 1;
+  // false: the whole graph in one run, without segments or parts (a reference for tests).
+  bool split = true;
 };
 
 struct RunResult {

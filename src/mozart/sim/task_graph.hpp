@@ -136,6 +136,10 @@ class TaskGraph {
   }
   double duration_s(TaskId t) const { return records_[size_t(t)].duration_s; }
   size_t dep_count(TaskId t) const { return records_[size_t(t)].deps_count; }
+  std::span<const TaskId> deps(TaskId t) const {
+    const Record& r = records_[size_t(t)];
+    return {deps_.data() + r.deps_at, r.deps_count};
+  }
   FlowView flow(TaskId t) const;
   // Flow tasks and their channel uses in all.
   size_t flow_count() const { return flows_.size(); }

@@ -174,9 +174,10 @@ struct IterationRun {
   double flow_byte_hops = 0;
 };
 // `timeline` (optional) gets the iteration's tasks.
+// `threads`: how many of the iteration's phases the engine runs at once (sim::RunOptions).
 IterationRun run_iteration(const ServeInputs& inputs, const ServeConfig& config, int iteration,
                            const std::vector<SideFlow>& side = {},
-                           sim::Timeline* timeline = nullptr);
+                           sim::Timeline* timeline = nullptr, std::size_t threads = 1);
 
 // The time copies of `bytes` each, all started together between (from, to) devices, take on an
 // otherwise idle network: what an invasive balancer stops serving for.
@@ -218,7 +219,8 @@ struct ServeRunOptions {
 // Runs the iterations. Each starts from an idle network, so after the first they run
 // `options.jobs` at a time on worker threads (fewer when their task graphs would not fit in
 // core::memory_limit()), each worker with its own copy of the network, and are summed in
-// iteration order: the result is the same for any number of jobs.
+// iteration order: the result is the same for any number of jobs. An iteration run alone (the
+// first, and a last one left over) has its phases run on `options.jobs` threads instead.
 ServeResult simulate_serving(const ServeInputs& inputs, const ServeConfig& config,
                              const ServeRunOptions& options = {});
 // The workers simulate_serving uses for `iterations` left, given `jobs` as it takes them and

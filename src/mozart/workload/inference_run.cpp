@@ -131,10 +131,12 @@ void check_serving_inputs(const ServeInputs& in, const ServeConfig& config) {
 }
 
 IterationRun run_iteration(const ServeInputs& in, const ServeConfig& config, int i,
-                           const std::vector<SideFlow>& side, sim::Timeline* timeline) {
+                           const std::vector<SideFlow>& side, sim::Timeline* timeline,
+                           std::size_t threads) {
   const hw::HwSpec& hw = in.network.hw();
   const IterationPlan plan = build_iteration(in, config, i, side);
   sim::RunOptions options;
+  options.threads = threads;
   if (timeline) {
     options.timeline = timeline;
     options.channel_names = plan.platform.channel_names;
@@ -265,14 +267,15 @@ ServeResult simulate_serving(const ServeInputs& in, const ServeConfig& config,
       options.iteration_done();
   };
   // The first alone: it writes the timeline's tasks and tells how large an iteration is.
-  add(run_iteration(in, config, 0, {}, timeline));
+  const std::size_t alone = options.jobs;  // 0: one thread per hardware thread, as for workers
+  add(run_iteration(in, config, 0, {}, timeline, alone));
   const unsigned workers =
       serving_workers(options.jobs, config.iterations - 1, r.iterations.front().tasks);
   std::vector<net::Network> networks(workers > 1 ? workers : 0, in.network);
   for (int first = 1; first < config.iterations; first += int(workers)) {
     const int count = std::min(int(workers), config.iterations - first);
     if (count == 1) {
-      add(run_iteration(in, config, first));
+      add(run_iteration(in, config, first, {}, nullptr, alone));
       continue;
     }
     for (const IterationRun& run : run_together(in, config, first, count, networks))
