@@ -107,6 +107,43 @@ FluidNetwork::FluidNetwork(std::vector<double> capacity_bytes_per_s)
   }
 }
 
+void FluidNetwork::reset() {
+  std::fill(stats_.begin(), stats_.end(), ChannelStats{});
+  std::fill(load_since_.begin(), load_since_.end(), 0.0);
+  std::fill(load_.begin(), load_.end(), 0.0);
+  std::fill(low_load_.begin(), low_load_.end(), 0.0);
+  std::fill(unrecorded_mark_.begin(), unrecorded_mark_.end(), uint8_t{0});
+  for (std::vector<OnChannel>& list : channel_flows_)
+    list.clear();
+  // The filling's marks stay: stamp_ only grows, so no old mark equals a coming stamp.
+  flows_.clear();
+  hot_.clear();
+  use_channel_.clear();
+  use_coefficient_.clear();
+  use_slot_.clear();
+  heap_.clear();
+  listed_.clear();
+  listed_rate_.clear();
+  listed_time_.clear();
+  listed_progress_.clear();
+  listed_uses_.clear();
+  listed_state_.clear();
+  listed_holes_ = 0;
+  dirty_.clear();
+  started_.clear();
+  freed_.clear();
+  finished_rate_ = kNever;
+  searches_to_skip_ = 0;
+  searches_skipped_ = 0;
+  now_ = 0;
+  active_count_ = 0;
+  nonunit_listed_ = 0;
+  solves_ = resolved_flows_ = placed_flows_ = quiet_finishes_ = 0;
+  low_.clear();
+  low_changed_ = false;
+  unrecorded_.clear();
+}
+
 // --- the event heap ----------------------------------------------------------------------
 
 bool FluidNetwork::heap_less(FlowId a, FlowId b) const {

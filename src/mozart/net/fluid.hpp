@@ -72,6 +72,10 @@ class FluidNetwork {
  public:
   explicit FluidNetwork(std::vector<double> capacity_bytes_per_s);
 
+  // Back to time 0 with no flows, the statistics and counters cleared, as if just constructed
+  // (the observer stays), keeping the memory: a caller that runs many short simulations saves
+  // the allocations (and the page faults of a heap that shrinks and grows again).
+  void reset();
   // Makes room for this many more flows and channel uses in all (a hint).
   void reserve(size_t flows, size_t uses);
   // Starts a flow now; ids are dense, in start order.

@@ -59,14 +59,14 @@ struct SegmentRun {
 class Runner {
  public:
   Runner(const TaskGraph& graph, std::span<const TaskId> tasks, Segment segment, TaskId limit,
-         const std::vector<double>& capacities, const Dependents& dependents,
-         std::vector<uint32_t>& local_of, const RunOptions& options)
+         net::FluidNetwork& network, const Dependents& dependents, std::vector<uint32_t>& local_of,
+         const RunOptions& options)
       : graph_(graph),
         tasks_(tasks),
         segment_(segment),
         limit_(limit),
         options_(options),
-        fluid_(capacities),
+        fluid_(network),
         waiting_(tasks.size(), 0),
         dependents_of_(dependents),
         local_of_(local_of),
@@ -75,6 +75,7 @@ class Runner {
     result_.tasks.resize(tasks.size());
     result_.started.reserve(tasks.size());
     result_.resource_busy_s.assign(graph.resources().size(), 0);
+    fluid_.reset();
     if (tasks.size() == graph.size()) {
       fluid_.reserve(graph.flow_count(), graph.use_count());
       flow_task_.reserve(graph.flow_count());
@@ -88,6 +89,8 @@ class Runner {
       fluid_.on_load_change([this](net::ChannelId c, double time, double load) {
         result_.loads.push_back({c, time, load});
       });
+    else
+      fluid_.on_load_change({});
   }
 
   // `done_before`: tasks finished elsewhere, for the progress feed. Timings and `started` come
@@ -202,7 +205,7 @@ class Runner {
   const Segment segment_;
   const TaskId limit_;
   const RunOptions& options_;
-  net::FluidNetwork fluid_;
+  net::FluidNetwork& fluid_;  // the worker's, reset for each run
   std::vector<int> waiting_;
   const Dependents& dependents_of_;
   std::vector<uint32_t>& local_of_;
@@ -270,29 +273,43 @@ class SegmentedRun {
       tasks_run[first_[k]] += segments_[k].size();
     std::vector<std::exception_ptr> errors(segments_.size());
     std::atomic<size_t> next{0}, done{0};
-    auto work = [&](bool feeds_progress) {
+    // Each thread runs its segments on one network of its own, reset for each part.
+    auto work = [&](net::FluidNetwork& network, bool feeds_progress) {
       RunOptions own = options_;
       if (!feeds_progress)
         own.progress = nullptr;
       for (size_t i = next++; i < distinct_.size(); i = next++) {
         const size_t k = distinct_[i];
         try {
-          runs_[k] = run_segment(segments_[k], own, done);
+          runs_[k] = run_segment(segments_[k], network, own, done);
         } catch (...) {
           errors[k] = std::current_exception();
         }
         done += tasks_run[k];
       }
     };
+    net::FluidNetwork mine(capacities_);            // a bad capacity throws here, before any thread
+    std::vector<std::exception_ptr> helper_failed;  // by thread
     {
       const size_t hardware = std::max(1u, std::thread::hardware_concurrency());
       const size_t threads =
           std::min(options_.threads > 0 ? options_.threads : hardware, distinct_.size());
       std::vector<std::jthread> helpers;
+      helper_failed.resize(threads);
       for (size_t i = 1; i < threads; ++i)
-        helpers.emplace_back(work, false);
-      work(true);
+        helpers.emplace_back([&, i] {
+          try {
+            net::FluidNetwork network(capacities_);
+            work(network, false);
+          } catch (...) {  // only its setup can throw (work keeps its errors)
+            helper_failed[i] = std::current_exception();
+          }
+        });
+      work(mine, true);
     }
+    for (const std::exception_ptr& e : helper_failed)
+      if (e)
+        std::rethrow_exception(e);
     for (const std::exception_ptr& e : errors)
       if (e)
         std::rethrow_exception(e);
@@ -302,7 +319,8 @@ class SegmentedRun {
 
   // Runs a segment's independent parts one after another, each from time 0, and a closing
   // delay (a phase's barrier) after them.
-  SegmentRun run_segment(Segment s, const RunOptions& options, size_t done) const {
+  SegmentRun run_segment(Segment s, net::FluidNetwork& network, const RunOptions& options,
+                         size_t done) const {
     const TaskId last = s.end - 1;
     const bool closing = split_ && s.size() > 1 && graph_.kind(last) == TaskKind::delay;
     const TaskId limit = closing ? last : s.end;
@@ -310,7 +328,7 @@ class SegmentedRun {
         split_ ? independent_parts(graph_, s, limit, capacities_.size(), kMinPartTasks)
                : std::vector<std::vector<TaskId>>{whole(s)};
     auto run_part = [&](const std::vector<TaskId>& part) {
-      return Runner(graph_, part, s, limit, capacities_, dependents_, local_of_, options).run(done);
+      return Runner(graph_, part, s, limit, network, dependents_, local_of_, options).run(done);
     };
     if (parts.size() == 1 && !closing)
       return run_part(parts.front());  // its positions are the segment's
@@ -457,8 +475,6 @@ RunResult run(const TaskGraph& graph, std::vector<double> channel_capacities,
       (options.dependents->first.size() != graph.tasks().size() + 1 ||
        options.dependents->first.back() != options.dependents->waiting.size()))
     throw std::invalid_argument("run options: dependents of another graph");
-  if (graph.size() == 0)
-    net::FluidNetwork{channel_capacities};  // checks the capacities, as a run would
   const Dependents own = options.dependents != nullptr ? Dependents{} : graph.dependents();
   const Dependents& dependents = options.dependents != nullptr ? *options.dependents : own;
   return SegmentedRun(graph, channel_capacities, dependents, options).run();
