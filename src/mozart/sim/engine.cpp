@@ -41,8 +41,9 @@ using MinHeap = std::priority_queue<T, std::vector<T>, std::greater<>>;
 struct SegmentRun {
   std::vector<TaskTiming> tasks;
   std::vector<TaskId> started;
-  std::vector<net::ChannelStats> channels;
-  std::vector<double> resource_busy_s;
+  // Only the channels and resources the run used: a graph may have many short segments.
+  std::vector<std::pair<net::ChannelId, net::ChannelStats>> channels;
+  std::vector<std::pair<int, double>> resource_busy_s;
   struct Load {
     net::ChannelId channel;
     double time_s, bytes_per_s;
@@ -74,7 +75,7 @@ class Runner {
         busy_(graph.resources().size(), false) {
     result_.tasks.resize(tasks.size());
     result_.started.reserve(tasks.size());
-    result_.resource_busy_s.assign(graph.resources().size(), 0);
+    busy_s_.assign(graph.resources().size(), 0);
     fluid_.reset();
     if (tasks.size() == graph.size()) {
       fluid_.reserve(graph.flow_count(), graph.use_count());
@@ -136,8 +137,14 @@ class Runner {
       }
     }
     fluid_.settle();
-    for (int c = 0; c < fluid_.channel_count(); ++c)
-      result_.channels.push_back(fluid_.channel(c));
+    for (int c = 0; c < fluid_.channel_count(); ++c) {
+      const net::ChannelStats& used = fluid_.channel(c);
+      if (used.bytes != 0 || used.busy_s != 0 || used.peak_load != 0 || used.load != 0)
+        result_.channels.emplace_back(c, used);
+    }
+    for (size_t r = 0; r < busy_s_.size(); ++r)
+      if (busy_s_[r] != 0)
+        result_.resource_busy_s.emplace_back(int(r), busy_s_[r]);
     result_.solves = fluid_.solves();
     result_.flows_resolved = fluid_.resolved_flows();
     return std::move(result_);
@@ -183,7 +190,7 @@ class Runner {
     result_.tasks[local(id)].start_s = t;
     result_.started.push_back(TaskId(local(id)));
     const double duration = options_.compute_free ? 0 : graph_.duration_s(id);
-    result_.resource_busy_s[resource] += duration;
+    busy_s_[resource] += duration;
     completions_.push(Completion{t + duration, id});
   }
 
@@ -213,6 +220,7 @@ class Runner {
   std::vector<bool> busy_;
   MinHeap<Completion> completions_;
   std::vector<TaskId> flow_task_;
+  std::vector<double> busy_s_;  // by resource
   SegmentRun result_;
 };
 
@@ -334,8 +342,6 @@ class SegmentedRun {
       return run_part(parts.front());  // its positions are the segment's
     SegmentRun out;
     out.tasks.resize(s.size());
-    out.channels.assign(capacities_.size(), net::ChannelStats{});
-    out.resource_busy_s.assign(graph_.resources().size(), 0);
     for (const std::vector<TaskId>& part : parts) {
       const SegmentRun r = run_part(part);
       done += part.size();
@@ -343,8 +349,14 @@ class SegmentedRun {
         out.tasks[size_t(part[i] - s.begin)] = r.tasks[i];
       for (const TaskId i : r.started)
         out.started.push_back(part[size_t(i)] - s.begin);
-      add_run(out, r);
+      // The parts share no channel or resource: their lists join.
+      out.channels.insert(out.channels.end(), r.channels.begin(), r.channels.end());
+      out.resource_busy_s.insert(out.resource_busy_s.end(), r.resource_busy_s.begin(),
+                                 r.resource_busy_s.end());
       out.loads.insert(out.loads.end(), r.loads.begin(), r.loads.end());
+      out.events += r.events;
+      out.solves += r.solves;
+      out.flows_resolved += r.flows_resolved;
     }
     if (closing) {
       double ready = 0;
@@ -371,32 +383,13 @@ class SegmentedRun {
     return all;
   }
 
-  // Adds a run's channel statistics, busy times and counts to `to`'s (the runs follow one
-  // another, or share no channel or resource).
-  static void add_run(SegmentRun& to, const SegmentRun& r) {
-    for (size_t c = 0; c < to.channels.size(); ++c) {
-      net::ChannelStats& sum = to.channels[c];
-      const net::ChannelStats& from = r.channels[c];
-      sum.bytes += from.bytes;
-      sum.busy_s += from.busy_s;
-      sum.load = from.load;
-      sum.peak_load = std::max(sum.peak_load, from.peak_load);
-    }
-    for (size_t i = 0; i < to.resource_busy_s.size(); ++i)
-      to.resource_busy_s[i] += r.resource_busy_s[i];
-    to.events += r.events;
-    to.solves += r.solves;
-    to.flows_resolved += r.flows_resolved;
-  }
-
   // The segments' runs one after another, each from where the previous one's cut finished.
   RunResult assemble() {
     RunResult out;
     out.tasks.resize(graph_.size());
     out.started.reserve(graph_.size());
-    SegmentRun totals;
-    totals.channels.assign(capacities_.size(), net::ChannelStats{});
-    totals.resource_busy_s.assign(graph_.resources().size(), 0);
+    out.channels.assign(capacities_.size(), net::ChannelStats{});
+    out.resource_busy_s.assign(graph_.resources().size(), 0);
     double origin = 0;
     for (size_t k = 0; k < segments_.size(); ++k) {
       const Segment s = segments_[k];
@@ -408,7 +401,18 @@ class SegmentedRun {
       }
       for (const TaskId t : r.started)
         out.started.push_back(s.begin + t);
-      add_run(totals, r);
+      for (const auto& [c, used] : r.channels) {  // the segments follow one another
+        net::ChannelStats& sum = out.channels[size_t(c)];
+        sum.bytes += used.bytes;
+        sum.busy_s += used.busy_s;
+        sum.load = used.load;
+        sum.peak_load = std::max(sum.peak_load, used.peak_load);
+      }
+      for (const auto& [resource, busy] : r.resource_busy_s)
+        out.resource_busy_s[size_t(resource)] += busy;
+      out.events += r.events;
+      out.network_solves += r.solves;
+      out.network_flows_resolved += r.flows_resolved;
       if (options_.timeline != nullptr)
         for (const SegmentRun::Load& l : r.loads)
           loads_.push_back({l.channel, origin + l.time_s, l.bytes_per_s});
@@ -416,11 +420,6 @@ class SegmentedRun {
     }
     for (const TaskTiming& t : out.tasks)
       out.makespan_s = std::max(out.makespan_s, t.finish_s);
-    out.channels = std::move(totals.channels);
-    out.resource_busy_s = std::move(totals.resource_busy_s);
-    out.events = totals.events;
-    out.network_solves = totals.solves;
-    out.network_flows_resolved = totals.flows_resolved;
     record_timeline(out);
     return out;
   }
