@@ -280,7 +280,44 @@ class IterationBuilder {
     end_phase(name, Stage::attention, std::move(tasks));
   }
 
-  void add_flows(net::CollectivePlan plan, Deps& tasks, const Deps& after) {
+  // A collective's plan, made once per iteration for each kind, members and size: every
+  // layer's all-reduces repeat the same few.
+  enum class Collective { ring_all_reduce, reduce_scatter, all_gather };
+  const net::CollectivePlan& plan_of(Collective kind, const std::vector<int>& members,
+                                     double bytes) {
+    auto key = std::tuple(kind, members, bytes);
+    auto it = plans_.find(key);
+    if (it != plans_.end())
+      return it->second;
+    net::CollectivePlan plan;
+    switch (kind) {
+      case Collective::ring_all_reduce:
+        plan = net::all_reduce(net_, members, bytes, net::AllReduceAlgorithm::ring);
+        break;
+      case Collective::reduce_scatter:
+        plan = net::reduce_scatter(net_, members, bytes);
+        break;
+      case Collective::all_gather:
+        plan = net::all_gather(net_, members, bytes);
+        break;
+    }
+    return plans_.emplace(std::move(key), std::move(plan)).first->second;
+  }
+
+  // The unicast flow between two devices, its route found once per iteration; `bytes` set.
+  net::FlowSpec& unicast(int from, int to, double bytes) {
+    if (unicast_.empty())
+      unicast_.resize(std::size_t(map_.devices) * std::size_t(map_.devices));
+    auto& [known, spec] = unicast_[std::size_t(from) * std::size_t(map_.devices) + std::size_t(to)];
+    if (!known) {
+      spec = net_.unicast(net_.route(from, to), 0);
+      known = true;
+    }
+    spec.bytes = bytes;
+    return spec;
+  }
+
+  void add_flows(const net::CollectivePlan& plan, Deps& tasks, const Deps& after) {
     for (const net::PlannedFlow& f : plan.flows) {
       plan_.flow_byte_hops += flow_hops(f.spec);
       count(f.spec);
@@ -306,9 +343,8 @@ class IterationBuilder {
     for (int g = 0; g < map_.group_count(); ++g) {
       const double bytes = groups_[std::size_t(g)].tokens() * double(m_.hidden) * b_;
       if (!map_.hierarchical) {
-        add_flows(net::all_reduce(net_, map_.groups[std::size_t(g)], bytes,
-                                  net::AllReduceAlgorithm::ring),
-                  tasks, {last_});
+        add_flows(plan_of(Collective::ring_all_reduce, map_.groups[std::size_t(g)], bytes), tasks,
+                  {last_});
         continue;
       }
       hierarchical_all_reduce(g, bytes, tasks);
@@ -322,7 +358,7 @@ class IterationBuilder {
     for (int w = 0; w < map_.wafers; ++w)
       on_wafer.push_back(map_.members_on(g, w));
     for (const auto& members : on_wafer)
-      add_flows(net::reduce_scatter(net_, members, bytes), step, {last_});
+      add_flows(plan_of(Collective::reduce_scatter, members, bytes), step, {last_});
     const TaskId scattered =
         plan_.graph.add_delay("reduce_scatter", 0, step.empty() ? Deps{last_} : step);
     step.clear();
@@ -331,14 +367,13 @@ class IterationBuilder {
       std::vector<int> across;
       for (const auto& members : on_wafer)
         across.push_back(members[i]);
-      add_flows(
-          net::all_reduce(net_, across, bytes / double(shards), net::AllReduceAlgorithm::ring),
-          step, {scattered});
+      add_flows(plan_of(Collective::ring_all_reduce, across, bytes / double(shards)), step,
+                {scattered});
     }
     const TaskId reduced =
         plan_.graph.add_delay("across_wafers", 0, step.empty() ? Deps{scattered} : step);
     for (const auto& members : on_wafer)
-      add_flows(net::all_gather(net_, members, bytes), tasks, {reduced});
+      add_flows(plan_of(Collective::all_gather, members, bytes), tasks, {reduced});
     tasks.push_back(reduced);
   }
 
@@ -419,7 +454,7 @@ class IterationBuilder {
         if (s == d)
           continue;  // the token is already there
         const int from = dispatch ? s : d, to = dispatch ? d : s;
-        const net::FlowSpec spec = net_.unicast(net_.route(from, to), n * token_bytes);
+        const net::FlowSpec& spec = unicast(from, to, n * token_bytes);
         plan_.flow_byte_hops += flow_hops(spec);
         count(spec);
         plan_.a2a_bytes += n * token_bytes;
@@ -463,6 +498,8 @@ class IterationBuilder {
   std::vector<int> device_of_slot_;  // placement chiplet index -> device
   std::vector<int> hops_;            // [device][group]: hops from the group's source, -1 unknown
   std::map<std::tuple<int, int, int, int>, DeviceWork> block_cache_;  // by mixer, FFN and tokens
+  std::map<std::tuple<Collective, std::vector<int>, double>, net::CollectivePlan> plans_;
+  std::vector<std::pair<bool, net::FlowSpec>> unicast_;  // by (from, to), once routed
   const std::vector<SideFlow>& side_;
   IterationPlan plan_;
   TaskId last_ = -1;
