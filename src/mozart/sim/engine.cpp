@@ -321,7 +321,7 @@ class SegmentedRun {
     for (const std::exception_ptr& e : errors)
       if (e)
         std::rethrow_exception(e);
-    if (options_.progress && segments_.size() > 1)
+    if (options_.progress)  // closing barriers and repeats are not counted as they run
       options_.progress(graph_.size(), graph_.size());
   }
 
