@@ -42,29 +42,41 @@ double smallest(const double* value, size_t n) {
   return std::min({low[0], low[1], high[0], high[1]});
 }
 
-// The positions of the values at most `limit`, in order, into `out`; returns how many. Few
-// pass as a rule (the channels that saturate in a round of the filling, the flows that finish
-// at an event), so blocks of eight are tested at once and only a block with a hit is written
+// The positions of the values at most `limit` (kAtMost) or at least `limit`, in order, into
+// `out`; returns how many. NaN never passes. Few pass as a rule (the channels that saturate in
+// a round of the filling, the flows that finish at an event, the fast flows a finish
+// re-solves), so blocks of eight are tested at once and only a block with a hit is written
 // out, branch-free within it since which of its values pass is unpredictable.
-size_t positions_at_most(const double* value, size_t n, double limit, uint32_t* out) {
+template <bool kAtMost>
+size_t positions_passing(const double* value, size_t n, double limit, uint32_t* out) {
   constexpr size_t kBlock = 8;
   const Double2 bound = {limit, limit};
+  auto pass2 = [&](const double* at) { return kAtMost ? load2(at) <= bound : load2(at) >= bound; };
+  auto pass = [&](double v) { return kAtMost ? v <= limit : v >= limit; };
   size_t found = 0, at = 0;
   for (; at + kBlock <= n; at += kBlock) {
-    const auto pass = (load2(value + at) <= bound) | (load2(value + at + 2) <= bound) |
-                      (load2(value + at + 4) <= bound) | (load2(value + at + 6) <= bound);
-    if ((pass[0] | pass[1]) == 0)
+    const auto hit =
+        pass2(value + at) | pass2(value + at + 2) | pass2(value + at + 4) | pass2(value + at + 6);
+    if ((hit[0] | hit[1]) == 0)
       continue;
     for (size_t j = 0; j < kBlock; ++j) {
       out[found] = uint32_t(at + j);
-      found += value[at + j] <= limit;
+      found += pass(value[at + j]);
     }
   }
   for (; at < n; ++at) {
     out[found] = uint32_t(at);
-    found += value[at] <= limit;
+    found += pass(value[at]);
   }
   return found;
+}
+
+size_t positions_at_most(const double* value, size_t n, double limit, uint32_t* out) {
+  return positions_passing<true>(value, n, limit, out);
+}
+
+size_t positions_at_least(const double* value, size_t n, double limit, uint32_t* out) {
+  return positions_passing<false>(value, n, limit, out);
 }
 
 // Sorts uses by channel and merges repeats, so each channel appears once per flow.
@@ -530,13 +542,9 @@ void FluidNetwork::solve_above(double floor) {
   std::vector<ChannelId>& channels = solve_channels_;
   channels.clear();
   listed.resize(listed_.size());
-  const double* const rate = listed_rate_.data();
-  uint32_t* const out = listed.data();
-  size_t picked = 0;
-  for (size_t pos = 0; pos < listed_.size(); ++pos) {  // branch-free: picks are unpredictable
-    out[picked] = uint32_t(pos);
-    picked += rate[pos] >= floor;  // false for holes (NaN)
-  }
+  // Holes (NaN) never pass.
+  const size_t picked =
+      positions_at_least(listed_rate_.data(), listed_.size(), floor, listed.data());
   listed.resize(picked);
   if (floor != -kNever && picked >= kSearchFrom && search_after_finish()) {
     if (reach(freed_, floor, picked / 2, searched_)) {

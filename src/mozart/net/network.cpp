@@ -53,12 +53,6 @@ int signed_steps(int from, int to, int size, bool ring) {
   return forward;
 }
 
-// Steps of one dimension: +1 or -1 repeated.
-std::vector<int> steps(int from, int to, int size, bool ring) {
-  const int count = signed_steps(from, to, size, ring);
-  return std::vector<int>(std::abs(count), count >= 0 ? 1 : -1);
-}
-
 }  // namespace
 
 bool mesh_routing_applies(const hw::HwSpec& hw) {
@@ -167,12 +161,15 @@ Route Network::dimension_order(int src, int dst, bool x_first) const {
   const hw::Coord a = *hw_.chiplets[src].coord;
   const hw::Coord b = *hw_.chiplets[dst].coord;
   const int rows = int(grid_.size()), cols = int(grid_[0].size());
-  std::vector<int> dx = steps(a.x, b.x, cols, torus_);
-  std::vector<int> dy = steps(a.y, b.y, rows, torus_);
+  const int dx = signed_steps(a.x, b.x, cols, torus_);
+  const int dy = signed_steps(a.y, b.y, rows, torus_);
   Route route;
+  route.reserve(size_t(std::abs(dx) + std::abs(dy)));
   int x = a.x, y = a.y;
-  auto walk = [&](const std::vector<int>& moves, bool along_x) {
-    for (int step : moves) {
+  // |moves| steps of one dimension, each +1 or -1 (the sign of moves).
+  auto walk = [&](int moves, bool along_x) {
+    const int step = moves >= 0 ? 1 : -1;
+    for (int k = 0; k < std::abs(moves); ++k) {
       int nx = along_x ? (x + step + cols) % cols : x;
       int ny = along_x ? y : (y + step + rows) % rows;
       route.push_back(channel_between(grid_[y][x], grid_[ny][nx]));
