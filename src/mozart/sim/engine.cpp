@@ -229,7 +229,8 @@ class Runner {
 constexpr size_t kMinSegmentTasks = 64;
 constexpr size_t kMinPartTasks = 256;
 
-// Each segment's run, by the index of the first segment with the same tasks (run once).
+// Runs a graph segment by segment (segments.hpp): finds its segments and which of them repeat,
+// runs each distinct one (on the threads the options allow) and lays the runs end to end.
 class SegmentedRun {
  public:
   SegmentedRun(const TaskGraph& graph, const std::vector<double>& capacities,
