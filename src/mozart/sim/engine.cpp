@@ -55,16 +55,15 @@ struct SegmentRun {
 };
 
 // Runs a part of a segment: `tasks` (ascending ids), which wait for no task of the segment
-// outside them and share no resource or channel with one. Tasks before the segment count as
-// finished at time 0; dependents from `limit` on are not the part's.
+// outside them and share no resource or channel with one. Tasks before `first` (the segment's
+// first task) count as finished at time 0; dependents from `limit` on are not the part's.
 class Runner {
  public:
-  Runner(const TaskGraph& graph, std::span<const TaskId> tasks, Segment segment, TaskId limit,
+  Runner(const TaskGraph& graph, std::span<const TaskId> tasks, TaskId first, TaskId limit,
          net::FluidNetwork& network, const Dependents& dependents, std::vector<uint32_t>& local_of,
          const RunOptions& options)
       : graph_(graph),
         tasks_(tasks),
-        segment_(segment),
         limit_(limit),
         options_(options),
         fluid_(network),
@@ -84,7 +83,7 @@ class Runner {
     for (size_t i = 0; i < tasks.size(); ++i) {
       local_of_[size_t(tasks[i])] = uint32_t(i);
       for (const TaskId d : graph.deps(tasks[i]))
-        waiting_[i] += d >= segment.begin;
+        waiting_[i] += d >= first;
     }
     if (options_.timeline != nullptr)
       fluid_.on_load_change([this](net::ChannelId c, double time, double load) {
@@ -209,7 +208,6 @@ class Runner {
 
   const TaskGraph& graph_;
   const std::span<const TaskId> tasks_;
-  const Segment segment_;
   const TaskId limit_;
   const RunOptions& options_;
   net::FluidNetwork& fluid_;  // the worker's, reset for each run
@@ -337,7 +335,8 @@ class SegmentedRun {
         split_ ? independent_parts(graph_, s, limit, capacities_.size(), kMinPartTasks)
                : std::vector<std::vector<TaskId>>{whole(s)};
     auto run_part = [&](const std::vector<TaskId>& part) {
-      return Runner(graph_, part, s, limit, network, dependents_, local_of_, options).run(done);
+      return Runner(graph_, part, s.begin, limit, network, dependents_, local_of_, options)
+          .run(done);
     };
     if (parts.size() == 1 && !closing)
       return run_part(parts.front());  // its positions are the segment's

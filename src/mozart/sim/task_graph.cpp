@@ -156,7 +156,7 @@ Task TaskGraph::task(TaskId t) const {
   out.duration_s = r.duration_s;
   if (r.kind == TaskKind::flow)
     out.flow = flow(t);
-  out.deps = {deps_.data() + r.deps_at, r.deps_count};
+  out.deps = deps(t);
   out.track = out.resource;
   return out;
 }
