@@ -44,16 +44,20 @@ void all_to_all(benchmark::State& state, const mozart::hw::HwSpec& hw,
   for (size_t i = 0; i < nodes.size(); ++i)
     nodes[i] = int(i);
   double makespan = 0;
-  uint64_t solves = 0;
+  uint64_t solves = 0, resolved = 0, moved = 0;
   for (auto _ : state) {
     mozart::sim::TaskGraph graph;
     graph.add_collective(mozart::net::all_to_all(net, nodes, 1 << 20));
     const mozart::sim::RunResult r = mozart::sim::run(graph, net.capacities());
     makespan = r.makespan_s;
     solves = r.network_solves;
+    resolved = r.network_flows_resolved;
+    moved = r.network_flows_moved;
   }
   state.counters["flows"] = double(nodes.size() * (nodes.size() - 1));
   state.counters["solves"] = double(solves);
+  state.counters["resolved"] = double(resolved);
+  state.counters["moved"] = double(moved);
   state.counters["sim_us"] = makespan * 1e6;
 }
 

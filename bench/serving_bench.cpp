@@ -43,7 +43,11 @@ void BM_DecodeIterations(benchmark::State& state, const char* model_name, const 
     benchmark::DoNotOptimize(latency);
   }
   state.counters["simulated_iteration_us"] = 1e6 * r.mean_latency_s;
-  state.counters["tasks_per_iteration"] = double(r.iterations.front().tasks);
+  const workload::IterationResult& first = r.iterations.front();
+  state.counters["tasks_per_iteration"] = double(first.tasks);
+  state.counters["solves"] = double(first.network_solves);
+  state.counters["resolved"] = double(first.flows_resolved);
+  state.counters["moved"] = double(first.flows_moved);
 }
 
 BENCHMARK_CAPTURE(BM_DecodeIterations, deepseek_v3_256_dies_er, "deepseek-v3", "wsc-mesh-4x8x8",

@@ -163,7 +163,9 @@ nlohmann::ordered_json run_json(const net::Network& net, const net::CollectivePl
       {"payload_bytes", plan.payload_bytes},
       {"wire_bytes", wire_bytes},
       {"busiest_channel", {{"name", hot_name}, {"bytes", busiest}, {"utilisation", utilisation}}},
-      {"network_solves", r.network_solves}};
+      {"network_solves", r.network_solves},
+      {"network_flows_resolved", r.network_flows_resolved},
+      {"network_flows_moved", r.network_flows_moved}};
 }
 
 namespace {

@@ -16,6 +16,10 @@ constexpr double kShareTolerance = 1e-12;  // relative: channels this close satu
 constexpr double kRateTolerance = 1e-9;    // relative: rates this close count as equal
 constexpr uint32_t kFillAhead = 6;         // flows whose uses the filling fetches ahead
 constexpr size_t kSearchFrom = 16;         // flows above the floor worth a component search
+// A channel counts as saturated from within 1e-9 of its capacity: far above the rounding the
+// filling leaves on the channels it saturates, so the shortcuts never take a saturated channel
+// for a free one.
+constexpr double kSaturated = 1 - 1e-9;
 
 // Two doubles, in GCC's and Clang's portable vector extension (one SSE2 register on x86-64):
 // the scans below compare two channels' shares per operation.
@@ -127,7 +131,8 @@ void FluidNetwork::reset() {
   std::fill(unrecorded_mark_.begin(), unrecorded_mark_.end(), uint8_t{0});
   for (std::vector<OnChannel>& list : channel_flows_)
     list.clear();
-  // The filling's marks stay: stamp_ only grows, so no old mark equals a coming stamp.
+  // The filling's marks stay: stamp_ only grows (see next_stamp), so no old mark equals a
+  // coming stamp.
   flows_.clear();
   hot_.clear();
   use_channel_.clear();
@@ -150,7 +155,8 @@ void FluidNetwork::reset() {
   now_ = 0;
   active_count_ = 0;
   nonunit_listed_ = 0;
-  solves_ = resolved_flows_ = placed_flows_ = quiet_finishes_ = 0;
+  solves_ = resolved_flows_ = moved_flows_ = placed_flows_ = quiet_finishes_ = 0;
+  bottleneck_solves_ = bottleneck_retries_ = 0;
   low_.clear();
   low_changed_ = false;
   unrecorded_.clear();
@@ -345,8 +351,10 @@ void FluidNetwork::finish(FlowId id) {
     ++quiet_finishes_;
   } else {
     finished_rate_ = std::min(finished_rate_, rate);
+    // Removing a flow from a channel with room left changes no one's rate there.
     for (const ChannelId c : channels_of(id))
-      freed_.push_back(c);
+      if (load_[c] >= kSaturated * capacity_[c])
+        freed_.push_back(c);
   }
   remove_load(id, rate);
   listed_rate_[pos] = std::numeric_limits<double>::quiet_NaN();
@@ -419,9 +427,7 @@ void FluidNetwork::resolve() {
   if (placed) {
     // Every started flow took the room left to it: the others keep their rates.
   } else if (!dirty_.empty()) {
-    // Finished flows may sit in other components than the started ones: seed both.
-    dirty_.insert(dirty_.end(), freed_.begin(), freed_.end());
-    solve_reached(dirty_);
+    solve_started();
   } else if (finished_rate_ != kNever) {
     solve_above(finished_rate_ * (1 - kRateTolerance));
   }
@@ -434,11 +440,6 @@ void FluidNetwork::resolve() {
   low_changed_ = false;
   flush_loads();
 }
-
-// A channel counts as saturated from within 1e-9 of its capacity: far above the rounding the
-// filling leaves on the channels it saturates, so the shortcuts below never take a saturated
-// channel for a free one.
-constexpr double kSaturated = 1 - 1e-9;
 
 bool FluidNetwork::bottleneck_free(FlowId f) const {
   for (const ChannelId c : channels_of(f)) {
@@ -522,22 +523,42 @@ void FluidNetwork::compact_listed() {
 // since max-min allocations of disjoint components are independent. Once the search has
 // reached half the flows on channels, re-solving them all costs less than searching on.
 void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds) {
-  ++stamp_;
-  if (reach(seeds, -kNever, (listed_.size() - listed_holes_) / 2, solve_listed_))
-    apply(solve_channels_, solve_listed_);
+  next_stamp();
+  if (reach(seeds, -kNever, (listed_.size() - listed_holes_) / 2, solve_listed_, Through::shared))
+    apply(solve_channels_, solve_listed_, Check::none);
   else
     solve_above(-kNever);
 }
 
+// After starts (and any finishes since the last solve): first the started flows and the
+// flows they and the finished flows' channels reach through bottlenecks, checked by the solve
+// (see the header: the same argument holds with no floor, a started flow being in the solve);
+// if the check fails, the connected component of both.
+void FluidNetwork::solve_started() {
+  next_stamp();
+  const size_t cap = (listed_.size() - listed_holes_) / 2;
+  if (reach(freed_, -kNever, cap, searched_, Through::saturated, &started_)) {
+    if (apply(solve_channels_, searched_, Check::others)) {
+      ++bottleneck_solves_;
+      return;
+    }
+    ++bottleneck_retries_;
+  }
+  // Finished flows may sit in other components than the started ones: seed both.
+  dirty_.insert(dirty_.end(), freed_.begin(), freed_.end());
+  solve_reached(dirty_);
+}
+
 // After finishes: the flows at or above `floor` (flows below it keep their rates; see the
 // header), found by a scan of the contiguous rate array. When they are many, only those the
-// freed channels reach through channels they share are taken, since flows at or above the
-// floor in a component that lost no flow keep their rates too. The search stops once it has
+// freed channels reach through bottlenecks are taken, checked by the solve, and if the check
+// fails those they reach through any channel they share, since flows at or above the floor in
+// a component that lost no flow keep their rates too. The search stops once it has
 // found half of them (then it saves little, as in an all-to-all whose fast flows all share the
 // central links), and after each such failure in a row the next searches are skipped, twice as
 // many each time, so that an all-to-all pays for a logarithmic number of searches.
 void FluidNetwork::solve_above(double floor) {
-  ++stamp_;
+  next_stamp();
   std::vector<uint32_t>& listed = solve_listed_;
   std::vector<ChannelId>& channels = solve_channels_;
   channels.clear();
@@ -547,17 +568,35 @@ void FluidNetwork::solve_above(double floor) {
       positions_at_least(listed_rate_.data(), listed_.size(), floor, listed.data());
   listed.resize(picked);
   if (floor != -kNever && picked >= kSearchFrom && search_after_finish()) {
-    if (reach(freed_, floor, picked / 2, searched_)) {
+    if (reach(freed_, floor, picked / 2, searched_, Through::saturated)) {
       searches_skipped_ = 0;
-      apply(solve_channels_, searched_);
-      return;
+      if (apply(solve_channels_, searched_, Check::others)) {
+        ++bottleneck_solves_;
+        return;
+      }
+      ++bottleneck_retries_;
+      next_stamp();
+      if (reach(freed_, floor, picked / 2, searched_, Through::shared)) {
+        apply(solve_channels_, searched_, Check::none);
+        return;
+      }
     }
     searches_to_skip_ = std::max<uint32_t>(1, 2 * searches_skipped_);
     searches_skipped_ = searches_to_skip_;
-    ++stamp_;  // forget the search's marks: the solve finds its channels as it goes
+    next_stamp();  // forget the search's marks: the solve finds its channels as it goes
     channels.clear();
   }
-  apply(channels, listed);
+  apply(channels, listed, Check::none);
+}
+
+void FluidNetwork::next_stamp() {
+  if (stamp_ == kLastStamp) {
+    for (Filling& f : filling_)
+      f.mark = 0;
+    std::fill(listed_state_.begin(), listed_state_.end(), 0u);
+    stamp_ = 0;
+  }
+  ++stamp_;
 }
 
 bool FluidNetwork::search_after_finish() {
@@ -568,9 +607,12 @@ bool FluidNetwork::search_after_finish() {
 }
 
 // Finds, into `listed` and solve_channels_, the flows at or above `floor` connected to
-// the seed channels through the channels they use; false once it has found more than `cap`.
+// the seed channels through the channels they use (Through::saturated: through the saturated
+// ones, taking there only the flows with the largest share; see the header); false once it has
+// found more than `cap`.
 bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size_t cap,
-                         std::vector<uint32_t>& listed) {
+                         std::vector<uint32_t>& listed, Through through,
+                         const std::vector<FlowId>* started) {
   std::vector<ChannelId>& channels = solve_channels_;
   channels.clear();
   // Raw pointers and counts: the pushes would otherwise make the compiler reload every array.
@@ -589,6 +631,19 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
     queued += f.mark != stamp;
     f.mark = stamp;
   };
+  // A channel with room left is in the solve but leads nowhere (see solve_above).
+  const double* const load = load_.data();
+  const double* const capacity = capacity_.data();
+  auto queue_saturated = [&](ChannelId c) {
+    Filling& f = filling[c];
+    if (f.mark == stamp)
+      return;
+    f.mark = stamp;
+    if (load[c] >= kSaturated * capacity[c])
+      frontier[queued++] = c;
+    else
+      channels.push_back(c);
+  };
   for (const ChannelId c : seeds)
     queue(c);
   // A channel's list is taken in one branch-free pass (whether a flow there is new to the
@@ -598,13 +653,32 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
   listed.resize(listed_.size() + 1);
   uint32_t* const out = listed.data();
   size_t found = 0;
+  // Started flows are in the search whatever their channels; those that finished at once are
+  // not on channels.
+  for (const FlowId f : started != nullptr ? *started : std::vector<FlowId>{}) {
+    const int32_t pos = hot_[f].active_pos;
+    if (pos < 0 || state[pos] == stamp)
+      continue;
+    state[pos] = stamp;
+    out[found++] = uint32_t(pos);
+    const Uses uses = flow_uses[pos];
+    for (uint32_t u = uses.first; u < uses.first + uses.count; ++u)
+      queue_saturated(use_channel[u]);
+  }
   while (queued > 0) {
     const ChannelId c = frontier[--queued];
     channels.push_back(c);
     const size_t first_new = found;
+    double floor_here = floor;
+    if (through == Through::saturated) {
+      double top = 0;
+      for (const OnChannel& on : channel_flows_[c])
+        top = std::max(top, rate[on.pos]);
+      floor_here = std::max(floor, top * (1 - kRateTolerance));
+    }
     for (const OnChannel& on : channel_flows_[c]) {
       const uint32_t pos = on.pos;
-      const bool fresh = (state[pos] != stamp) & (rate[pos] >= floor);
+      const bool fresh = (state[pos] != stamp) & (rate[pos] >= floor_here);
       out[found] = pos;
       state[pos] = fresh ? stamp : state[pos];
       found += fresh;
@@ -615,8 +689,13 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
     }
     for (size_t k = first_new; k < found; ++k) {
       const Uses uses = flow_uses[out[k]];
-      for (uint32_t u = uses.first; u < uses.first + uses.count; ++u)
-        queue(use_channel[u]);
+      if (through == Through::saturated) {
+        for (uint32_t u = uses.first; u < uses.first + uses.count; ++u)
+          queue_saturated(use_channel[u]);
+      } else {
+        for (uint32_t u = uses.first; u < uses.first + uses.count; ++u)
+          queue(use_channel[u]);
+      }
     }
   }
   listed.resize(found);
@@ -626,17 +705,21 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
 // Fills `flows` into what their channels have left once their own contributions are taken
 // out, then updates events. `channels` lists channels to re-solve and grows by any other
 // channel the flows use. A flow whose rate comes out unchanged needs neither settling nor a
-// new event.
-void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed) {
+// new event. With Check::others, false (and nothing changed) when the filling's check fails.
+bool FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed,
+                         Check check) {
   ++solves_;
   resolved_flows_ += listed.size();
+  bool solved;
   if (nonunit_listed_ == 0) {
     gather<true>(channels, listed);
-    fill<true>(channels, listed);
+    solved = fill<true>(channels, listed, check);
   } else {
     gather<false>(channels, listed);
-    fill<false>(channels, listed);
+    solved = fill<false>(channels, listed, check);
   }
+  if (!solved)
+    return false;
   for (ChannelId c : channels) {
     load_[c] = capacity_[c] - filling_[c].residual;
     refresh_load(c);
@@ -646,10 +729,12 @@ void FluidNetwork::apply(std::vector<ChannelId>& channels, const std::vector<uin
     const double rate = solved_rate_[pos];
     if (rate == listed_rate_[pos] && listed_time_[pos] != kNever)
       continue;
+    moved_flows_ += std::fabs(rate - listed_rate_[pos]) > kRateTolerance * listed_rate_[pos];
     settle_listed(pos);
     listed_rate_[pos] = rate;
     listed_time_[pos] = rate > 0 ? now_ + listed_progress_[pos].remaining / rate : kNever;
   }
+  return true;
 }
 
 // One pass over the flows' uses: each channel's residual gets the flows' contributions back,
@@ -713,16 +798,19 @@ void FluidNetwork::open_channel(ChannelId c) {
 // contributions leave the residuals. Each channel's fair share is kept in a contiguous array
 // (infinite once it has no unfrozen flow) and recomputed only when a frozen flow touches the
 // channel, so a round's search is a scan of that array rather than a division per channel.
+// Check::others: false as soon as a channel saturates under a flow left out of the solve with
+// a larger share than the channel gives (the solve's flows are then not all max-min fair).
 template <bool kUnitDemand>
-void FluidNetwork::fill(const std::vector<ChannelId>& channels,
-                        const std::vector<uint32_t>& listed) {
+bool FluidNetwork::fill(const std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed,
+                        Check check) {
   const size_t flow_count = listed.size();
   if (solved_rate_.size() < listed_.size())
     solved_rate_.resize(listed_.size());
   Filling* const filling = filling_.data();
   double* const rate = solved_rate_.data();
   uint32_t* const state = listed_state_.data();
-  const uint32_t stamp = stamp_;
+  const uint32_t stamp = stamp_, frozen_mark = ~stamp_;
+  const double* const old_rate = listed_rate_.data();
   // With unit demands a channel's demand is its count of unfrozen flows, exactly.
   auto demand_of = [](const Filling& f) { return kUnitDemand ? double(f.unfrozen) : f.demand; };
   auto share_of = [&](const Filling& f) {
@@ -796,9 +884,12 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
         continue;
       for (const OnChannel& on : channel_flows_[c]) {  // the flows not in the solve are frozen
         if (state[on.pos] == stamp) {
-          state[on.pos] = 0;
+          state[on.pos] = frozen_mark;
           rate[on.pos] = share;
           frozen.push_back(on.pos);
+        } else if (check == Check::others && state[on.pos] != frozen_mark &&
+                   old_rate[on.pos] > threshold * (1 + kRateTolerance)) {
+          return false;  // c is a bottleneck with a faster flow the solve left out
         }
       }
     }
@@ -825,6 +916,7 @@ void FluidNetwork::fill(const std::vector<ChannelId>& channels,
       fair_of[slot[touched[k]]] = share_of(filling[touched[k]]);
     touched_count = 0;
   }
+  return true;
 }
 
 void FluidNetwork::refresh_load(ChannelId c) {
@@ -915,7 +1007,7 @@ void FluidNetwork::finish_low(FlowId id) {
 // channel the normal flows saturate (to within kSaturated) leaves nothing, so that rounding
 // there never hands a low flow a sliver of rate.
 void FluidNetwork::solve_low() {
-  ++stamp_;
+  next_stamp();
   std::vector<ChannelId>& channels = solve_channels_;
   channels.clear();
   for (LowFlow& l : low_) {

@@ -13,8 +13,15 @@
 //  * a finish re-solves only the flows whose rate is at least the finished flow's: a flow frozen
 //    at rate r crosses no channel that saturates below r, and removing it only lowers demand on
 //    channels that saturate at r or above, so every flow below r keeps its rate; and of the
-//    flows at r or above, only those the finished flow's channels reach through channels they
-//    share (flows at r or above in other components face the same problem as before);
+//    flows at r or above, first only those the finished flow's channels reach through
+//    bottlenecks: on the finished flow's own channels every flow at r or above; on any other
+//    channel a reached flow uses, only when it is saturated, and only its flows with the
+//    largest share there (those it bottlenecks). The others keep their rates: a flow left
+//    out keeps its bottleneck, which no re-solved flow crosses. The solve then checks each
+//    channel it saturates: a flow left out with a larger share there than the share the
+//    channel gives would lose its bottleneck, so the solve is dropped and the flows at r or
+//    above that the finished flow's channels reach through any shared channel are re-solved
+//    instead (flows at r or above in other components face the same problem as before);
 //  * many events need no solve at all. The allocation is max-min fair exactly when every flow
 //    has a bottleneck: a saturated channel on which no flow has a larger share. A finishing flow
 //    whose shared channels are all unsaturated is nobody's bottleneck, so the others keep their
@@ -112,10 +119,17 @@ class FluidNetwork {
   }
   uint64_t solves() const { return solves_; }
   uint64_t resolved_flows() const { return resolved_flows_; }  // summed over solves
+  // Of those, the ones whose rate moved by more than 1e-9 of itself (a started flow's from 0):
+  // what a solver that re-solved only the flows a change reaches would still have to touch.
+  uint64_t moved_flows() const { return moved_flows_; }
   // Events that needed no solve (see the header): flows that took the room left on their
   // channels, and finishes that were nobody's bottleneck.
   uint64_t placed_flows() const { return placed_flows_; }
   uint64_t quiet_finishes() const { return quiet_finishes_; }
+  // Finish solves of the flows reached through bottlenecks (see the header), and those whose
+  // check failed, re-solved over every channel they share (the failed try counts as a solve).
+  uint64_t bottleneck_solves() const { return bottleneck_solves_; }
+  uint64_t bottleneck_retries() const { return bottleneck_retries_; }
 
  private:
   enum class Phase : uint8_t { latency, active, done };
@@ -176,12 +190,16 @@ class FluidNetwork {
   // Drops the finished flows' slots from the listed arrays once they are half of them.
   void compact_listed();
   // The solves below take and give flows by their position in the listed arrays.
+  void solve_started();
   void solve_reached(const std::vector<ChannelId>& seeds);
   void solve_above(double floor);
   // The flows at or above `floor` that the seeds reach through shared channels, into `listed`
   // and the solve's channels; false (lists incomplete) once more than `cap` are found.
+  enum class Through : uint8_t { shared, saturated };
+  // `started` (optional, Through::saturated only): flows in the search from the outset.
   bool reach(const std::vector<ChannelId>& seeds, double floor, size_t cap,
-             std::vector<uint32_t>& listed);
+             std::vector<uint32_t>& listed, Through through,
+             const std::vector<FlowId>* started = nullptr);
   // Whether a finish's solve searches its component first (see solve_above).
   bool search_after_finish();
   // kUnitDemand: every flow on channels puts 1 on each of its channels per unit of rate.
@@ -189,10 +207,16 @@ class FluidNetwork {
   void gather(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed);
   // Marks channel c as part of the solve and gives it its residual.
   [[gnu::noinline]] void open_channel(ChannelId c);
+  enum class Check : uint8_t { none, others };
   template <bool kUnitDemand>
-  void fill(const std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed);
+  bool fill(const std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed,
+            Check check);
   static bool unit_demand(const Hot& h) { return h.unit && h.weight == 1; }
-  void apply(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed);
+  bool apply(std::vector<ChannelId>& channels, const std::vector<uint32_t>& listed, Check check);
+  // Stamps run from 1 to kLastStamp, so that a solve marks the flows it froze with its stamp's
+  // complement, which no stamp equals; when they run out, every mark is cleared first.
+  void next_stamp();
+  static constexpr uint32_t kLastStamp = 0x7fffffffu;
   // Records load_[c] (plus low_load_[c]) in the statistics and tells the observer when it
   // changed; while low flows are on channels, only once they are re-solved too.
   void refresh_load(ChannelId c);
@@ -243,7 +267,8 @@ class FluidNetwork {
   std::vector<double> listed_time_;  // finishing time
   std::vector<Progress> listed_progress_;
   std::vector<Uses> listed_uses_;
-  // stamp_ while the flow is in the current search or solve and not yet frozen by it.
+  // stamp_ while the flow is in the current search or solve and not yet frozen by it; ~stamp_
+  // once the solve froze it.
   std::vector<uint32_t> listed_state_;
   size_t listed_holes_ = 0;
   std::vector<ChannelId> dirty_;   // channels that gained a flow
@@ -258,8 +283,11 @@ class FluidNetwork {
   size_t nonunit_listed_ = 0;  // flows on channels whose demand is not 1 on every channel
   uint64_t solves_ = 0;
   uint64_t resolved_flows_ = 0;
+  uint64_t moved_flows_ = 0;
   uint64_t placed_flows_ = 0;
   uint64_t quiet_finishes_ = 0;
+  uint64_t bottleneck_solves_ = 0;
+  uint64_t bottleneck_retries_ = 0;
   std::function<void(ChannelId, double, double)> observer_;
 
   // Low-priority flows on channels (unordered; a finish moves the last into its slot), their

@@ -52,6 +52,7 @@ struct SegmentRun {
   uint64_t events = 0;
   uint64_t solves = 0;
   uint64_t flows_resolved = 0;
+  uint64_t flows_moved = 0;
 };
 
 // Runs a part of a segment: `tasks` (ascending ids), which wait for no task of the segment
@@ -146,6 +147,7 @@ class Runner {
         result_.resource_busy_s.emplace_back(int(r), busy_s_[r]);
     result_.solves = fluid_.solves();
     result_.flows_resolved = fluid_.resolved_flows();
+    result_.flows_moved = fluid_.moved_flows();
     return std::move(result_);
   }
 
@@ -357,6 +359,7 @@ class SegmentedRun {
       out.events += r.events;
       out.solves += r.solves;
       out.flows_resolved += r.flows_resolved;
+      out.flows_moved += r.flows_moved;
     }
     if (closing) {
       double ready = 0;
@@ -413,6 +416,7 @@ class SegmentedRun {
       out.events += r.events;
       out.network_solves += r.solves;
       out.network_flows_resolved += r.flows_resolved;
+      out.network_flows_moved += r.flows_moved;
       if (options_.timeline != nullptr)
         for (const SegmentRun::Load& l : r.loads)
           loads_.push_back({l.channel, origin + l.time_s, l.bytes_per_s});

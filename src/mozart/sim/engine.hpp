@@ -58,6 +58,7 @@ struct RunResult {
   uint64_t events = 0;  // task completions plus fluid events handled
   uint64_t network_solves = 0;
   uint64_t network_flows_resolved = 0;  // flows whose rate a solve recomputed, summed
+  uint64_t network_flows_moved = 0;     // of those, the rates that moved (FluidNetwork)
 };
 
 RunResult run(const TaskGraph& graph, std::vector<double> channel_capacities,

@@ -160,6 +160,11 @@ struct IterationResult {
   double mean_device_load = 0;
   std::size_t tasks = 0;
   std::size_t edges = 0;
+  // The network solver's work (sim::RunResult), for benchmarks; not part of the JSON, which
+  // holds what was simulated rather than how.
+  std::uint64_t network_solves = 0;
+  std::uint64_t flows_resolved = 0;
+  std::uint64_t flows_moved = 0;
 };
 
 // One iteration simulated: its measures, the bytes each channel carried, when each side flow

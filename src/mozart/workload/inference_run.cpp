@@ -165,6 +165,9 @@ IterationRun run_iteration(const ServeInputs& in, const ServeConfig& config, int
   it.tasks = plan.graph.tasks().size();
   for (const sim::Task& t : plan.graph.tasks())
     it.edges += t.deps.size();
+  it.network_solves = run.network_solves;
+  it.flows_resolved = run.network_flows_resolved;
+  it.flows_moved = run.network_flows_moved;
   const std::size_t channels = in.network.channels().size();
   for (std::size_t c = 0; c < channels; ++c)
     out.channel_bytes.push_back(run.channels[c].bytes);
