@@ -533,17 +533,20 @@ void FluidNetwork::solve_reached(const std::vector<ChannelId>& seeds) {
 // After starts (and any finishes since the last solve): first the started flows and the
 // flows they and the finished flows' channels reach through bottlenecks, checked by the solve
 // (see the header: the same argument holds with no floor, a started flow being in the solve);
-// if the check fails, the connected component of both.
+// if the check fails, the connected component of both. A search that finds half the flows on
+// channels gives way to re-solving them all, as the component's search would: it finds more.
 void FluidNetwork::solve_started() {
   next_stamp();
   const size_t cap = (listed_.size() - listed_holes_) / 2;
-  if (reach(freed_, -kNever, cap, searched_, Through::saturated, &started_)) {
-    if (apply(solve_channels_, searched_, Check::others)) {
-      ++bottleneck_solves_;
-      return;
-    }
-    ++bottleneck_retries_;
+  if (!reach(freed_, -kNever, cap, searched_, Through::saturated, &started_)) {
+    solve_above(-kNever);
+    return;
   }
+  if (apply(solve_channels_, searched_, Check::others)) {
+    ++bottleneck_solves_;
+    return;
+  }
+  ++bottleneck_retries_;
   // Finished flows may sit in other components than the started ones: seed both.
   dirty_.insert(dirty_.end(), freed_.begin(), freed_.end());
   solve_reached(dirty_);
@@ -655,7 +658,9 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
   size_t found = 0;
   // Started flows are in the search whatever their channels; those that finished at once are
   // not on channels.
-  for (const FlowId f : started != nullptr ? *started : std::vector<FlowId>{}) {
+  const std::span<const FlowId> first =
+      started != nullptr ? std::span<const FlowId>(*started) : std::span<const FlowId>();
+  for (const FlowId f : first) {
     const int32_t pos = hot_[f].active_pos;
     if (pos < 0 || state[pos] == stamp)
       continue;
