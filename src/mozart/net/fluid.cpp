@@ -131,8 +131,7 @@ void FluidNetwork::reset() {
   std::fill(unrecorded_mark_.begin(), unrecorded_mark_.end(), uint8_t{0});
   for (std::vector<OnChannel>& list : channel_flows_)
     list.clear();
-  // The filling's marks stay: stamp_ only grows (see next_stamp), so no old mark equals a
-  // coming stamp.
+  // The filling's marks stay: no old mark equals a coming stamp (see next_stamp).
   flows_.clear();
   hot_.clear();
   use_channel_.clear();
@@ -353,7 +352,7 @@ void FluidNetwork::finish(FlowId id) {
     finished_rate_ = std::min(finished_rate_, rate);
     // Removing a flow from a channel with room left changes no one's rate there.
     for (const ChannelId c : channels_of(id))
-      if (load_[c] >= kSaturated * capacity_[c])
+      if (saturated(c))
         freed_.push_back(c);
   }
   remove_load(id, rate);
@@ -441,9 +440,13 @@ void FluidNetwork::resolve() {
   flush_loads();
 }
 
+bool FluidNetwork::saturated(ChannelId c) const {
+  return load_[c] >= kSaturated * capacity_[c];
+}
+
 bool FluidNetwork::bottleneck_free(FlowId f) const {
   for (const ChannelId c : channels_of(f)) {
-    if (channel_flows_[c].size() > 1 && load_[c] >= kSaturated * capacity_[c])
+    if (channel_flows_[c].size() > 1 && saturated(c))
       return false;
   }
   return true;
@@ -467,7 +470,7 @@ bool FluidNetwork::place(FlowId f) {
   ChannelId tightest = -1;
   for (size_t k = 0; k < channels.size(); ++k) {
     const ChannelId c = channels[k];
-    if (load_[c] >= kSaturated * capacity_[c])
+    if (saturated(c))
       return false;
     const double room = (capacity_[c] - load_[c]) / demand(f, k);
     if (room < share) {
@@ -542,11 +545,8 @@ void FluidNetwork::solve_started() {
     solve_above(-kNever);
     return;
   }
-  if (apply(solve_channels_, searched_, Check::others)) {
-    ++bottleneck_solves_;
+  if (solve_searched())
     return;
-  }
-  ++bottleneck_retries_;
   // Finished flows may sit in other components than the started ones: seed both.
   dirty_.insert(dirty_.end(), freed_.begin(), freed_.end());
   solve_reached(dirty_);
@@ -573,11 +573,8 @@ void FluidNetwork::solve_above(double floor) {
   if (floor != -kNever && picked >= kSearchFrom && search_after_finish()) {
     if (reach(freed_, floor, picked / 2, searched_, Through::saturated)) {
       searches_skipped_ = 0;
-      if (apply(solve_channels_, searched_, Check::others)) {
-        ++bottleneck_solves_;
+      if (solve_searched())
         return;
-      }
-      ++bottleneck_retries_;
       next_stamp();
       if (reach(freed_, floor, picked / 2, searched_, Through::shared)) {
         apply(solve_channels_, searched_, Check::none);
@@ -590,6 +587,15 @@ void FluidNetwork::solve_above(double floor) {
     channels.clear();
   }
   apply(channels, listed, Check::none);
+}
+
+bool FluidNetwork::solve_searched() {
+  if (apply(solve_channels_, searched_, Check::others)) {
+    ++bottleneck_solves_;
+    return true;
+  }
+  ++bottleneck_retries_;
+  return false;
 }
 
 void FluidNetwork::next_stamp() {
@@ -635,14 +641,12 @@ bool FluidNetwork::reach(const std::vector<ChannelId>& seeds, double floor, size
     f.mark = stamp;
   };
   // A channel with room left is in the solve but leads nowhere (see solve_above).
-  const double* const load = load_.data();
-  const double* const capacity = capacity_.data();
   auto queue_saturated = [&](ChannelId c) {
     Filling& f = filling[c];
     if (f.mark == stamp)
       return;
     f.mark = stamp;
-    if (load[c] >= kSaturated * capacity[c])
+    if (saturated(c))
       frontier[queued++] = c;
     else
       channels.push_back(c);

@@ -9,7 +9,8 @@
 // Rates are the weighted max-min fair allocation (progressive filling), kept current
 // incrementally and exactly:
 //  * a start re-solves the connected component of flows and channels it joins (max-min
-//    allocations of disjoint components are independent);
+//    allocations of disjoint components are independent), after first trying, as a finish
+//    does below, the started flows and those they reach through bottlenecks;
 //  * a finish re-solves only the flows whose rate is at least the finished flow's: a flow frozen
 //    at rate r crosses no channel that saturates below r, and removing it only lowers demand on
 //    channels that saturate at r or above, so every flow below r keeps its rate; and of the
@@ -126,8 +127,9 @@ class FluidNetwork {
   // channels, and finishes that were nobody's bottleneck.
   uint64_t placed_flows() const { return placed_flows_; }
   uint64_t quiet_finishes() const { return quiet_finishes_; }
-  // Finish solves of the flows reached through bottlenecks (see the header), and those whose
-  // check failed, re-solved over every channel they share (the failed try counts as a solve).
+  // Solves of the flows a start or finish reached through bottlenecks (see the header), and
+  // those whose check failed, re-solved over every channel they share (the failed try counts
+  // as a solve).
   uint64_t bottleneck_solves() const { return bottleneck_solves_; }
   uint64_t bottleneck_retries() const { return bottleneck_retries_; }
 
@@ -180,6 +182,8 @@ class FluidNetwork {
   void finish(FlowId f);
   void settle_listed(size_t pos);
   void resolve();
+  // Whether the normal flows fill channel c to within 1e-9 of its capacity.
+  bool saturated(ChannelId c) const;
   // Whether no channel of flow f that other flows share is saturated: then f is nobody's
   // bottleneck.
   bool bottleneck_free(FlowId f) const;
@@ -192,9 +196,15 @@ class FluidNetwork {
   // The solves below take and give flows by their position in the listed arrays.
   void solve_started();
   void solve_reached(const std::vector<ChannelId>& seeds);
+  // Solves the flows a bottleneck search found (searched_, solve_channels_) with the check;
+  // false, counted as a retry and with nothing changed, when the check fails.
+  bool solve_searched();
   void solve_above(double floor);
-  // The flows at or above `floor` that the seeds reach through shared channels, into `listed`
-  // and the solve's channels; false (lists incomplete) once more than `cap` are found.
+  // The flows at or above `floor` that the seeds reach through shared channels (or only
+  // through bottlenecks: see Through), into `listed` and the solve's channels; false (lists
+  // incomplete) once more than `cap` are found.
+  // shared: every channel a found flow uses leads on, to all its flows. saturated: only a
+  // saturated channel (or a seed) leads on, and only to its flows with the largest share.
   enum class Through : uint8_t { shared, saturated };
   // `started` (optional, Through::saturated only): flows in the search from the outset.
   bool reach(const std::vector<ChannelId>& seeds, double floor, size_t cap,
