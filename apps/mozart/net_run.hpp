@@ -47,14 +47,14 @@ sim::RunResult run_plan(const net::Network& net, const net::CollectivePlan& plan
                         const std::vector<double>& start_s, sim::Timeline* timeline = nullptr,
                         std::function<void(std::size_t, std::size_t)> progress = {});
 
-// A run's measures as `net collective --json` prints them: flows, time, payload, bytes on
-// links, the busiest channel and its utilisation.
 // The same, with a progress line of finished flows on a terminal (core::Progress) while it runs.
 sim::RunResult run_plan_with_progress(const std::string& label, const net::Network& net,
                                       const net::CollectivePlan& plan,
                                       const std::vector<double>& start_s,
                                       sim::Timeline* timeline = nullptr);
 
+// A run's measures as `net collective --json` prints them: flows, time, payload, bytes on
+// links, the busiest channel and its utilisation.
 nlohmann::ordered_json run_json(const net::Network& net, const net::CollectivePlan& plan,
                                 const sim::RunResult& r);
 

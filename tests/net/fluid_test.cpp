@@ -377,6 +377,41 @@ TEST(Fluid, UnitDemandShortcutAgreesWithTheGeneralPath) {
   }
 }
 
+TEST(Fluid, ALatencyIsAStartThatLate) {
+  // Flows with random latencies (many equal, some zero-byte, some with no channel) finish when
+  // the same flows, started at their latency's end with none, do: every latency end leaves the
+  // waiting queue in time order, whatever the order the flows were queued in.
+  std::mt19937 rng(23);
+  std::uniform_int_distribution<int> latency_step(0, 6);
+  for (int trial = 0; trial < 10; ++trial) {
+    Instance in = random_instance(rng, 4 + trial % 5, 150, trial % 2 == 0);
+    FluidNetwork late(in.capacity);
+    std::vector<double> latency(in.flows.size());
+    for (size_t f = 0; f < in.flows.size(); ++f) {
+      latency[f] = 0.5 * latency_step(rng);
+      if (f % 17 == 0)
+        in.flows[f].bytes = 0;
+      if (f % 23 == 0)
+        in.flows[f].uses.clear();
+      FlowSpec spec = in.flows[f];
+      spec.latency_s = latency[f];
+      late.start(spec);
+    }
+    std::vector<double> waited(in.flows.size());
+    while (late.next_event_time() != kNever)
+      late.advance_to(late.next_event_time());
+    for (size_t f = 0; f < in.flows.size(); ++f)
+      waited[f] = late.finish_time(FlowId(f));
+    Instance shifted = in;
+    shifted.start = latency;
+    FluidNetwork direct(in.capacity);
+    const std::vector<double> want = incremental(shifted, direct);
+    for (size_t f = 0; f < in.flows.size(); ++f)
+      EXPECT_NEAR(waited[f], want[f], 1e-9 * std::max(1.0, want[f]))
+          << "trial " << trial << " flow " << f;
+  }
+}
+
 TEST(Fluid, RatesAreMaxMinFair) {
   // Max-min optimality: feasible, and every flow crosses a saturated channel on which no flow
   // gets more than it does.

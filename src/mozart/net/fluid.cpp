@@ -163,50 +163,44 @@ void FluidNetwork::reset() {
 
 // --- the event heap ----------------------------------------------------------------------
 
-bool FluidNetwork::heap_less(FlowId a, FlowId b) const {
-  const double ta = flows_[a].next_time, tb = flows_[b].next_time;
-  return ta != tb ? ta < tb : a < b;
+void FluidNetwork::heap_place(size_t i, HeapEntry e) {
+  heap_[i] = e;
+  flows_[e.flow].heap_pos = int32_t(i);
 }
 
-void FluidNetwork::heap_swap(size_t i, size_t j) {
-  std::swap(heap_[i], heap_[j]);
-  flows_[heap_[i]].heap_pos = int32_t(i);
-  flows_[heap_[j]].heap_pos = int32_t(j);
-}
-
-void FluidNetwork::heap_sift_up(size_t i) {
+// Moves the entry at i up or down to where its key belongs (a hole moves, not the entry).
+void FluidNetwork::heap_fix(size_t i) {
+  const HeapEntry e = heap_[i];
   while (i > 0) {
-    size_t parent = (i - 1) / 2;
-    if (!heap_less(heap_[i], heap_[parent]))
+    const size_t parent = (i - 1) / 2;
+    if (!(e < heap_[parent]))
       break;
-    heap_swap(i, parent);
+    heap_place(i, heap_[parent]);
     i = parent;
   }
-}
-
-void FluidNetwork::heap_sift_down(size_t i) {
+  const size_t n = heap_.size();
   while (true) {
-    size_t best = i, left = 2 * i + 1, right = left + 1;
-    if (left < heap_.size() && heap_less(heap_[left], heap_[best]))
-      best = left;
-    if (right < heap_.size() && heap_less(heap_[right], heap_[best]))
-      best = right;
-    if (best == i)
-      return;
-    heap_swap(i, best);
-    i = best;
+    const size_t left = 2 * i + 1, right = left + 1;
+    if (left >= n)
+      break;
+    const size_t child = right < n && heap_[right] < heap_[left] ? right : left;
+    if (!(heap_[child] < e))
+      break;
+    heap_place(i, heap_[child]);
+    i = child;
   }
+  heap_place(i, e);
 }
 
 void FluidNetwork::heap_set(FlowId f, double time) {
   Flow& flow = flows_[f];
-  flow.next_time = time;
   if (flow.heap_pos < 0) {
     flow.heap_pos = int32_t(heap_.size());
-    heap_.push_back(f);
+    heap_.push_back({time, f});
+  } else {
+    heap_[size_t(flow.heap_pos)].time = time;
   }
-  heap_sift_up(size_t(flow.heap_pos));
-  heap_sift_down(size_t(flow.heap_pos));
+  heap_fix(size_t(flow.heap_pos));
 }
 
 void FluidNetwork::heap_remove(FlowId f) {
@@ -214,12 +208,12 @@ void FluidNetwork::heap_remove(FlowId f) {
   if (flow.heap_pos < 0)
     return;
   const size_t i = size_t(flow.heap_pos);
-  heap_swap(i, heap_.size() - 1);
-  heap_.pop_back();
   flow.heap_pos = -1;
+  const HeapEntry last = heap_.back();
+  heap_.pop_back();
   if (i < heap_.size()) {
-    heap_sift_up(i);
-    heap_sift_down(i);
+    heap_[i] = last;
+    heap_fix(i);
   }
 }
 
@@ -373,7 +367,7 @@ void FluidNetwork::finish(FlowId id) {
 
 double FluidNetwork::next_event_time() {
   resolve();
-  double t = heap_.empty() ? kNever : flows_[heap_.front()].next_time;
+  double t = heap_.empty() ? kNever : heap_.front().time;
   // A contiguous scan beats a heap of changing keys.
   for (const LowFlow& l : low_)
     t = std::min(t, l.time);
@@ -393,8 +387,8 @@ void FluidNetwork::advance_to(double t, std::vector<FlowId>& done) {
   now_ = t;
   const double horizon = t + kTimeTolerance * std::fabs(t);
   done.clear();
-  while (!heap_.empty() && flows_[heap_.front()].next_time <= horizon) {
-    const FlowId id = heap_.front();
+  while (!heap_.empty() && heap_.front().time <= horizon) {
+    const FlowId id = heap_.front().flow;
     if (flows_[id].phase == Phase::latency) {
       activate(id);
     } else {

@@ -140,7 +140,6 @@ class FluidNetwork {
     Priority priority = Priority::normal;
     int32_t low_pos = -1;  // position in low_ while a low flow is on channels
     double bytes = 0;
-    double next_time = kNever;  // latency end or finishing time, while in the heap
     double finish_time = kNever;
     int32_t heap_pos = -1;  // position in heap_, -1 when not queued
   };
@@ -241,15 +240,20 @@ class FluidNetwork {
   // Takes what a flow at this rate puts on its channels out of their loads.
   void remove_load(FlowId f, double rate);
 
-  // Indexed min-heap by next_time (ties by id) of the flows not on channels: those waiting out
-  // their latency and those with nothing to share. Flows on channels keep their finishing
-  // times in listed_time_ instead.
-  bool heap_less(FlowId a, FlowId b) const;
+  // Indexed min-heap by time (ties by id) of the flows not on channels: those waiting out
+  // their latency and those with nothing to share, each entry with its key (a comparison reads
+  // no flow). Flows on channels keep their finishing times in listed_time_ instead.
+  struct HeapEntry {
+    double time;  // latency end or finishing time
+    FlowId flow;
+    bool operator<(const HeapEntry& o) const {
+      return time != o.time ? time < o.time : flow < o.flow;
+    }
+  };
   void heap_set(FlowId f, double time);
   void heap_remove(FlowId f);
-  void heap_sift_up(size_t i);
-  void heap_sift_down(size_t i);
-  void heap_swap(size_t i, size_t j);
+  void heap_fix(size_t i);
+  void heap_place(size_t i, HeapEntry e);
 
   std::vector<double> capacity_;
   std::vector<ChannelStats> stats_;
@@ -268,7 +272,7 @@ class FluidNetwork {
   std::vector<ChannelId> use_channel_;   // every flow's uses, in start order
   std::vector<double> use_coefficient_;  // up to the last flow with a coefficient other than 1
   std::vector<uint32_t> use_slot_;       // where the use sits in its channel's channel_flows_
-  std::vector<FlowId> heap_;
+  std::vector<HeapEntry> heap_;
   // The flows on channels, in the order they joined, with what the solves and the event scans
   // read of them in the same order, so that both stream through memory. A finished flow
   // leaves a hole (rate NaN, time kNever) until compact_listed().
