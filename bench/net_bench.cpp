@@ -3,11 +3,15 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include "mozart/core/heap.hpp"
 #include "mozart/hw/spec.hpp"
 #include "mozart/net/collectives.hpp"
 #include "mozart/sim/engine.hpp"
 
 namespace {
+
+// Freed memory kept for reuse, as the `mozart` command keeps it (mozart/core/heap.hpp).
+[[maybe_unused]] const bool kKeepsFreedMemory = mozart::core::keep_freed_memory();
 
 constexpr const char* kKinds =
     "chiplet_kinds: {c: {peak_flops: {bf16: 1 TFLOP/s}, array: {rows: 1, cols: 1, count: 1}, "

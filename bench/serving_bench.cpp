@@ -6,6 +6,7 @@
 // and full.
 #include <benchmark/benchmark.h>
 
+#include "mozart/core/heap.hpp"
 #include "mozart/hw/zoo.hpp"
 #include "mozart/mapping/mapping.hpp"
 #include "mozart/model/zoo.hpp"
@@ -15,6 +16,9 @@
 #include "mozart/workload/inference.hpp"
 
 namespace {
+
+// Freed memory kept for reuse, as the `mozart` command keeps it (mozart/core/heap.hpp).
+[[maybe_unused]] const bool kKeepsFreedMemory = mozart::core::keep_freed_memory();
 
 using namespace mozart;
 

@@ -7,6 +7,7 @@
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 
+#include "mozart/core/heap.hpp"
 #include "mozart/hw/zoo.hpp"
 #include "mozart/model/zoo.hpp"
 #include "mozart/net/network.hpp"
@@ -14,6 +15,9 @@
 #include "mozart/study/setup.hpp"
 
 namespace {
+
+// Freed memory kept for reuse, as the `mozart` command keeps it (mozart/core/heap.hpp).
+[[maybe_unused]] const bool kKeepsFreedMemory = mozart::core::keep_freed_memory();
 
 using namespace mozart;
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "mozart/core/error.hpp"
+#include "mozart/core/heap.hpp"
 #include "mozart/core/progress.hpp"
 #include "mozart/core/temp_file.hpp"
 
@@ -26,6 +27,7 @@ int report(const char* kind, const std::string& message, int code) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mozart::core::keep_freed_memory();  // runs free and rebuild large arrays again and again
   mozart::core::install_temp_file_cleanup();
   CLI::App app{
       "mozart: plan and simulate Mixture-of-Experts training and inference on "
