@@ -1,7 +1,6 @@
 #include "mozart/core/heap.hpp"
 
 #include <climits>
-#include <cstdlib>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
