@@ -1,7 +1,12 @@
 #include "mozart/core/heap.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -36,6 +41,44 @@ TEST(Heap, AFreedLargeBlockStaysForTheNextRequests) {
   EXPECT_GE(mallinfo2().fordblks, kBytes);
 #else
   EXPECT_FALSE(keep_freed_memory());
+#endif
+}
+
+// The flags of the mapping that holds address `p`, from /proc/self/smaps ("" if none does).
+std::string mapping_flags(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = std::uintptr_t(p);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    std::uintptr_t from = 0, to = 0;
+    char dash = 0;
+    std::istringstream range(line);
+    if (range >> std::hex >> from >> dash >> to && dash == '-') {
+      inside = from <= at && at < to;
+      continue;
+    }
+    if (inside && line.rfind("VmFlags:", 0) == 0)
+      return line;
+  }
+  return "";
+}
+
+TEST(Heap, TheHeapIsAdvisedForHugePages) {
+  if (kOwnAllocator)
+    GTEST_SKIP() << "a sanitizer's allocator";
+  if (!std::filesystem::exists("/sys/kernel/mm/transparent_hugepage"))
+    GTEST_SKIP() << "a kernel without transparent huge pages";
+#if defined(__GLIBC__)
+  ASSERT_TRUE(keep_freed_memory());
+  // Under the mmap threshold, so from the heap's advised top.
+  char* block = static_cast<char*>(std::malloc(24 << 20));
+  ASSERT_NE(block, nullptr);
+  const std::string flags = mapping_flags(block + (12 << 20));
+  std::free(block);
+  ASSERT_FALSE(flags.empty());
+  EXPECT_NE(flags.find(" hg"), std::string::npos) << flags;  // MADV_HUGEPAGE
+#else
+  GTEST_SKIP() << "not glibc";
 #endif
 }
 

@@ -7,6 +7,11 @@
 // kernel page by page. keep_freed_memory() keeps them for reuse instead: blocks up to 32 MiB
 // come from the heap, and the heap's top is not trimmed below 2 GiB. The process then holds its
 // peak until it exits.
+//
+// It also asks for transparent huge pages on the heap's first gigabyte (address space only,
+// faulted in as first written): a run's arrays are faulted in 2 MiB at a time rather than
+// 4 KiB, and the solver's scattered reads of them miss the TLB less. Worker threads' own
+// arenas keep ordinary pages.
 #pragma once
 
 namespace mozart::core {
