@@ -220,21 +220,47 @@ class IterationBuilder {
     plan_.stage_of.push_back(stage);
   }
 
+  // A phase's task names: its compute, and its memory reads and writes.
+  struct PhaseNames {
+    explicit PhaseNames(std::string phase)
+        : compute(std::move(phase)), read(compute + ".read"), write(compute + ".write") {}
+    std::string compute, read, write;
+  };
+
   // Per device: compute and memory traffic of one phase, both after the last barrier.
-  void device_tasks(const std::string& name, int d, const DeviceWork& w, Deps& tasks) {
+  void device_tasks(const PhaseNames& name, int d, const DeviceWork& w, Deps& tasks) {
     if (w.seconds > 0)
-      tasks.push_back(plan_.graph.add_compute(name, d, w.seconds, {last_}));
-    const std::vector<int> stacks = sim::stacks_of(hw_, d);
+      tasks.push_back(plan_.graph.add_compute(name.compute, d, w.seconds, {last_}));
     for (auto [bytes, dir] : {std::pair{w.read, sim::Direction::to_sram},
                               std::pair{w.written, sim::Direction::to_memory}}) {
-      if (bytes <= 0 || stacks.empty())
+      if (bytes <= 0)
         continue;
-      const net::FlowSpec spec = sim::striped_transfer(net_, plan_.platform, stacks, d, bytes, dir);
-      count(spec);
+      const net::FlowSpec* spec = transfer(d, dir, bytes);
+      if (spec == nullptr)
+        continue;  // no memory stack serves the device
+      count(*spec);
       tasks.push_back(plan_.graph.add_flow(
-          name + (dir == sim::Direction::to_sram ? ".read" : ".write"), spec, {last_}));
+          dir == sim::Direction::to_sram ? name.read : name.write, *spec, {last_}));
       plan_.memory_bytes[d] += bytes;
     }
+  }
+
+  // Device d's transfer between its memory stacks and its SRAM, its stacks and routes found once
+  // per iteration; `bytes` set. Null when no stack serves d.
+  const net::FlowSpec* transfer(int d, sim::Direction dir, double bytes) {
+    if (transfers_.empty())
+      transfers_.resize(2 * std::size_t(map_.devices));
+    auto& [known, spec] = transfers_[2 * std::size_t(d) + (dir == sim::Direction::to_sram ? 0 : 1)];
+    if (!known) {
+      const std::vector<int> stacks = sim::stacks_of(hw_, d);
+      if (!stacks.empty())
+        spec = sim::striped_transfer(net_, plan_.platform, stacks, d, 0, dir);
+      known = true;
+    }
+    if (spec.uses.empty())
+      return nullptr;
+    spec.bytes = bytes;
+    return &spec;
   }
 
   // Per group: one device's work (the group's ops split over its members).
@@ -272,12 +298,12 @@ class IterationBuilder {
   int context() const { return cfg_.context + iteration_; }
 
   void attention(int layer, const std::vector<DeviceWork>& per_group) {
-    const std::string name = layer < m_.layers ? fmt::format("L{}.attention", layer) : "lm_head";
+    const PhaseNames name(layer < m_.layers ? fmt::format("L{}.attention", layer) : "lm_head");
     begin_phase(Stage::attention);
     Deps tasks;
     for (int d = 0; d < map_.devices; ++d)
       device_tasks(name, d, per_group[std::size_t(map_.group_of[d])], tasks);
-    end_phase(name, Stage::attention, std::move(tasks));
+    end_phase(name.compute, Stage::attention, std::move(tasks));
   }
 
   // A collective's plan, made once per iteration for each kind, members and size: every
@@ -465,7 +491,7 @@ class IterationBuilder {
   }
 
   void experts(int layer, std::size_t li, const std::vector<std::map<int, double>>& tokens) {
-    const std::string name = fmt::format("L{}.experts", layer);
+    const PhaseNames name(fmt::format("L{}.experts", layer));
     const double expert_bytes = double(model::routed_expert_params(m_)) * b_;
     begin_phase(Stage::experts);
     Deps tasks;
@@ -481,7 +507,7 @@ class IterationBuilder {
       device_tasks(name, d, w, tasks);
     }
     (void)li;
-    end_phase(name, Stage::experts, std::move(tasks));
+    end_phase(name.compute, Stage::experts, std::move(tasks));
   }
 
   const ServeInputs& in_;
@@ -500,6 +526,7 @@ class IterationBuilder {
   std::map<std::tuple<int, int, int, int>, DeviceWork> block_cache_;  // by mixer, FFN and tokens
   std::map<std::tuple<Collective, std::vector<int>, double>, net::CollectivePlan> plans_;
   std::vector<std::pair<bool, net::FlowSpec>> unicast_;  // by (from, to), once routed
+  std::vector<std::pair<bool, net::FlowSpec>> transfers_;  // by (device, direction), once found
   const std::vector<SideFlow>& side_;
   IterationPlan plan_;
   TaskId last_ = -1;

@@ -67,6 +67,9 @@ std::vector<DeviceMemory> serving_memory(const ServeInputs& in, const ServeConfi
   }
   // Per layer, a device holds its experts' homes, and its shadow slots or the replicas it holds
   // when they are more.
+  std::vector<int> device_of_slot;
+  for (const std::string& name : in.placement.layout.chiplets)
+    device_of_slot.push_back(*hw.find_node(name));
   for (const placement::LayerPlacement& layer : in.placement.layers) {
     std::vector<int> homes(in.placement.layout.chiplets.size(), 0);
     std::vector<int> replicas(homes.size(), 0);
@@ -74,7 +77,7 @@ std::vector<DeviceMemory> serving_memory(const ServeInputs& in, const ServeConfi
       for (std::size_t i = 0; i < copies.size(); ++i)
         ++(i == 0 ? homes : replicas)[std::size_t(copies[i])];
     for (std::size_t slot = 0; slot < homes.size(); ++slot) {
-      DeviceMemory& mem = out[std::size_t(*hw.find_node(in.placement.layout.chiplets[slot]))];
+      DeviceMemory& mem = out[std::size_t(device_of_slot[slot])];
       mem.expert_weights += homes[slot] * expert_bytes;
       mem.shadow_slots += std::max(replicas[slot], config.shadow_slots) * expert_bytes;
     }
