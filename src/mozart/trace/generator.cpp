@@ -211,14 +211,16 @@ std::vector<double> balancing_bias(int experts, int k, const std::vector<std::ve
   if (k >= experts)
     return bias;  // every expert serves every token
   const double target = static_cast<double>(k) / experts;
-  std::vector<double> share(n), chance, expected(n);
+  std::vector<double> weight(n), share(n), chance, expected(n);
+  const double boost = std::exp(strength);
   for (int round = 0; round < 500; ++round) {
     std::fill(expected.begin(), expected.end(), 0.0);
+    for (std::size_t e = 0; e < n; ++e)
+      weight[e] = std::exp(bias[e]);  // the same for every topic of the round
     for (std::size_t t = 0; t < sets.size(); ++t) {
-      for (std::size_t e = 0; e < n; ++e)
-        share[e] = std::exp(bias[e]);
+      share = weight;
       for (const int e : sets[t])
-        share[static_cast<std::size_t>(e)] *= std::exp(strength);
+        share[static_cast<std::size_t>(e)] *= boost;
       const double total = std::accumulate(share.begin(), share.end(), 0.0);
       for (auto& s : share)
         s /= total;

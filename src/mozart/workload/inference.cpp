@@ -239,8 +239,8 @@ class IterationBuilder {
       if (spec == nullptr)
         continue;  // no memory stack serves the device
       count(*spec);
-      tasks.push_back(plan_.graph.add_flow(
-          dir == sim::Direction::to_sram ? name.read : name.write, *spec, {last_}));
+      tasks.push_back(plan_.graph.add_flow(dir == sim::Direction::to_sram ? name.read : name.write,
+                                           *spec, {last_}));
       plan_.memory_bytes[d] += bytes;
     }
   }
@@ -525,7 +525,7 @@ class IterationBuilder {
   std::vector<int> hops_;            // [device][group]: hops from the group's source, -1 unknown
   std::map<std::tuple<int, int, int, int>, DeviceWork> block_cache_;  // by mixer, FFN and tokens
   std::map<std::tuple<Collective, std::vector<int>, double>, net::CollectivePlan> plans_;
-  std::vector<std::pair<bool, net::FlowSpec>> unicast_;  // by (from, to), once routed
+  std::vector<std::pair<bool, net::FlowSpec>> unicast_;    // by (from, to), once routed
   std::vector<std::pair<bool, net::FlowSpec>> transfers_;  // by (device, direction), once found
   const std::vector<SideFlow>& side_;
   IterationPlan plan_;
