@@ -145,8 +145,14 @@ class IterationBuilder {
     plan_.graph = sim::TaskGraph(plan_.platform.engines);
     plan_.memory_bytes.assign(std::size_t(map_.devices), 0);
     plan_.expert_tokens.assign(std::size_t(map_.devices), 0);
-    for (const std::string& name : in.placement.layout.chiplets)
-      device_of_slot_.push_back(*hw_.find_node(name));
+    // Layouts list the chiplets in the hardware's order: look a name up only when its slot's
+    // chiplet is another (a search of every node's name per slot, every iteration, cost more than
+    // a small study's iterations).
+    const auto& slots = in.placement.layout.chiplets;
+    for (std::size_t slot = 0; slot < slots.size(); ++slot)
+      device_of_slot_.push_back(slot < hw_.chiplets.size() && hw_.chiplets[slot].name == slots[slot]
+                                    ? int(slot)
+                                    : *hw_.find_node(slots[slot]));
     std::size_t first = 0;
     for (const GroupTokens& g : groups_) {
       first_token_.push_back(first);
@@ -252,7 +258,7 @@ class IterationBuilder {
       transfers_.resize(2 * std::size_t(map_.devices));
     auto& [known, spec] = transfers_[2 * std::size_t(d) + (dir == sim::Direction::to_sram ? 0 : 1)];
     if (!known) {
-      const std::vector<int> stacks = sim::stacks_of(hw_, d);
+      const std::vector<int>& stacks = stacks_of(d);
       if (!stacks.empty())
         spec = sim::striped_transfer(net_, plan_.platform, stacks, d, 0, dir);
       known = true;
@@ -261,6 +267,21 @@ class IterationBuilder {
       return nullptr;
     spec.bytes = bytes;
     return &spec;
+  }
+
+  // The memory stacks that serve device d, in stack order (as sim::stacks_of gives them), found
+  // for every device in one pass over the stacks.
+  const std::vector<int>& stacks_of(int d) {
+    if (stacks_.empty()) {
+      stacks_.resize(std::size_t(map_.devices));
+      for (std::size_t s = 0; s < hw_.memories.size(); ++s) {
+        const std::vector<int>& attached = hw_.memories[s].chiplets;
+        for (auto c = attached.begin(); c != attached.end(); ++c)
+          if (*c >= 0 && *c < map_.devices && std::find(attached.begin(), c, *c) == c)
+            stacks_[std::size_t(*c)].push_back(int(s));
+      }
+    }
+    return stacks_[std::size_t(d)];
   }
 
   // Per group: one device's work (the group's ops split over its members).
@@ -330,15 +351,18 @@ class IterationBuilder {
     return plans_.emplace(std::move(key), std::move(plan)).first->second;
   }
 
-  // The unicast flow between two devices, its route found once per iteration; `bytes` set.
+  // The unicast flow between two devices, its route found once per iteration; `bytes` set. The
+  // reference holds until the next call.
   net::FlowSpec& unicast(int from, int to, double bytes) {
-    if (unicast_.empty())
-      unicast_.resize(std::size_t(map_.devices) * std::size_t(map_.devices));
-    auto& [known, spec] = unicast_[std::size_t(from) * std::size_t(map_.devices) + std::size_t(to)];
-    if (!known) {
-      spec = net_.unicast(net_.route(from, to), 0);
-      known = true;
+    const auto devices = std::size_t(map_.devices);
+    if (unicast_at_.empty())
+      unicast_at_.assign(devices * devices, -1);
+    int32_t& at = unicast_at_[std::size_t(from) * devices + std::size_t(to)];
+    if (at < 0) {
+      at = int32_t(unicasts_.size());
+      unicasts_.push_back(net_.unicast(net_.route(from, to), 0));
     }
+    net::FlowSpec& spec = unicasts_[std::size_t(at)];
     spec.bytes = bytes;
     return spec;
   }
@@ -521,11 +545,16 @@ class IterationBuilder {
   const std::vector<GroupTokens> groups_;
   std::vector<std::size_t> first_token_;  // per group, within the iteration
   std::size_t base_token_ = 0;
-  std::vector<int> device_of_slot_;  // placement chiplet index -> device
-  std::vector<int> hops_;            // [device][group]: hops from the group's source, -1 unknown
+  std::vector<int> device_of_slot_;       // placement chiplet index -> device
+  std::vector<std::vector<int>> stacks_;  // per device: its memory stacks, once found
+  std::vector<int> hops_;  // [device][group]: hops from the group's source, -1 unknown
   std::map<std::tuple<int, int, int, int>, DeviceWork> block_cache_;  // by mixer, FFN and tokens
   std::map<std::tuple<Collective, std::vector<int>, double>, net::CollectivePlan> plans_;
-  std::vector<std::pair<bool, net::FlowSpec>> unicast_;    // by (from, to), once routed
+  // Where the flow between two devices sits in unicasts_, by (from, to); -1 until routed. An
+  // index rather than the flows themselves: a run of small iterations would otherwise build
+  // and free a flow for every pair of devices each iteration.
+  std::vector<int32_t> unicast_at_;
+  std::vector<net::FlowSpec> unicasts_;
   std::vector<std::pair<bool, net::FlowSpec>> transfers_;  // by (device, direction), once found
   const std::vector<SideFlow>& side_;
   IterationPlan plan_;

@@ -31,21 +31,28 @@ double cached_state_bytes(const model::MoeModel& m, const GroupTokens& g, const 
   return sum;
 }
 
-// A device's memory: its stacks' capacities, a shared stack's split evenly among its chiplets.
-double capacity_of(const hw::HwSpec& hw, int d) {
-  double sum = 0;
-  for (int s : sim::stacks_of(hw, d))
-    sum += hw.memories[std::size_t(s)].bytes /
-           double(std::max<std::size_t>(1, hw.memories[std::size_t(s)].chiplets.size()));
-  return sum;
+// Per device, the sum over the stacks that serve it of each stack's `value` split evenly among
+// its chiplets, in one pass over the stacks (summed in stack order, as a scan of each device's
+// stacks would).
+template <typename Value>
+std::vector<double> per_device_share(const hw::HwSpec& hw, int devices, Value value) {
+  std::vector<double> out(static_cast<std::size_t>(devices), 0.0);
+  for (const hw::MemoryStack& m : hw.memories) {
+    const double share = value(m) / double(std::max<std::size_t>(1, m.chiplets.size()));
+    for (auto c = m.chiplets.begin(); c != m.chiplets.end(); ++c)
+      if (*c >= 0 && *c < devices && std::find(m.chiplets.begin(), c, *c) == c)
+        out[std::size_t(*c)] += share;
+  }
+  return out;
 }
 
-double bandwidth_of(const hw::HwSpec& hw, int d) {
-  double sum = 0;
-  for (int s : sim::stacks_of(hw, d))
-    sum += hw.memories[std::size_t(s)].bytes_per_s /
-           double(std::max<std::size_t>(1, hw.memories[std::size_t(s)].chiplets.size()));
-  return sum;
+// A device's memory: its stacks' capacities; and its bandwidth to them.
+std::vector<double> capacities(const hw::HwSpec& hw, int devices) {
+  return per_device_share(hw, devices, [](const hw::MemoryStack& m) { return m.bytes; });
+}
+
+std::vector<double> bandwidths(const hw::HwSpec& hw, int devices) {
+  return per_device_share(hw, devices, [](const hw::MemoryStack& m) { return m.bytes_per_s; });
 }
 
 }  // namespace
@@ -59,11 +66,12 @@ std::vector<DeviceMemory> serving_memory(const ServeInputs& in, const ServeConfi
   const double expert_bytes = double(model::routed_expert_params(m)) * b;
   const auto groups = group_tokens(config, map.group_count());
   std::vector<DeviceMemory> out(static_cast<std::size_t>(map.devices));
+  const std::vector<double> capacity = capacities(hw, map.devices);
   for (int d = 0; d < map.devices; ++d) {
     DeviceMemory& mem = out[std::size_t(d)];
     mem.dense_weights = double(params.total - params.routed_experts) * b / map.tp;
     mem.kv_cache = cached_state_bytes(m, groups[std::size_t(map.group_of[d])], config) / map.tp;
-    mem.capacity = capacity_of(hw, d);
+    mem.capacity = capacity[std::size_t(d)];
   }
   // Per layer, a device holds its experts' homes, and its shadow slots or the replicas it holds
   // when they are more.
@@ -156,9 +164,10 @@ IterationRun run_iteration(const ServeInputs& in, const ServeConfig& config, int
     previous = end;
   }
   it.latency_s = previous;  // the last phase's end: side flows may run on after it
+  const std::vector<double> bandwidth = bandwidths(hw, in.mapping.devices);
   for (int d = 0; d < in.mapping.devices; ++d)
     it.memory_bound_s =
-        std::max(it.memory_bound_s, plan.memory_bytes[std::size_t(d)] / bandwidth_of(hw, d));
+        std::max(it.memory_bound_s, plan.memory_bytes[std::size_t(d)] / bandwidth[std::size_t(d)]);
   it.tokens = plan.tokens;
   it.dispatched_copies = plan.dispatched_copies;
   it.routed_slots = plan.routed_slots;
