@@ -200,3 +200,25 @@ TEST(Platform, AStackBehindASwitchServesOnlyItsChiplets) {
 
 }  // namespace
 }  // namespace mozart::sim
+
+namespace mozart::sim {
+namespace {
+
+// Every chiplet's stacks found in one pass are those stacks_of finds for it alone, on presets
+// with private, shared and switch-attached stacks.
+TEST(Platform, StacksOfEveryChipletInOnePassAreEachChipletsOwn) {
+  for (const char* preset : {"mozart-nop-tree-ucie", "wsc-mesh-4x8x8", "nvl72", "dgx-h100"}) {
+    const hw::HwSpec hw = hw::load_hw(preset);
+    const std::vector<std::vector<int>> all = stacks_by_chiplet(hw);
+    ASSERT_EQ(all.size(), hw.chiplets.size()) << preset;
+    std::size_t served = 0;
+    for (int c = 0; c < int(hw.chiplets.size()); ++c) {
+      EXPECT_EQ(all[std::size_t(c)], stacks_of(hw, c)) << preset << " chiplet " << c;
+      served += all[std::size_t(c)].empty() ? 0 : 1;
+    }
+    EXPECT_GT(served, 0u) << preset;
+  }
+}
+
+}  // namespace
+}  // namespace mozart::sim

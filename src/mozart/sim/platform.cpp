@@ -116,4 +116,15 @@ std::vector<int> stacks_of(const hw::HwSpec& hw, int chiplet) {
   return out;
 }
 
+std::vector<std::vector<int>> stacks_by_chiplet(const hw::HwSpec& hw) {
+  std::vector<std::vector<int>> out(hw.chiplets.size());
+  for (std::size_t s = 0; s < hw.memories.size(); ++s) {
+    const std::vector<int>& attached = hw.memories[s].chiplets;
+    for (auto c = attached.begin(); c != attached.end(); ++c)
+      if (*c >= 0 && std::size_t(*c) < out.size() && std::find(attached.begin(), c, *c) == c)
+        out[std::size_t(*c)].push_back(static_cast<int>(s));
+  }
+  return out;
+}
+
 }  // namespace mozart::sim

@@ -45,5 +45,8 @@ net::FlowSpec striped_transfer(const net::Network& network, const Platform& plat
                                Direction direction = Direction::to_sram);
 // The stacks that serve a chiplet, in spec order.
 std::vector<int> stacks_of(const hw::HwSpec& hw, int chiplet);
+// The same for every chiplet, indexed by chiplet, in one pass over the stacks (what a caller
+// that asks for many chiplets wants: stacks_of scans every stack for each).
+std::vector<std::vector<int>> stacks_by_chiplet(const hw::HwSpec& hw);
 
 }  // namespace mozart::sim

@@ -269,18 +269,10 @@ class IterationBuilder {
     return &spec;
   }
 
-  // The memory stacks that serve device d, in stack order (as sim::stacks_of gives them), found
-  // for every device in one pass over the stacks.
+  // The memory stacks that serve device d, in stack order, found for every device at once.
   const std::vector<int>& stacks_of(int d) {
-    if (stacks_.empty()) {
-      stacks_.resize(std::size_t(map_.devices));
-      for (std::size_t s = 0; s < hw_.memories.size(); ++s) {
-        const std::vector<int>& attached = hw_.memories[s].chiplets;
-        for (auto c = attached.begin(); c != attached.end(); ++c)
-          if (*c >= 0 && *c < map_.devices && std::find(attached.begin(), c, *c) == c)
-            stacks_[std::size_t(*c)].push_back(int(s));
-      }
-    }
+    if (stacks_.empty())
+      stacks_ = sim::stacks_by_chiplet(hw_);
     return stacks_[std::size_t(d)];
   }
 
@@ -546,7 +538,7 @@ class IterationBuilder {
   std::vector<std::size_t> first_token_;  // per group, within the iteration
   std::size_t base_token_ = 0;
   std::vector<int> device_of_slot_;       // placement chiplet index -> device
-  std::vector<std::vector<int>> stacks_;  // per device: its memory stacks, once found
+  std::vector<std::vector<int>> stacks_;  // per chiplet: its memory stacks, once found
   std::vector<int> hops_;  // [device][group]: hops from the group's source, -1 unknown
   std::map<std::tuple<int, int, int, int>, DeviceWork> block_cache_;  // by mixer, FFN and tokens
   std::map<std::tuple<Collective, std::vector<int>, double>, net::CollectivePlan> plans_;

@@ -31,18 +31,17 @@ double cached_state_bytes(const model::MoeModel& m, const GroupTokens& g, const 
   return sum;
 }
 
-// Per device, the sum over the stacks that serve it of each stack's `value` split evenly among
-// its chiplets, in one pass over the stacks (summed in stack order, as a scan of each device's
-// stacks would).
+// Per device, the sum over the stacks that serve it of each stack's `value`, a shared stack's
+// split evenly among its chiplets.
 template <typename Value>
 std::vector<double> per_device_share(const hw::HwSpec& hw, int devices, Value value) {
+  const std::vector<std::vector<int>> stacks = sim::stacks_by_chiplet(hw);
   std::vector<double> out(static_cast<std::size_t>(devices), 0.0);
-  for (const hw::MemoryStack& m : hw.memories) {
-    const double share = value(m) / double(std::max<std::size_t>(1, m.chiplets.size()));
-    for (auto c = m.chiplets.begin(); c != m.chiplets.end(); ++c)
-      if (*c >= 0 && *c < devices && std::find(m.chiplets.begin(), c, *c) == c)
-        out[std::size_t(*c)] += share;
-  }
+  for (std::size_t d = 0; d < out.size() && d < stacks.size(); ++d)
+    for (const int s : stacks[d]) {
+      const hw::MemoryStack& m = hw.memories[std::size_t(s)];
+      out[d] += value(m) / double(std::max<std::size_t>(1, m.chiplets.size()));
+    }
   return out;
 }
 
