@@ -198,12 +198,6 @@ TEST(Platform, AStackBehindASwitchServesOnlyItsChiplets) {
   EXPECT_THROW(memory_transfer(t.network, t.platform, 1, t.node("root"), 1), core::InputError);
 }
 
-}  // namespace
-}  // namespace mozart::sim
-
-namespace mozart::sim {
-namespace {
-
 // Every chiplet's stacks found in one pass are those stacks_of finds for it alone, on presets
 // with private, shared and switch-attached stacks.
 TEST(Platform, StacksOfEveryChipletInOnePassAreEachChipletsOwn) {

@@ -13,13 +13,6 @@ namespace {
 
 using workload::Stage;
 
-std::vector<int> devices_of_slots(const workload::ServeInputs& in) {
-  std::vector<int> out;
-  for (const std::string& name : in.placement.layout.chiplets)
-    out.push_back(*in.network.hw().find_node(name));
-  return out;
-}
-
 std::vector<std::vector<int>> slot_hops(const net::Network& net, const std::vector<int>& device) {
   const std::size_t n = device.size();
   std::vector<std::vector<int>> out(n, std::vector<int>(n, 0));
@@ -136,7 +129,7 @@ BalancedRun serve_balanced(const workload::ServeInputs& in, const workload::Serv
   balance::check_options(options, config.iterations, command);
   workload::check_serving_inputs(in, config);
   workload::check_serving_memory(in, config);
-  const std::vector<int> device = devices_of_slots(in);
+  const std::vector<int> device = workload::devices_of_slots(in);
   const auto hops = slot_hops(in.network, device);
   const int slots = in.placement.layout.slots + config.shadow_slots;
   const double expert_bytes =

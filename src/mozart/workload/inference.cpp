@@ -145,14 +145,7 @@ class IterationBuilder {
     plan_.graph = sim::TaskGraph(plan_.platform.engines);
     plan_.memory_bytes.assign(std::size_t(map_.devices), 0);
     plan_.expert_tokens.assign(std::size_t(map_.devices), 0);
-    // Layouts list the chiplets in the hardware's order: look a name up only when its slot's
-    // chiplet is another (a search of every node's name per slot, every iteration, cost more than
-    // a small study's iterations).
-    const auto& slots = in.placement.layout.chiplets;
-    for (std::size_t slot = 0; slot < slots.size(); ++slot)
-      device_of_slot_.push_back(slot < hw_.chiplets.size() && hw_.chiplets[slot].name == slots[slot]
-                                    ? int(slot)
-                                    : *hw_.find_node(slots[slot]));
+    device_of_slot_ = devices_of_slots(in);
     std::size_t first = 0;
     for (const GroupTokens& g : groups_) {
       first_token_.push_back(first);
@@ -586,6 +579,21 @@ std::string_view to_string(Stage stage) {
       return "combine";
   }
   return "?";
+}
+
+std::vector<int> devices_of_slots(const ServeInputs& inputs) {
+  const hw::HwSpec& hw = inputs.network.hw();
+  const std::vector<std::string>& slots = inputs.placement.layout.chiplets;
+  std::vector<int> out;
+  out.reserve(slots.size());
+  // Layouts list the chiplets in the hardware's order: a name is searched for only when its
+  // slot's chiplet is another (a search of every node's name per slot made a run of small
+  // iterations pay more for it than for their simulation).
+  for (std::size_t slot = 0; slot < slots.size(); ++slot)
+    out.push_back(slot < hw.chiplets.size() && hw.chiplets[slot].name == slots[slot]
+                      ? int(slot)
+                      : *hw.find_node(slots[slot]));
+  return out;
 }
 
 std::vector<GroupTokens> group_tokens(const ServeConfig& config, int groups) {

@@ -144,6 +144,9 @@ struct IterationPlan {
   std::array<std::vector<double>, kStages> stage_channel_bytes;
 };
 
+// The device (hardware node) of each of the placement's slots, in slot order.
+std::vector<int> devices_of_slots(const ServeInputs& inputs);
+
 // InputError for a trace of another model or shorter than the iterations.
 void check_serving_inputs(const ServeInputs& inputs, const ServeConfig& config);
 IterationPlan build_iteration(const ServeInputs& inputs, const ServeConfig& config, int iteration,

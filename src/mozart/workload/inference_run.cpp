@@ -74,9 +74,7 @@ std::vector<DeviceMemory> serving_memory(const ServeInputs& in, const ServeConfi
   }
   // Per layer, a device holds its experts' homes, and its shadow slots or the replicas it holds
   // when they are more.
-  std::vector<int> device_of_slot;
-  for (const std::string& name : in.placement.layout.chiplets)
-    device_of_slot.push_back(*hw.find_node(name));
+  const std::vector<int> device_of_slot = devices_of_slots(in);
   for (const placement::LayerPlacement& layer : in.placement.layers) {
     std::vector<int> homes(in.placement.layout.chiplets.size(), 0);
     std::vector<int> replicas(homes.size(), 0);
