@@ -128,6 +128,23 @@ void BM_Generate(benchmark::State& state) {
 }
 BENCHMARK(BM_Generate)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// A short trace of a balanced law of DeepSeek-V3's shape (58 MoE layers, top-8 of 256): mostly
+// the law's structure, each layer's balancing bias fitted, on every hardware thread. Each
+// iteration draws from a law of its own (another structure seed), so none is kept from before.
+void BM_GenerateBalancedLaw(benchmark::State& state) {
+  std::vector<int> layers(58);
+  for (int l = 0; l < 58; ++l)
+    layers[static_cast<std::size_t>(l)] = l + 3;
+  GeneratorParams p;
+  p.balanced = true;
+  p.skew = 0.02;
+  for (auto _ : state) {
+    ++p.structure_seed;
+    benchmark::DoNotOptimize(generate({layers, 256, 8}, 256, p, 1).experts.data());
+  }
+}
+BENCHMARK(BM_GenerateBalancedLaw)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // `trace gen --like` as the command runs it: fit a 16-layer OLMoE-shaped source (100,000 tokens
 // of the parametric law, sticky topics, gates) and draw 1M tokens from the fit.
 void BM_Like(benchmark::State& state) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -375,6 +376,87 @@ TEST(Generator, ALayersLawDoesNotDependOnTheOtherLayers) {
                    std::sqrt(std::inner_product(ca.begin(), ca.end(), ca.begin(), 0.0) *
                              std::inner_product(cb.begin(), cb.end(), cb.begin(), 0.0));
   EXPECT_GT(r, 0.95);
+}
+
+// A law's structure is kept between draws (generator.cpp, structure_of). Each law below differs
+// from the base in one thing the structure depends on, and is drawn right after the base, whose
+// structure is then kept: were that thing left out of what tells kept structures apart, the law
+// would reuse the base's structure and come out the same as the base, or, where the thing also
+// changes the draws, differently from when drawn again once the base's structure is gone.
+TEST(Generator, KeptStructuresTellEveryLawApart) {
+  GeneratorParams base;
+  base.balanced = true;
+  base.layer_strength = {4.0, 3.0};
+  const TraceShape shape{{0, 1}, 16, 4};
+  using Law = std::pair<TraceShape, GeneratorParams>;
+  std::vector<std::pair<std::string, Law>> laws;
+  auto with = [&](const std::string& what, auto&& change) {
+    Law law{shape, base};
+    change(law.first, law.second);
+    laws.emplace_back(what, law);
+  };
+  with("skew", [](TraceShape&, GeneratorParams& p) { p.skew = 1.0; });
+  with("topics", [](TraceShape&, GeneratorParams& p) { p.topics = 4; });
+  with("topic_share", [](TraceShape&, GeneratorParams& p) { p.topic_share = 0.5; });
+  with("layer_strength", [](TraceShape&, GeneratorParams& p) { p.layer_strength = {1.0, 3.0}; });
+  with("domain_spread", [](TraceShape&, GeneratorParams& p) { p.domain_spread = 3.0; });
+  with("domains", [](TraceShape&, GeneratorParams& p) { p.domains = {"a", "b"}; });
+  with("structure_seed", [](TraceShape&, GeneratorParams& p) { p.structure_seed = 2; });
+  with("balanced", [](TraceShape&, GeneratorParams& p) { p.balanced = false; });
+  with("popularity", [](TraceShape&, GeneratorParams& p) {
+    p.popularity.assign(2, std::vector<double>(16, 0.0));
+    p.popularity[0][3] = 2.0;
+  });
+  with("experts", [](TraceShape& s, GeneratorParams&) { s.experts = 17; });
+  with("layer_ids", [](TraceShape& s, GeneratorParams&) { s.layer_ids = {0, 2}; });
+  with("top_k", [](TraceShape& s, GeneratorParams&) { s.top_k = 3; });
+  // With two domains, so that their spread shapes the topics' frequencies.
+  Law two_domains{shape, base};
+  two_domains.second.domains = {"a", "b"};
+  Law spread = two_domains;
+  spread.second.domain_spread = 3.0;
+  // Without per-layer strengths, so that the topic strength applies.
+  Law plain{shape, base};
+  plain.second.layer_strength.clear();
+  Law strength = plain;
+  strength.second.topic_strength = 2.0;
+  // The experts drawn, not the header, which names the shape.
+  auto experts = [](const Law& law) {
+    const Trace t = generate(law.first, 400, law.second, 7);
+    return std::vector<ExpertId>(t.experts.begin(), t.experts.end());
+  };
+  const Law plain_base{shape, base};
+  std::vector<std::vector<ExpertId>> after_base;
+  for (const auto& [what, law] : laws) {
+    const auto before = experts(plain_base);
+    after_base.push_back(experts(law));
+    EXPECT_TRUE(after_base.back() != before) << what;
+  }
+  EXPECT_TRUE(experts(two_domains) != experts(spread)) << "domain_spread, two domains";
+  EXPECT_TRUE(experts(plain) != experts(strength)) << "topic_strength";
+  // Drawn again once the base's structure is no longer kept (the shape's experts and k, and
+  // the domains, change the draws whatever the structure: only this tells those).
+  for (std::size_t i = 0; i < laws.size(); ++i)
+    EXPECT_TRUE(experts(laws[i].second) == after_base[i]) << laws[i].first;
+}
+
+TEST(Generator, ThreadsDrawingAtOnceGetTheTracesDrawnAlone) {
+  GeneratorParams a, b;
+  a.balanced = true;
+  b.skew = 0.5;
+  const TraceShape shape{{0, 1, 2}, 32, 4};
+  auto draw = [&](const GeneratorParams& p, std::uint64_t seed) {
+    return serialise_trace(generate(shape, 300, p, seed), Format::native);
+  };
+  const std::string alone_a = draw(a, 1), alone_b = draw(b, 2);
+  std::vector<std::string> got(8);
+  {
+    std::vector<std::jthread> threads;
+    for (std::size_t i = 0; i < got.size(); ++i)
+      threads.emplace_back([&, i] { got[i] = i % 2 == 0 ? draw(a, 1) : draw(b, 2); });
+  }
+  for (std::size_t i = 0; i < got.size(); ++i)
+    EXPECT_TRUE(got[i] == (i % 2 == 0 ? alone_a : alone_b)) << i;
 }
 
 TEST(Calibration, WarnsWhenAFitEndsAtABound) {

@@ -1,8 +1,14 @@
 #include "mozart/trace/generator.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
+#include <list>
+#include <memory>
+#include <mutex>
 #include <numeric>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -181,23 +187,26 @@ std::vector<double> topic_frequency(const std::vector<std::vector<double>>& mixt
 // Expert e's chance to be among k drawn without replacement with shares `share`:
 // 1 - exp(-λ share_e), λ such that the chances sum to k (Rosén's approximation for successive
 // sampling). Newton's method from λ = k rises to the root without overshooting (the sum is
-// concave in λ and at most λ).
+// concave in λ and at most λ). The chances are those of the step that stops, whose misses `out`
+// already holds; only a search that runs out of steps takes them at its last λ again.
 void inclusion_chances(const std::vector<double>& share, int k, std::vector<double>& out) {
-  double lambda = k;
-  for (int step = 0; step < 100; ++step) {
-    double sum = 0, slope = 0;
-    for (const double s : share) {
-      const double miss = std::exp(-lambda * s);
-      sum += 1 - miss;
-      slope += s * miss;
-    }
-    if (sum >= k * (1 - 1e-12) || slope <= 0)
-      break;
-    lambda += (k - sum) / slope;
-  }
   out.resize(share.size());
+  double lambda = k;
+  bool converged = false;
+  for (int step = 0; step < 100 && !converged; ++step) {
+    double sum = 0, slope = 0;
+    for (std::size_t e = 0; e < share.size(); ++e) {
+      const double miss = std::exp(-lambda * share[e]);
+      out[e] = miss;
+      sum += 1 - miss;
+      slope += share[e] * miss;
+    }
+    converged = sum >= k * (1 - 1e-12) || slope <= 0;
+    if (!converged)
+      lambda += (k - sum) / slope;
+  }
   for (std::size_t e = 0; e < share.size(); ++e)
-    out[e] = 1 - std::exp(-lambda * share[e]);
+    out[e] = 1 - (converged ? out[e] : std::exp(-lambda * share[e]));
 }
 
 // The per-expert bias on the log-weights under which every expert's expected share of the
@@ -295,18 +304,24 @@ void check_params(const GeneratorParams& p, const TraceShape& shape, const std::
   }
 }
 
-Trace generate(const TraceShape& shape, std::size_t tokens, const GeneratorParams& p,
-               std::uint64_t seed, const std::string& model, const Progress& progress) {
-  validate_shape(shape, "generator");
-  check_params(p, shape, "generator");
-  require_trace_memory(tokens, shape, p.gates, true, model.empty() ? "generator" : model);
-  Rng draws(seed);
+namespace {
+
+// A law's random structure over a shape: the domains' topic mixtures and each MoE layer's
+// sampling tables. It depends on the law and the shape only, not on the seed of the draws.
+struct Structure {
+  std::vector<AliasTable> mixtures;  // [domain]
+  std::vector<LayerTables> layers;   // [MoE layer of the shape]
+  std::size_t bytes = 0;             // what it holds, roughly
+};
+
+Structure build_structure(const TraceShape& shape, const GeneratorParams& p) {
+  Structure out;
   Rng domain_setup = structure_stream(p.structure_seed, kDomainStream);
   const auto mixture_weights = domain_mixtures(p, domain_setup);
-  std::vector<AliasTable> mixtures(mixture_weights.begin(), mixture_weights.end());
+  for (const std::vector<double>& weights : mixture_weights)
+    out.mixtures.emplace_back(weights);
   const auto frequency = topic_frequency(mixture_weights);
-  std::vector<LayerTables> layers;
-  for (std::size_t l = 0; l < shape.layer_ids.size(); ++l) {
+  auto build_layer = [&](std::size_t l) {
     Rng setup = structure_stream(p.structure_seed, static_cast<std::uint64_t>(shape.layer_ids[l]));
     auto log_weights =
         p.popularity.empty() ? drawn_popularity(shape.experts, p.skew, setup) : p.popularity[l];
@@ -318,8 +333,110 @@ Trace generate(const TraceShape& shape, std::size_t tokens, const GeneratorParam
       for (std::size_t e = 0; e < log_weights.size(); ++e)
         log_weights[e] += bias[e];
     }
-    layers.push_back(layer_tables(log_weights, sets, strength_at(p, l)));
+    out.layers[l] = layer_tables(log_weights, sets, strength_at(p, l));
+  };
+  // Each layer draws from a stream of its own, so the layers are built apart, on every
+  // hardware thread: the structure is the same on any number of them.
+  out.layers.resize(shape.layer_ids.size());
+  std::atomic<std::size_t> next{0};
+  std::vector<std::exception_ptr> failed(
+      std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), out.layers.size()));
+  auto work = [&](std::size_t thread) {
+    try {
+      for (std::size_t l = next++; l < out.layers.size(); l = next++)
+        build_layer(l);
+    } catch (...) {
+      failed[thread] = std::current_exception();
+      next = out.layers.size();
+    }
+  };
+  {
+    std::vector<std::jthread> helpers;
+    for (std::size_t thread = 1; thread < failed.size(); ++thread)
+      helpers.emplace_back(work, thread);
+    if (!failed.empty())
+      work(0);
   }
+  for (const std::exception_ptr& e : failed)
+    if (e)
+      std::rethrow_exception(e);
+  // A weight and an alias entry (a probability and an index) per topic and expert.
+  out.bytes = shape.layer_ids.size() * static_cast<std::size_t>(p.topics) *
+              static_cast<std::size_t>(shape.experts) * 24;
+  return out;
+}
+
+// Everything a structure depends on: the shape and every parameter but the draws' own
+// (stickiness, sequence length, gates, the domains' names).
+struct StructureKey {
+  std::vector<int> layer_ids;
+  int experts = 0;
+  int top_k = 0;
+  double skew = 0;
+  int topics = 0;
+  double topic_share = 0;
+  double topic_strength = 0;
+  double domain_spread = 0;
+  std::size_t domains = 0;
+  std::uint64_t structure_seed = 0;
+  std::vector<double> layer_strength;
+  std::vector<std::vector<double>> popularity;
+  bool balanced = false;
+  bool operator==(const StructureKey&) const = default;
+};
+
+StructureKey key_of(const TraceShape& shape, const GeneratorParams& p) {
+  return {shape.layer_ids,  shape.experts,    shape.top_k,     p.skew,           p.topics,
+          p.topic_share,    p.topic_strength, p.domain_spread, p.domains.size(), p.structure_seed,
+          p.layer_strength, p.popularity,     p.balanced};
+}
+
+// Fitting a balanced law's bias is most of a short trace's cost, and a run often draws several
+// traces from one law (`serve`: its placement's priors, then its iterations' routing), so the
+// structures of the last few laws are kept, unless large. Pure memoisation: a structure is a
+// function of its key, so a trace is the same whether or not its law's structure was kept.
+constexpr std::size_t kKeptStructures = 4;
+constexpr std::size_t kLargestKept = std::size_t{64} << 20;
+
+std::shared_ptr<const Structure> structure_of(const TraceShape& shape, const GeneratorParams& p) {
+  using Kept = std::pair<StructureKey, std::shared_ptr<const Structure>>;
+  static std::mutex mutex;
+  static std::list<Kept> kept;  // the most recently used first
+  StructureKey key = key_of(shape, p);
+  auto find = [&] {
+    return std::find_if(kept.begin(), kept.end(), [&](const Kept& k) { return k.first == key; });
+  };
+  {
+    const std::lock_guard lock(mutex);
+    if (const auto hit = find(); hit != kept.end()) {
+      kept.splice(kept.begin(), kept, hit);
+      return hit->second;
+    }
+  }
+  // Built outside the lock: other threads' laws need not wait for this one.
+  auto built = std::make_shared<const Structure>(build_structure(shape, p));
+  if (built->bytes > kLargestKept)
+    return built;
+  const std::lock_guard lock(mutex);
+  if (find() == kept.end()) {
+    kept.emplace_front(std::move(key), built);
+    if (kept.size() > kKeptStructures)
+      kept.pop_back();
+  }
+  return built;
+}
+
+}  // namespace
+
+Trace generate(const TraceShape& shape, std::size_t tokens, const GeneratorParams& p,
+               std::uint64_t seed, const std::string& model, const Progress& progress) {
+  validate_shape(shape, "generator");
+  check_params(p, shape, "generator");
+  require_trace_memory(tokens, shape, p.gates, true, model.empty() ? "generator" : model);
+  const std::shared_ptr<const Structure> law = structure_of(shape, p);
+  const std::vector<AliasTable>& mixtures = law->mixtures;
+  const std::vector<LayerTables>& layers = law->layers;
+  Rng draws(seed);
 
   Trace trace = make_trace(shape, tokens, model);
   trace.domain_names = p.domains;
