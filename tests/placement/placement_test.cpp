@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <stdexcept>
 
 #include <gtest/gtest.h>
 
@@ -212,6 +213,28 @@ TEST(Placers, RefinementLowersCopiesWithinTheGroupBound) {
   options.lambda = 0;
   const auto greedy = evaluate(place(t, layout, "mozart", options), t);
   EXPECT_LE(balanced.chiplet_imbalance, greedy.chiplet_imbalance + 1e-9);
+}
+
+// Placers that say they never read co-activation place the same without it (as the priors
+// made with it give), and those that read it refuse inputs made without it.
+TEST(Placers, CoactivationIsLeftOutOnlyForPlacersThatNeverReadIt) {
+  const auto t = olmoe_like(2000, 8);
+  const auto layout = uniform_layout(16, 4, 5, "test");
+  const auto with = layer_inputs(t, true), without = layer_inputs(t, false);
+  for (const auto& name : placer_names()) {
+    const bool reads = make_placer(name)->uses_coactivation();
+    EXPECT_EQ(layer_inputs(t, name).front().coactivation.empty(), !reads) << name;
+    if (reads) {
+      EXPECT_THROW(place(t, without, layout, name, {}), std::invalid_argument) << name;
+      continue;
+    }
+    PlacerOptions options;
+    options.refine = true;
+    options.replicas = name == "balanced" ? 4 : 0;
+    EXPECT_EQ(to_json(place(t, without, layout, name, options)).dump(),
+              to_json(place(t, with, layout, name, options)).dump())
+        << name;
+  }
 }
 
 TEST(Placers, Deterministic) {

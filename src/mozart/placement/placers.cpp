@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <numeric>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -34,6 +35,7 @@ std::vector<int> identity(int n) {
 class Contiguous final : public Placer {
  public:
   std::string name() const override { return "contiguous"; }
+  bool uses_coactivation() const override { return false; }
   LayerPlacement place(const LayerInput& in, const DeviceLayout& layout, const PlacerOptions&,
                        std::optional<SolverReport>&) const override {
     return from_order(in.layer_id, identity(in.experts), layout.chiplet_count());
@@ -43,6 +45,7 @@ class Contiguous final : public Placer {
 class RoundRobin final : public Placer {
  public:
   std::string name() const override { return "round-robin"; }
+  bool uses_coactivation() const override { return false; }
   LayerPlacement place(const LayerInput& in, const DeviceLayout& layout, const PlacerOptions&,
                        std::optional<SolverReport>&) const override {
     LayerPlacement out{in.layer_id,
@@ -56,6 +59,7 @@ class RoundRobin final : public Placer {
 class Random final : public Placer {
  public:
   std::string name() const override { return "random"; }
+  bool uses_coactivation() const override { return false; }
   LayerPlacement place(const LayerInput& in, const DeviceLayout& layout,
                        const PlacerOptions& options, std::optional<SolverReport>&) const override {
     auto order = identity(in.experts);
@@ -71,6 +75,7 @@ class Random final : public Placer {
 class Balanced final : public Placer {
  public:
   std::string name() const override { return "balanced"; }
+  bool uses_coactivation() const override { return false; }
   // Replicas go into the slots the homes leave free: asking for more would place fewer than asked.
   void check(const std::vector<LayerInput>& inputs, const DeviceLayout& layout,
              const PlacerOptions& options) const override {
@@ -169,8 +174,8 @@ std::unique_ptr<Placer> make_placer(const std::string& name) {
                          fmt::format("one of {}", fmt::join(placer_names(), ", ")));
 }
 
-std::vector<LayerInput> layer_inputs(const trace::Trace& trace) {
-  const auto priors = trace::compute_priors(trace, {0, true});
+std::vector<LayerInput> layer_inputs(const trace::Trace& trace, bool coactivation) {
+  const auto priors = trace::compute_priors(trace, {0, coactivation});
   std::vector<LayerInput> out;
   for (int l = 0; l < trace.layers(); ++l) {
     const auto& p = priors.layers[static_cast<std::size_t>(l)];
@@ -185,6 +190,10 @@ std::vector<LayerInput> layer_inputs(const trace::Trace& trace) {
     out.push_back(std::move(in));
   }
   return out;
+}
+
+std::vector<LayerInput> layer_inputs(const trace::Trace& trace, const std::string& placer) {
+  return layer_inputs(trace, make_placer(placer)->uses_coactivation());
 }
 
 // Pairing the heaviest layer load with the least step load is exact for the largest sum: if
@@ -285,7 +294,7 @@ void move_contents(const std::vector<int>& to, LayerPlacement& layer, std::vecto
 
 Placement place(const trace::Trace& trace, const DeviceLayout& layout,
                 const std::string& placer_name, const PlacerOptions& options) {
-  return place(trace, layer_inputs(trace), layout, placer_name, options);
+  return place(trace, layer_inputs(trace, placer_name), layout, placer_name, options);
 }
 
 Placement place(const trace::Trace& trace, const std::vector<LayerInput>& inputs,
@@ -303,6 +312,11 @@ Placement place(const trace::Trace& trace, const std::vector<LayerInput>& inputs
   out.placer = placer_name + (options.refine ? "+refine" : "");
   out.layout = layout;
   std::vector<double> step_load(static_cast<std::size_t>(layout.chiplet_count()), 0.0);
+  if (placer->uses_coactivation())
+    for (const LayerInput& in : inputs)
+      if (in.coactivation.size() != std::size_t(in.experts) * std::size_t(in.experts))
+        throw std::invalid_argument("placer " + placer_name +
+                                    " reads co-activation: its inputs were made without it");
   placer->check(inputs, layout, options);
   for (const auto& input : inputs) {
     std::optional<SolverReport> report;

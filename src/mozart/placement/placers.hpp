@@ -53,8 +53,11 @@ struct LayerInput {
   int trace_layer = 0;
 };
 
-// One per MoE layer of the trace, from its priors.
-std::vector<LayerInput> layer_inputs(const trace::Trace& trace);
+// One per MoE layer of the trace, from its priors; `coactivation` false leaves each input's
+// co-activation empty (for placers that do not use it).
+std::vector<LayerInput> layer_inputs(const trace::Trace& trace, bool coactivation = true);
+// What placer `name` reads of the trace's priors (an InputError for an unknown name).
+std::vector<LayerInput> layer_inputs(const trace::Trace& trace, const std::string& placer);
 
 // Limits of one integer program. The node limit keeps results the same on every machine; the
 // time limit is a safety net (a result cut by it depends on the machine's speed).
@@ -84,6 +87,9 @@ class Placer {
  public:
   virtual ~Placer() = default;
   virtual std::string name() const = 0;
+  // Whether place() reads LayerInput::coactivation; a placer that never does is given inputs
+  // without it (an experts x experts matrix per layer, the priors' costliest part).
+  virtual bool uses_coactivation() const { return true; }
   // Whether which chiplet of a group holds which of the placer's sets of experts is arbitrary,
   // so that place() may choose it against the step's load.
   virtual bool free_chiplet_labels() const { return false; }
@@ -110,7 +116,8 @@ LayerPlacement refine(const LayerInput& input, const DeviceLayout& layout, Layer
 Placement place(const trace::Trace& trace, const DeviceLayout& layout, const std::string& placer,
                 const PlacerOptions& options);
 // The same from the trace's layer_inputs(), for a caller that places one trace several times
-// (onto other hardware, by other placers) and computes its priors once.
+// (onto other hardware, by other placers) and computes its priors once. std::invalid_argument
+// when the placer uses co-activation and the inputs were made without it.
 Placement place(const trace::Trace& trace, const std::vector<LayerInput>& inputs,
                 const DeviceLayout& layout, const std::string& placer,
                 const PlacerOptions& options);

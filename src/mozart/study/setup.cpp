@@ -53,7 +53,7 @@ trace::Trace generated_trace(const model::MoeModel& m, std::size_t tokens, int s
 placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& hw,
                                    const trace::Trace& priors, const std::string& placer,
                                    std::uint64_t seed) {
-  return place_experts(m, hw, priors, placement::layer_inputs(priors), placer, seed);
+  return place_experts(m, hw, priors, placement::layer_inputs(priors, placer), placer, seed);
 }
 
 placement::Placement place_experts(const model::MoeModel& m, const hw::HwSpec& hw,
