@@ -214,5 +214,39 @@ TEST(Platform, StacksOfEveryChipletInOnePassAreEachChipletsOwn) {
   }
 }
 
+// A platform made without names is the named one without them, and the names, made apart,
+// are one per channel in its order, port links included.
+TEST(Platform, NamesMadeApartMatchTheChannels) {
+  std::vector<net::Network> networks;
+  hw::HwSpec ported = switched_memory();
+  ported.memories[1].port = hw::LinkSpec{4e9, 2e-9, 0};  // the stack behind the switch
+  networks.emplace_back(ported);
+  for (const char* preset : {"mozart-nop-tree-ucie", "wsc-mesh-4x8x8", "nvl72"})
+    networks.emplace_back(hw::load_hw(preset));
+  std::size_t port_links = 0;
+  for (const net::Network& network : networks) {
+    const Platform named = make_platform(network), unnamed = make_platform(network, false);
+    const std::string& hw = network.hw().name;
+    EXPECT_TRUE(unnamed.channel_names.empty()) << hw;
+    EXPECT_EQ(unnamed.capacities, named.capacities) << hw;
+    EXPECT_EQ(unnamed.engines, named.engines) << hw;
+    EXPECT_EQ(unnamed.port_channels, named.port_channels) << hw;
+    EXPECT_EQ(unnamed.first_memory, named.first_memory) << hw;
+    EXPECT_EQ(unnamed.first_sram, named.first_sram) << hw;
+    const std::vector<std::string> names = channel_names(network);
+    EXPECT_EQ(names, named.channel_names) << hw;
+    ASSERT_EQ(names.size(), named.capacities.size()) << hw;
+    EXPECT_EQ(names[std::size_t(named.first_memory)], network.hw().memories.front().name) << hw;
+    for (std::size_t s = 0; s < named.port_channels.size(); ++s) {
+      if (named.port_channels[s].first < 0)
+        continue;
+      ++port_links;
+      const std::string& to_node = names[std::size_t(named.port_channels[s].first)];
+      EXPECT_EQ(to_node.rfind(network.hw().memories[s].name + "->", 0), 0u) << hw << " " << to_node;
+    }
+  }
+  EXPECT_GT(port_links, 0u);
+}
+
 }  // namespace
 }  // namespace mozart::sim

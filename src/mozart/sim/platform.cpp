@@ -8,21 +8,16 @@
 
 namespace mozart::sim {
 
-Platform make_platform(const net::Network& network) {
+Platform make_platform(const net::Network& network, bool named) {
   const hw::HwSpec& hw = network.hw();
   Platform p;
   p.capacities = network.capacities();
-  for (std::size_t c = 0; c < network.channels().size(); ++c)
-    p.channel_names.push_back(network.channel_name(static_cast<net::ChannelId>(c)));
   p.first_memory = static_cast<net::ChannelId>(p.capacities.size());
-  for (const hw::MemoryStack& m : hw.memories) {
+  for (const hw::MemoryStack& m : hw.memories)
     p.capacities.push_back(m.bytes_per_s);
-    p.channel_names.push_back(m.name);
-  }
   p.first_sram = static_cast<net::ChannelId>(p.capacities.size());
   for (const hw::Chiplet& c : hw.chiplets) {
     p.capacities.push_back(hw.kinds[static_cast<std::size_t>(c.kind)].sram.bytes_per_s);
-    p.channel_names.push_back(c.name + ".sram");
     p.engines.push_back(c.name);
   }
   for (const hw::MemoryStack& m : hw.memories) {
@@ -32,12 +27,27 @@ Platform make_platform(const net::Network& network) {
     }
     const auto id = static_cast<net::ChannelId>(p.capacities.size());
     p.port_channels.emplace_back(id, id + 1);
-    for (const char* way : {"->", "<-"}) {
-      p.capacities.push_back(m.port->bytes_per_s * network.options().efficiency);
-      p.channel_names.push_back(fmt::format("{}{}{}", m.name, way, hw.node_name(m.node)));
-    }
+    p.capacities.insert(p.capacities.end(), 2, m.port->bytes_per_s * network.options().efficiency);
   }
+  if (named)
+    p.channel_names = channel_names(network);
   return p;
+}
+
+std::vector<std::string> channel_names(const net::Network& network) {
+  const hw::HwSpec& hw = network.hw();
+  std::vector<std::string> names;
+  for (std::size_t c = 0; c < network.channels().size(); ++c)
+    names.push_back(network.channel_name(static_cast<net::ChannelId>(c)));
+  for (const hw::MemoryStack& m : hw.memories)
+    names.push_back(m.name);
+  for (const hw::Chiplet& c : hw.chiplets)
+    names.push_back(c.name + ".sram");
+  for (const hw::MemoryStack& m : hw.memories)
+    if (m.port)
+      for (const char* way : {"->", "<-"})
+        names.push_back(fmt::format("{}{}{}", m.name, way, hw.node_name(m.node)));
+  return names;
 }
 
 namespace {

@@ -18,7 +18,7 @@ namespace mozart::sim {
 
 struct Platform {
   std::vector<double> capacities;          // bytes per second, per channel
-  std::vector<std::string> channel_names;  // for the timeline
+  std::vector<std::string> channel_names;  // for timelines and link reports; may be left empty
   std::vector<std::string> engines;        // one compute engine per chiplet, in chiplet order
   net::ChannelId first_memory = 0;         // memory stack s is channel first_memory + s
   net::ChannelId first_sram = 0;           // chiplet c's SRAM port is channel first_sram + c
@@ -29,7 +29,13 @@ struct Platform {
   net::ChannelId sram_channel(int chiplet) const { return first_sram + chiplet; }
 };
 
-Platform make_platform(const net::Network& network);
+// `named`: whether to fill channel_names. Formatting every channel's name costs more than the
+// rest of the platform, so a caller that builds one per short simulation and keeps no timeline
+// leaves them out, and asks channel_names() for them when it needs them.
+Platform make_platform(const net::Network& network, bool named = true);
+// Every channel's name, in channel order: the network's links, then the memory stacks, the
+// SRAM ports and the stack port links, as make_platform lays them out.
+std::vector<std::string> channel_names(const net::Network& network);
 
 // Which way a memory transfer goes: into the chiplet's SRAM (reads) or out to memory (writes).
 enum class Direction { to_sram, to_memory };

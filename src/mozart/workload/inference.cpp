@@ -138,7 +138,7 @@ class IterationBuilder {
         b_(core::bytes_per_element(in.model.dtype)),
         groups_(group_tokens(cfg, in.mapping.group_count())),
         side_(side) {
-    plan_.platform = sim::make_platform(net_);
+    plan_.platform = sim::make_platform(net_, false);  // names only for a timeline
     for (auto& bytes : plan_.stage_channel_bytes)
       bytes.assign(plan_.platform.capacities.size(), 0.0);
     plan_.side.assign(side.size(), -1);

@@ -128,7 +128,7 @@ struct SideFlow {
 };
 
 struct IterationPlan {
-  sim::Platform platform;
+  sim::Platform platform;  // without channel names: sim::channel_names() gives them
   sim::TaskGraph graph;
   std::vector<sim::TaskId> barriers;  // the end of each phase, in order
   std::vector<Stage> stage_of;        // per barrier: the phase it ends

@@ -147,7 +147,7 @@ IterationRun run_iteration(const ServeInputs& in, const ServeConfig& config, int
   options.threads = threads;
   if (timeline) {
     options.timeline = timeline;
-    options.channel_names = plan.platform.channel_names;
+    options.channel_names = sim::channel_names(in.network);
   }
   const sim::RunResult run = sim::run(plan.graph, plan.platform.capacities, options);
   IterationRun out;
