@@ -150,7 +150,7 @@ class Builder {
         std::vector<int> nearest;
         std::size_t best = SIZE_MAX;
         for (int member : m_.groups[g]) {
-          const std::size_t hops = member == d ? 0 : net_.route(member, d).size();
+          const std::size_t hops = net_.hops(member, d);
           if (hops < best)
             nearest.clear(), best = hops;
           if (hops == best)

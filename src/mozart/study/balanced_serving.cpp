@@ -19,7 +19,7 @@ std::vector<std::vector<int>> slot_hops(const net::Network& net, const std::vect
   for (std::size_t a = 0; a < n; ++a)
     for (std::size_t b = 0; b < n; ++b)
       if (a != b)
-        out[a][b] = int(net.route(device[a], device[b]).size());
+        out[a][b] = int(net.hops(device[a], device[b]));
   return out;
 }
 
@@ -43,7 +43,7 @@ void add_steps(const workload::ServeInputs& in, int from, int to, double bytes, 
   }
   int entry = to;
   for (int d : map.ftds[std::size_t(ftd)])
-    if (net.route(from, d).size() < net.route(from, entry).size())
+    if (net.hops(from, d) < net.hops(from, entry))
       entry = d;
   side.push_back({name + ".global", net.unicast(net.route(from, entry), bytes), rides.global, -1});
   if (entry != to)

@@ -438,7 +438,7 @@ class IterationBuilder {
       hops_.assign(std::size_t(map_.devices) * groups_.size(), -1);
     int& h = hops_[std::size_t(d) * groups_.size() + g];
     if (h < 0)
-      h = int(net_.route(map_.source[std::size_t(d)][g], d).size());
+      h = int(net_.hops(map_.source[std::size_t(d)][g], d));
     return h;
   }
 
