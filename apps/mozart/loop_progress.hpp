@@ -1,10 +1,16 @@
 // A library loop's (done, total) reports drawn as one progress line with an ETA.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
+#include <exception>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "mozart/core/progress.hpp"
 #include "mozart/trace/trace.hpp"
@@ -36,23 +42,53 @@ class LoopProgress {
   std::size_t done_ = 0;
 };
 
-// A study run one model at a time (each model's runs are independent, so the rows are those of
-// one call), so that its progress line can count models. `run` takes options naming one model;
-// `merge(result, part)` appends a model's part.
+// A study run model by model (each model's runs are independent, so the rows are those of one
+// call), so that its progress line can count models. `run` takes options naming one model;
+// `merge(result, part)` appends a model's part, in the order the models were given. `jobs`
+// models run at once (0: one per hardware thread): the result is the same for any number, and
+// when models fail, the first of them in that order is the error.
 template <class Result, class Options, class Run, class Merge>
 Result run_models_with_progress(const std::string& label, const Options& options, Run run,
-                                Merge merge) {
+                                Merge merge, unsigned jobs = 1) {
   Result result;
   result.options = options;
-  core::Progress progress(label, options.models.size());
-  for (const std::string& name : options.models) {
-    progress.set_label(label + ": " + name);
-    auto one = options;
-    one.models = {name};
-    merge(result, run(one));
-    progress.advance();
+  const std::size_t models = options.models.size();
+  const std::size_t threads = std::min<std::size_t>(
+      jobs > 0 ? jobs : std::max(1u, std::thread::hardware_concurrency()), models);
+  core::Progress progress(label, models);
+  std::vector<std::optional<Result>> parts(models);
+  std::vector<std::exception_ptr> failed(models);
+  std::atomic<std::size_t> next{0};
+  std::mutex reporting;
+  auto work = [&] {
+    for (std::size_t i = next++; i < models; i = next++) {
+      if (threads == 1)
+        progress.set_label(label + ": " + options.models[i]);
+      auto one = options;
+      one.models = {options.models[i]};
+      try {
+        parts[i].emplace(run(one));
+      } catch (...) {
+        failed[i] = std::current_exception();
+        if (threads == 1)  // the others are not started, as in a plain loop
+          next = models;
+      }
+      const std::lock_guard lock(reporting);
+      progress.advance();
+    }
+  };
+  {
+    std::vector<std::jthread> helpers;
+    for (std::size_t t = 1; t < threads; ++t)
+      helpers.emplace_back(work);
+    work();
   }
   progress.finish();
+  for (const std::exception_ptr& e : failed)
+    if (e)
+      std::rethrow_exception(e);
+  for (std::optional<Result>& part : parts)
+    merge(result, *part);
   return result;
 }
 

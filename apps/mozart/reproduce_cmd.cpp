@@ -21,6 +21,7 @@ struct MoentwineFlags {
   std::string markdown;
   bool quick = false;
   bool json = false;
+  unsigned jobs = 0;  // 0: one per hardware thread
 };
 
 void run_moentwine(const MoentwineFlags& f) {
@@ -33,10 +34,12 @@ void run_moentwine(const MoentwineFlags& f) {
   outputs.check();
   const auto start = std::chrono::steady_clock::now();
   const auto result = run_models_with_progress<study::MoentwineResult>(
-      "reproduce moentwine", options, study::run_moentwine_study, [](auto& all, const auto& part) {
+      "reproduce moentwine", options, study::run_moentwine_study,
+      [](auto& all, const auto& part) {
         all.rows.insert(all.rows.end(), part.rows.begin(), part.rows.end());
         all.notes.insert(all.notes.end(), part.notes.begin(), part.notes.end());
-      });
+      },
+      f.jobs);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!f.output.empty())
@@ -86,6 +89,10 @@ void add_moentwine_command(CLI::App& reproduce) {
       ->check(whole(0, kMaxU64 - 1))
       ->capture_default_str();
   cmd->add_flag("--quick", f->quick, "Fewer iterations (CI)");
+  cmd->add_option("-j,--jobs", f->jobs,
+                  "Models run at once (default: one per hardware thread; the results are the "
+                  "same for any number)")
+      ->check(whole(1, 4096));
   cmd->add_option("-o,--output", f->output, "Write the JSON results here (.json)");
   cmd->add_option("--markdown", f->markdown, "Write the tables as Markdown here (.md)");
   cmd->add_flag("--json", f->json, "Print JSON");

@@ -227,6 +227,7 @@ struct ReproduceFlags {
   std::string out_dir;
   bool quick = false;
   bool json = false;
+  unsigned jobs = 0;  // 0: one per hardware thread
 };
 
 // Hardware given with --hw must carry what the study's policies need (C's in-network multicast
@@ -275,9 +276,11 @@ void run_reproduce(const ReproduceFlags& f) {
   check_study_hardware(options);
   const auto start = std::chrono::steady_clock::now();
   const auto result = run_models_with_progress<study::StudyResult>(
-      "reproduce mozart", options, study::run_mozart_study, [](auto& all, const auto& part) {
+      "reproduce mozart", options, study::run_mozart_study,
+      [](auto& all, const auto& part) {
         all.rows.insert(all.rows.end(), part.rows.begin(), part.rows.end());
-      });
+      },
+      f.jobs);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!f.output.empty())
@@ -444,6 +447,10 @@ void add_simulate_commands(CLI::App& app) {
                   "One hardware preset or file for every model (default: each model's "
                   "mozart-paper-* preset)");
   moz->add_flag("--quick", rf->quick, "Main table only: no sweeps, no ablations");
+  moz->add_option("-j,--jobs", rf->jobs,
+                  "Models run at once (default: one per hardware thread; the results are the "
+                  "same for any number)")
+      ->check(whole(1, 4096));
   moz->add_option("--sweep-factors", rf->options.sweep_factors,
                   "Link and HBM bandwidth factors of the sweeps, besides x1")
       ->delimiter(',')

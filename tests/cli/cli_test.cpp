@@ -465,6 +465,21 @@ TEST(Cli, ReproduceMozartPrintsItsTable) {
   }
 }
 
+// The studies run their models on --jobs threads and merge them in the order given: the same
+// JSON for one thread and two (with the models listed in either order, each keeps its rows).
+TEST(Cli, ReproduceIsTheSameForOneAndTwoJobs) {
+  for (const std::string study :
+       {"reproduce mozart --quick --no-resimulate --models olmoe-1b-7b qwen3-30b-a3b",
+        "reproduce moentwine --quick --models mixtral-8x22b qwen3-235b-a22b --iterations 12"}) {
+    const Result one = run(study + " --json -j 1"), two = run(study + " --json -j 2");
+    ASSERT_EQ(one.exit_code, 0) << one.err;
+    ASSERT_EQ(two.exit_code, 0) << two.err;
+    EXPECT_TRUE(one.out == two.out) << study;
+    EXPECT_GT(nlohmann::json::parse(one.out)["rows"].size(), 4u) << study;
+  }
+  EXPECT_NE(run("reproduce moentwine --quick -j 0").err.find("--jobs"), std::string::npos);
+}
+
 TEST(Cli, HelpAndVersionExitZero) {
   EXPECT_EQ(run("--help").exit_code, 0);
   EXPECT_EQ(run("--version").exit_code, 0);
