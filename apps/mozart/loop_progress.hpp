@@ -1,17 +1,14 @@
 // A library loop's (done, total) reports drawn as one progress line with an ETA.
 #pragma once
 
-#include <algorithm>
-#include <atomic>
 #include <cstddef>
-#include <exception>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
+#include "mozart/core/parallel.hpp"
 #include "mozart/core/progress.hpp"
 #include "mozart/trace/trace.hpp"
 
@@ -53,40 +50,20 @@ Result run_models_with_progress(const std::string& label, const Options& options
   Result result;
   result.options = options;
   const std::size_t models = options.models.size();
-  const std::size_t threads = std::min<std::size_t>(
-      jobs > 0 ? jobs : std::max(1u, std::thread::hardware_concurrency()), models);
+  const bool alone = core::threads_for(models, jobs) == 1;
   core::Progress progress(label, models);
   std::vector<std::optional<Result>> parts(models);
-  std::vector<std::exception_ptr> failed(models);
-  std::atomic<std::size_t> next{0};
   std::mutex reporting;
-  auto work = [&] {
-    for (std::size_t i = next++; i < models; i = next++) {
-      if (threads == 1)
-        progress.set_label(label + ": " + options.models[i]);
-      auto one = options;
-      one.models = {options.models[i]};
-      try {
-        parts[i].emplace(run(one));
-      } catch (...) {
-        failed[i] = std::current_exception();
-        if (threads == 1)  // the others are not started, as in a plain loop
-          next = models;
-      }
-      const std::lock_guard lock(reporting);
-      progress.advance();
-    }
-  };
-  {
-    std::vector<std::jthread> helpers;
-    for (std::size_t t = 1; t < threads; ++t)
-      helpers.emplace_back(work);
-    work();
-  }
+  core::for_each_index(models, jobs, [&](std::size_t i) {
+    if (alone)
+      progress.set_label(label + ": " + options.models[i]);
+    auto one = options;
+    one.models = {options.models[i]};
+    parts[i].emplace(run(one));
+    const std::lock_guard lock(reporting);
+    progress.advance();
+  });
   progress.finish();
-  for (const std::exception_ptr& e : failed)
-    if (e)
-      std::rethrow_exception(e);
   for (std::optional<Result>& part : parts)
     merge(result, *part);
   return result;

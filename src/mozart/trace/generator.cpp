@@ -1,19 +1,17 @@
 #include "mozart/trace/generator.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <exception>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <numeric>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "mozart/core/error.hpp"
 #include "mozart/core/io.hpp"
+#include "mozart/core/parallel.hpp"
 #include "mozart/core/random.hpp"
 #include "mozart/trace/draw.hpp"
 #include "mozart/trace/memory.hpp"
@@ -338,28 +336,7 @@ Structure build_structure(const TraceShape& shape, const GeneratorParams& p) {
   // Each layer draws from a stream of its own, so the layers are built apart, on every
   // hardware thread: the structure is the same on any number of them.
   out.layers.resize(shape.layer_ids.size());
-  std::atomic<std::size_t> next{0};
-  std::vector<std::exception_ptr> failed(
-      std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), out.layers.size()));
-  auto work = [&](std::size_t thread) {
-    try {
-      for (std::size_t l = next++; l < out.layers.size(); l = next++)
-        build_layer(l);
-    } catch (...) {
-      failed[thread] = std::current_exception();
-      next = out.layers.size();
-    }
-  };
-  {
-    std::vector<std::jthread> helpers;
-    for (std::size_t thread = 1; thread < failed.size(); ++thread)
-      helpers.emplace_back(work, thread);
-    if (!failed.empty())
-      work(0);
-  }
-  for (const std::exception_ptr& e : failed)
-    if (e)
-      std::rethrow_exception(e);
+  core::for_each_index(out.layers.size(), 0, build_layer);
   // A weight and an alias entry (a probability and an index) per topic and expert.
   out.bytes = shape.layer_ids.size() * static_cast<std::size_t>(p.topics) *
               static_cast<std::size_t>(shape.experts) * 24;
