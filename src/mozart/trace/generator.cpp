@@ -309,7 +309,6 @@ namespace {
 struct Structure {
   std::vector<AliasTable> mixtures;  // [domain]
   std::vector<LayerTables> layers;   // [MoE layer of the shape]
-  std::size_t bytes = 0;             // what it holds, roughly
 };
 
 Structure build_structure(const TraceShape& shape, const GeneratorParams& p) {
@@ -337,35 +336,32 @@ Structure build_structure(const TraceShape& shape, const GeneratorParams& p) {
   // hardware thread: the structure is the same on any number of them.
   out.layers.resize(shape.layer_ids.size());
   core::for_each_index(out.layers.size(), 0, build_layer);
-  // A weight and an alias entry (a probability and an index) per topic and expert.
-  out.bytes = shape.layer_ids.size() * static_cast<std::size_t>(p.topics) *
-              static_cast<std::size_t>(shape.experts) * 24;
   return out;
 }
 
-// Everything a structure depends on: the shape and every parameter but the draws' own
-// (stickiness, sequence length, gates, the domains' names).
+// Everything a structure depends on: the shape, and the law without what only the token draws
+// read (stickiness, sequence length, gates, the domains' names: only their count shapes the
+// mixtures). A parameter added to the law is part of the key unless cleared here.
 struct StructureKey {
-  std::vector<int> layer_ids;
-  int experts = 0;
-  int top_k = 0;
-  double skew = 0;
-  int topics = 0;
-  double topic_share = 0;
-  double topic_strength = 0;
-  double domain_spread = 0;
-  std::size_t domains = 0;
-  std::uint64_t structure_seed = 0;
-  std::vector<double> layer_strength;
-  std::vector<std::vector<double>> popularity;
-  bool balanced = false;
+  TraceShape shape;
+  GeneratorParams law;
   bool operator==(const StructureKey&) const = default;
 };
 
 StructureKey key_of(const TraceShape& shape, const GeneratorParams& p) {
-  return {shape.layer_ids,  shape.experts,    shape.top_k,     p.skew,           p.topics,
-          p.topic_share,    p.topic_strength, p.domain_spread, p.domains.size(), p.structure_seed,
-          p.layer_strength, p.popularity,     p.balanced};
+  StructureKey key{shape, p};
+  key.law.stickiness = 0;
+  key.law.sequence_length = 0;
+  key.law.gates = false;
+  key.law.domains.assign(p.domains.size(), std::string());
+  return key;
+}
+
+// What a structure holds, roughly: a weight and an alias entry (a probability and an index) per
+// layer, topic and expert.
+std::size_t structure_bytes(const TraceShape& shape, const GeneratorParams& p) {
+  return shape.layer_ids.size() * static_cast<std::size_t>(p.topics) *
+         static_cast<std::size_t>(shape.experts) * 24;
 }
 
 // Fitting a balanced law's bias is most of a short trace's cost, and a run often draws several
@@ -392,7 +388,7 @@ std::shared_ptr<const Structure> structure_of(const TraceShape& shape, const Gen
   }
   // Built outside the lock: other threads' laws need not wait for this one.
   auto built = std::make_shared<const Structure>(build_structure(shape, p));
-  if (built->bytes > kLargestKept)
+  if (structure_bytes(shape, p) > kLargestKept)
     return built;
   const std::lock_guard lock(mutex);
   if (find() == kept.end()) {

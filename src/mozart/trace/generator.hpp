@@ -55,6 +55,7 @@ struct GeneratorParams {
   // with `skew`, or calibrated) is then the residual imbalance on top of it. Unbalanced, the
   // topics' uneven cover of the experts adds to the popularity's skew.
   bool balanced = false;
+  bool operator==(const GeneratorParams&) const = default;
 };
 
 // A named generator law standing in for a family's routing when a model has no data of its own

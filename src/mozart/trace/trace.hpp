@@ -32,6 +32,7 @@ struct TraceShape {
   std::vector<int> layer_ids;  // the model's index of each MoE layer, ascending
   int experts = 0;             // routed experts per layer
   int top_k = 0;
+  bool operator==(const TraceShape&) const = default;
 };
 
 struct Trace {
